@@ -1,0 +1,107 @@
+/*
+** errors.c -- error classes: tables used as metatables of error objects.
+**
+** An error object is a table {name=, message=} whose metatable is its
+** class; a class has __tostring, __index (itself) and `base` (its parent
+** class), and calling a class makes an instance. Classes are fields of the
+** module, so they cross between states by name and keep their identity.
+*/
+#include <stdarg.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "errors.h"
+
+static const char CLASSES_KEY = 'e';
+
+static const struct {
+  const char *name, *base;
+} classes[] = {
+  {"Error", NULL},
+  {"TimeoutError", "Error"},
+  {"CancelledError", "Error"},
+  {"InvalidStateError", "Error"},
+  {"BrokenExecutor", "Error"},
+  {"BrokenThreadPool", "BrokenExecutor"},
+  {"BrokenProcessPool", "BrokenExecutor"},
+  {"BrokenBarrierError", "Error"},
+  {"Empty", "Error"},
+  {"Full", "Error"},
+  {NULL, NULL}
+};
+
+static int error_tostring(lua_State *L) {
+  const char *name, *message;
+  lua_getfield(L, 1, "name");
+  name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "Error";
+  lua_getfield(L, 1, "message");
+  message = lua_isnil(L, -1) ? "" : luaL_tolstring(L, -1, NULL);
+  lua_pushfstring(L, "%s: %s", name, message);
+  return 1;
+}
+
+/* Class(message): a new instance. */
+static int error_call(lua_State *L) {
+  lua_newtable(L);
+  lua_getfield(L, 1, "__name");
+  lua_setfield(L, -2, "name");
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_tolstring(L, 2, NULL);
+    lua_setfield(L, -2, "message");
+  }
+  lua_pushvalue(L, 1);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+void lcf_errors_open(lua_State *L) {
+  int i;
+  lua_newtable(L);                                   /* module classes */
+  lua_newtable(L);                                   /* module classes callmt */
+  lua_pushcfunction(L, error_call);
+  lua_setfield(L, -2, "__call");
+  for (i = 0; classes[i].name; i++) {
+    lua_newtable(L);                                 /* ... callmt class */
+    lua_pushstring(L, classes[i].name);
+    lua_setfield(L, -2, "__name");
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    if (classes[i].base) {
+      lua_getfield(L, -3, classes[i].base);
+      lua_setfield(L, -2, "base");
+    }
+    lua_pushvalue(L, -2);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, classes[i].name);
+    lua_setfield(L, -4, classes[i].name);
+  }
+  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &CLASSES_KEY);
+}
+
+void lcf_pusherror(lua_State *L, const char *name, const char *message) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &CLASSES_KEY);
+  lua_getfield(L, -1, name);
+  lua_remove(L, -2);
+  lua_newtable(L);
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, message);
+  lua_setfield(L, -2, "message");
+  lua_insert(L, -2);
+  lua_setmetatable(L, -2);
+}
+
+int lcf_raise(lua_State *L, const char *name, const char *fmt, ...) {
+  va_list ap;
+  const char *msg;
+  va_start(ap, fmt);
+  msg = lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lcf_pusherror(L, name, msg);
+  return lua_error(L);
+}

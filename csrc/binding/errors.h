@@ -1,0 +1,17 @@
+/*
+** errors.h -- the library's error classes (TimeoutError, ...) and raising
+** their instances from C.
+*/
+#ifndef LCF_ERRORS_H
+#define LCF_ERRORS_H
+
+#include <lua.h>
+
+/* Make the classes and set them as fields of the table on the top. */
+void lcf_errors_open(lua_State *L);
+/* Push a new error object of class name ("TimeoutError") with message. */
+void lcf_pusherror(lua_State *L, const char *name, const char *message);
+/* Raise one. */
+int lcf_raise(lua_State *L, const char *name, const char *fmt, ...);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+** executor.c -- ThreadPoolExecutor: a box around a core pool whose
+** workers are Lua states (worker.c). submit encodes the function and its
+** arguments in the caller, so a value that cannot cross raises here and
+** nothing is queued.
+*/
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "callbacks.h"
+#include "executor.h"
+#include "future.h"
+#include "objects.h"
+#include "state.h"
+#include "transfer.h"
+#include "worker.h"
+
+static const lcf_encode_opts submit_opts = {"args", 0, 1, 1, NULL};
+static const lcf_encode_opts init_opts = {"initargs", 0, 1, 1, NULL};
+
+static cf_pool *check_pool(lua_State *L, int arg) {
+  return lcf_checkobject(L, arg, LCF_EXECUTOR);
+}
+
+static int callable(lua_State *L, int idx) {
+  int ok;
+  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+  if (!luaL_getmetafield(L, idx, "__call")) return 0;
+  ok = lua_type(L, -1) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* core.thread_pool(max_workers [, prefix [, initializer [, initargs]]]) */
+static int l_thread_pool(lua_State *L) {
+  lua_Integer max = luaL_checkinteger(L, 1);
+  const char *prefix = luaL_optstring(L, 2, NULL);
+  cf_buffer *init = NULL;
+  lcf_worker_config *cfg;
+  cf_pool_hooks hooks;
+  lcf_box *box;
+  cf_pool *p;
+  luaL_argcheck(L, max > 0 && max <= 10000, 1,
+                "max_workers must be a positive integer (at most 10000)");
+  if (!lua_isnoneornil(L, 3)) {
+    int n = 0, i;
+    luaL_argexpected(L, callable(L, 3), 3, "function");
+    if (!lua_isnoneornil(L, 4)) {
+      luaL_checktype(L, 4, LUA_TTABLE);
+      n = (int)luaL_len(L, 4);
+    }
+    init = lcf_newbuffer(L);                 /* at 5 */
+    luaL_checkstack(L, n + 2, "too many initargs");
+    lua_pushvalue(L, 3);
+    for (i = 1; i <= n; i++) lua_geti(L, 4, i);
+    lcf_encode(L, 6, n + 1, init, &init_opts);
+    lua_settop(L, 5);
+  }
+  box = lcf_pushbox(L, LCF_EXECUTOR, NULL);
+  cfg = lcf_worker_config_new(L, prefix);
+  if (init) cf_buffer_move(&cfg->init, init);
+  hooks.ud = cfg;
+  hooks.worker_start = lcf_worker_start;
+  hooks.worker_stop = lcf_worker_stop;
+  hooks.destroy = lcf_worker_config_free;
+  p = cf_pool_new((int)max, &hooks);
+  if (p == NULL) {
+    lcf_worker_config_free(cfg);
+    return luaL_error(L, "not enough memory");
+  }
+  box->obj = p;
+  lcf_state_add_pool(L, p);
+  return 1;
+}
+
+static int l_submit(lua_State *L) {
+  cf_pool *p = check_pool(L, 1);
+  int n = lua_gettop(L) - 1, rc;
+  cf_buffer *b;
+  cf_future *f;
+  luaL_argexpected(L, n >= 1 && callable(L, 2), 2, "function");
+  if (cf_pool_is_shutdown(p))
+    return luaL_error(L, "cannot schedule new futures after shutdown");
+  b = lcf_newbuffer(L);
+  lcf_encode(L, 2, n, b, &submit_opts);
+  f = cf_pool_submit_buffer(p, lcf_lua_task, b, &rc);
+  if (f == NULL) {
+    if (rc == CF_ESHUTDOWN)
+      return luaL_error(L, "cannot schedule new futures after shutdown");
+    return luaL_error(L, "cannot start a worker thread (error %d)", -rc);
+  }
+  lcf_pushfuture(L, f);
+  return 1;
+}
+
+/* shutdown([wait=true [, cancel_futures=false]]) or shutdown{wait=, cancel_futures=} */
+static int l_shutdown(lua_State *L) {
+  cf_pool *p = check_pool(L, 1);
+  int wait = 1, cancel = 0;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "wait");
+    lua_getfield(L, 2, "cancel_futures");
+    wait = lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2);
+    cancel = lua_toboolean(L, -1);
+  } else {
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TBOOLEAN);
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TBOOLEAN);
+    wait = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    cancel = lua_toboolean(L, 3);
+  }
+  cf_pool_shutdown(p, wait, cancel);
+  lcf_callbacks_run(L);
+  return 0;
+}
+
+static int l_close(lua_State *L) {
+  lcf_box *b = luaL_checkudata(L, 1, LCF_EXECUTOR);
+  if (b->obj) cf_pool_shutdown(b->obj, 1, 0);
+  lcf_callbacks_run(L);
+  return 0;
+}
+
+/* Collected: stop taking work but let queued tasks finish; the state's
+** record joins the threads when the state closes. */
+static int l_gc(lua_State *L) {
+  lcf_box *b = lua_touserdata(L, 1);
+  if (b->obj) {
+    cf_pool *p = b->obj;
+    b->obj = NULL;
+    cf_pool_shutdown(p, 0, 0);
+    cf_release(p);
+  }
+  return 0;
+}
+
+static int l_thread_count(lua_State *L) {
+  lua_pushinteger(L, cf_pool_thread_count(check_pool(L, 1)));
+  return 1;
+}
+
+static int l_max_workers(lua_State *L) {
+  lua_pushinteger(L, cf_pool_max_workers(check_pool(L, 1)));
+  return 1;
+}
+
+static int l_tostring(lua_State *L) {
+  cf_pool *p = check_pool(L, 1);
+  lua_pushfstring(L, "ThreadPoolExecutor: %p (max_workers=%d%s)", (void *)p,
+                  cf_pool_max_workers(p),
+                  cf_pool_is_shutdown(p) ? ", shut down" : "");
+  return 1;
+}
+
+static const luaL_Reg methods[] = {
+  {"submit", l_submit},
+  {"shutdown", l_shutdown},
+  {"_thread_count", l_thread_count},
+  {"_max_workers", l_max_workers},
+  {"__close", l_close},
+  {"__gc", l_gc},
+  {"__tostring", l_tostring},
+  {NULL, NULL}
+};
+
+cf_pool *cf_lua_executor_pool(lua_State *L, int idx) {
+  lcf_box *b = luaL_testudata(L, idx, LCF_EXECUTOR);
+  return b && b->obj ? cf_retain(b->obj) : NULL;
+}
+
+void lcf_executor_open(lua_State *L) {
+  lcf_newclass(L, LCF_EXECUTOR, methods);
+  lua_setfield(L, -2, "ThreadPoolExecutor_class");
+  lua_pushcfunction(L, l_thread_pool);
+  lua_setfield(L, -2, "thread_pool");
+}

@@ -1,0 +1,33 @@
+/*
+** state.h -- what the library keeps per lua_State: the pools made from it
+** (joined when the state closes), the host's worker-setup hook, and the
+** inbox of done-callbacks to run in it.
+*/
+#ifndef LCF_STATE_H
+#define LCF_STATE_H
+
+#include <lua.h>
+
+#include "../concurrent.h"
+
+typedef struct lcf_inbox lcf_inbox;
+
+typedef struct lcf_state {
+  cf_pool **pools;            /* retained; shut down with wait at close */
+  size_t npools, cap;
+  cf_lua_setup_fn setup;      /* host hook for new worker states */
+  void *setup_ud;
+  lcf_inbox *inbox;           /* done-callbacks for this state, or NULL */
+} lcf_state;
+
+/* The calling state's record (made with the module). */
+lcf_state *lcf_getstate(lua_State *L);
+/* Make the record and its finalizer; called by luaopen. */
+void lcf_state_open(lua_State *L);
+/* Remember a pool to join when the state closes. */
+void lcf_state_add_pool(lua_State *L, cf_pool *p);
+/* Closers registered by other areas, run when the state closes, before
+** pools are joined (e.g. the callback inbox). */
+void lcf_state_on_close(lua_State *L, void (*fn)(lcf_state *s));
+
+#endif

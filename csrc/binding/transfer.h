@@ -1,0 +1,39 @@
+/*
+** transfer.h -- copying Lua values between lua_States through cf_buffers.
+**
+** The encoding is compact and position independent, so the same bytes go
+** between threads (with object references) and over pipes to worker
+** processes (without). See transfer.c for the format.
+*/
+#ifndef LCF_TRANSFER_H
+#define LCF_TRANSFER_H
+
+#include <lua.h>
+
+#include "../concurrent.h"
+
+/* Deepest nesting of tables (and functions' upvalues) that crosses. */
+#define LCF_MAX_DEPTH 200
+
+typedef struct lcf_encode_opts {
+  const char *root;   /* name of the values in errors: "args" -> args[2] */
+  int bare;           /* a single value is named root alone ("value") */
+  int fn_first;       /* the first value is named "function" */
+  int allow_objects;  /* library objects may cross (not to processes) */
+  const char *refuse; /* why objects cannot cross, when !allow_objects */
+} lcf_encode_opts;
+
+/* Append the n values at stack index first.. to b (which the caller owns:
+** keep it reachable for cleanup, since this raises a Lua error naming the
+** value and its path when a value cannot cross). Returns the number of
+** values written (the buffer starts with it). */
+void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
+                const lcf_encode_opts *opts);
+
+/* Push the values encoded in b; returns how many. Raises on a malformed
+** buffer or a name that cannot be resolved here. reuse_first lets the
+** first value, if a function, be a cached closure (a worker's task
+** function: loaded once per worker, its upvalues refreshed each time). */
+int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+** worker.c -- worker states and running Lua tasks in them.
+**
+** A worker's lua_State is made, used and closed by its own thread only.
+** Everything that can raise runs under lua_pcall; the results and errors
+** leave the state as encoded buffers moved into the future.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "state.h"
+#include "transfer.h"
+#include "worker.h"
+
+typedef struct worker {
+  lua_State *L;
+  cf_buffer out;
+} worker;
+
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+static const char *field_string(lua_State *L, const char *key) {
+  const char *s;
+  lua_getglobal(L, "package");
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  lua_getfield(L, -1, key);
+  s = lua_tostring(L, -1);   /* stays valid: package.path is referenced */
+  lua_pop(L, 2);
+  return s;
+}
+
+lcf_worker_config *lcf_worker_config_new(lua_State *L, const char *prefix) {
+  lcf_state *st = lcf_getstate(L);
+  lcf_worker_config *c = calloc(1, sizeof *c);
+  if (c == NULL) luaL_error(L, "not enough memory");
+  c->path = dup_or_null(field_string(L, "path"));
+  c->cpath = dup_or_null(field_string(L, "cpath"));
+  c->name_prefix = dup_or_null(prefix);
+  c->setup = st->setup;
+  c->setup_ud = st->setup_ud;
+  cf_buffer_init(&c->init);
+  return c;
+}
+
+void lcf_worker_config_free(void *cfg) {
+  lcf_worker_config *c = cfg;
+  if (c == NULL) return;
+  free(c->path);
+  free(c->cpath);
+  free(c->name_prefix);
+  cf_buffer_free(&c->init);
+  free(c);
+}
+
+static int worker_exit(lua_State *L) {
+  return luaL_error(L, "os.exit cannot be called in a worker thread "
+                       "(it would end the whole process); raise an error "
+                       "instead");
+}
+
+/* In the new state: libraries, paths, the module, the os.exit guard and
+** the host's hook. */
+static int setup_state(lua_State *L) {
+  const lcf_worker_config *c = lua_touserdata(L, 1);
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  if (c->path) {
+    lua_pushstring(L, c->path);
+    lua_setfield(L, -2, "path");
+  }
+  if (c->cpath) {
+    lua_pushstring(L, c->cpath);
+    lua_setfield(L, -2, "cpath");
+  }
+  lua_pop(L, 1);
+  luaL_requiref(L, "concurrent.core", luaopen_concurrent_core, 0);
+  lua_pop(L, 1);
+  lua_getglobal(L, "os");
+  lua_pushcfunction(L, worker_exit);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
+  if (c->setup) {
+    cf_lua_set_worker_setup(L, c->setup, c->setup_ud);  /* nested pools too */
+    c->setup(L, c->setup_ud);
+  }
+  return 0;
+}
+
+static void copy_message(lua_State *L, const char *prefix, char *msg,
+                         size_t msgsz) {
+  const char *m = lua_tostring(L, -1);
+  if (m == NULL) m = luaL_typename(L, -1);
+  snprintf(msg, msgsz, "%s%s", prefix, m);
+}
+
+lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
+                               size_t msgsz) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    snprintf(msg, msgsz, "not enough memory for a worker state");
+    return NULL;
+  }
+  lua_pushcfunction(L, setup_state);
+  lua_pushlightuserdata(L, (void *)cfg);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    copy_message(L, "worker setup failed: ", msg, msgsz);
+    lua_close(L);
+    return NULL;
+  }
+  return L;
+}
+
+static int run_initializer(lua_State *L) {
+  const lcf_worker_config *c = lua_touserdata(L, 1);
+  int n = lcf_decode(L, &c->init, 0);
+  if (n > 0) lua_call(L, n - 1, 0);
+  return 0;
+}
+
+int lcf_worker_start(void *cfg, void **ctx, char *msg, size_t msgsz) {
+  lcf_worker_config *c = cfg;
+  worker *w;
+  lua_State *L;
+  if (c->name_prefix) {
+    char name[16];
+    int n = atomic_fetch_add((_Atomic int *)&c->counter, 1);
+    snprintf(name, sizeof name, "%s_%d", c->name_prefix, n);
+    pthread_setname_np(pthread_self(), name);
+  }
+  L = lcf_worker_newstate(c, msg, msgsz);
+  if (L == NULL) return -1;
+  if (c->init.len > 0) {
+    lua_pushcfunction(L, run_initializer);
+    lua_pushlightuserdata(L, c);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      copy_message(L, "initializer failed: ", msg, msgsz);
+      lua_close(L);
+      return -1;
+    }
+  }
+  w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    snprintf(msg, msgsz, "not enough memory for a worker");
+    lua_close(L);
+    return -1;
+  }
+  w->L = L;
+  *ctx = w;
+  return 0;
+}
+
+void lcf_worker_stop(void *cfg, void *ctx) {
+  worker *w = ctx;
+  (void)cfg;
+  if (w == NULL) return;
+  lua_close(w->L);
+  cf_buffer_free(&w->out);
+  free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running a task.                                                        */
+
+static const lcf_encode_opts results_opts = {"results", 0, 0, 1, NULL};
+static const lcf_encode_opts error_opts = {"error", 1, 0, 1, NULL};
+
+/* Message handler: keep the error value as it is, and leave the
+** traceback in upvalue 1's slot (a table) for the runner to pick up. */
+static int message_handler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  lua_setfield(L, lua_upvalueindex(1), "traceback");
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int task_body(lua_State *L) {
+  const cf_buffer *input = lua_touserdata(L, 1);
+  cf_buffer *out = lua_touserdata(L, 2);
+  int top, n;
+  lua_settop(L, 0);
+  n = lcf_decode(L, input, 1);
+  if (n < 1) return luaL_error(L, "task has no function");
+  lua_call(L, n - 1, LUA_MULTRET);
+  top = lua_gettop(L);
+  cf_buffer_reset(out);
+  lcf_encode(L, 1, top, out, &results_opts);
+  return 0;
+}
+
+static int encode_error_body(lua_State *L) {
+  cf_buffer *out = lua_touserdata(L, 2);
+  cf_buffer_reset(out);
+  lcf_encode(L, 1, 1, out, &error_opts);
+  return 0;
+}
+
+/* An error value that cannot cross (a coroutine, say) is sent as its
+** string form instead, so the caller still learns what went wrong. */
+static void encode_error(lua_State *L, int eidx, cf_buffer *out) {
+  lua_pushcfunction(L, encode_error_body);
+  lua_pushvalue(L, eidx);
+  lua_pushlightuserdata(L, out);
+  if (lua_pcall(L, 2, 0, 0) == LUA_OK) return;
+  lua_pop(L, 1);
+  lua_pushcfunction(L, encode_error_body);
+  luaL_tolstring(L, eidx, NULL);
+  lua_pushlightuserdata(L, out);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    cf_buffer_reset(out);
+  }
+}
+
+void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
+                     cf_buffer *out) {
+  int base = lua_gettop(L), status;
+  lua_newtable(L);                          /* base+1: traceback slot */
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, message_handler, 1);  /* base+2 */
+  lua_pushcfunction(L, task_body);
+  lua_pushlightuserdata(L, (void *)input);
+  lua_pushlightuserdata(L, out);
+  status = lua_pcall(L, 2, 0, base + 2);
+  if (status == LUA_OK) {
+    cf_future_finish(f, CF_OUTCOME_RESULT, out, NULL);
+  } else {
+    const char *tb;
+    lua_getfield(L, base + 1, "traceback");
+    tb = lua_tostring(L, -1);
+    encode_error(L, base + 3, out);
+    cf_future_finish(f, CF_OUTCOME_ERROR, out, tb);
+  }
+  cf_buffer_reset(out);
+  lua_settop(L, base);
+}
+
+void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
+  worker *w = ctx;
+  (void)arg;
+  lcf_run_encoded(w->L, f, cf_future_input(f), &w->out);
+}

@@ -1,0 +1,51 @@
+/*
+** object.h -- the header every shared core object starts with, and the
+** small helpers the core files share (deadlines on CLOCK_MONOTONIC,
+** pthread wrappers that abort on "impossible" failures).
+** Internal to the core and the binding; hosts use concurrent.h.
+*/
+#ifndef CF_OBJECT_H
+#define CF_OBJECT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "../concurrent.h"
+
+typedef struct cf_kind {
+  const char *name;
+  void (*destroy)(void *obj);   /* frees the object; called at refs == 0 */
+} cf_kind;
+
+/* First member of every shared object. */
+typedef struct cf_object {
+  atomic_long refs;
+  const cf_kind *kind;
+} cf_object;
+
+void cf_object_init(void *obj, const cf_kind *kind);  /* refs = 1 */
+
+/* Mutex and condition helpers: a failure here is a bug, so abort. */
+void cf_mutex_init(pthread_mutex_t *m);
+void cf_cond_init(pthread_cond_t *c);      /* on CLOCK_MONOTONIC */
+void cf_lock(pthread_mutex_t *m);
+void cf_unlock(pthread_mutex_t *m);
+
+/* A deadline computed once from a timeout (negative: none). */
+typedef struct cf_deadline {
+  int forever;
+  struct timespec at;
+} cf_deadline;
+
+void cf_deadline_set(cf_deadline *d, double timeout);
+int  cf_deadline_passed(const cf_deadline *d);
+/* Wait on c until signalled or the deadline: 0 or CF_ETIMEDOUT. Callers
+** loop on their predicate. */
+int cf_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
+                       const cf_deadline *d);
+
+/* Block every signal in the calling thread (worker threads). */
+void cf_block_signals(void);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+** pool.c -- a pool of worker threads over one FIFO of futures.
+**
+** Threads are made on submit while none is idle, up to max_workers; an
+** idle one is woken before a new one is made. Workers are detached and
+** each holds a reference to the pool; "joining" is waiting on exit_cv until
+** nthreads is 0, which a worker announces as the last thing it does with
+** the pool's lock. Shutdown lets queued tasks run unless cancel_futures.
+**
+** Lock order: pool mutex, then a future's mutex (cancelling or failing
+** queued futures is done after the pool mutex is released).
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "future.h"
+
+struct cf_pool {
+  cf_object hdr;
+  pthread_mutex_t mu;
+  pthread_cond_t work_cv;      /* a task was queued, or shutdown */
+  pthread_cond_t exit_cv;      /* a worker ended */
+  cf_future *head, *tail;      /* queue, linked through future->next */
+  int max_workers;
+  int nthreads;                /* live worker threads */
+  int idle;                    /* workers waiting on work_cv */
+  int wakeups;                 /* signals sent and not yet taken */
+  int shutdown, broken;
+  char *broken_msg;
+  cf_pool_hooks hooks;
+};
+
+/* The pool the calling thread works for, so that a task shutting its own
+** pool down with wait does not wait for itself. */
+static __thread cf_pool *current_pool;
+
+static void pool_destroy(void *obj);
+static const cf_kind pool_kind = {"pool", pool_destroy};
+
+cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
+  cf_pool *p;
+  if (max_workers <= 0) return NULL;
+  p = calloc(1, sizeof *p);
+  if (p == NULL) return NULL;
+  cf_object_init(p, &pool_kind);
+  cf_mutex_init(&p->mu);
+  cf_cond_init(&p->work_cv);
+  cf_cond_init(&p->exit_cv);
+  p->max_workers = max_workers;
+  if (hooks) p->hooks = *hooks;
+  return p;
+}
+
+static cf_future *take_queue(cf_pool *p) {
+  cf_future *q = p->head;
+  p->head = p->tail = NULL;
+  return q;
+}
+
+static void drop_task(cf_future *f) {
+  if (f->arg_free) f->arg_free(f->arg);
+  f->arg_free = NULL;
+  f->arg = NULL;
+  cf_buffer_free(&f->input);
+}
+
+static void fail_broken(cf_future *f, const char *msg) {
+  cf_buffer b = CF_BUFFER_INIT;
+  cf_buffer_append(&b, msg, strlen(msg));
+  drop_task(f);
+  if (cf_future_set_running(f) == 0 || !cf_future_done(f))
+    cf_future_finish(f, CF_OUTCOME_BROKEN_THREAD, &b, NULL);
+  cf_buffer_free(&b);
+}
+
+static void pool_destroy(void *obj) {
+  cf_pool *p = obj;
+  cf_future *f = take_queue(p), *next;
+  for (; f != NULL; f = next) {   /* only if no thread could be made */
+    next = f->next;
+    drop_task(f);
+    cf_future_cancel(f);
+    cf_release(f);
+  }
+  if (p->hooks.destroy) p->hooks.destroy(p->hooks.ud);
+  free(p->broken_msg);
+  pthread_cond_destroy(&p->work_cv);
+  pthread_cond_destroy(&p->exit_cv);
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}
+
+/* Mark the pool broken and fail everything queued (after unlocking). */
+static void pool_break(cf_pool *p, const char *msg) {
+  cf_future *q, *next;
+  const char *m;
+  cf_lock(&p->mu);
+  if (!p->broken) {
+    p->broken = 1;
+    p->broken_msg = strdup(msg && *msg ? msg : "a worker failed to start");
+  }
+  q = take_queue(p);
+  m = p->broken_msg ? p->broken_msg : "pool is broken";
+  pthread_cond_broadcast(&p->work_cv);
+  cf_unlock(&p->mu);
+  for (; q != NULL; q = next) {
+    next = q->next;
+    fail_broken(q, m);
+    cf_release(q);
+  }
+}
+
+static void run_task(cf_future *f, void *ctx) {
+  if (cf_future_set_running(f) == 0) {
+    f->fn(f, ctx, f->arg);
+    if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+  }
+  drop_task(f);
+  cf_release(f);
+}
+
+static void *worker_main(void *arg) {
+  cf_pool *p = arg;
+  void *ctx = NULL;
+  int started = 1;
+  cf_block_signals();
+  current_pool = p;
+  if (p->hooks.worker_start) {
+    char msg[1024] = "";
+    if (p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
+      started = 0;
+      pool_break(p, msg);
+    }
+  }
+  while (started) {
+    cf_future *f;
+    cf_lock(&p->mu);
+    while (p->head == NULL && !p->shutdown && !p->broken) {
+      p->idle++;
+      pthread_cond_wait(&p->work_cv, &p->mu);
+      p->idle--;
+      if (p->wakeups > 0) p->wakeups--;
+    }
+    f = p->head;
+    if (f != NULL) {
+      p->head = f->next;
+      if (p->head == NULL) p->tail = NULL;
+    }
+    cf_unlock(&p->mu);
+    if (f == NULL) break;
+    run_task(f, ctx);
+  }
+  if (started && p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
+  current_pool = NULL;
+  cf_lock(&p->mu);
+  p->nthreads--;
+  pthread_cond_broadcast(&p->exit_cv);
+  cf_unlock(&p->mu);
+  cf_release(p);
+  return NULL;
+}
+
+/* Called with p->mu held. */
+static int spawn_worker(cf_pool *p) {
+  pthread_t t;
+  pthread_attr_t a;
+  int e;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  cf_retain(p);
+  p->nthreads++;
+  e = pthread_create(&t, &a, worker_main, p);
+  pthread_attr_destroy(&a);
+  if (e != 0) {
+    p->nthreads--;
+    cf_release(p);   /* never the last: the caller holds one */
+    return -e;
+  }
+  return 0;
+}
+
+static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
+  int e = 0;
+  *rc = 0;
+  cf_lock(&p->mu);
+  if (p->shutdown) {
+    cf_unlock(&p->mu);
+    *rc = CF_ESHUTDOWN;
+    cf_release(f);
+    return NULL;
+  }
+  if (p->broken) {
+    char *m = strdup(p->broken_msg ? p->broken_msg : "pool is broken");
+    cf_unlock(&p->mu);
+    fail_broken(f, m ? m : "pool is broken");
+    free(m);
+    return f;
+  }
+  cf_retain(f);                       /* the queue's reference */
+  f->next = NULL;
+  if (p->tail) p->tail->next = f; else p->head = f;
+  p->tail = f;
+  if (p->idle > p->wakeups) {
+    p->wakeups++;
+    pthread_cond_signal(&p->work_cv);
+  } else if (p->nthreads < p->max_workers) {
+    e = spawn_worker(p);
+  }
+  if (e != 0 && p->nthreads == 0) {
+    /* No thread to run it: take it back out. */
+    p->head = p->tail = NULL;
+    cf_unlock(&p->mu);
+    cf_release(f);
+    cf_release(f);
+    *rc = e;
+    return NULL;
+  }
+  cf_unlock(&p->mu);
+  return f;
+}
+
+cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
+                          void (*arg_free)(void *), int *rc) {
+  cf_future *f = cf_future_new();
+  if (f == NULL) {
+    if (arg_free) arg_free(arg);
+    *rc = -ENOMEM;
+    return NULL;
+  }
+  f->fn = fn;
+  f->arg = arg;
+  f->arg_free = arg_free;
+  return submit(p, f, rc);
+}
+
+cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
+                                 int *rc) {
+  cf_future *f = cf_future_new();
+  if (f == NULL) {
+    *rc = -ENOMEM;
+    return NULL;
+  }
+  f->fn = fn;
+  cf_buffer_move(&f->input, input);
+  return submit(p, f, rc);
+}
+
+int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
+  cf_future *q = NULL, *next;
+  cf_lock(&p->mu);
+  p->shutdown = 1;
+  if (cancel_futures) q = take_queue(p);
+  pthread_cond_broadcast(&p->work_cv);
+  cf_unlock(&p->mu);
+  for (; q != NULL; q = next) {
+    next = q->next;
+    drop_task(q);
+    cf_future_cancel(q);
+    cf_release(q);
+  }
+  if (wait) {
+    int self = current_pool == p;
+    cf_lock(&p->mu);
+    while (p->nthreads > self) pthread_cond_wait(&p->exit_cv, &p->mu);
+    cf_unlock(&p->mu);
+  }
+  return 0;
+}
+
+#define POOL_GETTER(name, expr)          \
+  int name(cf_pool *p) {                 \
+    int v;                               \
+    cf_lock(&p->mu);                     \
+    v = (expr);                          \
+    cf_unlock(&p->mu);                   \
+    return v;                            \
+  }
+
+POOL_GETTER(cf_pool_max_workers, p->max_workers)
+POOL_GETTER(cf_pool_thread_count, p->nthreads)
+POOL_GETTER(cf_pool_is_broken, p->broken)
+POOL_GETTER(cf_pool_is_shutdown, p->shutdown)
