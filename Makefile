@@ -67,8 +67,13 @@ c-tests: $(C_TESTS)
 busted: $(MODULE)
 	@sh spec/run.sh $(LUA) $(BUSTED) $(BUSTED_ARGS)
 
+# Fragments add their own targets, and to TEST_DEPS what `make test`
+# needs built before the specs run.
+TEST_DEPS :=
+-include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk
+
 test: deps
-	@$(MAKE) --no-print-directory all c-tests
+	@$(MAKE) --no-print-directory all c-tests $(TEST_DEPS)
 	@$(MAKE) --no-print-directory busted
 
 demo: deps

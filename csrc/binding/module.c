@@ -16,7 +16,10 @@
 #include "errors.h"
 #include "executor.h"
 #include "future.h"
+#include "process.h"
 #include "state.h"
+#include "sync.h"
+#include "thread.h"
 
 /* Worker threads run this module's code; keep it mapped even when every
 ** state that loaded it has closed (dlclose would unmap it under them). */
@@ -62,6 +65,9 @@ int luaopen_concurrent_core(lua_State *L) {
   lcf_callbacks_open(L);
   lcf_waiter_open(L);
   lcf_executor_open(L);
+  lcf_sync_open(L);
+  lcf_thread_open(L);
+  lcf_process_open(L);
   lua_pushliteral(L, CF_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 
 #include "object.h"
-#include "sync.h"
 
 typedef struct qnode {
   struct qnode *next;

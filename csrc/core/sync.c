@@ -18,7 +18,6 @@
 #include <stdlib.h>
 
 #include "object.h"
-#include "sync.h"
 
 /* ---------------------------------------------------------------------- */
 /* Thread identity.                                                        */

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "../core/object.h"
-#include "../core/sync.h"
 
 static atomic_int passed, failed;
 

@@ -361,4 +361,10 @@ function futures.ThreadPoolExecutor(opts)
   return core.thread_pool(max_workers, prefix or "ThreadPool", initializer, initargs)
 end
 
+--- ProcessPoolExecutor([max_workers]) or ProcessPoolExecutor{max_workers=,
+-- initializer=, initargs=}: lives in concurrent.process (forked workers).
+function futures.ProcessPoolExecutor(opts)
+  return require("concurrent.process")._pool_executor(opts, 2)
+end
+
 return futures

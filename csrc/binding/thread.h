@@ -1,0 +1,12 @@
+/*
+** thread.h -- Thread and thread handles (concurrent.thread).
+*/
+#ifndef LCF_THREAD_H
+#define LCF_THREAD_H
+
+#include <lua.h>
+
+/* Add this area's classes and functions to the module table on the top. */
+void lcf_thread_open(lua_State *L);
+
+#endif
