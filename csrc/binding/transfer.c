@@ -252,7 +252,7 @@ static int build_names(lua_State *L) {
           if (lua_rawget(L, -7) == LUA_TNIL) {
             lua_pushvalue(L, -2);                   /* key: the value */
             lua_pushvalue(L, -6);
-            lua_pushliteral(L, "\0");
+            lua_pushlstring(L, "\0", 1);
             lua_pushvalue(L, -6);
             lua_concat(L, 3);                       /* "module\0key" */
             lua_rawset(L, -9);

@@ -1,0 +1,268 @@
+/*
+** test_core.c -- tests of the C core without Lua: futures, waiters,
+** callbacks and pools. Run by `make test`.
+*/
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/object.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (cond) passed++;                                               \
+    else {                                                            \
+      failed++;                                                       \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                 \
+  } while (0)
+
+/* ---- futures ---------------------------------------------------------- */
+
+static void test_future_states(void) {
+  cf_future *f = cf_future_new();
+  const cf_buffer *p;
+  CHECK(cf_future_state(f) == CF_PENDING);
+  CHECK(cf_future_wait(f, 0) == CF_ETIMEDOUT);
+  CHECK(cf_future_set_running(f) == 0);
+  CHECK(cf_future_cancel(f) == 0);          /* running: cannot cancel */
+  CHECK(cf_future_set_result(f, "abc", 3) == 0);
+  CHECK(cf_future_set_result(f, "x", 1) == CF_ESTATE);
+  CHECK(cf_future_outcome(f, &p, NULL) == CF_OUTCOME_RESULT);
+  CHECK(p->len == 3 && memcmp(p->data, "abc", 3) == 0);
+  CHECK(cf_future_wait(f, -1) == 0);
+  cf_release(f);
+
+  f = cf_future_new();
+  CHECK(cf_future_cancel(f) == 1);
+  CHECK(cf_future_cancel(f) == 1);          /* again: still cancelled */
+  CHECK(cf_future_state(f) == CF_CANCELLED);
+  CHECK(cf_future_set_running(f) == CF_ECANCELLED);
+  CHECK(cf_future_outcome(f, NULL, NULL) == CF_OUTCOME_NONE);
+  cf_release(f);
+}
+
+static void *finish_later(void *arg) {
+  cf_sleep(0.05);
+  cf_future_set_error(arg, "err", 3);
+  return NULL;
+}
+
+static void test_future_wait_timeout(void) {
+  cf_future *f = cf_future_new();
+  pthread_t t;
+  double t0 = cf_monotonic();
+  CHECK(cf_future_wait(f, 0.05) == CF_ETIMEDOUT);
+  CHECK(cf_monotonic() - t0 >= 0.04);
+  pthread_create(&t, NULL, finish_later, f);
+  CHECK(cf_future_wait(f, 5) == 0);
+  CHECK(cf_future_outcome(f, NULL, NULL) == CF_OUTCOME_ERROR);
+  pthread_join(t, NULL);
+  cf_release(f);
+}
+
+static atomic_int callback_calls;
+
+static void count_cb(cf_future *f, void *ud) {
+  (void)f;
+  atomic_fetch_add(&callback_calls, *(int *)ud);
+}
+
+static void test_callbacks(void) {
+  static int one = 1, ten = 10;
+  cf_future *f = cf_future_new();
+  atomic_store(&callback_calls, 0);
+  cf_future_add_done_callback(f, count_cb, &one);
+  cf_future_add_done_callback(f, count_cb, &ten);
+  CHECK(atomic_load(&callback_calls) == 0);
+  cf_future_set_result(f, NULL, 0);
+  CHECK(atomic_load(&callback_calls) == 11);
+  cf_future_add_done_callback(f, count_cb, &one);   /* done: at once */
+  CHECK(atomic_load(&callback_calls) == 12);
+  cf_release(f);
+  /* Freed without finishing: called once so ud can be freed. */
+  f = cf_future_new();
+  cf_future_add_done_callback(f, count_cb, &ten);
+  cf_release(f);
+  CHECK(atomic_load(&callback_calls) == 22);
+}
+
+/* ---- waiters ---------------------------------------------------------- */
+
+static void test_waiter_order(void) {
+  cf_future *f[3];
+  cf_waiter *w = cf_waiter_new();
+  int i, rc;
+  for (i = 0; i < 3; i++) f[i] = cf_future_new();
+  cf_future_set_result(f[1], NULL, 0);       /* done before watching */
+  for (i = 0; i < 3; i++) CHECK(cf_waiter_watch(w, f[i]) == 0);
+  CHECK(cf_waiter_pending(w) == 3);
+  cf_future *g = cf_waiter_next(w, 0, &rc);
+  CHECK(g == f[1] && rc == 0);
+  cf_release(g);
+  CHECK(cf_waiter_next(w, 0.01, &rc) == NULL && rc == CF_ETIMEDOUT);
+  cf_future_cancel(f[2]);
+  cf_future_set_result(f[0], NULL, 0);
+  g = cf_waiter_next(w, -1, &rc);
+  CHECK(g == f[2]);
+  cf_release(g);
+  g = cf_waiter_next(w, -1, &rc);
+  CHECK(g == f[0]);
+  cf_release(g);
+  CHECK(cf_waiter_pending(w) == 0);
+  cf_release(w);
+  for (i = 0; i < 3; i++) cf_release(f[i]);
+}
+
+static void test_waiter_unwatch(void) {
+  cf_future *f = cf_future_new();
+  cf_waiter *w = cf_waiter_new();
+  cf_waiter_watch(w, f);
+  cf_release(w);                 /* unwatches: f must not touch it later */
+  cf_future_set_result(f, NULL, 0);
+  CHECK(cf_future_done(f));
+  cf_release(f);
+}
+
+/* ---- pools ------------------------------------------------------------ */
+
+static atomic_int ran, started, stopped;
+
+static void add_task(cf_future *f, void *ctx, void *arg) {
+  (void)ctx;
+  int v = (int)(intptr_t)arg + 1;
+  atomic_fetch_add(&ran, 1);
+  cf_future_set_result(f, &v, sizeof v);
+}
+
+static void sleep_task(cf_future *f, void *ctx, void *arg) {
+  (void)f;
+  (void)ctx;
+  (void)arg;
+  cf_sleep(0.05);
+  atomic_fetch_add(&ran, 1);
+}
+
+static int start_hook(void *ud, void **ctx, char *msg, size_t sz) {
+  (void)msg;
+  (void)sz;
+  *ctx = ud;
+  atomic_fetch_add(&started, 1);
+  return 0;
+}
+
+static void stop_hook(void *ud, void *ctx) {
+  CHECK(ud == ctx);
+  atomic_fetch_add(&stopped, 1);
+}
+
+static void test_pool_results(void) {
+  cf_pool_hooks h = {(void *)0x1234, start_hook, stop_hook, NULL};
+  cf_pool *p = cf_pool_new(2, &h);
+  cf_future *fs[1000];
+  int i, rc, ok = 1;
+  atomic_store(&ran, 0);
+  atomic_store(&started, 0);
+  atomic_store(&stopped, 0);
+  for (i = 0; i < 1000; i++) {
+    fs[i] = cf_pool_submit(p, add_task, (void *)(intptr_t)i, NULL, &rc);
+    CHECK(fs[i] != NULL);
+  }
+  for (i = 0; i < 1000; i++) {
+    const cf_buffer *b;
+    int v;
+    cf_future_wait(fs[i], -1);
+    if (cf_future_outcome(fs[i], &b, NULL) != CF_OUTCOME_RESULT) ok = 0;
+    memcpy(&v, b->data, sizeof v);
+    if (v != i + 1) ok = 0;
+    cf_release(fs[i]);
+  }
+  CHECK(ok);
+  CHECK(cf_pool_thread_count(p) <= 2);
+  CHECK(cf_pool_shutdown(p, 1, 0) == 0);
+  CHECK(cf_pool_thread_count(p) == 0);
+  CHECK(atomic_load(&started) == atomic_load(&stopped));
+  CHECK(atomic_load(&started) >= 1 && atomic_load(&started) <= 2);
+  CHECK(cf_pool_submit(p, add_task, NULL, NULL, &rc) == NULL && rc == CF_ESHUTDOWN);
+  cf_release(p);
+}
+
+static void test_pool_cancel_on_shutdown(void) {
+  cf_pool *p = cf_pool_new(1, NULL);
+  cf_future *fs[10];
+  int i, rc, cancelled = 0;
+  atomic_store(&ran, 0);
+  for (i = 0; i < 10; i++) fs[i] = cf_pool_submit(p, sleep_task, NULL, NULL, &rc);
+  cf_pool_shutdown(p, 1, 1);
+  for (i = 0; i < 10; i++) {
+    CHECK(cf_future_done(fs[i]));
+    cancelled += cf_future_state(fs[i]) == CF_CANCELLED;
+    cf_release(fs[i]);
+  }
+  /* The first task was running; the rest were still queued. */
+  CHECK(cancelled >= 8);
+  CHECK(atomic_load(&ran) + cancelled == 10);
+  cf_release(p);
+}
+
+static int failing_start(void *ud, void **ctx, char *msg, size_t sz) {
+  (void)ud;
+  (void)ctx;
+  snprintf(msg, sz, "no luck");
+  return -1;
+}
+
+static void test_pool_broken(void) {
+  cf_pool_hooks h = {NULL, failing_start, NULL, NULL};
+  cf_pool *p = cf_pool_new(2, &h);
+  const cf_buffer *b;
+  int rc;
+  cf_future *f = cf_pool_submit(p, add_task, NULL, NULL, &rc);
+  CHECK(cf_future_wait(f, 5) == 0);
+  CHECK(cf_future_outcome(f, &b, NULL) == CF_OUTCOME_BROKEN_THREAD);
+  CHECK(b->len == 7 && memcmp(b->data, "no luck", 7) == 0);
+  cf_release(f);
+  CHECK(cf_pool_is_broken(p));
+  f = cf_pool_submit(p, add_task, NULL, NULL, &rc);   /* later: failed */
+  CHECK(f != NULL && cf_future_outcome(f, NULL, NULL) == CF_OUTCOME_BROKEN_THREAD);
+  cf_release(f);
+  cf_pool_shutdown(p, 1, 0);
+  cf_release(p);
+}
+
+/* Dropping the last reference without waiting: workers finish the queue
+** and free the pool themselves. */
+static void test_pool_release_busy(void) {
+  cf_pool *p = cf_pool_new(2, NULL);
+  cf_future *f[4];
+  int i, rc;
+  atomic_store(&ran, 0);
+  for (i = 0; i < 4; i++) f[i] = cf_pool_submit(p, sleep_task, NULL, NULL, &rc);
+  cf_pool_shutdown(p, 0, 0);
+  cf_release(p);
+  for (i = 0; i < 4; i++) {
+    CHECK(cf_future_wait(f[i], 5) == 0);
+    cf_release(f[i]);
+  }
+  CHECK(atomic_load(&ran) == 4);
+}
+
+int main(void) {
+  test_future_states();
+  test_future_wait_timeout();
+  test_callbacks();
+  test_waiter_order();
+  test_waiter_unwatch();
+  test_pool_results();
+  test_pool_cancel_on_shutdown();
+  test_pool_broken();
+  test_pool_release_busy();
+  cf_sleep(0.1);   /* let detached workers of the last test exit */
+  printf("test_core: %d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}

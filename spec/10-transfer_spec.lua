@@ -1,0 +1,211 @@
+--- The transfer layer: what crosses between states, and what does not.
+local futures = require "concurrent.futures"
+local concurrent = require "concurrent"
+local helpers = require "helpers"
+
+describe("transfer", function()
+  local ex
+  setup(function() ex = helpers.pool(2) end)
+  teardown(function() ex:shutdown() end)
+
+  it("keeps scalars and the integer/float subtype", function()
+    local a, b, c, d, e, f, g = helpers.roundtrip(ex, nil, true, false, 3, 3.0,
+      math.maxinteger, -2^63)
+    assert.is_nil(a)
+    assert.is_true(b)
+    assert.is_false(c)
+    assert.equal("integer", math.type(d))
+    assert.equal("float", math.type(e))
+    assert.equal(math.maxinteger, f)
+    assert.equal("float", math.type(g))
+    local inf, nan, neg = helpers.roundtrip(ex, math.huge, 0/0, -0.0)
+    assert.equal(math.huge, inf)
+    assert.is_true(nan ~= nan)
+    assert.equal("-0.0", tostring(neg))
+  end)
+
+  it("keeps nils between values and trailing nils", function()
+    local r = table.pack(helpers.roundtrip(ex, 1, nil, 3, nil))
+    assert.equal(4, r.n)
+    assert.same({1, nil, 3, nil, n = 4}, r)
+  end)
+
+  it("copies binary strings of any size", function()
+    local bin = "a\0b\255\0" .. string.rep("x", 100000)
+    local s = helpers.roundtrip(ex, bin)
+    assert.equal(#bin, #s)
+    assert.equal(bin, s)
+    assert.equal("", helpers.roundtrip(ex, ""))
+  end)
+
+  it("copies nested tables with holes, mixed keys and float keys", function()
+    local t = {1, 2, nil, 4, x = {y = {z = "deep"}}, [1.5] = "f", [true] = "b",
+               [-1] = "neg"}
+    local r = helpers.roundtrip(ex, t)
+    assert.same(t, r)
+    assert.equal("f", r[1.5])
+    assert.equal("neg", r[-1])
+  end)
+
+  it("preserves shared references and cycles within one transfer", function()
+    local shared = {v = 1}
+    local t = {a = shared, b = shared}
+    t.self = t
+    local r, same, cyc = ex:submit(function(x)
+      return x, x.a == x.b, x.self == x
+    end, t):result()
+    assert.is_true(same)
+    assert.is_true(cyc)
+    assert.equal(r.a, r.b)
+    assert.equal(r, r.self)
+  end)
+
+  it("keeps metatables (copied with the table)", function()
+    local Point = {}
+    Point.__index = Point
+    function Point:norm2() return self.x * self.x + self.y * self.y end
+    local p = setmetatable({x = 3, y = 4}, Point)
+    local r = ex:submit(function(q) return q:norm2(), q end, p):result()
+    assert.equal(25, r)
+  end)
+
+  it("sends Lua functions with their upvalues, as snapshots", function()
+    local base, step = 10, 5
+    local function add(x) return base + step * x end
+    local f = ex:submit(function(n) return add(n) end, 2)
+    assert.equal(20, f:result())
+    local counter = 0
+    local function bump() counter = counter + 1; return counter end
+    assert.equal(1, ex:submit(bump):result())
+    assert.equal(1, ex:submit(bump):result())  -- a snapshot each time
+    assert.equal(0, counter)
+  end)
+
+  it("loads a function sent again to the same worker only once", function()
+    local one <close> = futures.ThreadPoolExecutor(1)
+    local k = 3
+    local function whoami(x) return tostring(debug.getinfo(1, "f").func), x + k end
+    local a, ra = one:submit(whoami, 1):result()
+    local b, rb = one:submit(whoami, 2):result()
+    assert.equal(a, b)                 -- the same loaded closure
+    assert.equal(4, ra)
+    assert.equal(5, rb)
+    local other = one:submit(function() return tostring(debug.getinfo(1, "f").func) end):result()
+    assert.not_equal(a, other)
+  end)
+
+  it("sends recursive local functions", function()
+    local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end
+    assert.equal(6765, ex:submit(fib, 20):result())
+  end)
+
+  it("binds _ENV to the worker's own globals", function()
+    local env = setmetatable({}, {__index = _G})
+    local fn = load("x_in_worker = (x_in_worker or 0) + 1 return x_in_worker, type(print)",
+      "=sandboxed", "t", env)
+    local one = futures.ThreadPoolExecutor(1)
+    local a = one:submit(fn):result()
+    local b, tp = one:submit(fn):result()
+    one:shutdown()
+    assert.equal(1, a)
+    assert.equal(2, b)               -- worker globals persist between tasks
+    assert.equal("function", tp)
+    assert.is_nil(rawget(env, "x_in_worker"))
+  end)
+
+  it("sends C functions of loaded modules by name", function()
+    local fmt, sqrt = string.format, math.sqrt
+    local r = ex:submit(function(f, g) return f("%d", 7), g(16) end, fmt, sqrt):result()
+    assert.equal("7", r)
+    assert.equal(4.0, select(2, ex:submit(function(f, g) return f("%d", 7), g(16) end,
+      fmt, sqrt):result()))
+  end)
+
+  it("sends module tables captured as upvalues by name", function()
+    local c = concurrent
+    assert.equal(concurrent.cpu_count(), ex:submit(function() return c.cpu_count() end):result())
+  end)
+
+  it("sends the library's objects by reference", function()
+    local f = futures.Future()
+    local g = ex:submit(function(fut) return fut:result(5) end, f)
+    f:set_result("from main")
+    assert.equal("from main", g:result(5))
+  end)
+
+  it("refuses userdata and names its path", function()
+    local err = helpers.error_of(ex.submit, ex, function() end, 1, {file = io.stdout})
+    assert.matches("cannot send userdata at args%[2%]%.file", err)
+  end)
+
+  it("refuses coroutines, light C closures and unknown C functions", function()
+    local co = coroutine.create(function() end)
+    assert.matches("cannot send coroutine at args%[1%]%[2%]",
+      helpers.error_of(ex.submit, ex, print, {1, co}))
+    local closure = string.gmatch("a", "a")   -- a C closure with upvalues
+    assert.matches("cannot send C function at args%[1%]%.k: it has upvalues",
+      helpers.error_of(ex.submit, ex, print, {k = closure}))
+  end)
+
+  it("names the path inside upvalues, metatables and odd keys", function()
+    local handle = io.stderr
+    local function uses() return handle end
+    assert.matches("cannot send userdata at function<upvalue handle>",
+      helpers.error_of(ex.submit, ex, uses))
+    local t = setmetatable({}, {__index = io.stdout})
+    assert.matches("cannot send userdata at args%[1%]<metatable>%.__index",
+      helpers.error_of(ex.submit, ex, print, t))
+    assert.matches('cannot send userdata at args%[1%]%["a b"%]',
+      helpers.error_of(ex.submit, ex, print, {["a b"] = io.stdout}))
+  end)
+
+  it("refuses tables nested deeper than the limit, without a crash", function()
+    local deep = {}
+    local cur = deep
+    for _ = 1, 1000 do cur.next = {}; cur = cur.next end
+    assert.matches("nested deeper than 200 levels",
+      helpers.error_of(ex.submit, ex, print, deep))
+    local ok = {}
+    cur = ok
+    for _ = 1, 150 do cur.next = {}; cur = cur.next end
+    local depth = ex:submit(function(t)
+      local n = 0
+      while t.next do n = n + 1; t = t.next end
+      return n
+    end, ok):result()
+    assert.equal(150, depth)
+  end)
+
+  it("queues nothing when a value cannot cross, and stays usable", function()
+    local one <close> = futures.ThreadPoolExecutor(1)
+    local ran = futures.Future()
+    assert.has_error(function()
+      one:submit(function(f) f:set_result(true) end, ran, io.stdout)
+    end)
+    assert.equal(7, one:submit(function() return 7 end):result())
+    assert.is_false(ran:done())
+  end)
+
+  it("refuses results that cannot cross, as the task's error", function()
+    local f = ex:submit(function() return coroutine.create(print) end)
+    local err = helpers.error_of(f.result, f)
+    assert.matches("cannot send coroutine at results%[1%]", err)
+  end)
+
+  it("copies a 100,000-number array there and back", function()
+    local t = {}
+    for i = 1, 100000 do t[i] = i * 0.5 end
+    local r = helpers.roundtrip(ex, t)
+    assert.equal(100000, #r)
+    assert.equal(50000.0, r[100000])
+    assert.equal(0.5, r[1])
+  end)
+
+  it("copies 10,000 records", function()
+    local recs = {}
+    for i = 1, 10000 do recs[i] = {id = i, name = "name" .. i, tags = {"a", "b"}} end
+    local r = helpers.roundtrip(ex, recs)
+    assert.equal(10000, #r)
+    assert.same(recs[9999], r[9999])
+  end)
+end)
