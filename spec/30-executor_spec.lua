@@ -131,7 +131,8 @@ describe("ThreadPoolExecutor", function()
     assert.matches("bad argument #1 to 'submit' %(function expected",
       helpers.error_of(function() return ex:submit(42) end))
     assert.matches("ThreadPoolExecutor expected", helpers.error_of(ex.submit, {}, print))
-    assert.matches("bad argument #2 to 'shutdown'", helpers.error_of(ex.shutdown, ex, "yes"))
+    assert.matches("bad argument #1 to 'shutdown' %(boolean expected",
+      helpers.error_of(function() ex:shutdown("yes") end))
   end)
 
   it("accepts callable tables as tasks", function()

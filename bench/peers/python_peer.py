@@ -64,10 +64,10 @@ FULL = {
 SPEC = dict(FULL, A_process=100_000, Ap_thread=1_000_000)
 
 QUICK = {
-    "A_thread": 10_000,
-    "A_process": 1_000,
-    "Ap_thread": 10_000,
-    "Ap_process": 100_000,
+    "A_thread": 20_000,
+    "A_process": 2_000,
+    "Ap_thread": 20_000,
+    "Ap_process": 200_000,
     "chunksize": 1000,
     "App": 200,
     "B_N": 150_000,
@@ -76,7 +76,7 @@ QUICK = {
     "C_inner": 2,
     "D_inner_thread": 10,
     "D_inner_process": 1,
-    "M_n": 20_000,
+    "M_n": 100_000,           # same as full: RSS of 20k futures is not comparable
 }
 
 WORKERS = 2
