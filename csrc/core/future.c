@@ -154,6 +154,11 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
     free(tb);
     return CF_ESTATE;
   }
+  /* A pool worker finishing its task is about to take the next one: tell
+  ** the pool before anyone can see the result, so a submit made right
+  ** after result() returns reuses this worker instead of making one. */
+  if (f->state == CF_RUNNING && f->finishing)
+    atomic_fetch_add(f->finishing, 1);
   f->state = CF_FINISHED;
   f->outcome = how;
   if (payload) cf_buffer_move(&f->payload, payload);

@@ -28,6 +28,7 @@ struct cf_future {
   void (*arg_free)(void *);
   cf_buffer input;
   struct cf_future *next;      /* pool queue link, guarded by the pool */
+  atomic_int *finishing;       /* pool's count of workers about to be idle */
 };
 
 #endif

@@ -29,6 +29,8 @@ struct cf_pool {
   int nthreads;                /* live worker threads */
   int idle;                    /* workers waiting on work_cv */
   int wakeups;                 /* signals sent and not yet taken */
+  int queued;                  /* tasks in the queue */
+  atomic_int finishing;        /* workers whose task is done, not yet back */
   int shutdown, broken;
   char *broken_msg;
   cf_pool_hooks hooks;
@@ -58,6 +60,7 @@ cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
 static cf_future *take_queue(cf_pool *p) {
   cf_future *q = p->head;
   p->head = p->tail = NULL;
+  p->queued = 0;
   return q;
 }
 
@@ -114,19 +117,22 @@ static void pool_break(cf_pool *p, const char *msg) {
   }
 }
 
-static void run_task(cf_future *f, void *ctx) {
-  if (cf_future_set_running(f) == 0) {
+/* Returns 1 if the task ran (and so counted itself in p->finishing). */
+static int run_task(cf_future *f, void *ctx) {
+  int ran = cf_future_set_running(f) == 0;
+  if (ran) {
     f->fn(f, ctx, f->arg);
     if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
   }
   drop_task(f);
   cf_release(f);
+  return ran;
 }
 
 static void *worker_main(void *arg) {
   cf_pool *p = arg;
   void *ctx = NULL;
-  int started = 1;
+  int started = 1, ran = 0;
   cf_block_signals();
   current_pool = p;
   if (p->hooks.worker_start) {
@@ -139,6 +145,8 @@ static void *worker_main(void *arg) {
   while (started) {
     cf_future *f;
     cf_lock(&p->mu);
+    if (ran) atomic_fetch_sub(&p->finishing, 1);
+    ran = 0;
     while (p->head == NULL && !p->shutdown && !p->broken) {
       p->idle++;
       pthread_cond_wait(&p->work_cv, &p->mu);
@@ -149,10 +157,11 @@ static void *worker_main(void *arg) {
     if (f != NULL) {
       p->head = f->next;
       if (p->head == NULL) p->tail = NULL;
+      p->queued--;
     }
     cf_unlock(&p->mu);
     if (f == NULL) break;
-    run_task(f, ctx);
+    ran = run_task(f, ctx);
   }
   if (started && p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
   current_pool = NULL;
@@ -202,17 +211,23 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   }
   cf_retain(f);                       /* the queue's reference */
   f->next = NULL;
+  f->finishing = &p->finishing;
   if (p->tail) p->tail->next = f; else p->head = f;
   p->tail = f;
+  p->queued++;
+  /* Wake an idle worker; else count workers about to come back for more
+  ** before making a new one. */
   if (p->idle > p->wakeups) {
     p->wakeups++;
     pthread_cond_signal(&p->work_cv);
-  } else if (p->nthreads < p->max_workers) {
+  } else if (p->queued > atomic_load(&p->finishing) &&
+             p->nthreads < p->max_workers) {
     e = spawn_worker(p);
   }
   if (e != 0 && p->nthreads == 0) {
     /* No thread to run it: take it back out. */
     p->head = p->tail = NULL;
+    p->queued = 0;
     cf_unlock(&p->mu);
     cf_release(f);
     cf_release(f);
