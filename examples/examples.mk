@@ -1,0 +1,17 @@
+# examples/examples.mk -- included by the Makefile.
+#
+# build/host: the embedding example (examples/host/). It is a program, so
+# unlike the module it links liblua; it links the module's object files
+# too, so it needs no .so at run time.
+HOST_PROGRAM := $(BUILD)/host
+HOST_LUA_LIBS := $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
+
+$(HOST_PROGRAM): examples/host/host.c $(CORE_OBJ) $(BINDING_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icsrc examples/host/host.c $(CORE_OBJ) $(BINDING_OBJ) \
+	  -o $@ $(HOST_LUA_LIBS) $(ALL_LDFLAGS) -lm -ldl
+
+.PHONY: host
+host: $(HOST_PROGRAM)
+
+TEST_DEPS += $(HOST_PROGRAM)

@@ -1,0 +1,64 @@
+--- game.lua -- the script side of the host example (examples/host/host.c).
+--
+-- The host calls: game.on_c_task(future, what) with the future of a C
+-- task it submitted to game.pool; game.on_host_result(what, ...) with the
+-- values of a C future it polled itself; game.update(frame, callbacks_run)
+-- once per frame (after futures.poll()), which returns whether the game
+-- goes on; game.finish() at the end. `host` is the host's C library, in
+-- this state and in every worker state.
+local concurrent = require "concurrent"
+local futures = require "concurrent.futures"
+
+local game = {}
+
+-- One pool for the whole program: the host submits its C tasks to it too.
+game.pool = futures.ThreadPoolExecutor{max_workers = 2}
+
+local pending = 0   -- futures whose done-callback has not run yet
+
+local function describe(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  return table.concat(t, ", ")
+end
+
+local function watch(f, what)
+  pending = pending + 1
+  f:add_done_callback(function(done)
+    pending = pending - 1
+    host.log(("%s = %s (callback on the main thread: %s)"):format(
+      what, describe(done:result()), tostring(host.is_main_thread())))
+  end)
+end
+
+-- A script task. It runs in a worker state, where the host's setup hook
+-- registered `host`: the task calls into the program.
+local function find_path(from, to)
+  concurrent.sleep(0.01 * (to - from))   -- pretend to search
+  host.hit()                              -- thread-safe C counter
+  return to - from, host.is_main_thread()
+end
+
+for i = 1, 3 do
+  watch(game.pool:submit(find_path, 0, i * 5),
+        ("script task find_path(0, %d) -> steps, on main thread"):format(i * 5))
+end
+
+function game.on_c_task(f, what)
+  watch(f, what .. " -> limit, primes")
+end
+
+function game.on_host_result(what, ...)
+  host.log(("%s = %s (delivered by the host)"):format(what, describe(...)))
+end
+
+function game.update(frame, callbacks_run)
+  return pending > 0
+end
+
+function game.finish()
+  game.pool:shutdown()
+  host.log(("script: all done, host.hits() = %d"):format(host.hits()))
+end
+
+return game

@@ -1,0 +1,391 @@
+/*
+** host.c -- a C program that embeds Lua 5.4 and the concurrent library,
+** the way a game or a tool would.
+**
+** It shows the four things a host needs:
+**   1. Its own C functions in every worker state: cf_lua_set_worker_setup
+**      registers the `host` table (host.log, host.hit, host.hits,
+**      host.is_main_thread, host.frame) in each new worker, so tasks call
+**      back into the program.
+**   2. One pool for C and Lua: the script makes a ThreadPoolExecutor; the
+**      host takes the cf_pool behind it (cf_lua_executor_pool) and submits
+**      its own C tasks there (cf_pool_submit). A C task finishes its future
+**      with values encoded by cf_lua_encode, so scripts can read them.
+**   3. Futures both ways: one C future is handed to the script
+**      (cf_lua_push_future), which adds a done-callback; another is polled
+**      by the host itself, which passes its values to the script
+**      (cf_lua_push_payload).
+**   4. A frame loop that calls futures.poll() once per frame, so
+**      done-callbacks run on the main thread, between frames.
+**
+** The library is linked in (the module's object files), so no .so is
+** loaded: luaopen_concurrent_core is registered as "concurrent.core", and
+** worker states get the same linked-in module.
+**
+** Usage: build/host [script]   (default examples/host/game.lua)
+*/
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "concurrent.h"
+
+#define FRAME_SECONDS (1.0 / 100)
+#define MAX_FRAMES 1000          /* a stuck script cannot hang the host */
+
+/* ---------------------------------------------------------------------- */
+/* The host's own functions, callable from any thread.                    */
+
+static pthread_t main_thread;
+static atomic_long hits;          /* counted by host.hit and the C tasks */
+static atomic_int frame_no;       /* the frame being run */
+static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whole lines, one thread at a time: several threads log at once. */
+static void log_line(const char *msg) {
+  pthread_mutex_lock(&out_mu);
+  printf("[frame %d] %s\n", atomic_load(&frame_no), msg);
+  fflush(stdout);
+  pthread_mutex_unlock(&out_mu);
+}
+
+/* host.log(message) */
+static int l_log(lua_State *L) {
+  log_line(luaL_checkstring(L, 1));
+  return 0;
+}
+
+/* host.hit([n=1]) -> the new total: the engine's thread-safe counter. */
+static int l_hit(lua_State *L) {
+  long n = (long)luaL_optinteger(L, 1, 1);
+  lua_pushinteger(L, atomic_fetch_add(&hits, n) + n);
+  return 1;
+}
+
+/* host.hits() -> the total. */
+static int l_hits(lua_State *L) {
+  lua_pushinteger(L, atomic_load(&hits));
+  return 1;
+}
+
+/* host.is_main_thread() -> is the caller the host's main thread? */
+static int l_is_main_thread(lua_State *L) {
+  lua_pushboolean(L, pthread_equal(pthread_self(), main_thread));
+  return 1;
+}
+
+/* host.frame() -> the current frame number. */
+static int l_frame(lua_State *L) {
+  lua_pushinteger(L, atomic_load(&frame_no));
+  return 1;
+}
+
+static const luaL_Reg host_funcs[] = {
+  {"log", l_log},
+  {"hit", l_hit},
+  {"hits", l_hits},
+  {"is_main_thread", l_is_main_thread},
+  {"frame", l_frame},
+  {NULL, NULL}
+};
+
+static int open_host(lua_State *L) {
+  luaL_newlib(L, host_funcs);
+  return 1;
+}
+
+/* Global `host` and require "host", in the main state and in workers. */
+static void register_host(lua_State *L) {
+  luaL_requiref(L, "host", open_host, 1);
+  lua_pop(L, 1);
+}
+
+/* The worker setup hook: runs in each new worker state, in its thread,
+** before its first task. */
+static void worker_setup(lua_State *W, void *ud) {
+  (void)ud;
+  register_host(W);
+}
+
+/* ---------------------------------------------------------------------- */
+/* C tasks.                                                               */
+
+/* C tasks run in pool threads, where the host has no lua_State. Each such
+** thread keeps a small scratch state, only to encode results in the
+** library's value format (cf_lua_encode); it is closed when the thread
+** ends. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_close(void *S) { lua_close(S); }
+static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_close); }
+
+static lua_State *scratch_state(void) {
+  lua_State *S;
+  pthread_once(&scratch_once, scratch_init);
+  S = pthread_getspecific(scratch_key);
+  if (S == NULL && (S = luaL_newstate()) != NULL)
+    pthread_setspecific(scratch_key, S);
+  return S;
+}
+
+/* Finish f with the n values on top of S's stack, as a Lua task would.
+** If they cannot be encoded, f fails with the encoder's message. */
+static void finish_with_values(cf_future *f, lua_State *S, int n) {
+  cf_buffer out = CF_BUFFER_INIT;
+  if (cf_lua_encode(S, lua_gettop(S) - n + 1, n, &out) == 0)
+    cf_future_finish(f, CF_OUTCOME_RESULT, &out, NULL);
+  else if (cf_lua_encode(S, -1, 1, &out) == 0)   /* the message */
+    cf_future_finish(f, CF_OUTCOME_ERROR, &out, NULL);
+  cf_buffer_free(&out);    /* what cf_future_finish did not take */
+  lua_settop(S, 0);
+}
+
+typedef struct prime_job { long limit; } prime_job;
+
+/* A C task: count the primes below limit (real work, no Lua), then
+** finish the future with (limit, count). */
+static void count_primes_task(cf_future *f, void *worker_ctx, void *arg) {
+  const prime_job *job = arg;
+  long n, d, count = 0;
+  lua_State *S;
+  (void)worker_ctx;   /* the Lua worker's context: not ours to use */
+  for (n = 2; n < job->limit; n++) {
+    for (d = 2; d * d <= n && n % d != 0; d++) {}
+    if (d * d > n) count++;
+  }
+  atomic_fetch_add(&hits, 1);
+  S = scratch_state();
+  if (S == NULL) return;   /* the pool then finishes f with no values */
+  lua_pushinteger(S, job->limit);
+  lua_pushinteger(S, count);
+  finish_with_values(f, S, 2);
+}
+
+static cf_future *submit_primes(cf_pool *pool, long limit) {
+  prime_job *job = malloc(sizeof *job);
+  cf_future *f;
+  int rc;
+  if (job == NULL) return NULL;
+  job->limit = limit;
+  f = cf_pool_submit(pool, count_primes_task, job, free, &rc);
+  if (f == NULL) {
+    free(job);   /* not queued: still ours */
+    fprintf(stderr, "host: cannot submit a C task (code %d)\n", rc);
+  }
+  return f;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The main state.                                                        */
+
+/* Stack slots: run_script leaves these two at the bottom of the main
+** stack, and every protected call below gets them as its first two
+** arguments (protected_call), so the same indices hold inside. */
+#define GAME 1    /* the table the script returns */
+#define POLL 2    /* futures.poll */
+
+/* <script dir>/../../lua: this checkout's Lua modules, before the usual
+** paths (an installed library is found there when they are missing). */
+static int set_paths(lua_State *L) {
+  const char *script = lua_tostring(L, 1);
+  const char *slash = strrchr(script, '/');
+  lua_getglobal(L, "package");
+  if (slash) lua_pushlstring(L, script, (size_t)(slash - script));
+  else lua_pushliteral(L, ".");
+  lua_pushfstring(L, "%s/../../lua/?.lua;%s/../../lua/?/init.lua;",
+                  lua_tostring(L, -1), lua_tostring(L, -1));
+  lua_getfield(L, -3, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 2);
+  return 0;
+}
+
+/* Protected: load the library and the script; returns GAME and POLL. */
+static int run_script(lua_State *L) {
+  const char *script = lua_tostring(L, 1);
+  lua_settop(L, 1);
+  luaL_openlibs(L);
+  /* The module is linked in: register it under its name. */
+  luaL_requiref(L, "concurrent.core", luaopen_concurrent_core, 0);
+  lua_pop(L, 1);
+  lua_pushcfunction(L, set_paths);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 0);
+  register_host(L);
+  /* Before the script makes its executors: their workers get `host`. */
+  cf_lua_set_worker_setup(L, worker_setup, NULL);
+  if (luaL_dofile(L, script) != LUA_OK) lua_error(L);
+  if (!lua_istable(L, -1))
+    return luaL_error(L, "%s must return a table (the game)", script);
+  lua_replace(L, GAME);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "concurrent.futures");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "poll");
+  lua_replace(L, POLL);
+  lua_settop(L, POLL);
+  return 2;
+}
+
+/* Call game[name](...) with the nargs values on top; leaves nres. */
+static void call_game(lua_State *L, const char *name, int nargs, int nres) {
+  lua_getfield(L, GAME, name);
+  if (!lua_isfunction(L, -1)) luaL_error(L, "the game has no function '%s'", name);
+  lua_insert(L, -nargs - 1);
+  lua_call(L, nargs, nres);
+}
+
+/* The C futures the host watches itself, delivered once done. */
+typedef struct watched {
+  cf_future *f;
+  const char *what;
+  int delivered;
+} watched;
+
+static watched polled[1];
+static int npolled;
+
+/* Hand a finished C future's values to game.on_host_result(what, ...). */
+static void deliver(lua_State *L, watched *w) {
+  const cf_buffer *payload;
+  const char *traceback;
+  int n = 0;
+  lua_pushstring(L, w->what);
+  if (cf_future_outcome(w->f, &payload, &traceback) == CF_OUTCOME_RESULT) {
+    n = cf_lua_push_payload(L, payload);
+  } else {
+    lua_pushliteral(L, "failed");
+    n = 1;
+  }
+  w->delivered = 1;
+  call_game(L, "on_host_result", n + 1, 0);
+}
+
+/* Protected: one frame. Returns whether the game goes on. */
+static int frame(lua_State *L) {
+  int i, keep_going, ran;
+  for (i = 0; i < npolled; i++)          /* 1. the host's own futures */
+    if (!polled[i].delivered && cf_future_done(polled[i].f))
+      deliver(L, &polled[i]);
+  lua_pushvalue(L, POLL);                /* 2. done-callbacks, here */
+  lua_call(L, 0, 1);
+  ran = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_pushinteger(L, atomic_load(&frame_no));   /* 3. the script's frame */
+  lua_pushinteger(L, ran);
+  call_game(L, "update", 2, 1);
+  keep_going = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  for (i = 0; i < npolled; i++)
+    if (!polled[i].delivered) keep_going = 1;
+  lua_pushboolean(L, keep_going);
+  return 1;
+}
+
+/* Protected: give the script a C future (game.on_c_task(future, what)). */
+static int hand_over(lua_State *L) {
+  cf_future *f = lua_touserdata(L, 3);
+  const char *what = lua_tostring(L, 4);
+  cf_lua_push_future(L, f);              /* the script's own reference */
+  lua_pushstring(L, what);
+  call_game(L, "on_c_task", 2, 0);
+  return 0;
+}
+
+/* Call fn(GAME, POLL, the nargs values on top) protected; errors are
+** reported. Returns 0 with nres results pushed, or -1. */
+static int protected_call(lua_State *L, lua_CFunction fn, int nargs,
+                          int nres) {
+  lua_pushcfunction(L, fn);
+  lua_pushvalue(L, GAME);
+  lua_pushvalue(L, POLL);
+  lua_rotate(L, -nargs - 3, 3);          /* fn, GAME, POLL, args... */
+  if (lua_pcall(L, nargs + 2, nres, 0) == LUA_OK) return 0;
+  fprintf(stderr, "host: %s\n", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return -1;
+}
+
+/* Protected: game.finish(). */
+static int finish(lua_State *L) {
+  call_game(L, "finish", 0, 0);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *script = argc > 1 ? argv[1] : "examples/host/game.lua";
+  lua_State *L;
+  cf_pool *pool;
+  cf_future *handed = NULL;
+  int status = 1, frames = 0;
+  char line[128];
+
+  main_thread = pthread_self();
+  L = luaL_newstate();
+  if (L == NULL) return 1;
+
+  lua_pushcfunction(L, run_script);      /* ends with GAME, POLL */
+  lua_pushstring(L, script);
+  if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
+    fprintf(stderr, "host: %s\n", lua_tostring(L, -1));
+    lua_close(L);
+    return 1;
+  }
+
+  /* The pool behind the script's executor, shared with the C tasks. */
+  lua_getfield(L, GAME, "pool");
+  pool = cf_lua_executor_pool(L, -1);
+  lua_pop(L, 1);
+  if (pool == NULL) {
+    fprintf(stderr, "host: game.pool is not an open ThreadPoolExecutor\n");
+    lua_close(L);
+    return 1;
+  }
+
+  /* A C task whose future the script watches... */
+  handed = submit_primes(pool, 200000);
+  if (handed == NULL) goto done;
+  lua_pushlightuserdata(L, handed);
+  lua_pushliteral(L, "C task count_primes(200000)");
+  if (protected_call(L, hand_over, 2, 0) != 0) goto done;
+  /* ...and one the host polls itself. */
+  polled[0].what = "C task count_primes(50000)";
+  polled[0].f = submit_primes(pool, 50000);
+  if (polled[0].f == NULL) goto done;
+  npolled = 1;
+
+  for (frames = 1; frames <= MAX_FRAMES; frames++) {
+    int keep_going;
+    atomic_store(&frame_no, frames);
+    if (protected_call(L, frame, 0, 1) != 0) goto done;
+    keep_going = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!keep_going) break;
+    cf_sleep(FRAME_SECONDS);
+  }
+  if (frames > MAX_FRAMES) {
+    fprintf(stderr, "host: the game did not end in %d frames\n", MAX_FRAMES);
+    goto done;
+  }
+
+  if (protected_call(L, finish, 0, 0) != 0) goto done;  /* shuts the pool down */
+  snprintf(line, sizeof line, "host: %d frames, %ld hits counted by the host",
+           frames, atomic_load(&hits));
+  puts(line);
+  status = 0;
+
+done:
+  cf_release(handed);
+  if (npolled) cf_release(polled[0].f);
+  cf_release(pool);
+  lua_close(L);   /* joins the script's pools */
+  return status;
+}
