@@ -1,0 +1,243 @@
+--- The examples (examples/*.lua), the tour and the host program
+-- (build/host) run as separate programs with short timings, and print what
+-- the seed says they print, in the orders it promises.
+-- They use the build this suite loaded concurrent.core from (busted
+-- --cpath), and $LUA (default lua5.4) as the interpreter.
+local concurrent = require "concurrent"
+
+local LUA = os.getenv("LUA") or "lua5.4"
+local monotonic = concurrent.monotonic
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return (os.getenv("PWD") or ".") .. "/" .. path
+end
+
+local core_so = assert(package.searchpath("concurrent.core", package.cpath),
+  "concurrent.core not found on package.cpath")
+local BUILD = absolute(core_so:gsub("/concurrent/core%.so$", ""))
+local ROOT = absolute(".")
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Run a command with DEMO_SPEED=speed; returns its stdout lines, its
+-- stderr text, whether it exited with 0, and the wall time.
+local function run(cmd, speed, dir)
+  local errfile = os.tmpname()
+  local full = ("cd %s && DEMO_SPEED=%s CONCURRENT_BUILD=%s %s 2>%s"):format(
+    shell_quote(dir or ROOT), tostring(speed), shell_quote(BUILD), cmd,
+    shell_quote(errfile))
+  local s0 = monotonic()
+  local p = assert(io.popen(full, "r"))
+  local out = p:read("a")
+  local ok = p:close()
+  local elapsed = monotonic() - s0
+  local ef = io.open(errfile, "r")
+  local err = ef and ef:read("a") or ""
+  if ef then ef:close() end
+  os.remove(errfile)
+  local lines = {}
+  for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  return lines, err, ok, elapsed, out
+end
+
+local function example(name, speed)
+  return run(LUA .. " examples/" .. name, speed)
+end
+
+local function index_of(lines, pattern)
+  for i, line in ipairs(lines) do
+    if line:find(pattern) then return i end
+  end
+  return nil
+end
+
+local function count_matching(lines, pattern)
+  local n = 0
+  for _, line in ipairs(lines) do
+    if line:find(pattern) then n = n + 1 end
+  end
+  return n
+end
+
+local FILES = {"Python从入门到住院.pdf", "Peking Hot.avi"}
+
+local function escape(s)
+  return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
+end
+
+-- The two downloads of the seed: each file starts, then finishes after
+-- 5 to 10 (scaled) seconds, both at once; the total comes last.
+local function check_downloads(lines, speed, total_pattern)
+  local seconds = {}
+  for _, file in ipairs(FILES) do
+    local s = index_of(lines, "^开始下载" .. escape(file) .. "%.%.%.$")
+    assert.is_truthy(s, "no start line for " .. file)
+    local f = index_of(lines, "^" .. escape(file) .. "下载完成! 耗费了%d+秒$")
+    assert.is_truthy(f, "no finish line for " .. file)
+    assert.is_true(s < f)
+    local n = tonumber(lines[f]:match("耗费了(%d+)秒"))
+    assert.is_true(n >= 5 and n <= 10, "download time out of 5..10: " .. n)
+    seconds[#seconds + 1] = n
+  end
+  local last = lines[#lines]
+  local total = tonumber(last:match(total_pattern))
+  assert.is_truthy(total, "last line is not the total: " .. tostring(last))
+  local longest = math.max(seconds[1], seconds[2])
+  -- Both slept: the total covers the longer download...
+  assert.is_true(total >= longest / speed * 0.9,
+    ("total %.3f s < longest download %.3f s"):format(total, longest / speed))
+  -- ...and they ran at the same time: well under the two in sequence.
+  assert.is_true(total < (seconds[1] + seconds[2]) / speed,
+    ("total %.3f s: the downloads did not overlap"):format(total))
+end
+
+describe("examples", function()
+  it("01_process_download: two processes with their own pids download at once", function()
+    local lines, err, ok = example("01_process_download.lua", 10)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    local pids = {}
+    for _, line in ipairs(lines) do
+      local pid = line:match("^启动下载进程，进程号%[(%d+)%]%.$")
+      if pid then pids[#pids + 1] = tonumber(pid) end
+    end
+    assert.are.equal(2, #pids)
+    assert.are_not.equal(pids[1], pids[2])
+    check_downloads(lines, 10, "^总共耗费了(%d+%.%d%d)秒%.$")
+    assert.are.equal(7, #lines)
+  end)
+
+  it("02_process_pingpong: each child has its own counter (Ping and Pong 10 times each)", function()
+    local lines, err, ok = example("02_process_pingpong.lua", 10)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    local first = lines[1]
+    local _, pings = first:gsub("Ping", "")
+    local _, pongs = first:gsub("Pong", "")
+    assert.are.equal(10, pings)
+    assert.are.equal(10, pongs)
+    assert.are.equal("", (first:gsub("Ping", ""):gsub("Pong", "")))
+    assert.are.equal("counter in the parent: 0", lines[2])
+    assert.are.equal(2, #lines)
+  end)
+
+  it("03_thread_download: two threads download at once", function()
+    local lines, err, ok = example("03_thread_download.lua", 10)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    check_downloads(lines, 10, "^总共耗费了(%d+%.%d%d%d)秒$")
+    assert.are.equal(5, #lines)
+  end)
+
+  it("04_thread_subclass: DownloadTask threads run their own run()", function()
+    local lines, err, ok = example("04_thread_subclass.lua", 10)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    check_downloads(lines, 10, "^总共耗费了(%d+%.%d%d)秒%.$")
+    assert.are.equal(5, #lines)
+  end)
+
+  it("05_pool_submit: false, false (task2 already running), 2s then 3s, true, 3", function()
+    local lines, err, ok = example("05_pool_submit.lua", 5)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    assert.are.same({"false", "false", "get page 2s finished",
+                     "get page 3s finished", "true", "3"}, lines)
+  end)
+
+  it("06_as_completed: futures in completion order, the 2 s page first", function()
+    local lines, err, ok = example("06_as_completed.lua", 5)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    assert.are.same({
+      "get page 2s finished", "in main: get page 2s success",
+      "get page 3s finished", "in main: get page 3s success",
+      "get page 4s finished", "in main: get page 4s success",
+    }, lines)
+  end)
+
+  it("07_map: results in input order although the 2 s page finishes first", function()
+    local lines, err, ok = example("07_map.lua", 5)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    assert.are.same({
+      "get page 2s finished", "get page 3s finished",
+      "in main: get page 3s success", "in main: get page 2s success",
+      "get page 4s finished", "in main: get page 4s success",
+    }, lines)
+  end)
+
+  it("08_pool_close: leaving the block waits for every task", function()
+    local lines, err, ok = example("08_pool_close.lua", 5)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    assert.are.equal(7, #lines)
+    local starting, finishing = {}, {}
+    for i = 1, 3 do starting[#starting + 1] = lines[i] end
+    for i = 4, 6 do finishing[#finishing + 1] = lines[i] end
+    table.sort(starting)
+    table.sort(finishing)
+    assert.are.same({"Thread 0: starting", "Thread 1: starting", "Thread 2: starting"}, starting)
+    assert.are.same({"Thread 0: finishing", "Thread 1: finishing", "Thread 2: finishing"}, finishing)
+    assert.are.equal("Main: all done", lines[7])
+  end)
+
+  it("run from another directory, through their own path helper", function()
+    local lines, err, ok = run(LUA .. " " .. shell_quote(ROOT .. "/examples/07_map.lua"), 5, "/")
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    assert.are.equal("in main: get page 3s success", lines[3])
+  end)
+end)
+
+describe("the tour (make demo)", function()
+  it("runs all eight programs under headings in less than 15 s", function()
+    local lines, err, ok, elapsed = run("sh examples/tour.sh " .. LUA, 10)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    assert.are.equal(8, count_matching(lines, "^=== %d%. "))
+    assert.is_truthy(index_of(lines, "^tour: all 8 programs ran in"))
+    assert.is_true(elapsed < 15, ("the tour took %.1f s"):format(elapsed))
+  end)
+end)
+
+describe("the host program (build/host)", function()
+  it("shares one pool between C and script tasks, and runs callbacks on the main thread once per frame", function()
+    local lines, err, ok = run(shell_quote(BUILD .. "/host") .. " examples/host/game.lua", 1)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    local expected = {
+      -- script tasks: ran in workers, called host.hit there
+      "script task find_path%(0, 5%) %-> steps, on main thread = 5, false %(callback on the main thread: true%)",
+      "script task find_path%(0, 10%) %-> steps, on main thread = 10, false %(callback on the main thread: true%)",
+      "script task find_path%(0, 15%) %-> steps, on main thread = 15, false %(callback on the main thread: true%)",
+      -- a C task on the script's pool, its future handed to the script
+      "C task count_primes%(200000%) %-> limit, primes = 200000, 17984 %(callback on the main thread: true%)",
+      -- a C task the host polled itself and delivered with its values
+      "C task count_primes%(50000%) = 50000, 5133 %(delivered by the host%)",
+    }
+    for _, pattern in ipairs(expected) do
+      assert.are.equal(1, count_matching(lines, "^%[frame %d+%] " .. pattern .. "$"), pattern)
+    end
+    assert.is_truthy(lines[#lines - 1]:find("^%[frame %d+%] script: all done, host%.hits%(%) = 5$"))
+    local frames, hits = lines[#lines]:match("^host: (%d+) frames, (%d+) hits counted by the host$")
+    assert.are.equal("5", hits)
+    assert.is_true(tonumber(frames) > 1)   -- the work spanned several frames
+    assert.are.equal(7, #lines)
+  end)
+
+  it("reports a script error and exits non-zero", function()
+    local tmp = os.tmpname()
+    local f = assert(io.open(tmp, "w"))
+    f:write("error('boom from the script')\n")
+    f:close()
+    local lines, err, ok = run(shell_quote(BUILD .. "/host") .. " " .. shell_quote(tmp), 1)
+    os.remove(tmp)
+    assert.is_falsy(ok)
+    assert.are.equal(0, #lines)
+    assert.is_truthy(err:find("boom from the script", 1, true))
+  end)
+end)
