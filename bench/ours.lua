@@ -1,0 +1,438 @@
+--[[
+ours.lua -- the workloads of the benchmark suite, for this library.
+
+  lua5.4 bench/ours.lua [--quick] [--repeat R] [--only "A,A',C"] [-v]
+
+Prints one JSON object per line, the same shape as the peers' scripts
+(bench/peers/python_peer.py, bench/peers/luv_peer.lua):
+  {"peer": "concurrent", "workload": "A", "median": 0.61, "unit": "us/task",
+   "runs": [...], "params": {...}}
+A workload that fails prints {"peer": ..., "workload": ..., "error": "..."}
+and the others still run. Run from the repository root, or set
+CONCURRENT_CPATH (default build/?.so) to where concurrent/core.so is.
+
+Workloads (sizes of the issue unless --quick):
+  A    100,000 tasks `x + 1` through a warmed-up 2-worker ThreadPoolExecutor:
+       submit all, then result() each, in order; us per task (futures and
+       their collection included).
+  A'   ex:map(inc, t, {chunksize = 1000}) over 1,000,000 items, consumed
+       fully; us per item.
+  A''  thread.Thread{target = noop}: start() then join(), 2,000 times;
+       us per thread.
+  B    prime counting below N by trial division: serial in the main state,
+       then the two halves (odd candidates dealt alternately, as the peers
+       do) on a warmed-up 2-worker pool; speedup = serial / parallel.
+  C    submit(identity, t):result() with t = {0, 1, ..., 99999} on a
+       warmed-up 1-worker pool; ms per round trip (mean of 10 per run).
+  C'   the same with 10,000 records {id = i, name = "name"..i,
+       tags = {"a", "b"}}.
+  D    ThreadPoolExecutor(2), two submits, both results, shutdown(true);
+       ms per lifecycle (mean of 50 per run).
+  require  wall time of require "concurrent.futures" in a fresh lua5.4
+       (timed with luv's hrtime when luv is installed, else os.clock); ms.
+  M    in a fresh lua5.4: RSS growth while 100,000 submitted futures are
+       pending (workers blocked on a gate future), after a full garbage
+       collection; MB.
+--]]
+
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = (os.getenv("CONCURRENT_CPATH") or "build/?.so") .. ";" .. package.cpath
+
+local LUA = os.getenv("LUA") or "lua5.4"
+local WORKERS = 2
+
+local FULL = {
+  A_n = 100000, Ap_n = 1000000, chunksize = 1000, App_n = 2000,
+  B_N = 1200000, C_len = 100000, Cp_len = 10000, C_inner = 10,
+  D_inner = 50, require_n = 11, M_n = 100000,
+}
+local QUICK = {
+  A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,
+  B_N = 300000, C_len = 100000, Cp_len = 10000, C_inner = 2,
+  D_inner = 10, require_n = 3, M_n = 100000,
+}
+
+---------------------------------------------------------------------------
+-- JSON lines (the same writer as the luv peer's).
+
+local function jnum(x)
+  if math.type(x) == "integer" then return string.format("%d", x) end
+  if x ~= x or x == math.huge or x == -math.huge then return "null" end
+  return string.format("%.5g", x)
+end
+
+local function jstr(s)
+  return '"' .. tostring(s):gsub('[%c"\\]', function(c)
+    return string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local function jval(v)
+  local ty = type(v)
+  if ty == "number" then return jnum(v)
+  elseif ty == "string" then return jstr(v)
+  elseif ty == "boolean" then return tostring(v)
+  elseif ty == "table" then
+    if #v > 0 or next(v) == nil then
+      local out = {}
+      for i, x in ipairs(v) do out[i] = jval(x) end
+      return "[" .. table.concat(out, ", ") .. "]"
+    end
+    local keys, out = {}, {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for i, k in ipairs(keys) do out[i] = jstr(k) .. ": " .. jval(v[k]) end
+    return "{" .. table.concat(out, ", ") .. "}"
+  end
+  return "null"
+end
+
+local function median(t)
+  local s = {table.unpack(t)}
+  table.sort(s)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+local function emit(workload, runs, unit, params)
+  local parts = {
+    '"peer": "concurrent"',
+    '"workload": ' .. jstr(workload),
+    '"median": ' .. jnum(median(runs)),
+    '"unit": ' .. jstr(unit),
+    '"runs": ' .. jval(runs),
+  }
+  if params then parts[#parts + 1] = '"params": ' .. jval(params) end
+  io.stdout:write("{", table.concat(parts, ", "), "}\n")
+  io.stdout:flush()
+end
+
+local function emit_error(workload, err)
+  io.stdout:write('{"peer": "concurrent", "workload": ', jstr(workload),
+    ', "error": ', jstr(tostring(err)), "}\n")
+  io.stdout:flush()
+end
+
+local function rss_mb()
+  local fh = assert(io.open("/proc/self/status"))
+  for line in fh:lines() do
+    local kb = line:match("^VmRSS:%s+(%d+)")
+    if kb then fh:close() return tonumber(kb) / 1024 end
+  end
+  fh:close()
+  error("no VmRSS in /proc/self/status")
+end
+
+-- Run a Lua chunk in a fresh interpreter; returns its last output line.
+local function child(args)
+  local cmd = string.format("%s %s 2>&1", LUA, args)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local ok = p:close()
+  local last = out:match("([^\n]*)\n?$")
+  if not ok then error("child failed: " .. cmd .. "\n" .. out) end
+  return last
+end
+
+---------------------------------------------------------------------------
+-- The child modes (fresh processes for require and M).
+
+if arg[1] == "--_require-child" then
+  local ok, uv = pcall(require, "luv")
+  local clock = ok and function() return uv.hrtime() / 1e9 end or os.clock
+  local t0 = clock()
+  require "concurrent.futures"
+  local t1 = clock()
+  print(string.format("%.9f %s", t1 - t0, ok and "hrtime" or "os.clock"))
+  return
+end
+
+if arg[1] == "--_m-child" then
+  local futures = require "concurrent.futures"
+  local n = math.tointeger(tonumber(arg[2]))
+  local gate = futures.Future()
+  local function hold(g) return g:result() end
+  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local warm = {}
+  for i = 1, 100 do warm[i] = ex:submit(hold, gate) end
+  gate:set_result(true)
+  for i = 1, 100 do warm[i]:result() end
+  warm = nil
+  gate = futures.Future()
+  collectgarbage()
+  collectgarbage()
+  local before = rss_mb()
+  local fs = {}
+  for i = 1, n do fs[i] = ex:submit(hold, gate) end
+  collectgarbage()
+  collectgarbage()
+  local after = rss_mb()
+  gate:set_result(true)
+  for i = 1, n do fs[i]:result() end
+  print(string.format("%.6f %.6f", after - before, before))
+  return
+end
+
+---------------------------------------------------------------------------
+
+local futures = require "concurrent.futures"
+local concurrent = require "concurrent"
+local now = concurrent.monotonic
+
+local function inc(x) return x + 1 end
+local function identity(x) return x end
+
+-- Every worker made and warm (its state, the function cache) before timing.
+local function warm(ex, fn, n)
+  local fs = {}
+  for i = 1, n or 1000 do fs[i] = ex:submit(fn or inc, i) end
+  for i = 1, #fs do fs[i]:result() end
+end
+
+local function run_A(S, R)
+  local n = S.A_n
+  local runs = {}
+  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  warm(ex)
+  for _ = 1, R do
+    collectgarbage()
+    local fs = {}
+    local t0 = now()
+    for i = 1, n do fs[i] = ex:submit(inc, i) end
+    local last
+    for i = 1, n do last = fs[i]:result() end
+    local dt = now() - t0
+    assert(last == n + 1, "A: wrong result")
+    fs = nil
+    runs[#runs + 1] = dt / n * 1e6
+  end
+  emit("A", runs, "us/task", {n = n, workers = WORKERS})
+end
+
+local function run_Ap(S, R)
+  local n, cs = S.Ap_n, S.chunksize
+  local t = {}
+  for i = 1, n do t[i] = i end
+  local runs = {}
+  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  warm(ex)
+  for _ = 1, R do
+    collectgarbage()
+    local count, last = 0, nil
+    local t0 = now()
+    for _, v in ex:map(inc, t, {chunksize = cs}) do
+      count = count + 1
+      last = v
+    end
+    local dt = now() - t0
+    assert(count == n and last == n + 1, "A': wrong results")
+    runs[#runs + 1] = dt / n * 1e6
+  end
+  emit("A'", runs, "us/item", {n = n, chunksize = cs, workers = WORKERS})
+end
+
+local function run_App(S, R)
+  local thread = require "concurrent.thread"
+  local n = S.App_n
+  local function noop() end
+  local runs = {}
+  for _ = 1, R do
+    collectgarbage()
+    local t0 = now()
+    for _ = 1, n do
+      local th = thread.Thread{target = noop}
+      th:start()
+      th:join()
+    end
+    runs[#runs + 1] = (now() - t0) / n * 1e6
+  end
+  emit("A''", runs, "us/thread", {n = n})
+end
+
+-- Self-contained (no upvalue but _ENV), like the peers' function.
+local function count_primes(n, k, w)
+  local c = (k == 0 and n > 2) and 1 or 0
+  for m = 3 + 2 * k, n - 1, 2 * w do
+    local d, prime = 3, true
+    while d * d <= m do
+      if m % d == 0 then prime = false; break end
+      d = d + 2
+    end
+    if prime then c = c + 1 end
+  end
+  return c
+end
+
+local function run_B(S, R)
+  local N = S.B_N
+  local speedups, serial_t, par_t = {}, {}, {}
+  local expected
+  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  do
+    local fs = {}
+    for k = 0, 3 do fs[k + 1] = ex:submit(count_primes, 1000, k % WORKERS, WORKERS) end
+    for k = 1, 4 do fs[k]:result() end
+  end
+  for _ = 1, R do
+    local t0 = now()
+    local c = count_primes(N, 0, 1)
+    local ts = now() - t0
+    expected = expected or c
+    assert(c == expected)
+    t0 = now()
+    local fs = {}
+    for k = 0, WORKERS - 1 do fs[k + 1] = ex:submit(count_primes, N, k, WORKERS) end
+    local total = 0
+    for k = 1, WORKERS do total = total + fs[k]:result() end
+    local tp = now() - t0
+    assert(total == expected, "B: parallel count differs")
+    serial_t[#serial_t + 1] = ts
+    par_t[#par_t + 1] = tp
+    speedups[#speedups + 1] = ts / tp
+  end
+  emit("B", speedups, "x", {N = N, primes = expected, workers = WORKERS,
+    serial_s = median(serial_t), parallel_s = median(par_t)})
+end
+
+local function same(a, b)
+  if type(a) ~= "table" then return a == b and math.type(a) == math.type(b) end
+  if type(b) ~= "table" or #a ~= #b then return false end
+  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+local function run_C_like(S, R, workload, data, what)
+  local inner = S.C_inner
+  local runs = {}
+  local ex <close> = futures.ThreadPoolExecutor(1)
+  warm(ex, identity, 10)
+  local back = ex:submit(identity, data):result()
+  assert(same(data, back), workload .. ": the copy differs")
+  for _ = 1, R do
+    collectgarbage()
+    local t0 = now()
+    for _ = 1, inner do back = ex:submit(identity, data):result() end
+    runs[#runs + 1] = (now() - t0) / inner * 1e3
+    back = nil
+  end
+  emit(workload, runs, "ms", {payload = what, inner = inner, workers = 1})
+end
+
+local function run_C(S, R)
+  local t = {}
+  for i = 1, S.C_len do t[i] = i - 1 end
+  run_C_like(S, R, "C", t, S.C_len .. " integers")
+end
+
+local function run_Cp(S, R)
+  local t = {}
+  for i = 1, S.Cp_len do
+    t[i] = {id = i - 1, name = "name" .. (i - 1), tags = {"a", "b"}}
+  end
+  run_C_like(S, R, "C'", t, S.Cp_len .. " records")
+end
+
+local function run_D(S, R)
+  local inner = S.D_inner
+  local runs = {}
+  for _ = 1, R do
+    collectgarbage()
+    local t0 = now()
+    for _ = 1, inner do
+      local ex = futures.ThreadPoolExecutor(WORKERS)
+      local f1, f2 = ex:submit(inc, 1), ex:submit(inc, 2)
+      f1:result()
+      f2:result()
+      ex:shutdown(true)
+    end
+    runs[#runs + 1] = (now() - t0) / inner * 1e3
+  end
+  emit("D", runs, "ms", {inner = inner, workers = WORKERS, tasks = 2})
+
+  local script = debug.getinfo(1, "S").source:sub(2)
+  local req, clock = {}, nil
+  for _ = 1, R do
+    local ts = {}
+    for i = 1, S.require_n do
+      local secs, c = child(script .. " --_require-child"):match("^(%S+) (%S+)$")
+      ts[i] = tonumber(secs) * 1e3
+      clock = c
+    end
+    req[#req + 1] = median(ts)
+  end
+  emit("require", req, "ms", {module = "concurrent.futures", clock = clock,
+    fresh_processes = S.require_n})
+end
+
+local function run_M(S, R)
+  local n = S.M_n
+  local script = debug.getinfo(1, "S").source:sub(2)
+  local runs, base = {}, {}
+  for _ = 1, R do
+    local d, b = child(script .. " --_m-child " .. n):match("^(%S+) (%S+)$")
+    runs[#runs + 1] = tonumber(d)
+    base[#base + 1] = tonumber(b)
+  end
+  local m = median(runs)
+  emit("M", runs, "MB", {n = n, workers = WORKERS, rss_before_mb = median(base),
+    bytes_per_future = math.floor(m * 1024 * 1024 / n + 0.5)})
+end
+
+---------------------------------------------------------------------------
+
+local RUNNERS = {A = run_A, ["A'"] = run_Ap, ["A''"] = run_App, B = run_B,
+                 C = run_C, ["C'"] = run_Cp, D = run_D, M = run_M}
+local ORDER = {"A", "A'", "A''", "B", "C", "C'", "D", "M"}
+local ALIASES = {Ap = "A'", App = "A''", Cp = "C'", require = "D"}
+
+local function usage(msg)
+  if msg then io.stderr:write("ours.lua: ", msg, "\n") end
+  io.stderr:write("usage: lua5.4 bench/ours.lua [--quick] [--repeat R] [--only A,Ap,...] [-v]\n")
+  os.exit(msg and 2 or 0)
+end
+
+local quick, R, only, verbose = false, nil, nil, false
+do
+  local i = 1
+  while i <= #arg do
+    local a = arg[i]
+    if a == "--quick" then quick = true
+    elseif a == "--repeat" then
+      i = i + 1
+      R = math.tointeger(tonumber(arg[i]))
+      if not R or R < 1 then usage("--repeat needs an integer >= 1") end
+    elseif a == "--only" then
+      i = i + 1
+      only = arg[i] or usage("--only needs a list")
+    elseif a == "-v" or a == "--verbose" then verbose = true
+    elseif a == "-h" or a == "--help" then usage()
+    else usage("unknown argument " .. a) end
+    i = i + 1
+  end
+end
+local S = quick and QUICK or FULL
+R = R or (quick and 1 or 5)
+
+local wanted = {}
+if only then
+  for w in only:gmatch("[^,%s]+") do
+    w = ALIASES[w] or w
+    if not RUNNERS[w] then usage("unknown workload " .. w) end
+    wanted[w] = true
+  end
+else
+  for _, w in ipairs(ORDER) do wanted[w] = true end
+end
+
+for _, w in ipairs(ORDER) do
+  if wanted[w] then
+    local t0 = now()
+    local ok, err = xpcall(RUNNERS[w], debug.traceback, S, R)
+    if not ok then emit_error(w, err) end
+    if verbose then
+      io.stderr:write(string.format("[ours] %s: %.1f s\n", w, now() - t0))
+    end
+  end
+end

@@ -1,0 +1,267 @@
+--[[
+report.lua -- the table of the benchmark suite: our medians, the peers'
+medians from the same run, and each goal of the performance issue.
+
+  lua5.4 bench/report.lua RESULTS.jsonl [--json OUT.json] [--markdown]
+
+RESULTS.jsonl holds the JSON lines printed by bench/ours.lua and the peers
+(bench/peers/*). Prints a table; --markdown prints it as a Markdown table
+(for bench/README.md); --json writes every record and every goal check to
+OUT.json. Always exits 0: this is a benchmark, not a test.
+--]]
+
+---------------------------------------------------------------------------
+-- A small JSON reader: enough for the peers' lines (objects, arrays,
+-- strings with \u escapes, numbers, true/false/null).
+
+local function decode(s)
+  local pos = 1
+  local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
+  local value
+  local function str()
+    local out = {}
+    pos = pos + 1
+    while true do
+      local c = s:sub(pos, pos)
+      if c == "" then error("unterminated string") end
+      if c == '"' then pos = pos + 1 break end
+      if c == "\\" then
+        local e = s:sub(pos + 1, pos + 1)
+        if e == "u" then
+          out[#out + 1] = utf8.char(tonumber(s:sub(pos + 2, pos + 5), 16))
+          pos = pos + 6
+        else
+          local map = {n = "\n", t = "\t", r = "\r", b = "\b", f = "\f"}
+          out[#out + 1] = map[e] or e
+          pos = pos + 2
+        end
+      else
+        out[#out + 1] = c
+        pos = pos + 1
+      end
+    end
+    return table.concat(out)
+  end
+  function value()
+    ws()
+    local c = s:sub(pos, pos)
+    if c == "{" then
+      local t = {}
+      pos = pos + 1
+      ws()
+      if s:sub(pos, pos) == "}" then pos = pos + 1 return t end
+      while true do
+        ws()
+        local k = str()
+        ws()
+        assert(s:sub(pos, pos) == ":", "':' expected")
+        pos = pos + 1
+        t[k] = value()
+        ws()
+        c = s:sub(pos, pos)
+        pos = pos + 1
+        if c == "}" then return t end
+        assert(c == ",", "',' expected")
+      end
+    elseif c == "[" then
+      local t = {}
+      pos = pos + 1
+      ws()
+      if s:sub(pos, pos) == "]" then pos = pos + 1 return t end
+      while true do
+        t[#t + 1] = value()
+        ws()
+        c = s:sub(pos, pos)
+        pos = pos + 1
+        if c == "]" then return t end
+        assert(c == ",", "',' expected")
+      end
+    elseif c == '"' then
+      return str()
+    elseif s:find("^true", pos) then pos = pos + 4 return true
+    elseif s:find("^false", pos) then pos = pos + 5 return false
+    elseif s:find("^null", pos) then pos = pos + 4 return nil
+    else
+      local num = s:match("^-?[%d.eE+-]+", pos)
+      assert(num, "bad JSON at " .. pos)
+      pos = pos + #num
+      return tonumber(num)
+    end
+  end
+  return value()
+end
+
+local function jstr(v)
+  return '"' .. tostring(v):gsub('[%c"\\]', function(c)
+    return string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local function encode(v, indent)
+  indent = indent or ""
+  local ty = type(v)
+  if ty == "number" then
+    if math.type(v) == "integer" then return string.format("%d", v) end
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    return string.format("%.5g", v)
+  elseif ty == "string" then return jstr(v)
+  elseif ty == "boolean" then return tostring(v)
+  elseif ty == "table" then
+    local inner = indent .. "  "
+    if #v > 0 or next(v) == nil then
+      local out = {}
+      for i, x in ipairs(v) do out[i] = encode(x, inner) end
+      if #out == 0 then return "[]" end
+      if type(v[1]) ~= "table" then return "[" .. table.concat(out, ", ") .. "]" end
+      return "[\n" .. inner .. table.concat(out, ",\n" .. inner) .. "\n" .. indent .. "]"
+    end
+    local keys, out = {}, {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for i, k in ipairs(keys) do out[i] = jstr(k) .. ": " .. encode(v[k], inner) end
+    return "{" .. table.concat(out, ", ") .. "}"
+  end
+  return "null"
+end
+
+---------------------------------------------------------------------------
+
+local input, json_out, markdown
+do
+  local i = 1
+  while i <= #arg do
+    if arg[i] == "--json" then json_out = arg[i + 1]; i = i + 1
+    elseif arg[i] == "--markdown" then markdown = true
+    else input = arg[i] end
+    i = i + 1
+  end
+end
+if not input then
+  io.stderr:write("usage: lua5.4 bench/report.lua RESULTS.jsonl [--json OUT] [--markdown]\n")
+  os.exit(2)
+end
+
+local records, by = {}, {}
+for line in io.lines(input) do
+  if line:match("^%s*{") then
+    local ok, r = pcall(decode, line)
+    if ok and type(r) == "table" and r.peer and r.workload then
+      records[#records + 1] = r
+      by[r.peer .. "|" .. r.workload] = r
+    end
+  end
+end
+
+local function get(peer, w)
+  local r = by[peer .. "|" .. w]
+  return r and r.median, r
+end
+
+-- The goals of the issue. max/min bound our median; peer/ratio ask for
+-- peer median / our median >= ratio (ratio of speeds, same run).
+local GOALS = {
+  {w = "A", unit = "us/task", max = 0.65, peer = "luv", ratio = 2},
+  {w = "A'", unit = "us/item", max = 0.2, peer = "python-process", ratio = 2},
+  {w = "A''", unit = "us/thread", max = 50},
+  {w = "B", unit = "x", min = 1.95},
+  {w = "C", unit = "ms", max = 2.5, peer = "python-pickle", ratio = 4},
+  {w = "C'", unit = "ms", max = 7, peer = "python-pickle", ratio = 2},
+  {w = "D", unit = "ms", max = 0.15},
+  {w = "require", unit = "ms", max = 1},
+  {w = "M", unit = "MB", max = 15},
+}
+local PEERS = {"python-thread", "python-process", "python-pickle", "luv"}
+
+local function fmt(x)
+  if x == nil then return "-" end
+  local a = math.abs(x)
+  if a >= 100 then return string.format("%.0f", x)
+  elseif a >= 10 then return string.format("%.1f", x)
+  elseif a >= 1 then return string.format("%.2f", x)
+  else return string.format("%.3f", x) end
+end
+
+local rows, checks = {}, {}
+for _, g in ipairs(GOALS) do
+  local ours, rec = get("concurrent", g.w)
+  local check = {workload = g.w, unit = g.unit, ours = ours}
+  local met, goal_txt = nil, nil
+  if g.max then
+    goal_txt = "<= " .. fmt(g.max)
+    check.goal_max = g.max
+    if ours then met = ours <= g.max end
+  else
+    goal_txt = ">= " .. fmt(g.min)
+    check.goal_min = g.min
+    if ours then met = ours >= g.min end
+  end
+  local vs = ""
+  if g.peer then
+    local pm = get(g.peer, g.w)
+    check.peer, check.peer_median, check.ratio_goal = g.peer, pm, g.ratio
+    if pm and ours and ours > 0 then
+      local ratio = pm / ours
+      check.ratio = ratio
+      check.ratio_met = ratio >= g.ratio
+      vs = string.format("%s/ours %.2fx (>= %g)", g.peer, ratio, g.ratio)
+      met = met and check.ratio_met
+    else
+      vs = string.format("%s: no figure", g.peer)
+    end
+  end
+  if rec and rec.error then check.error = rec.error end
+  check.met = met
+  checks[#checks + 1] = check
+  local cells = {g.w, g.unit, fmt(ours), goal_txt}
+  for _, p in ipairs(PEERS) do cells[#cells + 1] = fmt((get(p, g.w))) end
+  cells[#cells + 1] = vs
+  cells[#cells + 1] = met == nil and (rec and rec.error and "ERROR" or "n/a")
+                      or (met and "met" or "MISSED")
+  rows[#rows + 1] = cells
+end
+
+local header = {"workload", "unit", "ours", "goal"}
+for _, p in ipairs(PEERS) do header[#header + 1] = p end
+header[#header + 1] = "ratio vs peer"
+header[#header + 1] = "status"
+
+if markdown then
+  print("| " .. table.concat(header, " | ") .. " |")
+  local sep = {}
+  for i = 1, #header do sep[i] = "---" end
+  print("|" .. table.concat(sep, "|") .. "|")
+  for _, r in ipairs(rows) do print("| " .. table.concat(r, " | ") .. " |") end
+else
+  local width = {}
+  for i, h in ipairs(header) do width[i] = #h end
+  for _, r in ipairs(rows) do
+    for i, c in ipairs(r) do width[i] = math.max(width[i], #c) end
+  end
+  local function line(cells)
+    local out = {}
+    for i, c in ipairs(cells) do
+      out[i] = c .. string.rep(" ", width[i] - #c)
+    end
+    print((table.concat(out, "  "):gsub("%s+$", "")))
+  end
+  line(header)
+  for _, r in ipairs(rows) do line(r) end
+end
+
+for _, r in ipairs(records) do
+  if r.error then
+    io.stderr:write(string.format("error in %s %s: %s\n", r.peer, r.workload,
+      (tostring(r.error):match("[^\n]*"))))
+  end
+end
+
+if json_out then
+  local fh = assert(io.open(json_out, "w"))
+  fh:write(encode({
+    date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    goals = checks,
+    records = records,
+  }), "\n")
+  fh:close()
+  io.stderr:write("wrote " .. json_out .. "\n")
+end
