@@ -174,11 +174,11 @@ static cf_future *submit_primes(cf_pool *pool, long limit) {
   int rc;
   if (job == NULL) return NULL;
   job->limit = limit;
+  /* From here job belongs to the pool: it calls free(job) after the task,
+  ** or at once if the task can never run (submit failed, cancelled). */
   f = cf_pool_submit(pool, count_primes_task, job, free, &rc);
-  if (f == NULL) {
-    free(job);   /* not queued: still ours */
+  if (f == NULL)
     fprintf(stderr, "host: cannot submit a C task (code %d)\n", rc);
-  }
   return f;
 }
 
