@@ -376,6 +376,29 @@ int cf_dict_update_begin(cf_dict *d, uint64_t owner);
 int cf_dict_update_end(cf_dict *d, uint64_t owner);
 
 /* ---------------------------------------------------------------------- */
+/* Thread handles (core/thread.c): one native thread, started once,        */
+/* joinable from any thread with a timeout. Reference counted: the        */
+/* running thread holds a reference until it ends. cf_kind_name: "thread". */
+
+typedef struct cf_thread cf_thread;
+typedef void (*cf_thread_fn)(void *arg);
+
+cf_thread *cf_thread_new(void);
+/* Run fn(arg) on a new detached thread (signals blocked, named name if
+** not NULL, truncated to 15 bytes); returns once the thread has taken its
+** identity. 0, CF_ESTATE if already started, or -errno if no thread could
+** be made (arg is then left with the caller). */
+int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
+                    const char *name);
+/* The thread's cf_thread_ident(), 0 before start. */
+uint64_t cf_thread_get_ident(cf_thread *t);
+int cf_thread_started(cf_thread *t);
+int cf_thread_is_alive(cf_thread *t);   /* started and fn not returned */
+/* Until fn has returned: 0 or CF_ETIMEDOUT; CF_ESTATE if not started or
+** if called by the thread itself. */
+int cf_thread_join(cf_thread *t, double timeout);
+
+/* ---------------------------------------------------------------------- */
 /* Time and system.                                                        */
 
 double cf_monotonic(void);         /* seconds */

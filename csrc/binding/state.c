@@ -59,6 +59,7 @@ void lcf_state_open(lua_State *L) {
   s->setup = NULL;
   s->setup_ud = NULL;
   s->inbox = NULL;
+  s->threads = NULL;
   lua_newtable(L);
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");

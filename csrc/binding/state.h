@@ -18,6 +18,7 @@ typedef struct lcf_state {
   cf_lua_setup_fn setup;      /* host hook for new worker states */
   void *setup_ud;
   lcf_inbox *inbox;           /* done-callbacks for this state, or NULL */
+  void *threads;              /* thread.c: threads to join at close, or NULL */
 } lcf_state;
 
 /* The calling state's record (made with the module). */

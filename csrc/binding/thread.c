@@ -1,8 +1,294 @@
 /*
-** thread.c -- Thread and thread handles (concurrent.thread). (Not written yet.)
+** thread.c -- native threads for Lua (concurrent.thread's Thread, built in
+** lua/concurrent/thread.lua on the ThreadHandle class here).
+**
+** handle:start(self, name, daemon) encodes the Thread instance (with its
+** class chain, through its metatables) in the caller, so a value that
+** cannot cross raises there and no thread is made. The new thread makes
+** its own lua_State (worker.c: libraries, the creator's package paths,
+** the host hook), decodes the instance, sets self.ident and calls
+** self:run() protected. An error is printed to stderr as Python does
+** ("Exception in thread NAME:" and the traceback); join never raises it.
+**
+** Ownership: the thread owns its state, its decoded instance and the
+** start record (config, encoded instance, name); the handle is a
+** reference-counted core object (core/thread.c), so the Lua objects that
+** name it can be collected while it runs. The state that started a
+** thread keeps a reference to every non-daemon thread it started and
+** joins them when it closes, as Python's interpreter waits for its
+** non-daemon threads at exit: the program (or the executor worker, or the
+** parent thread) does not end under a running thread. Daemon threads are
+** not joined; they own everything they use, so they need not be.
 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "../core/object.h"
+#include "callbacks.h"
+#include "future.h"
+#include "objects.h"
+#include "state.h"
 #include "thread.h"
+#include "transfer.h"
+#include "worker.h"
+
+#define LCF_THREADHANDLE "concurrent.ThreadHandle"
+
+static const lcf_encode_opts self_opts = {"self", 1, 0, 1, NULL};
+
+/* ---------------------------------------------------------------------- */
+/* The threads a state joins when it closes.                              */
+
+typedef struct tlist {
+  cf_thread **v;     /* retained */
+  size_t n, cap;
+} tlist;
+
+static void threads_close(lcf_state *s) {
+  tlist *l = s->threads;
+  size_t i;
+  if (l == NULL) return;
+  s->threads = NULL;
+  for (i = 0; i < l->n; i++) {
+    cf_thread_join(l->v[i], -1.0);
+    cf_release(l->v[i]);
+  }
+  free(l->v);
+  free(l);
+}
+
+/* Make room for one more entry (dropping threads that have ended), so
+** that registering after the start cannot fail. Raises on ENOMEM. */
+static tlist *reserve(lua_State *L) {
+  lcf_state *s = lcf_getstate(L);
+  tlist *l = s->threads;
+  size_t i, j = 0;
+  if (l == NULL) {
+    if ((l = calloc(1, sizeof *l)) == NULL) luaL_error(L, "not enough memory");
+    s->threads = l;
+    lcf_state_on_close(L, threads_close);
+  }
+  if (l->n < l->cap) return l;
+  for (i = 0; i < l->n; i++) {
+    if (cf_thread_is_alive(l->v[i])) l->v[j++] = l->v[i];
+    else cf_release(l->v[i]);
+  }
+  l->n = j;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    cf_thread **nv = realloc(l->v, cap * sizeof *nv);
+    if (nv == NULL) luaL_error(L, "not enough memory");
+    l->v = nv;
+    l->cap = cap;
+  }
+  return l;
+}
+
+/* ---------------------------------------------------------------------- */
+/* In the new thread.                                                      */
+
+typedef struct start_rec {
+  lcf_worker_config *cfg;
+  cf_buffer input;       /* the encoded instance */
+  char *name;
+} start_rec;
+
+static void start_rec_free(start_rec *r) {
+  lcf_worker_config_free(r->cfg);
+  cf_buffer_free(&r->input);
+  free(r->name);
+  free(r);
+}
+
+static int traceback_handler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* self = decode(input); self.ident = get_ident(); self:run() */
+static int run_body(lua_State *L) {
+  start_rec *r = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  if (lcf_decode(L, &r->input, 0) != 1 || !lua_istable(L, 1))
+    return luaL_error(L, "thread received no instance to run");
+  lua_pushliteral(L, "ident");
+  lua_pushinteger(L, (lua_Integer)cf_thread_ident());
+  lua_rawset(L, 1);
+  lua_getfield(L, 1, "run");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+static void report(const char *name, const char *msg) {
+  fprintf(stderr, "Exception in thread %s:\n%s\n", name, msg);
+  fflush(stderr);
+}
+
+static void thread_body(void *arg) {
+  start_rec *r = arg;
+  char msg[512];
+  lua_State *L = lcf_worker_newstate(r->cfg, msg, sizeof msg);
+  if (L == NULL) {
+    report(r->name, msg);
+  } else {
+    lua_pushcfunction(L, traceback_handler);
+    lua_pushcfunction(L, run_body);
+    lua_pushlightuserdata(L, r);
+    if (lua_pcall(L, 1, 0, 1) != LUA_OK) {
+      const char *m = lua_tostring(L, -1);
+      report(r->name, m ? m : "(error while reporting the error)");
+    }
+    lua_close(L);   /* joins this thread's own non-daemon threads */
+  }
+  start_rec_free(r);
+}
+
+/* ---------------------------------------------------------------------- */
+/* ThreadHandle methods.                                                   */
+
+static cf_thread *check_handle(lua_State *L, int arg) {
+  return lcf_checkobject(L, arg, LCF_THREADHANDLE);
+}
+
+static int l_handle_new(lua_State *L) {
+  cf_thread *t = cf_thread_new();
+  if (t == NULL) return luaL_error(L, "not enough memory");
+  lcf_pushbox(L, LCF_THREADHANDLE, t);
+  return 1;
+}
+
+/* handle:start(self, name [, daemon]) -> ident */
+static int l_start(lua_State *L) {
+  cf_thread *t = check_handle(L, 1);
+  const char *name;
+  cf_buffer *b;
+  lcf_worker_config *cfg;
+  start_rec *r;
+  tlist *l = NULL;
+  int daemon, rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  name = luaL_checkstring(L, 3);
+  daemon = lua_toboolean(L, 4);
+  lua_settop(L, 4);
+  if (cf_thread_started(t))
+    return luaL_error(L, "threads can only be started once");
+  b = lcf_newbuffer(L);                       /* 5 */
+  lcf_encode(L, 2, 1, b, &self_opts);
+  if (!daemon) l = reserve(L);
+  cfg = lcf_worker_config_new(L, NULL);       /* raises before we own */
+  r = calloc(1, sizeof *r);
+  if (r == NULL || (r->name = strdup(name)) == NULL) {
+    free(r);
+    lcf_worker_config_free(cfg);
+    return luaL_error(L, "not enough memory");
+  }
+  r->cfg = cfg;
+  cf_buffer_init(&r->input);
+  cf_buffer_move(&r->input, b);
+  rc = cf_thread_start(t, thread_body, r, name);
+  if (rc != 0) {
+    start_rec_free(r);
+    if (rc == CF_ESTATE)
+      return luaL_error(L, "threads can only be started once");
+    return luaL_error(L, "cannot start a thread (error %d)", -rc);
+  }
+  if (l) l->v[l->n++] = cf_retain(t);
+  lua_pushinteger(L, (lua_Integer)cf_thread_get_ident(t));
+  return 1;
+}
+
+/* handle:join([timeout]) -> true when ended, false on timeout */
+static int l_join(lua_State *L) {
+  cf_thread *t = check_handle(L, 1);
+  double timeout = lcf_opttimeout(L, 2);
+  int rc;
+  if (!cf_thread_started(t))
+    return luaL_error(L, "cannot join thread before it is started");
+  if (cf_thread_get_ident(t) == cf_thread_ident())
+    return luaL_error(L, "cannot join current thread");
+  rc = cf_thread_join(t, timeout);
+  lcf_callbacks_run(L);
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
+static int l_is_alive(lua_State *L) {
+  lua_pushboolean(L, cf_thread_is_alive(check_handle(L, 1)));
+  return 1;
+}
+
+static int l_started(lua_State *L) {
+  lua_pushboolean(L, cf_thread_started(check_handle(L, 1)));
+  return 1;
+}
+
+static int l_ident(lua_State *L) {
+  uint64_t id = cf_thread_get_ident(check_handle(L, 1));
+  if (id == 0) lua_pushnil(L);
+  else lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+static int l_handle_tostring(lua_State *L) {
+  cf_thread *t = check_handle(L, 1);
+  lua_pushfstring(L, "ThreadHandle: %p (%s)", (void *)t,
+                  !cf_thread_started(t) ? "initial"
+                  : cf_thread_is_alive(t) ? "started" : "stopped");
+  return 1;
+}
+
+static int l_eq(lua_State *L) {
+  lua_pushboolean(L, lcf_toobject(L, 1) == lcf_toobject(L, 2));
+  return 1;
+}
+
+static const luaL_Reg handle_methods[] = {
+  {"start", l_start},
+  {"join", l_join},
+  {"is_alive", l_is_alive},
+  {"started", l_started},
+  {"ident", l_ident},
+  {"__tostring", l_handle_tostring},
+  {"__eq", l_eq},
+  {NULL, NULL}
+};
+
+/* ---------------------------------------------------------------------- */
+/* Module functions.                                                       */
+
+static int l_get_ident(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)cf_thread_ident());
+  return 1;
+}
+
+/* A process-wide counter for default thread names (Thread-N), so threads
+** started from different states get different names. */
+static atomic_long name_counter = 1;
+
+static int l_thread_seq(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)atomic_fetch_add(&name_counter, 1));
+  return 1;
+}
 
 void lcf_thread_open(lua_State *L) {
-  (void)L;
+  lcf_newclass(L, LCF_THREADHANDLE, handle_methods);
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_handle_new);
+  lua_setfield(L, -2, "ThreadHandle");
+  lua_pushcfunction(L, l_get_ident);
+  lua_setfield(L, -2, "get_ident");
+  lua_pushcfunction(L, l_thread_seq);
+  lua_setfield(L, -2, "thread_seq");
 }

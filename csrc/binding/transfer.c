@@ -903,3 +903,51 @@ int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first) {
   if (d.refs) lua_remove(L, d.refs);
   return (int)n;
 }
+
+/* ---------------------------------------------------------------------- */
+/* One number alone in a buffer, read and written without a Lua state, so */
+/* Value.add and compare_and_set can work under the value's mutex.         */
+
+int lcf_buffer_number(const cf_buffer *b, int64_t *i, double *f) {
+  if (b->nrefs != 0 || b->len < 2 || b->data[0] != 1) return 0;
+  switch (b->data[1]) {
+    case T_INT32: {
+      int32_t v;
+      if (b->len != 6) return 0;
+      memcpy(&v, b->data + 2, 4);
+      *i = v;
+      return 1;
+    }
+    case T_INT64:
+      if (b->len != 10) return 0;
+      memcpy(i, b->data + 2, 8);
+      return 1;
+    case T_FLOAT:
+      if (b->len != 10) return 0;
+      memcpy(f, b->data + 2, 8);
+      return 2;
+    default: return 0;
+  }
+}
+
+int lcf_buffer_set_number(cf_buffer *b, int isfloat, int64_t i, double f) {
+  unsigned char tmp[10];
+  size_t n;
+  tmp[0] = 1;
+  if (isfloat) {
+    tmp[1] = T_FLOAT;
+    memcpy(tmp + 2, &f, 8);
+    n = 10;
+  } else if (i >= INT32_MIN && i <= INT32_MAX) {
+    int32_t w = (int32_t)i;
+    tmp[1] = T_INT32;
+    memcpy(tmp + 2, &w, 4);
+    n = 6;
+  } else {
+    tmp[1] = T_INT64;
+    memcpy(tmp + 2, &i, 8);
+    n = 10;
+  }
+  cf_buffer_reset(b);
+  return cf_buffer_append(b, tmp, n);
+}

@@ -36,4 +36,11 @@ void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
 ** function: loaded once per worker, its upvalues refreshed each time). */
 int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first);
 
+/* A buffer holding one number, as lcf_encode writes it, without a Lua
+** state (for C code under a mutex). lcf_buffer_number: 0 if b holds
+** anything else, 1 for an integer (*i), 2 for a float (*f).
+** lcf_buffer_set_number: b reset to that number; 0 or -ENOMEM. */
+int lcf_buffer_number(const cf_buffer *b, int64_t *i, double *f);
+int lcf_buffer_set_number(cf_buffer *b, int isfloat, int64_t i, double f);
+
 #endif

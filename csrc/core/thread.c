@@ -1,0 +1,155 @@
+/*
+** thread.c -- thread handles: one native thread, started once, that any
+** thread may join with a timeout.
+**
+** The handle is a reference-counted object so that the Lua objects naming
+** it (in any state) can be collected while the thread runs: the running
+** thread holds a reference of its own and drops it as the last thing it
+** does. Threads are detached; "joining" is waiting on the handle's
+** condition until the state is DONE, which the thread announces after its
+** function has returned (so after its Lua state is closed and everything
+** it held is released).
+**
+** start() waits until the new thread has taken its identity, so the
+** starter can read the ident at once (Python's start() waits the same way).
+**
+** Lock order: one mutex per handle, never held with any other, and never
+** while the thread's function runs.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "object.h"
+
+enum { T_NEW, T_STARTING, T_RUNNING, T_DONE };
+
+struct cf_thread {
+  cf_object hdr;
+  pthread_mutex_t m;
+  pthread_cond_t cv;      /* state changes: started, done */
+  int state;
+  uint64_t ident;         /* 0 until the thread has started */
+  cf_thread_fn fn;
+  void *arg;
+  char name[16];          /* for pthread_setname_np (15 chars + NUL) */
+};
+
+static void thread_destroy(void *o) {
+  cf_thread *t = o;
+  pthread_cond_destroy(&t->cv);
+  pthread_mutex_destroy(&t->m);
+  free(t);
+}
+
+static const cf_kind thread_kind = {"thread", thread_destroy};
+
+cf_thread *cf_thread_new(void) {
+  cf_thread *t = calloc(1, sizeof *t);
+  if (t == NULL) return NULL;
+  cf_object_init(t, &thread_kind);
+  cf_mutex_init(&t->m);
+  cf_cond_init(&t->cv);
+  t->state = T_NEW;
+  return t;
+}
+
+static void *thread_main(void *p) {
+  cf_thread *t = p;
+  cf_block_signals();
+  if (t->name[0]) pthread_setname_np(pthread_self(), t->name);
+  cf_lock(&t->m);
+  t->ident = cf_thread_ident();
+  t->state = T_RUNNING;
+  pthread_cond_broadcast(&t->cv);
+  cf_unlock(&t->m);
+  t->fn(t->arg);   /* fn and arg are not changed once started */
+  cf_lock(&t->m);
+  t->state = T_DONE;
+  pthread_cond_broadcast(&t->cv);
+  cf_unlock(&t->m);
+  cf_release(t);   /* the thread's own reference */
+  return NULL;
+}
+
+int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
+                    const char *name) {
+  pthread_attr_t a;
+  pthread_t id;
+  int e;
+  cf_deadline forever;
+  cf_lock(&t->m);
+  if (t->state != T_NEW) {
+    cf_unlock(&t->m);
+    return CF_ESTATE;
+  }
+  t->state = T_STARTING;
+  t->fn = fn;
+  t->arg = arg;
+  if (name) {
+    strncpy(t->name, name, sizeof t->name - 1);
+    t->name[sizeof t->name - 1] = '\0';
+  }
+  cf_retain(t);    /* for the thread */
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  e = pthread_create(&id, &a, thread_main, t);
+  pthread_attr_destroy(&a);
+  if (e != 0) {
+    t->state = T_NEW;
+    t->fn = NULL;
+    t->arg = NULL;
+    cf_unlock(&t->m);
+    cf_release(t);   /* never the last: the caller holds one */
+    return -e;
+  }
+  cf_deadline_set(&forever, -1.0);
+  while (t->state == T_STARTING) cf_cond_wait_until(&t->cv, &t->m, &forever);
+  cf_unlock(&t->m);
+  return 0;
+}
+
+uint64_t cf_thread_get_ident(cf_thread *t) {
+  uint64_t v;
+  cf_lock(&t->m);
+  v = t->ident;
+  cf_unlock(&t->m);
+  return v;
+}
+
+int cf_thread_started(cf_thread *t) {
+  int v;
+  cf_lock(&t->m);
+  v = t->state != T_NEW;
+  cf_unlock(&t->m);
+  return v;
+}
+
+int cf_thread_is_alive(cf_thread *t) {
+  int v;
+  cf_lock(&t->m);
+  v = t->state == T_STARTING || t->state == T_RUNNING;
+  cf_unlock(&t->m);
+  return v;
+}
+
+int cf_thread_join(cf_thread *t, double timeout) {
+  cf_deadline dl;
+  int rc = 0;
+  cf_lock(&t->m);
+  if (t->state == T_NEW || t->ident == cf_thread_ident()) {
+    cf_unlock(&t->m);
+    return CF_ESTATE;
+  }
+  if (t->state != T_DONE) {
+    cf_deadline_set(&dl, timeout);
+    while (t->state != T_DONE && rc == 0)
+      rc = cf_cond_wait_until(&t->cv, &t->m, &dl);
+  }
+  rc = t->state == T_DONE ? 0 : CF_ETIMEDOUT;
+  cf_unlock(&t->m);
+  return rc;
+}

@@ -1,0 +1,160 @@
+--- concurrent.thread: native threads and the shared objects that make
+-- shared state safe between them (Python's threading and queue).
+--
+-- Every thread runs in a Lua state of its own: a Thread's instance (with
+-- its class's methods) is copied into the new thread's state, and run()
+-- is called there. Lua states share no memory, so state shared between
+-- threads lives in the objects below, which are C objects used by
+-- reference from every state they are sent to: Lock, RLock, Condition,
+-- Semaphore, BoundedSemaphore, Event, Barrier, Queue, Value, Dict.
+local core = require "concurrent.core"
+
+local thread = {}
+
+for _, name in ipairs{"Lock", "RLock", "Condition", "Semaphore",
+                      "BoundedSemaphore", "Event", "Barrier", "Queue",
+                      "Value", "Dict", "get_ident"} do
+  thread[name] = core[name]
+end
+
+-- The error classes raised by Queue and Barrier (the same tables as the
+-- core's, so futures.iserror knows them).
+thread.Empty = core.Empty
+thread.Full = core.Full
+thread.BrokenBarrierError = core.BrokenBarrierError
+thread.TimeoutError = core.TimeoutError
+
+-- Thread --------------------------------------------------------------------
+
+--- Thread{target=, args=, name=, daemon=}, or a subclass made with
+-- Thread:extend(). Calling a class makes an instance and calls its init.
+local Thread = {}
+Thread.__index = Thread
+Thread.__name = "Thread"
+
+local function new(cls, ...)
+  local self = setmetatable({}, cls)
+  self:init(...)
+  if rawget(self, "name") == nil then
+    rawset(self, "name", "Thread-" .. core.thread_seq())
+  end
+  return self
+end
+
+Thread.__call = new                 -- subclasses: their metatable is Thread
+setmetatable(Thread, {__call = new})
+
+local OPTIONS = {target = true, args = true, name = true, daemon = true}
+
+local function callable(f)
+  if type(f) == "function" then return true end
+  local mt = getmetatable(f)
+  return type(mt) == "table" and type(rawget(mt, "__call")) == "function"
+end
+
+--- The base class's init: Thread{target=fn, args={...}, name=, daemon=}.
+-- Subclasses need not call it (Python's super().__init__ is done for them:
+-- the name is set after init, and run() is theirs).
+function Thread:init(opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'Thread' (table expected, got %s)"):format(type(opts)), 3)
+  end
+  for k in pairs(opts) do
+    if not OPTIONS[k] then
+      error(("bad argument #1 to 'Thread' (unknown option '%s')"):format(tostring(k)), 3)
+    end
+  end
+  if opts.target ~= nil and not callable(opts.target) then
+    error("bad argument #1 to 'Thread' (target must be a function)", 3)
+  end
+  if opts.args ~= nil and type(opts.args) ~= "table" then
+    error("bad argument #1 to 'Thread' (args must be a table)", 3)
+  end
+  local name = opts.name
+  if name ~= nil and type(name) ~= "string" then
+    if type(name) ~= "number" then
+      error("bad argument #1 to 'Thread' (name must be a string)", 3)
+    end
+    name = tostring(name)
+  end
+  if opts.daemon ~= nil and type(opts.daemon) ~= "boolean" then
+    error("bad argument #1 to 'Thread' (daemon must be a boolean)", 3)
+  end
+  rawset(self, "_target", opts.target)
+  rawset(self, "_args", opts.args)
+  rawset(self, "name", name)
+  rawset(self, "daemon", opts.daemon or false)
+end
+
+--- Thread:extend([methods]) -> a subclass. Its metamethods are copied, so
+-- instances print and compare like their parent's.
+function Thread:extend(methods)
+  local cls = {}
+  for k, v in pairs(self) do
+    if type(k) == "string" and k:sub(1, 2) == "__" then cls[k] = v end
+  end
+  if methods ~= nil then
+    if type(methods) ~= "table" then
+      error(("bad argument #1 to 'extend' (table expected, got %s)"):format(type(methods)), 2)
+    end
+    for k, v in pairs(methods) do cls[k] = v end
+  end
+  cls.__index = cls
+  return setmetatable(cls, self)
+end
+
+--- Runs in the new thread: target(table.unpack(args)). Override it.
+function Thread:run()
+  local target = rawget(self, "_target")
+  if target ~= nil then
+    local args = rawget(self, "_args") or {}
+    target(table.unpack(args, 1, args.n or #args))
+  end
+end
+
+--- Start the thread: copies self (with its class) into a new thread's Lua
+-- state and calls self:run() there. Once only.
+function Thread:start()
+  if rawget(self, "_handle") ~= nil then
+    error("threads can only be started once", 2)
+  end
+  if rawget(self, "name") == nil then     -- a subclass init that cleared it
+    rawset(self, "name", "Thread-" .. core.thread_seq())
+  end
+  local h = core.ThreadHandle()
+  rawset(self, "_handle", h)
+  local ok, ident = pcall(h.start, h, self, tostring(self.name), self.daemon)
+  if not ok then
+    rawset(self, "_handle", nil)          -- nothing started: may try again
+    error(ident, 2)
+  end
+  rawset(self, "ident", ident)
+end
+
+--- join([timeout]) -> true once the thread has ended, false on timeout.
+function Thread:join(timeout)
+  local h = rawget(self, "_handle")
+  if h == nil then error("cannot join thread before it is started", 2) end
+  return h:join(timeout)
+end
+
+function Thread:is_alive()
+  local h = rawget(self, "_handle")
+  return h ~= nil and h:is_alive()
+end
+
+function Thread:__tostring()
+  local h = rawget(self, "_handle")
+  local status = "initial"
+  if h ~= nil then
+    status = (h:is_alive() and "started " or "stopped ") .. tostring(h:ident())
+  end
+  if self.daemon then status = status .. " daemon" end
+  return ("<%s(%s, %s)>"):format(rawget(getmetatable(self), "__name") or "Thread",
+    tostring(self.name), status)
+end
+
+thread.Thread = Thread
+
+return thread
