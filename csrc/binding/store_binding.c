@@ -66,10 +66,12 @@ static void value_store(lua_State *L, cf_value *v, int idx) {
 
 /* Value([v]) */
 static int l_value_new(lua_State *L) {
-  cf_value *v = cf_value_new();
+  cf_value *v;
+  lua_settop(L, 1);
+  v = cf_value_new();
   if (v == NULL) return luaL_error(L, "not enough memory");
-  lcf_pushbox(L, LCF_VALUE, v);                /* the box owns v from here */
-  if (!lua_isnoneornil(L, 1)) value_store(L, v, 1);
+  lcf_pushbox(L, LCF_VALUE, v);                /* 2: owns v from here */
+  if (!lua_isnil(L, 1)) value_store(L, v, 1);
   return 1;
 }
 
@@ -122,7 +124,7 @@ static int l_value_add(lua_State *L) {
   cf_value *v = check_value(L);
   add_op op;
   int rc;
-  luaL_checknumber(L, 2);
+  if (lua_type(L, 2) != LUA_TNUMBER) luaL_typeerror(L, 2, "number");
   memset(&op, 0, sizeof op);
   op.isfloat = !lua_isinteger(L, 2);
   if (op.isfloat) op.f = (double)lua_tonumber(L, 2);
