@@ -1,0 +1,435 @@
+/*
+** procpool.c -- ProcessPoolExecutor: a box around a core process pool
+** (core/procpool.c) whose workers are forked processes, each with a fresh
+** Lua state made like a thread worker's (worker.c).
+**
+** submit encodes the function and its arguments in the caller exactly as
+** for threads, but with objects refused (a pointer means nothing in
+** another address space), so a value that cannot cross raises there and
+** nothing is queued. In the worker the task runs as in a thread worker;
+** its results and error are encoded with objects refused too, and the
+** bytes come back to an ordinary concurrent.Future.
+**
+** In a worker process os.exit really exits (closing the worker's state if
+** asked, flushing stdout and stderr, then _exit): the pool sees the worker
+** die and breaks, as Python's does.
+**
+** Lifetime: collecting the executor shuts it down without waiting; a
+** per-state list joins (waits for the manager, which reaps every worker)
+** the pools made from that state when it closes. The list is made before
+** the first pool's box, so its finalizer runs after theirs.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "callbacks.h"
+#include "future.h"
+#include "objects.h"
+#include "process.h"
+#include "transfer.h"
+#include "worker.h"
+
+#define LCF_PROCPOOL "concurrent.ProcessPoolExecutor"
+#define LCF_PPLIST "concurrent.ProcessPoolList"
+#define REFUSE "shared objects cannot be sent to another process"
+
+static const char LIST_KEY = 'l';
+
+static const lcf_encode_opts submit_opts = {"args", 0, 1, 0, REFUSE};
+static const lcf_encode_opts init_opts = {"initargs", 0, 1, 0, REFUSE};
+static const lcf_encode_opts results_opts = {"results", 0, 0, 0, REFUSE};
+static const lcf_encode_opts error_opts = {"error", 1, 0, 0, REFUSE};
+
+/* ---------------------------------------------------------------------- */
+/* In the worker process.                                                 */
+
+typedef struct pworker {
+  lua_State *L;
+  cf_buffer out;
+} pworker;
+
+static int worker_os_exit(lua_State *L) {
+  int code;
+  if (lua_isboolean(L, 1)) code = lua_toboolean(L, 1) ? EXIT_SUCCESS
+                                                      : EXIT_FAILURE;
+  else code = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+  if (lua_toboolean(L, 2)) lua_close(L);   /* as Lua's os.exit(code, true) */
+  fflush(stdout);
+  fflush(stderr);
+  _exit(code);
+  return 0;
+}
+
+static int run_initializer(lua_State *L) {
+  const lcf_worker_config *c = lua_touserdata(L, 1);
+  int n = lcf_decode(L, &c->init, 0);
+  if (n > 0) lua_call(L, n - 1, 0);
+  return 0;
+}
+
+static int pw_start(void *ud, void **ctx, char *msg, size_t msgsz) {
+  lcf_worker_config *c = ud;
+  pworker *w;
+  lua_State *L = lcf_worker_newstate(c, msg, msgsz);
+  if (L == NULL) return -1;
+  lua_getglobal(L, "os");
+  lua_pushcfunction(L, worker_os_exit);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
+  if (c->init.len > 0) {
+    lua_pushcfunction(L, run_initializer);
+    lua_pushlightuserdata(L, c);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      const char *m = lua_tostring(L, -1);
+      snprintf(msg, msgsz, "initializer failed: %s", m ? m : luaL_typename(L, -1));
+      lua_close(L);
+      return -1;
+    }
+  }
+  w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    snprintf(msg, msgsz, "not enough memory for a worker");
+    lua_close(L);
+    return -1;
+  }
+  w->L = L;
+  *ctx = w;
+  return 0;
+}
+
+static void pw_stop(void *ud, void *ctx) {
+  pworker *w = ctx;
+  (void)ud;
+  if (w == NULL) return;
+  lua_close(w->L);
+  cf_buffer_free(&w->out);
+  free(w);
+}
+
+/* Message handler: the error value stays; its traceback goes to the
+** table in upvalue 1. */
+static int message_handler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  lua_setfield(L, lua_upvalueindex(1), "traceback");
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int task_body(lua_State *L) {
+  const cf_buffer *input = lua_touserdata(L, 1);
+  cf_buffer *out = lua_touserdata(L, 2);
+  int top, n;
+  lua_settop(L, 0);
+  n = lcf_decode(L, input, 1);
+  if (n < 1) return luaL_error(L, "task has no function");
+  lua_call(L, n - 1, LUA_MULTRET);
+  top = lua_gettop(L);
+  cf_buffer_reset(out);
+  lcf_encode(L, 1, top, out, &results_opts);
+  return 0;
+}
+
+static int encode_error_body(lua_State *L) {
+  cf_buffer *out = lua_touserdata(L, 2);
+  cf_buffer_reset(out);
+  lcf_encode(L, 1, 1, out, &error_opts);
+  return 0;
+}
+
+/* The error value, or its string form if it cannot cross. */
+static void encode_error(lua_State *L, int eidx, cf_buffer *out) {
+  lua_pushcfunction(L, encode_error_body);
+  lua_pushvalue(L, eidx);
+  lua_pushlightuserdata(L, out);
+  if (lua_pcall(L, 2, 0, 0) == LUA_OK) return;
+  lua_pop(L, 1);
+  lua_pushcfunction(L, encode_error_body);
+  luaL_tolstring(L, eidx, NULL);
+  lua_pushlightuserdata(L, out);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    cf_buffer_reset(out);
+  }
+}
+
+/* The core's task function, in the worker: f is the worker's own future
+** carrying the input; its outcome is sent back by the core. */
+static void pw_task(cf_future *f, void *ctx, void *arg) {
+  pworker *w = ctx;
+  lua_State *L = w->L;
+  int base = lua_gettop(L), status;
+  (void)arg;
+  lua_newtable(L);                          /* base+1: traceback slot */
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, message_handler, 1);  /* base+2 */
+  lua_pushcfunction(L, task_body);
+  lua_pushlightuserdata(L, cf_future_input(f));
+  lua_pushlightuserdata(L, &w->out);
+  status = lua_pcall(L, 2, 0, base + 2);
+  if (status == LUA_OK) {
+    cf_future_finish(f, CF_OUTCOME_RESULT, &w->out, NULL);
+  } else {
+    const char *tb;
+    lua_getfield(L, base + 1, "traceback");
+    tb = lua_tostring(L, -1);
+    encode_error(L, base + 3, &w->out);
+    cf_future_finish(f, CF_OUTCOME_ERROR, &w->out, tb);
+  }
+  cf_buffer_reset(&w->out);
+  lua_settop(L, base);
+  lcf_callbacks_run(L);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The per-state list of pools to join at close.                          */
+
+typedef struct pplist {
+  cf_procpool **pools;   /* retained */
+  size_t n, cap;
+  pid_t owner;
+} pplist;
+
+static int list_gc(lua_State *L) {
+  pplist *l = lua_touserdata(L, 1);
+  size_t i;
+  if (l->owner == getpid())   /* in a forked copy the pools are not ours */
+    for (i = 0; i < l->n; i++) {
+      cf_procpool_shutdown(l->pools[i], 1, 0);
+      cf_release(l->pools[i]);
+    }
+  free(l->pools);
+  l->pools = NULL;
+  l->n = l->cap = 0;
+  return 0;
+}
+
+static pplist *get_list(lua_State *L) {
+  pplist *l;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LIST_KEY) == LUA_TUSERDATA) {
+    l = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (l->owner == getpid()) return l;
+  } else {
+    lua_pop(L, 1);
+  }
+  l = lua_newuserdatauv(L, sizeof *l, 0);
+  memset(l, 0, sizeof *l);
+  l->owner = getpid();
+  luaL_setmetatable(L, LCF_PPLIST);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &LIST_KEY);
+  return l;
+}
+
+/* Make room for one more, dropping pools that are done with. */
+static void list_reserve(lua_State *L, pplist *l) {
+  size_t i, j = 0;
+  if (l->n < l->cap) return;
+  for (i = 0; i < l->n; i++) {
+    cf_procpool *p = l->pools[i];
+    if (cf_procpool_is_shutdown(p) && !cf_procpool_is_running(p))
+      cf_release(p);
+    else
+      l->pools[j++] = p;
+  }
+  l->n = j;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    cf_procpool **np = realloc(l->pools, cap * sizeof *np);
+    if (np == NULL) luaL_error(L, "not enough memory");
+    l->pools = np;
+    l->cap = cap;
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* The executor.                                                          */
+
+static cf_procpool *check_pool(lua_State *L, int arg) {
+  return lcf_checkobject(L, arg, LCF_PROCPOOL);
+}
+
+static int callable(lua_State *L, int idx) {
+  int ok;
+  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+  if (!luaL_getmetafield(L, idx, "__call")) return 0;
+  ok = lua_type(L, -1) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* core.process_pool(max_workers [, initializer [, initargs]]) */
+static int l_process_pool(lua_State *L) {
+  lua_Integer max = luaL_checkinteger(L, 1);
+  cf_buffer *init = NULL;
+  lcf_worker_config *cfg;
+  cf_pool_hooks hooks;
+  lcf_box *box;
+  cf_procpool *p;
+  pplist *list;
+  luaL_argcheck(L, max > 0 && max <= 1024, 1,
+                "max_workers must be a positive integer (at most 1024)");
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 2)) {
+    int n = 0, i;
+    luaL_argexpected(L, callable(L, 2), 2, "function");
+    if (!lua_isnil(L, 3)) {
+      luaL_checktype(L, 3, LUA_TTABLE);
+      n = (int)luaL_len(L, 3);
+    }
+    init = lcf_newbuffer(L);                 /* at 4 */
+    luaL_checkstack(L, n + 2, "too many initargs");
+    lua_pushvalue(L, 2);
+    for (i = 1; i <= n; i++) lua_geti(L, 3, i);
+    lcf_encode(L, 5, n + 1, init, &init_opts);
+    lua_settop(L, 4);
+  }
+  list = get_list(L);   /* before the box: finalized after it */
+  list_reserve(L, list);
+  box = lcf_pushbox(L, LCF_PROCPOOL, NULL);
+  cfg = lcf_worker_config_new(L, NULL);
+  if (init) cf_buffer_move(&cfg->init, init);
+  hooks.ud = cfg;
+  hooks.worker_start = pw_start;
+  hooks.worker_stop = pw_stop;
+  hooks.destroy = lcf_worker_config_free;
+  p = cf_procpool_new((int)max, pw_task, &hooks);
+  if (p == NULL) {
+    lcf_worker_config_free(cfg);
+    return luaL_error(L, "cannot make a process pool (out of memory or "
+                         "descriptors)");
+  }
+  box->obj = p;
+  list->pools[list->n++] = cf_retain(p);
+  return 1;
+}
+
+static int l_submit(lua_State *L) {
+  cf_procpool *p = check_pool(L, 1);
+  int n = lua_gettop(L) - 1, rc;
+  cf_buffer *b;
+  cf_future *f;
+  luaL_argexpected(L, n >= 1 && callable(L, 2), 2, "function");
+  if (cf_procpool_is_shutdown(p))
+    return luaL_error(L, "cannot schedule new futures after shutdown");
+  b = lcf_newbuffer(L);
+  lcf_encode(L, 2, n, b, &submit_opts);
+  f = cf_procpool_submit(p, b, &rc);
+  if (f == NULL) {
+    if (rc == CF_ESHUTDOWN)
+      return luaL_error(L, "cannot schedule new futures after shutdown");
+    return luaL_error(L, "cannot start the process pool's manager thread "
+                         "(error %d)", -rc);
+  }
+  lcf_pushfuture(L, f);
+  return 1;
+}
+
+/* shutdown([wait=true [, cancel_futures=false]]) or
+** shutdown{wait=, cancel_futures=} */
+static int l_shutdown(lua_State *L) {
+  cf_procpool *p = check_pool(L, 1);
+  int wait = 1, cancel = 0;
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "wait");
+    lua_getfield(L, 2, "cancel_futures");
+    wait = lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2);
+    cancel = lua_toboolean(L, -1);
+  } else {
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TBOOLEAN);
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TBOOLEAN);
+    wait = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    cancel = lua_toboolean(L, 3);
+  }
+  cf_procpool_shutdown(p, wait, cancel);
+  lcf_callbacks_run(L);
+  return 0;
+}
+
+static int l_close(lua_State *L) {
+  lcf_box *b = luaL_checkudata(L, 1, LCF_PROCPOOL);
+  if (b->obj) cf_procpool_shutdown(b->obj, 1, 0);
+  lcf_callbacks_run(L);
+  return 0;
+}
+
+/* Collected: stop taking work; queued tasks still run, and the state's
+** list joins the manager when the state closes. */
+static int l_gc(lua_State *L) {
+  lcf_box *b = lua_touserdata(L, 1);
+  if (b->obj) {
+    cf_procpool *p = b->obj;
+    b->obj = NULL;
+    cf_procpool_shutdown(p, 0, 0);
+    cf_release(p);
+  }
+  return 0;
+}
+
+static int l_process_count(lua_State *L) {
+  lua_pushinteger(L, cf_procpool_process_count(check_pool(L, 1)));
+  return 1;
+}
+
+static int l_max_workers(lua_State *L) {
+  lua_pushinteger(L, cf_procpool_max_workers(check_pool(L, 1)));
+  return 1;
+}
+
+/* ex:_pids() -> a sequence of the live workers' pids (for tests). */
+static int l_pids(lua_State *L) {
+  cf_procpool *p = check_pool(L, 1);
+  int n = cf_procpool_max_workers(p), k, i;
+  int *pids = lua_newuserdatauv(L, (size_t)n * sizeof *pids, 0);
+  k = cf_procpool_pids(p, pids, n);
+  lua_createtable(L, k, 0);
+  for (i = 0; i < k; i++) {
+    lua_pushinteger(L, pids[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int l_tostring(lua_State *L) {
+  cf_procpool *p = check_pool(L, 1);
+  lua_pushfstring(L, "ProcessPoolExecutor: %p (max_workers=%d%s%s)",
+                  (void *)p, cf_procpool_max_workers(p),
+                  cf_procpool_is_broken(p) ? ", broken" : "",
+                  cf_procpool_is_shutdown(p) ? ", shut down" : "");
+  return 1;
+}
+
+static const luaL_Reg methods[] = {
+  {"submit", l_submit},
+  {"shutdown", l_shutdown},
+  {"_process_count", l_process_count},
+  {"_max_workers", l_max_workers},
+  {"_pids", l_pids},
+  {"__close", l_close},
+  {"__gc", l_gc},
+  {"__tostring", l_tostring},
+  {NULL, NULL}
+};
+
+void lcf_procpool_open(lua_State *L) {
+  lcf_newclass(L, LCF_PROCPOOL, methods);
+  lua_setfield(L, -2, "ProcessPoolExecutor_class");
+  if (luaL_newmetatable(L, LCF_PPLIST)) {
+    lua_pushcfunction(L, list_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_process_pool);
+  lua_setfield(L, -2, "process_pool");
+}

@@ -1,0 +1,794 @@
+/*
+** procpool.c -- a pool of forked worker processes (the core of
+** ProcessPoolExecutor). Pure C: the task runner and the worker's context
+** come from hooks, as for thread pools.
+**
+** Shape. Submit queues a future (its input buffer: bytes only, no object
+** references) and wakes the manager, a detached thread made at the first
+** submit. The manager alone forks workers, talks to them and reaps them:
+** it starts workers while queued tasks outnumber idle ones (up to
+** max_workers), sends each idle worker one task at a time, and poll()s
+** the workers' sockets and pidfds. A worker is forked from the manager,
+** which holds no lock at that moment; in the child it unblocks signals,
+** resets caught signals to their defaults, drops the stdio buffers it
+** inherited, closes every inherited descriptor but its socket, makes its
+** context with worker_start (a fresh Lua state in the binding) and then
+** serves tasks until told to exit or its socket closes.
+**
+** Wire. One AF_UNIX stream socketpair per worker (SOCK_CLOEXEC; sends use
+** MSG_NOSIGNAL so a dead peer is EPIPE, not SIGPIPE). A frame is a u64
+** body length, a u8 kind and the body, all native byte order (both ends
+** are the same program on the same machine). Parent to child: TASK (the
+** input bytes), EXIT. Child to parent: HELLO or HELLO_FAIL (a message)
+** once, then RESULT or ERROR per task: u64 traceback length, the
+** traceback, then the payload bytes.
+**
+** Death. A worker is lost when its socket reaches EOF, a send or receive
+** fails, or its pidfd says it exited (a descriptor copied into some other
+** forked child can keep a socket open, so the pidfd is what really tells;
+** without pidfds the manager polls waitpid every 100 ms). A lost worker
+** breaks the pool, as in Python: every worker is killed and reaped, and
+** in-flight, queued and later futures fail with CF_OUTCOME_BROKEN_PROCESS.
+**
+** Ownership. The pool is reference counted; the manager holds a reference
+** while it runs; "joining" is waiting on done_cv until the manager has
+** reaped every worker and ended. A pool is inert in a forked child of its
+** owner (another pid): submit fails the future at once and shutdown
+** returns, touching no lock some vanished thread may hold.
+**
+** Lock order: pool mutex, then a future's mutex (futures are finished or
+** cancelled after the pool mutex is released). The manager never holds
+** the mutex while it forks, sends, receives, polls or waits.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "future.h"
+
+enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR };
+enum { W_FREE = 0, W_STARTING, W_IDLE, W_BUSY };
+
+#define HDR_SIZE 9   /* u64 length + u8 kind */
+
+typedef struct wproc {
+  pid_t pid;          /* 0 when the slot is free (set under the pool mutex) */
+  int fd;             /* the manager's end of the socketpair */
+  int pidfd;          /* -1 without pidfd support */
+  int state;
+  cf_future *task;    /* in flight, retained */
+} wproc;
+
+struct cf_procpool {
+  cf_object hdr;
+  pthread_mutex_t mu;
+  pthread_cond_t done_cv;      /* the manager ended */
+  cf_future *head, *tail;      /* queue, linked through future->next */
+  int nqueued;
+  int max_workers;
+  int shutdown, broken;
+  int manager;                 /* 0 never started, 1 running, 2 ended */
+  int nprocs;                  /* live worker processes */
+  char *broken_msg;
+  int wakefd;                  /* eventfd: submit and shutdown wake the manager */
+  pid_t owner;                 /* the process that made the pool */
+  cf_task_fn fn;
+  cf_pool_hooks hooks;
+  wproc *w;                    /* max_workers slots, the manager's */
+};
+
+static void procpool_destroy(void *obj);
+static const cf_kind procpool_kind = {"procpool", procpool_destroy};
+
+static int foreign(const cf_procpool *p) {
+  return getpid() != p->owner;
+}
+
+cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
+                             const cf_pool_hooks *hooks) {
+  cf_procpool *p;
+  if (max_workers <= 0 || fn == NULL) return NULL;
+  p = calloc(1, sizeof *p);
+  if (p == NULL) return NULL;
+  p->w = calloc((size_t)max_workers, sizeof *p->w);
+  p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (p->w == NULL || p->wakefd < 0) {
+    if (p->wakefd >= 0) close(p->wakefd);
+    free(p->w);
+    free(p);
+    return NULL;
+  }
+  cf_object_init(p, &procpool_kind);
+  cf_mutex_init(&p->mu);
+  cf_cond_init(&p->done_cv);
+  p->max_workers = max_workers;
+  p->owner = getpid();
+  p->fn = fn;
+  if (hooks) p->hooks = *hooks;
+  return p;
+}
+
+static cf_future *take_queue(cf_procpool *p) {
+  cf_future *q = p->head;
+  p->head = p->tail = NULL;
+  p->nqueued = 0;
+  return q;
+}
+
+static void fail_broken(cf_future *f, const char *msg) {
+  cf_buffer b = CF_BUFFER_INIT;
+  cf_buffer_append(&b, msg, strlen(msg));
+  cf_buffer_free(&f->input);
+  if (cf_future_set_running(f) == 0 || !cf_future_done(f))
+    cf_future_finish(f, CF_OUTCOME_BROKEN_PROCESS, &b, NULL);
+  cf_buffer_free(&b);
+}
+
+/* Only when no manager runs (it holds a reference). */
+static void procpool_destroy(void *obj) {
+  cf_procpool *p = obj;
+  cf_future *f = take_queue(p), *next;
+  for (; f != NULL; f = next) {
+    next = f->next;
+    cf_buffer_free(&f->input);
+    cf_future_cancel(f);
+    cf_release(f);
+  }
+  if (p->hooks.destroy) p->hooks.destroy(p->hooks.ud);
+  free(p->broken_msg);
+  close(p->wakefd);
+  free(p->w);
+  pthread_cond_destroy(&p->done_cv);
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}
+
+static void wake(cf_procpool *p) {
+  uint64_t one = 1;
+  ssize_t r = write(p->wakefd, &one, sizeof one);
+  (void)r;   /* EAGAIN: the counter is already non-zero */
+}
+
+/* ---------------------------------------------------------------------- */
+/* Frames.                                                                */
+
+static int send_all(int fd, const void *data, size_t n) {
+  const char *s = data;
+  while (n > 0) {
+    ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    s += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* 0, or -EPIPE at end of file, or -errno. */
+static int recv_all(int fd, void *data, size_t n) {
+  char *s = data;
+  while (n > 0) {
+    ssize_t k = read(fd, s, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (k == 0) return -EPIPE;
+    s += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* A frame whose body is a (optional u64 length of a) then a, then b. */
+static int send_frame(int fd, int kind, int prefix_a, const void *a,
+                      size_t alen, const void *b, size_t blen) {
+  unsigned char hdr[HDR_SIZE + 8];
+  uint64_t len = (prefix_a ? 8 : 0) + alen + blen, al = alen;
+  size_t hn = HDR_SIZE;
+  int rc;
+  memcpy(hdr, &len, 8);
+  hdr[8] = (unsigned char)kind;
+  if (prefix_a) {
+    memcpy(hdr + HDR_SIZE, &al, 8);
+    hn += 8;
+  }
+  rc = send_all(fd, hdr, hn);
+  if (rc == 0 && alen) rc = send_all(fd, a, alen);
+  if (rc == 0 && blen) rc = send_all(fd, b, blen);
+  return rc;
+}
+
+/* The next frame into body (reset first): 0, -EPIPE, -ENOMEM, -errno. */
+static int recv_frame(int fd, int *kind, cf_buffer *body) {
+  unsigned char hdr[HDR_SIZE];
+  uint64_t len;
+  int rc = recv_all(fd, hdr, HDR_SIZE);
+  if (rc != 0) return rc;
+  memcpy(&len, hdr, 8);
+  *kind = hdr[8];
+  cf_buffer_reset(body);
+  if (len > (uint64_t)SIZE_MAX / 2) return -ENOMEM;
+  if (cf_buffer_reserve(body, (size_t)len) != 0) return -ENOMEM;
+  rc = recv_all(fd, body->data, (size_t)len);
+  if (rc == 0) body->len = (size_t)len;
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The worker process (after fork, in the child).                         */
+
+static void close_from(unsigned lo, unsigned hi) {
+  unsigned fd;
+  if (lo > hi) return;
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, lo, hi, 0) == 0) return;
+#endif
+  if (hi > 65535) hi = 65535;
+  for (fd = lo; fd <= hi; fd++) close((int)fd);
+}
+
+/* A fresh start: signals as after exec (caught ones to default, the mask
+** empty: the manager thread blocked them all), no stdio data of the
+** parent's left to flush twice, no descriptor of the parent's held open
+** (other workers' sockets, pidfds, the user's files). Returns the socket. */
+static int child_reset(int fd) {
+  sigset_t none;
+  int s;
+  for (s = 1; s < NSIG; s++) {
+    struct sigaction old, dfl;
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    if (sigaction(s, NULL, &old) != 0) continue;
+    if (!(old.sa_flags & SA_SIGINFO) && (old.sa_handler == SIG_DFL ||
+                                         old.sa_handler == SIG_IGN))
+      continue;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(s, &dfl, NULL);
+  }
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, NULL);
+  __fpurge(stdout);
+  __fpurge(stderr);
+  if (fd < 3) {
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (moved < 0) _exit(127);
+    fd = moved;
+  }
+  close_from(3, (unsigned)fd - 1);
+  close_from((unsigned)fd + 1, ~0U);
+  return fd;
+}
+
+static void child_exit(int code) {
+  fflush(stdout);
+  fflush(stderr);
+  _exit(code);
+}
+
+/* Run one task as a thread pool would, on a future of the child's own,
+** and send its outcome. */
+static int child_task(cf_procpool *p, int fd, void *ctx, cf_buffer *in) {
+  const cf_buffer *payload = NULL;
+  const char *tb = NULL;
+  cf_outcome o;
+  int rc;
+  cf_future *f = cf_future_new();
+  if (f == NULL) child_exit(3);
+  cf_buffer_move(&f->input, in);
+  cf_future_set_running(f);
+  p->fn(f, ctx, NULL);
+  if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+  o = cf_future_outcome(f, &payload, &tb);
+  fflush(stdout);
+  fflush(stderr);
+  if (payload->nrefs > 0) {   /* the runner let objects in: never send pointers */
+    static const char msg[] = "a task result carried shared objects";
+    rc = send_frame(fd, M_ERROR, 1, msg, strlen(msg), NULL, 0);
+  } else {
+    rc = send_frame(fd, o == CF_OUTCOME_RESULT ? M_RESULT : M_ERROR, 1, tb,
+                    tb ? strlen(tb) : 0, payload->data, payload->len);
+  }
+  cf_release(f);
+  return rc;
+}
+
+static void child_main(cf_procpool *p, int fd) {
+  char msg[1024] = "";
+  void *ctx = NULL;
+  cf_buffer in = CF_BUFFER_INIT;
+  fd = child_reset(fd);
+  if (p->hooks.worker_start &&
+      p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
+    if (!msg[0]) snprintf(msg, sizeof msg, "a worker process failed to start");
+    send_frame(fd, M_HELLO_FAIL, 0, msg, strlen(msg), NULL, 0);
+    child_exit(1);
+  }
+  if (send_frame(fd, M_HELLO, 0, NULL, 0, NULL, 0) != 0) child_exit(1);
+  for (;;) {
+    int kind;
+    if (recv_frame(fd, &kind, &in) != 0 || kind != M_TASK) break;
+    if (child_task(p, fd, ctx, &in) != 0) break;
+  }
+  cf_buffer_free(&in);
+  if (p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
+  child_exit(0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The manager thread.                                                    */
+
+static int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  return fd >= 0 ? fd : -1;
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+static int spawn(cf_procpool *p, wproc *w) {
+  int sv[2], e;
+  pid_t pid;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return -errno;
+  pid = fork();
+  if (pid < 0) {
+    e = -errno;
+    close(sv[0]);
+    close(sv[1]);
+    return e;
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    child_main(p, sv[1]);   /* never returns */
+  }
+  close(sv[1]);
+  w->fd = sv[0];
+  w->pidfd = open_pidfd(pid);
+  w->state = W_STARTING;
+  w->task = NULL;
+  cf_lock(&p->mu);
+  w->pid = pid;
+  p->nprocs++;
+  cf_unlock(&p->mu);
+  return 0;
+}
+
+/* Mark the pool broken and fail what is queued (after unlocking). The
+** futures in flight are failed by the manager as it tears down. */
+static void break_pool(cf_procpool *p, const char *msg) {
+  cf_future *q, *next;
+  const char *m;
+  cf_lock(&p->mu);
+  if (!p->broken) {
+    p->broken = 1;
+    p->broken_msg = strdup(msg);
+  }
+  q = take_queue(p);
+  m = p->broken_msg ? p->broken_msg : "the process pool is broken";
+  cf_unlock(&p->mu);
+  for (; q != NULL; q = next) {
+    next = q->next;
+    fail_broken(q, m);
+    cf_release(q);
+  }
+}
+
+/* Reap w and free its slot. grace < 0 waits as long as it takes (a worker
+** told to exit); otherwise a worker still alive after grace seconds (it
+** closed its socket but lives on) is killed. Returns the waitpid status,
+** or -1 if it was not ours to reap (SIGCHLD ignored by the host). */
+static int reap(cf_procpool *p, wproc *w, double grace) {
+  int st = -1;
+  pid_t r;
+  double until = cf_monotonic() + grace;
+  for (;;) {
+    r = waitpid(w->pid, &st, grace < 0 ? 0 : WNOHANG);
+    if (r > 0 || (r < 0 && errno != EINTR)) break;
+    if (r < 0) continue;
+    if (cf_monotonic() >= until) {
+      kill(w->pid, SIGKILL);
+      grace = -1;
+    } else if (w->pidfd >= 0) {
+      struct pollfd pf = {w->pidfd, POLLIN, 0};
+      poll(&pf, 1, 5);
+    } else {
+      cf_sleep(0.005);
+    }
+  }
+  if (r != w->pid) st = -1;
+  close(w->fd);
+  if (w->pidfd >= 0) close(w->pidfd);
+  w->fd = w->pidfd = -1;
+  w->state = W_FREE;
+  cf_lock(&p->mu);
+  w->pid = 0;
+  p->nprocs--;
+  cf_unlock(&p->mu);
+  return st;
+}
+
+/* A worker ended without being asked to: reap it, break the pool and
+** fail its task with the reason. */
+static void lost(cf_procpool *p, wproc *w) {
+  char msg[256], how[96];
+  pid_t pid = w->pid;
+  int st = reap(p, w, 1.0);
+  if (st == -1)
+    snprintf(how, sizeof how, "its status is unknown");
+  else if (WIFSIGNALED(st))
+    snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(st));
+  else
+    snprintf(how, sizeof how, "exit code %d", WEXITSTATUS(st));
+  snprintf(msg, sizeof msg,
+           "a process in the process pool was terminated abruptly (pid %d, "
+           "%s) while the future was running or pending", (int)pid, how);
+  break_pool(p, msg);
+  if (w->task) {
+    fail_broken(w->task, msg);
+    cf_release(w->task);
+    w->task = NULL;
+  }
+}
+
+/* Without pidfds: workers that have exited (left unreaped by waitid's
+** WNOWAIT, so lost() reaps them and reads their status). */
+static void check_exited(cf_procpool *p) {
+  int i;
+  for (i = 0; i < p->max_workers; i++) {
+    wproc *w = &p->w[i];
+    siginfo_t si;
+    if (w->state == W_FREE || w->pidfd >= 0) continue;
+    si.si_pid = 0;
+    if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        si.si_pid != 0)
+      lost(p, w);
+  }
+}
+
+static cf_future *pop(cf_procpool *p) {
+  cf_future *f;
+  cf_lock(&p->mu);
+  f = p->head;
+  if (f != NULL) {
+    p->head = f->next;
+    if (p->head == NULL) p->tail = NULL;
+    p->nqueued--;
+  }
+  cf_unlock(&p->mu);
+  return f;
+}
+
+/* Give each idle worker a task. */
+static void dispatch(cf_procpool *p) {
+  int i;
+  for (i = 0; i < p->max_workers; i++) {
+    wproc *w = &p->w[i];
+    cf_future *f;
+    int rc;
+    if (w->state != W_IDLE) continue;
+    while ((f = pop(p)) != NULL && cf_future_set_running(f) != 0) {
+      cf_buffer_free(&f->input);   /* cancelled while queued */
+      cf_release(f);
+    }
+    if (f == NULL) return;
+    w->task = f;
+    w->state = W_BUSY;
+    rc = send_frame(w->fd, M_TASK, 0, f->input.data, f->input.len, NULL, 0);
+    cf_buffer_free(&f->input);
+    if (rc != 0) {
+      lost(p, w);
+      return;
+    }
+  }
+}
+
+/* A frame from worker w. */
+static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
+  int kind, rc = recv_frame(w->fd, &kind, body);
+  if (rc == -ENOMEM) {
+    break_pool(p, "not enough memory for a result from a worker process");
+    return;
+  }
+  if (rc != 0) {
+    lost(p, w);
+    return;
+  }
+  if (kind == M_HELLO && w->state == W_STARTING) {
+    w->state = W_IDLE;
+  } else if (kind == M_HELLO_FAIL) {
+    char *m = strndup((const char *)body->data, body->len);
+    break_pool(p, m ? m : "a worker process failed to start");
+    free(m);
+  } else if ((kind == M_RESULT || kind == M_ERROR) && w->state == W_BUSY &&
+             body->len >= 8) {
+    uint64_t tblen;
+    char *tb = NULL;
+    memcpy(&tblen, body->data, 8);
+    if (tblen > body->len - 8) {
+      lost(p, w);
+      return;
+    }
+    if (tblen) tb = strndup((const char *)body->data + 8, (size_t)tblen);
+    memmove(body->data, body->data + 8 + tblen, body->len - 8 - tblen);
+    body->len -= 8 + (size_t)tblen;
+    cf_future_finish(w->task, kind == M_RESULT ? CF_OUTCOME_RESULT
+                                               : CF_OUTCOME_ERROR, body, tb);
+    free(tb);
+    cf_release(w->task);
+    w->task = NULL;
+    w->state = W_IDLE;
+  } else {
+    lost(p, w);   /* out of protocol */
+  }
+}
+
+/* Start workers for the queued tasks that no idle or starting worker
+** will take. A fork failure with no worker alive breaks the pool. */
+static void grow(cf_procpool *p, int nqueued) {
+  int i, alive = 0, ready = 0, e;
+  char msg[128];
+  for (i = 0; i < p->max_workers; i++) {
+    if (p->w[i].state != W_FREE) alive++;
+    if (p->w[i].state == W_IDLE || p->w[i].state == W_STARTING) ready++;
+  }
+  for (i = 0; i < p->max_workers && nqueued > ready; i++) {
+    if (p->w[i].state != W_FREE) continue;
+    e = spawn(p, &p->w[i]);
+    if (e != 0) {
+      if (alive > 0) return;   /* the others will get through the queue */
+      snprintf(msg, sizeof msg, "cannot start a worker process: %s",
+               strerror(-e));
+      break_pool(p, msg);
+      return;
+    }
+    alive++;
+    ready++;
+  }
+}
+
+/* Kill (broken) or dismiss (shut down) every worker, reap them all and
+** fail what is still in flight. */
+static void teardown(cf_procpool *p, int broken) {
+  const char *m;
+  int i;
+  for (i = 0; i < p->max_workers; i++) {
+    wproc *w = &p->w[i];
+    if (w->state == W_FREE) continue;
+    if (broken) kill(w->pid, SIGKILL);
+    else send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
+  }
+  for (i = 0; i < p->max_workers; i++)
+    if (p->w[i].state != W_FREE) {
+      shutdown(p->w[i].fd, SHUT_RDWR);
+    }
+  cf_lock(&p->mu);
+  m = p->broken_msg ? p->broken_msg : "the process pool is broken";
+  cf_unlock(&p->mu);
+  for (i = 0; i < p->max_workers; i++) {
+    wproc *w = &p->w[i];
+    if (w->state == W_FREE) continue;
+    if (w->task) {
+      fail_broken(w->task, m);
+      cf_release(w->task);
+      w->task = NULL;
+    }
+    reap(p, w, broken ? 1.0 : -1);
+  }
+}
+
+static void *manager_main(void *arg) {
+  cf_procpool *p = arg;
+  struct pollfd *pf = calloc(1 + 2 * (size_t)p->max_workers, sizeof *pf);
+  int *who = calloc(1 + 2 * (size_t)p->max_workers, sizeof *who);
+  cf_buffer body = CF_BUFFER_INIT;
+  int broken = 0;
+  cf_block_signals();
+  if (pf == NULL || who == NULL) {
+    break_pool(p, "not enough memory for the process pool");
+    broken = 1;
+  }
+  while (!broken) {
+    int shutdown, nqueued, busy = 0, npf = 1, nopidfd = 0, i, n;
+    cf_lock(&p->mu);
+    broken = p->broken;
+    shutdown = p->shutdown;
+    nqueued = p->nqueued;
+    cf_unlock(&p->mu);
+    if (broken) break;
+    grow(p, nqueued);
+    dispatch(p);
+    cf_lock(&p->mu);
+    broken = p->broken;
+    nqueued = p->nqueued;
+    cf_unlock(&p->mu);
+    if (broken) break;
+    pf[0].fd = p->wakefd;
+    pf[0].events = POLLIN;
+    for (i = 0; i < p->max_workers; i++) {
+      wproc *w = &p->w[i];
+      if (w->state == W_FREE) continue;
+      if (w->state == W_BUSY) busy++;
+      pf[npf].fd = w->fd;
+      pf[npf].events = POLLIN;
+      who[npf++] = i;
+      if (w->pidfd >= 0) {
+        pf[npf].fd = w->pidfd;
+        pf[npf].events = POLLIN;
+        who[npf++] = i;
+      } else {
+        nopidfd = 1;
+      }
+    }
+    if (shutdown && nqueued == 0 && busy == 0) break;
+    n = poll(pf, (nfds_t)npf, nopidfd ? 100 : -1);
+    if (n < 0 && errno != EINTR) break_pool(p, "poll failed in the process pool");
+    if (n > 0 && pf[0].revents) {
+      uint64_t v;
+      ssize_t r = read(p->wakefd, &v, sizeof v);
+      (void)r;
+    }
+    for (i = 1; n > 0 && i < npf; i++) {
+      wproc *w = &p->w[who[i]];
+      if (!pf[i].revents || w->state == W_FREE) continue;
+      if (pf[i].fd == w->fd) receive(p, w, &body);
+      else lost(p, w);   /* the pidfd: it exited */
+      cf_lock(&p->mu);
+      broken = p->broken;
+      cf_unlock(&p->mu);
+      if (broken) break;
+    }
+    if (nopidfd && !broken) check_exited(p);
+    cf_lock(&p->mu);
+    broken = p->broken;
+    cf_unlock(&p->mu);
+  }
+  teardown(p, broken);
+  cf_buffer_free(&body);
+  free(pf);
+  free(who);
+  cf_lock(&p->mu);
+  p->manager = 2;
+  pthread_cond_broadcast(&p->done_cv);
+  cf_unlock(&p->mu);
+  cf_release(p);
+  return NULL;
+}
+
+/* Called with p->mu held. */
+static int start_manager(cf_procpool *p) {
+  pthread_t t;
+  pthread_attr_t a;
+  int e;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  cf_retain(p);
+  e = pthread_create(&t, &a, manager_main, p);
+  pthread_attr_destroy(&a);
+  if (e != 0) {
+    cf_release(p);   /* never the last: the caller holds one */
+    return -e;
+  }
+  p->manager = 1;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The API.                                                               */
+
+cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
+  cf_future *f;
+  int e;
+  *rc = 0;
+  if (input->nrefs > 0) {
+    *rc = -EINVAL;
+    return NULL;
+  }
+  f = cf_future_new();
+  if (f == NULL) {
+    *rc = -ENOMEM;
+    return NULL;
+  }
+  cf_buffer_move(&f->input, input);
+  if (foreign(p)) {
+    char m[160];
+    snprintf(m, sizeof m, "this process pool belongs to process %d; it "
+             "cannot run tasks in a forked child", (int)p->owner);
+    fail_broken(f, m);
+    return f;
+  }
+  cf_lock(&p->mu);
+  if (p->shutdown) {
+    cf_unlock(&p->mu);
+    cf_release(f);
+    *rc = CF_ESHUTDOWN;
+    return NULL;
+  }
+  if (p->broken) {
+    char *m = strdup(p->broken_msg ? p->broken_msg : "the process pool is broken");
+    cf_unlock(&p->mu);
+    fail_broken(f, m ? m : "the process pool is broken");
+    free(m);
+    return f;
+  }
+  if (p->manager == 0 && (e = start_manager(p)) != 0) {
+    cf_unlock(&p->mu);
+    cf_release(f);
+    *rc = e;
+    return NULL;
+  }
+  cf_retain(f);                       /* the queue's reference */
+  f->next = NULL;
+  if (p->tail) p->tail->next = f; else p->head = f;
+  p->tail = f;
+  p->nqueued++;
+  cf_unlock(&p->mu);
+  wake(p);
+  return f;
+}
+
+int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
+  cf_future *q = NULL, *next;
+  if (foreign(p)) return 0;
+  cf_lock(&p->mu);
+  p->shutdown = 1;
+  if (cancel_futures) q = take_queue(p);
+  cf_unlock(&p->mu);
+  for (; q != NULL; q = next) {
+    next = q->next;
+    cf_buffer_free(&q->input);
+    cf_future_cancel(q);
+    cf_release(q);
+  }
+  wake(p);
+  if (wait) {
+    cf_lock(&p->mu);
+    while (p->manager == 1) pthread_cond_wait(&p->done_cv, &p->mu);
+    cf_unlock(&p->mu);
+  }
+  return 0;
+}
+
+int cf_procpool_pids(cf_procpool *p, int *pids, int n) {
+  int i, k = 0;
+  if (foreign(p)) return 0;
+  cf_lock(&p->mu);
+  for (i = 0; i < p->max_workers && k < n; i++)
+    if (p->w[i].pid > 0) pids[k++] = (int)p->w[i].pid;
+  cf_unlock(&p->mu);
+  return k;
+}
+
+/* In a forked child no other thread uses the copy: read it unlocked. */
+#define PROCPOOL_GETTER(name, expr)      \
+  int name(cf_procpool *p) {             \
+    int v;                               \
+    if (foreign(p)) return (expr);       \
+    cf_lock(&p->mu);                     \
+    v = (expr);                          \
+    cf_unlock(&p->mu);                   \
+    return v;                            \
+  }
+
+PROCPOOL_GETTER(cf_procpool_max_workers, p->max_workers)
+PROCPOOL_GETTER(cf_procpool_process_count, foreign(p) ? 0 : p->nprocs)
+PROCPOOL_GETTER(cf_procpool_is_broken, p->broken)
+PROCPOOL_GETTER(cf_procpool_is_shutdown, p->shutdown)
+PROCPOOL_GETTER(cf_procpool_is_running, p->manager == 1)

@@ -1,0 +1,226 @@
+--- concurrent.process: processes (Python's multiprocessing.Process) and
+-- the ProcessPoolExecutor behind futures.ProcessPoolExecutor.
+--
+-- A Process forks: the child goes on with a copy of the parent's memory,
+-- so the target, its upvalues and the globals are simply there, and what
+-- the child changes stays in the child. It runs target(table.unpack(args))
+-- (or the subclass's run) and exits with 0, with 1 after printing the
+-- error and its traceback to stderr, or with n if it calls os.exit(n).
+--
+-- A ProcessPoolExecutor's workers are forked processes too, but each runs
+-- a fresh Lua state (as a thread worker does): functions and values cross
+-- by copy, as for threads, and the library's shared objects cannot cross.
+local core = require "concurrent.core"
+local futures = require "concurrent.futures"
+
+local process = {}
+
+process.getpid = core.getpid
+process.cpu_count = core.cpu_count
+
+local SIGTERM, SIGKILL = 15, 9
+
+-- Process ---------------------------------------------------------------------
+
+--- Process{target=, args=, name=, daemon=}, or a subclass made with
+-- Process:extend(). Calling a class makes an instance and calls its init.
+local Process = {}
+Process.__name = "Process"
+
+-- Instances look up their class, except `exitcode`, which is read from
+-- the child's status each time (nil while it runs).
+local function instance_index(cls)
+  return function(self, k)
+    if k == "exitcode" then
+      local h = rawget(self, "_handle")
+      if h == nil then return nil end
+      local _, code = h:status()
+      return code
+    end
+    return cls[k]
+  end
+end
+Process.__index = instance_index(Process)
+
+local seq = 0
+local function new(cls, ...)
+  local self = setmetatable({}, cls)
+  self:init(...)
+  if rawget(self, "name") == nil then
+    seq = seq + 1
+    rawset(self, "name", "Process-" .. seq)
+  end
+  return self
+end
+
+Process.__call = new                 -- subclasses: their metatable is Process
+setmetatable(Process, {__call = new})
+
+local OPTIONS = {target = true, args = true, name = true, daemon = true}
+
+local function callable(f)
+  if type(f) == "function" then return true end
+  local mt = getmetatable(f)
+  return type(mt) == "table" and type(rawget(mt, "__call")) == "function"
+end
+
+--- The base class's init. Subclasses need not call it: the name is set
+-- after init, and run() is theirs.
+function Process:init(opts)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'Process' (table expected, got %s)"):format(type(opts)), 3)
+  end
+  for k in pairs(opts) do
+    if not OPTIONS[k] then
+      error(("bad argument #1 to 'Process' (unknown option '%s')"):format(tostring(k)), 3)
+    end
+  end
+  if opts.target ~= nil and not callable(opts.target) then
+    error("bad argument #1 to 'Process' (target must be a function)", 3)
+  end
+  if opts.args ~= nil and type(opts.args) ~= "table" then
+    error("bad argument #1 to 'Process' (args must be a table)", 3)
+  end
+  local name = opts.name
+  if name ~= nil and type(name) ~= "string" then
+    if type(name) ~= "number" then
+      error("bad argument #1 to 'Process' (name must be a string)", 3)
+    end
+    name = tostring(name)
+  end
+  if opts.daemon ~= nil and type(opts.daemon) ~= "boolean" then
+    error("bad argument #1 to 'Process' (daemon must be a boolean)", 3)
+  end
+  rawset(self, "_target", opts.target)
+  rawset(self, "_args", opts.args)
+  rawset(self, "name", name)
+  rawset(self, "daemon", opts.daemon or false)
+end
+
+--- Process:extend([methods]) -> a subclass.
+function Process:extend(methods)
+  local cls = {}
+  for k, v in pairs(self) do
+    if type(k) == "string" and k:sub(1, 2) == "__" then cls[k] = v end
+  end
+  if methods ~= nil then
+    if type(methods) ~= "table" then
+      error(("bad argument #1 to 'extend' (table expected, got %s)"):format(type(methods)), 2)
+    end
+    for k, v in pairs(methods) do cls[k] = v end
+  end
+  cls.__index = instance_index(cls)
+  return setmetatable(cls, self)
+end
+
+--- Runs in the child: target(table.unpack(args)). Override it.
+function Process:run()
+  local target = rawget(self, "_target")
+  if target ~= nil then
+    local args = rawget(self, "_args") or {}
+    target(table.unpack(args, 1, args.n or #args))
+  end
+end
+
+--- Fork; the child calls self:run() and exits. Once only.
+function Process:start()
+  if rawget(self, "_handle") ~= nil then
+    error("a process can only be started once", 2)
+  end
+  if rawget(self, "name") == nil then     -- a subclass init that cleared it
+    seq = seq + 1
+    rawset(self, "name", "Process-" .. seq)
+  end
+  local ok, h = pcall(core.process_start, function() self:run() end,
+                      tostring(self.name), self.daemon and true or false)
+  if not ok then error(h, 2) end
+  rawset(self, "_handle", h)
+  rawset(self, "pid", h:pid())
+end
+
+local function handle(self, what)
+  local h = rawget(self, "_handle")
+  if h == nil then error(("cannot %s a process before it is started"):format(what), 3) end
+  return h
+end
+
+--- join([timeout]) -> true once the child has ended, false on timeout.
+function Process:join(timeout)
+  return handle(self, "join"):join(timeout)
+end
+
+function Process:is_alive()
+  local h = rawget(self, "_handle")
+  if h == nil then return false end
+  return (h:status())
+end
+
+--- SIGTERM; nothing if the child has already ended and been reaped.
+function Process:terminate()
+  handle(self, "terminate"):signal(SIGTERM)
+end
+
+--- SIGKILL; nothing if the child has already ended and been reaped.
+function Process:kill()
+  handle(self, "kill"):signal(SIGKILL)
+end
+
+function Process:__tostring()
+  local h = rawget(self, "_handle")
+  local status = "initial"
+  if h ~= nil then
+    local alive, code = h:status()
+    status = alive and ("started pid=" .. h:pid())
+      or ("stopped exitcode=" .. tostring(code))
+  end
+  if self.daemon then status = status .. " daemon" end
+  return ("<%s(%s, %s)>"):format(rawget(getmetatable(self), "__name") or "Process",
+    tostring(self.name), status)
+end
+
+process.Process = Process
+
+-- ProcessPoolExecutor ---------------------------------------------------------
+
+core.ProcessPoolExecutor_class.map = futures._map
+
+local POOL_OPTIONS = {max_workers = true, initializer = true, initargs = true}
+
+--- The body of futures.ProcessPoolExecutor([max_workers]) and
+-- futures.ProcessPoolExecutor{max_workers=, initializer=, initargs=}.
+-- level is the error level of the caller's call (as for error()).
+function process._pool_executor(opts, level)
+  level = (level or 1) + 1
+  local max_workers, initializer, initargs
+  if type(opts) == "table" then
+    for k in pairs(opts) do
+      if not POOL_OPTIONS[k] then
+        error(("bad argument #1 to 'ProcessPoolExecutor' (unknown option '%s')"):format(tostring(k)), level)
+      end
+    end
+    max_workers, initializer, initargs = opts.max_workers, opts.initializer, opts.initargs
+  else
+    max_workers = opts
+  end
+  if max_workers == nil then
+    max_workers = core.cpu_count()       -- Python's default for processes
+  else
+    local ok, n = pcall(futures._check_max_workers, max_workers, "ProcessPoolExecutor")
+    if not ok then
+      error((tostring(n):gsub("^[^\n]-:%d+: ", "")), level)
+    end
+    max_workers = n
+  end
+  if initializer ~= nil and not callable(initializer) then
+    error("bad argument #1 to 'ProcessPoolExecutor' (initializer must be a function)", level)
+  end
+  if initargs ~= nil and type(initargs) ~= "table" then
+    error("bad argument #1 to 'ProcessPoolExecutor' (initargs must be a table)", level)
+  end
+  local ok, ex = pcall(core.process_pool, max_workers, initializer, initargs)
+  if not ok then error(ex, level) end
+  return ex
+end
+
+return process
