@@ -399,6 +399,41 @@ int cf_thread_is_alive(cf_thread *t);   /* started and fn not returned */
 int cf_thread_join(cf_thread *t, double timeout);
 
 /* ---------------------------------------------------------------------- */
+/* Process pools (core/procpool.c; section owned by the process area).     */
+/* Tasks run in forked worker processes. A task's input is bytes (a buffer */
+/* with no object references) sent over a socket; in the worker, fn(f,     */
+/* ctx, NULL) runs it on a future of the worker's own, with ctx made by    */
+/* hooks->worker_start in the worker process, and that future's outcome    */
+/* (payload and traceback) comes back to the caller's future. worker_stop  */
+/* runs in the worker as it exits, destroy in the caller's process when    */
+/* the pool is freed. Workers are forked on demand (up to max_workers) by  */
+/* a manager thread made at the first submit. A worker that dies breaks    */
+/* the pool: its future, every queued and every later one fail with       */
+/* CF_OUTCOME_BROKEN_PROCESS. In a forked child of the process that made   */
+/* it, a pool is inert: submit fails the future, shutdown returns.         */
+/* cf_kind_name: "procpool".                                               */
+
+typedef struct cf_procpool cf_procpool;
+
+/* max_workers > 0, fn not NULL; hooks may be NULL. */
+cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
+                             const cf_pool_hooks *hooks);
+/* Queue a task, its input moved from *input. A new future (a reference
+** for the caller), or NULL with *rc = CF_ESHUTDOWN, -EINVAL (the input
+** carries object references), -ENOMEM or -errno (no manager thread). On
+** a broken pool the future is returned already failed. */
+cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc);
+/* As cf_pool_shutdown; wait also reaps every worker process. */
+int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures);
+int cf_procpool_max_workers(cf_procpool *p);
+int cf_procpool_process_count(cf_procpool *p);  /* live worker processes */
+/* Up to n pids of live workers into pids; returns how many. */
+int cf_procpool_pids(cf_procpool *p, int *pids, int n);
+int cf_procpool_is_broken(cf_procpool *p);
+int cf_procpool_is_shutdown(cf_procpool *p);
+int cf_procpool_is_running(cf_procpool *p);     /* its manager runs */
+
+/* ---------------------------------------------------------------------- */
 /* Time and system.                                                        */
 
 double cf_monotonic(void);         /* seconds */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "future.h"
 
@@ -33,6 +34,7 @@ struct cf_pool {
   atomic_int finishing;        /* workers whose task is done, not yet back */
   int shutdown, broken;
   char *broken_msg;
+  pid_t owner;                 /* its process: inert in a forked child */
   cf_pool_hooks hooks;
 };
 
@@ -53,6 +55,7 @@ cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
   cf_cond_init(&p->work_cv);
   cf_cond_init(&p->exit_cv);
   p->max_workers = max_workers;
+  p->owner = getpid();
   if (hooks) p->hooks = *hooks;
   return p;
 }
@@ -195,6 +198,10 @@ static int spawn_worker(cf_pool *p) {
 static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   int e = 0;
   *rc = 0;
+  if (getpid() != p->owner) {   /* forked child: no workers, maybe a stale lock */
+    fail_broken(f, "this pool belongs to the process that made it, not to a forked child");
+    return f;
+  }
   cf_lock(&p->mu);
   if (p->shutdown) {
     cf_unlock(&p->mu);
@@ -266,6 +273,7 @@ cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
 
 int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
   cf_future *q = NULL, *next;
+  if (getpid() != p->owner) return 0;   /* forked child: nothing to stop */
   cf_lock(&p->mu);
   p->shutdown = 1;
   if (cancel_futures) q = take_queue(p);
@@ -289,6 +297,7 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
 #define POOL_GETTER(name, expr)          \
   int name(cf_pool *p) {                 \
     int v;                               \
+    if (getpid() != p->owner) return (expr); /* forked child: a private copy */ \
     cf_lock(&p->mu);                     \
     v = (expr);                          \
     cf_unlock(&p->mu);                   \
