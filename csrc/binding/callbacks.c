@@ -64,6 +64,8 @@ static void inbox_close(lcf_state *s) {
   cf_release(ib);
 }
 
+/* The inbox is made on a state's first add_done_callback (inbox_close is
+** registered once per state, at luaopen). */
 static lcf_inbox *get_inbox(lua_State *L) {
   lcf_state *s = lcf_getstate(L);
   if (s->inbox == NULL) {
@@ -73,7 +75,6 @@ static lcf_inbox *get_inbox(lua_State *L) {
     cf_mutex_init(&ib->mu);
     ib->tail = &ib->head;
     s->inbox = ib;
-    lcf_state_on_close(L, inbox_close);
   }
   return s->inbox;
 }
@@ -97,13 +98,20 @@ static void on_done(cf_future *f, void *ud) {
   cf_unlock(&ib->mu);
 }
 
+/* Report a failed callback. The handler below already made the message a
+** string with a traceback; anything else (a failing handler, no memory)
+** is reported by its type, so reporting itself never raises. */
 static void report(lua_State *L) {
-  const char *msg = luaL_tolstring(L, -1, NULL);
-  fprintf(stderr, "exception calling callback for future: %s\n", msg);
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "exception calling callback for future: %s\n",
+          msg ? msg : luaL_typename(L, -1));
   fflush(stderr);
-  lua_pop(L, 2);
+  lua_pop(L, 1);
 }
 
+/* Message handler: the error as a string (its __tostring if it has one)
+** followed by the traceback. An error in here makes the pcall return
+** LUA_ERRERR with a string, which report() handles too. */
 static int traceback_handler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) msg = luaL_tolstring(L, 1, NULL);
@@ -111,20 +119,26 @@ static int traceback_handler(lua_State *L) {
   return 1;
 }
 
-/* Call the function at -2 with the future at -1, reporting errors. */
+/* Call the function at -2 with the future at -1, reporting errors. Pops
+** both. */
 static void call_reported(lua_State *L) {
   lua_pushcfunction(L, traceback_handler);
-  lua_insert(L, -3);
+  lua_insert(L, -3);                        /* handler fn future */
   if (lua_pcall(L, 1, 0, -3) != LUA_OK) report(L);
-  lua_pop(L, 1);
+  lua_pop(L, 1);                            /* handler */
 }
 
+/* Run what is queued for L, in arrival order. The queue is taken whole
+** first, so a callback that makes a blocking call (which runs this again)
+** only sees the entries that arrived after. Nothing here raises: the
+** callbacks run protected and reporting does not allocate. */
 int lcf_callbacks_run(lua_State *L) {
   lcf_state *s = lcf_getstate(L);
   lcf_inbox *ib = s->inbox;
   entry *e, *next;
   int n = 0;
   if (ib == NULL || atomic_load(&ib->queued) == 0) return 0;
+  if (!lua_checkstack(L, 8)) return 0;     /* try again at the next call */
   cf_lock(&ib->mu);
   e = ib->head;
   ib->head = NULL;
@@ -137,7 +151,7 @@ int lcf_callbacks_run(lua_State *L) {
     luaL_unref(L, LUA_REGISTRYINDEX, e->ref);
     lua_rawgeti(L, -1, 1);
     lua_rawgeti(L, -2, 2);
-    lua_remove(L, -3);
+    lua_remove(L, -3);                              /* fn future */
     free(e);
     cf_release(ib);
     call_reported(L);
@@ -146,11 +160,25 @@ int lcf_callbacks_run(lua_State *L) {
   return n;
 }
 
+static int callable(lua_State *L, int idx) {
+  int ok;
+  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+  if (!luaL_getmetafield(L, idx, "__call")) return 0;
+  ok = lua_type(L, -1) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* f:add_done_callback(fn): fn(f) at once if f is done, else queued on this
+** state's inbox when f finishes (in whatever thread) and run here. The
+** entry is allocated before the core registration, so once the core has
+** it nothing below can fail. */
 static int l_add_done_callback(lua_State *L) {
   cf_future *f = lcf_checkfuture(L, 1);
   lcf_inbox *ib;
   entry *e;
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  int ref;
+  luaL_argexpected(L, callable(L, 2), 2, "function");
   lua_settop(L, 2);
   if (cf_future_done(f)) {          /* at once, in the caller */
     lua_pushvalue(L, 2);
@@ -164,9 +192,13 @@ static int l_add_done_callback(lua_State *L) {
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 2);
+  ref = luaL_ref(L, LUA_REGISTRYINDEX);      /* raises only for memory */
   e = malloc(sizeof *e);
-  if (e == NULL) return luaL_error(L, "not enough memory");
-  e->ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* cannot fail but for memory */
+  if (e == NULL) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    return luaL_error(L, "not enough memory");
+  }
+  e->ref = ref;
   e->inbox = cf_retain(ib);
   if (cf_future_add_done_callback(f, on_done, e) != 0) {
     luaL_unref(L, LUA_REGISTRYINDEX, e->ref);
@@ -184,6 +216,7 @@ static int l_poll(lua_State *L) {
 }
 
 void lcf_callbacks_open(lua_State *L) {
+  lcf_state_on_close(L, inbox_close);
   luaL_getmetatable(L, LCF_FUTURE);
   lua_pushcfunction(L, l_add_done_callback);
   lua_setfield(L, -2, "add_done_callback");

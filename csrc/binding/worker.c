@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "callbacks.h"
 #include "state.h"
 #include "transfer.h"
 #include "worker.h"
@@ -260,4 +261,5 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
   worker *w = ctx;
   (void)arg;
   lcf_run_encoded(w->L, f, cf_future_input(f), &w->out);
+  lcf_callbacks_run(w->L);  /* callbacks queued for this worker's state */
 }

@@ -126,194 +126,270 @@ function futures.wait(fs, timeout, return_when)
 end
 
 -- map ---------------------------------------------------------------------
+--
+-- Items are pulled from the sequences in chunks of `chunk` items; a chunk
+-- of one is submitted as fn(args...) itself, a larger one as one task that
+-- runs core.map_chunk in the worker, with arguments and results sent as
+-- plain values. The iterator's hot path is then one upvalue test and one
+-- table read per item. Without buffersize every chunk is submitted by the
+-- call to map, as Python does; with it, the number of items submitted and
+-- not yet yielded stays at most buffersize after each yield.
 
 local MAP_OPTIONS = {timeout = true, chunksize = true, buffersize = true}
 
+-- The last argument is map's options when it is a non-empty table whose
+-- keys are all option names (API.md).
 local function is_options(t)
-  if type(t) ~= "table" or getmetatable(t) ~= nil or next(t) == nil then
-    return false
-  end
+  if type(t) ~= "table" or next(t) == nil then return false end
   for k in pairs(t) do
     if not MAP_OPTIONS[k] then return false end
   end
   return true
 end
 
-local function positive_integer(v, name)
+local function positive_integer(v, name, pos)
   if v == nil then return nil end
-  if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v)) then
-    error(string.format("bad option '%s' to 'map' (integer expected, got %s)", name, tostring(v)), 3)
+  local n = type(v) == "number" and math.tointeger(v)
+  if not n or n <= 0 then
+    error(string.format("bad argument #%d to 'map' (%s must be a positive integer, got %s)",
+      pos, name, tostring(v)), 3)
   end
-  if v <= 0 then
-    error(string.format("bad option '%s' to 'map' (must be positive, got %s)", name, tostring(v)), 3)
-  end
-  return math.tointeger(v)
+  return n
 end
 
--- An iterator over argument tuples from several sequences (tables by their
--- # elements, functions until they return nil), stopping at the shortest.
-local function zip(seqs)
-  local n, i = #seqs, 0
+local function is_callable(fn)
+  if type(fn) == "function" then return true end
+  local mt = getmetatable(fn)
+  return type(mt) == "table" and type(rawget(mt, "__call")) == "function"
+end
+
+-- The task of a chunk: it crosses as bytecode, and `require` is the
+-- worker's own. Its arguments and results are plain values (see
+-- core.map_chunk in csrc/binding/waiter.c).
+local function run_chunk(fn, nargs, count, ...)
+  return require("concurrent.core").map_chunk(fn, nargs, count, ...)
+end
+
+-- At most this many argument values per chunk task, so that a chunk's
+-- arguments and results fit on a Lua stack (whose limit is 1,000,000
+-- slots) on both sides; a larger chunksize makes more, smaller tasks,
+-- which nothing else can tell apart.
+local MAX_CHUNK_VALUES = 65536
+
+-- A puller: pull(max) -> src, from, got, ended [, failed, err]: the next
+-- got tuples of nargs values are src[from], src[from + 1], ... (flat);
+-- ended once a sequence has run out or an iterator function raised
+-- (failed, err: raised at that item's position). A single table is its
+-- own source: nothing is copied before the values are sent.
+local function table_puller(s)
+  local pos, len = 0, #s
+  return function(max)
+    local from = pos + 1
+    local last = pos + max
+    if last > len then last = len end
+    pos = last
+    return s, from, last - from + 1, last == len
+  end
+end
+
+local function generic_puller(seqs, nargs)
   local lens = {}
-  for k = 1, n do
+  for k = 1, nargs do
     if type(seqs[k]) == "table" then lens[k] = #seqs[k] end
   end
-  return function()
-    i = i + 1
-    local tuple = {n = n}
-    for k = 1, n do
-      local s = seqs[k]
-      local v
-      if lens[k] then
-        if i > lens[k] then return nil end
-        v = s[i]
-      else
-        v = s()
-        if v == nil then return nil end
+  local i = 0
+  return function(max)
+    local args, got = {}, 0
+    while got < max do
+      local idx, base = i + 1, got * nargs
+      for k = 1, nargs do
+        local s, len, v = seqs[k], lens[k], nil
+        local ok = true
+        if len then
+          if idx > len then ok = nil else v = s[idx] end
+        else
+          ok, v = pcall(s)
+          if ok and v == nil then ok = nil end
+        end
+        if not ok then   -- this tuple is incomplete: drop its first values
+          for m = base + 1, base + k - 1 do args[m] = nil end
+          if ok == false then return args, 1, got, true, true, v end
+          return args, 1, got, true
+        end
+        args[base + k] = v
       end
-      tuple[k] = v
+      i, got = idx, got + 1
     end
-    return tuple
+    return args, 1, got, false
   end
 end
 
--- Runs in a worker: apply fn to each argument tuple of a chunk, stopping
--- at the first error. Results come back flat when every call returned
--- exactly one value.
-local function run_chunk(fn, nargs, count, ...)
-  local args = {...}
-  local flat, packed = {}, nil
-  for j = 1, count do
-    local base = (j - 1) * nargs
-    local r = table.pack(pcall(fn, table.unpack(args, base + 1, base + nargs)))
-    if not r[1] then
-      return false, j, r[2], flat, packed
-    end
-    if r.n == 2 and packed == nil then
-      flat[j] = r[2]
-    else
-      if packed == nil then
-        packed = {}
-        for k = 1, j - 1 do packed[k] = {n = 1, flat[k]} end
-      end
-      packed[j] = table.pack(table.unpack(r, 2, r.n))
-    end
-  end
-  return true, count, nil, flat, packed
-end
+local unpack, min = table.unpack, math.min
 
--- The generic map of every executor: built on self:submit.
+-- map(executor, fn, seq1 [, seq2, ...] [, opts]): every executor's map,
+-- built on executor:submit only.
 local function map(self, fn, ...)
-  local seqs = table.pack(...)
-  local opts = {}
-  if seqs.n >= 1 and is_options(seqs[seqs.n]) then
-    opts = seqs[seqs.n]
-    seqs[seqs.n] = nil
-    seqs.n = seqs.n - 1
-  end
-  if type(fn) ~= "function" then
+  local nseqs = select("#", ...)
+  local opts = nseqs >= 1 and select(nseqs, ...) or nil
+  if is_options(opts) then nseqs = nseqs - 1 else opts = nil end
+  if not is_callable(fn) then
     error(string.format("bad argument #1 to 'map' (function expected, got %s)", type(fn)), 2)
   end
-  if seqs.n == 0 then error("bad argument #2 to 'map' (sequence expected, got no value)", 2) end
-  for k = 1, seqs.n do
+  if nseqs == 0 then error("bad argument #2 to 'map' (sequence expected, got no value)", 2) end
+  local seqs = {...}
+  for k = 1, nseqs do
     local t = type(seqs[k])
     if t ~= "table" and t ~= "function" then
-      error(string.format("bad argument #%d to 'map' (table or iterator function expected, got %s)", k + 1, t), 2)
+      error(string.format("bad argument #%d to 'map' (table or iterator function expected, got %s)",
+        k + 1, t), 2)
     end
   end
-  local timeout = check_timeout(opts.timeout, "map", seqs.n + 2)
-  local chunksize = positive_integer(opts.chunksize, "chunksize") or 1
-  local buffersize = positive_integer(opts.buffersize, "buffersize")
+  local timeout, chunksize, buffersize
+  if opts then
+    local pos = nseqs + 2
+    timeout = check_timeout(opts.timeout, "map", pos)
+    chunksize = positive_integer(opts.chunksize, "chunksize", pos)
+    buffersize = positive_integer(opts.buffersize, "buffersize", pos)
+  end
   local deadline = timeout and monotonic() + timeout
-  local nargs = seqs.n
-  local next_tuple = zip(seqs)
-  local tasks = {}       -- queue of submitted chunks: {future, first index, count}
+  local nargs = nseqs
+  local chunk = min(chunksize or 1, buffersize or math.maxinteger,
+                    math.max(1, MAX_CHUNK_VALUES // nargs))
+  local single = chunk == 1      -- submit fn itself, one item per task
+  local pull
+  if nargs == 1 and type(seqs[1]) == "table" then
+    pull = table_puller(seqs[1])
+  else
+    pull = generic_puller(seqs, nargs)
+  end
+  local submit = self.submit
+
+  -- Submitted tasks, oldest first: future, index of its first item, count.
+  local qf, qfirst, qcount = {}, {}, {}
   local qhead, qtail = 1, 0
-  local nextindex, exhausted = 1, false
-  local max_ahead = buffersize and math.max(1, buffersize // chunksize) or math.huge
+  local inflight = 0            -- items in submitted, uncollected tasks
+  local nextindex = 1           -- index of the next item to pull
+  local exhausted, closed = false, false
+  local seq_failed, seq_err = false, nil
 
-  local function submit_one()
-    local args, count = {}, 0
-    while count < chunksize do
-      local tuple = next_tuple()
-      if tuple == nil then exhausted = true break end
-      count = count + 1
-      for k = 1, nargs do args[(count - 1) * nargs + k] = tuple[k] end
+  -- The chunk being yielded: its results, as {done, err, packed, values...}
+  -- in `flat`, so item j of the chunk is at p = j + 3, with index base + p
+  -- and value flat[p] (or the values packed[j] when it returned other
+  -- than one value). The fast path yields positions up to `stop`.
+  local base, flat, packed, last, pos, stop = 0, nil, nil, 0, 1, 0
+  local chunk_failed, chunk_err = false, nil
+  local waiting                 -- the single task being waited on
+
+  -- Submit chunks while there is room: `held` is the number of items of
+  -- the current chunk still to yield after the one being yielded.
+  local function fill(held)
+    while not exhausted and
+        (buffersize == nil or inflight + held + chunk <= buffersize) do
+      local src, from, got, ended, failed, err = pull(chunk)
+      if ended then
+        exhausted = true
+        if failed then seq_failed, seq_err = true, err end
+      end
+      if got > 0 then
+        local f, to = nil, from + got * nargs - 1
+        if single then
+          f = submit(self, fn, unpack(src, from, to))
+        else
+          f = submit(self, run_chunk, fn, nargs, got, unpack(src, from, to))
+        end
+        qtail = qtail + 1
+        qf[qtail], qfirst[qtail], qcount[qtail] = f, nextindex, got
+        nextindex = nextindex + got
+        inflight = inflight + got
+      end
     end
-    if count == 0 then return false end
-    local f
-    if chunksize == 1 then
-      f = self:submit(fn, table.unpack(args, 1, nargs))
+  end
+
+  -- How far the fast path may go in the current chunk: to its end, or,
+  -- with buffersize, to just before the first position p at which, once p
+  -- is yielded, there is room for another chunk:
+  -- inflight + (last - p) + chunk <= buffersize.
+  local function set_stop()
+    if packed ~= nil then
+      stop = 0
+    elseif buffersize == nil or exhausted then
+      stop = last
     else
-      f = self:submit(run_chunk, fn, nargs, count, table.unpack(args, 1, count * nargs))
-    end
-    qtail = qtail + 1
-    tasks[qtail] = {f, nextindex, count}
-    nextindex = nextindex + count
-    return true
-  end
-
-  local function fill()
-    while not exhausted and qtail - qhead + 1 < max_ahead do
-      if not submit_one() then break end
+      stop = min(last, inflight + last + chunk - buffersize - 1)
     end
   end
 
-  fill()
+  local function cancel_all()
+    closed, exhausted, stop = true, true, 0
+    if waiting then waiting:cancel() end
+    for k = qhead, qtail do
+      local f = qf[k]
+      if f then f:cancel() end
+    end
+  end
 
-  -- The chunk being yielded item by item.
-  local cur, curpos, curcount, curindex, curflat, curpacked, curerr, curok
+  local function slow()
+    while true do
+      if closed then return nil end
+      local p = pos
+      if p <= last then
+        pos = p + 1
+        if buffersize and not exhausted then
+          fill(last - p)
+          set_stop()
+        end
+        local r = packed and packed[p - 3]
+        if r then return base + p, unpack(r, 1, r.n) end
+        return base + p, flat[p]
+      end
+      if chunk_failed then
+        chunk_failed, closed = false, true
+        error(chunk_err, 0)
+      end
+      flat, packed, last, pos, stop = nil, nil, 0, 1, 0
+      if qhead > qtail then
+        if seq_failed then
+          closed = true
+          error(seq_err, 0)
+        end
+        return nil
+      end
+      local f, first, count = qf[qhead], qfirst[qhead], qcount[qhead]
+      if single then
+        qf[qhead] = nil
+        qhead = qhead + 1
+        inflight = inflight - 1
+        waiting = f
+        if buffersize then fill(0) end
+        return first, f:result(remaining(deadline))   -- raises its error
+      end
+      local r = {f:result(remaining(deadline))}
+      qf[qhead] = nil
+      qhead = qhead + 1
+      inflight = inflight - count
+      local done = r[1]
+      base, flat, packed, last, pos = first - 4, r, r[3], done + 3, 4
+      chunk_failed, chunk_err = done < count, r[2]
+      set_stop()
+    end
+  end
 
   local function iterate()
-    while true do
-      if cur then
-        if curpos <= curcount then
-          local pos = curpos
-          curpos = curpos + 1
-          if curpacked then
-            local r = curpacked[pos]
-            return curindex + pos - 1, table.unpack(r, 1, r.n)
-          end
-          return curindex + pos - 1, curflat[pos]
-        end
-        if not curok then
-          cur = nil
-          error(curerr, 0)
-        end
-        cur = nil
-      end
-      if qhead > qtail then
-        fill()
-        if qhead > qtail then return nil end
-      end
-      local task = tasks[qhead]
-      local f = task[1]
-      local left = remaining(deadline)
-      if chunksize == 1 then
-        local r = table.pack(f:result(left))  -- raises the task's error
-        tasks[qhead] = nil
-        qhead = qhead + 1
-        fill()
-        return task[2], table.unpack(r, 1, r.n)
-      end
-      local ok, count, err, flat, packed = f:result(left)
-      tasks[qhead] = nil
-      qhead = qhead + 1
-      fill()
-      cur, curpos, curindex, curflat, curpacked = f, 1, task[2], flat, packed
-      curok, curerr = ok, err
-      curcount = ok and count or count - 1
+    local p = pos
+    if p <= stop then
+      pos = p + 1
+      return base + p, flat[p]
     end
+    return slow()
   end
 
-  -- Leaving the loop early cancels what has not started.
-  local closer = setmetatable({}, {__close = function()
-    for k = qhead, qtail do
-      local t = tasks[k]
-      if t then t[1]:cancel() end
-    end
-    exhausted = true
-  end})
+  local ok, err = pcall(fill, 0)
+  if not ok then      -- submit refused (after shutdown, a value that cannot cross)
+    cancel_all()
+    error(err, 2)
+  end
+  -- Leaving the loop early (break, error) cancels what has not started.
+  local closer = setmetatable({}, {__close = cancel_all})
   return iterate, nil, nil, closer
 end
 
