@@ -224,8 +224,9 @@ static int plain_cfunction(lua_State *L, int idx) {
   return 0;
 }
 
+static lua_Integer loaded_count(lua_State *L);
+
 static int build_names(lua_State *L) {
-  lua_Integer count = 0;
   lua_newtable(L);                                  /* names */
   lua_newtable(L);
   lua_pushliteral(L, "k");
@@ -234,7 +235,6 @@ static int build_names(lua_State *L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE); /* names loaded */
   lua_pushnil(L);
   while (lua_next(L, -2)) {                         /* names loaded mod m */
-    count++;
     if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE) {
       lua_pushvalue(L, -1);
       if (lua_rawget(L, -5) == LUA_TNIL) {          /* first name wins */
@@ -267,17 +267,21 @@ static int build_names(lua_State *L) {
   lua_pop(L, 1);                                    /* names */
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMES_KEY);
-  lua_pushinteger(L, count);
+  lua_pushinteger(L, loaded_count(L));
   lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMES_COUNT_KEY);
   return lua_gettop(L);
 }
 
+/* A signature of package.loaded: the number of modules plus the sum of
+** their addresses, so a module unloaded and loaded again (a test runner
+** restoring package.loaded) makes the names stale even if the count is
+** the same. */
 static lua_Integer loaded_count(lua_State *L) {
-  lua_Integer n = 0;
+  lua_Unsigned n = 0;
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    n++;
+    n += 1 + (lua_Unsigned)(uintptr_t)lua_topointer(L, -1);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
