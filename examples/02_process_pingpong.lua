@@ -25,8 +25,8 @@ local function main()
   local pong = process.Process{target = sub_task, args = {"Pong"}}
   ping:start()
   pong:start()
-  -- Python joins its non-daemon children when the program ends; a Lua
-  -- script says so.
+  -- Like Python, the library waits for non-daemon children when the
+  -- program ends; joining here lets the parent speak after them.
   ping:join()
   pong:join()
   io.write("\n")
