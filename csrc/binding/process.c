@@ -46,6 +46,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -451,6 +452,38 @@ static int l_getpid(lua_State *L) {
   return 1;
 }
 
+/* core._children() -> {[pid] = state letter} for every child of this
+** process, from /proc (Linux; specs look for zombies, state "Z"). */
+static int l_children(lua_State *L) {
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  pid_t me = getpid();
+  lua_newtable(L);
+  if (d == NULL) return 1;
+  while ((e = readdir(d)) != NULL) {
+    char path[64], buf[512], *close_paren, state;
+    int ppid;
+    FILE *f;
+    size_t n;
+    long pid;
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    pid = strtol(e->d_name, NULL, 10);
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if ((f = fopen(path, "r")) == NULL) continue;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    close_paren = strrchr(buf, ')');   /* the command may hold spaces */
+    if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 &&
+        ppid == (int)me) {
+      lua_pushlstring(L, &state, 1);
+      lua_rawseti(L, -2, (lua_Integer)pid);
+    }
+  }
+  closedir(d);
+  return 1;
+}
+
 static const luaL_Reg handle_methods[] = {
   {"join", l_join},
   {"status", l_status},
@@ -477,5 +510,7 @@ void lcf_process_open(lua_State *L) {
   lua_setfield(L, -2, "process_start");
   lua_pushcfunction(L, l_getpid);
   lua_setfield(L, -2, "getpid");
+  lua_pushcfunction(L, l_children);
+  lua_setfield(L, -2, "_children");
   lcf_procpool_open(L);
 }
