@@ -24,7 +24,11 @@ run() {
   fi
 }
 
-echo "concurrent: the seed's programs in Lua (DEMO_SPEED=$DEMO_SPEED: sleeps are $DEMO_SPEED times shorter)"
+if [ "$DEMO_SPEED" = 1 ]; then
+  echo "concurrent: the seed's programs in Lua, with the seed's timings"
+else
+  echo "concurrent: the seed's programs in Lua (DEMO_SPEED=$DEMO_SPEED: sleeps $DEMO_SPEED times shorter)"
+fi
 start=$(date +%s.%N)
 run 01_process_download.lua "1. Two download processes, each with its own pid (multiprocessing.Process, os.getpid)"
 run 02_process_pingpong.lua "2. Processes have separate memory: Ping and Pong, 10 each"
