@@ -65,7 +65,7 @@ describe("Lock", function()
   it("wakes a thread blocked in acquire when released", function()
     local l, got = thread.Lock(), thread.Event()
     l:acquire()
-    local t = spawn(function(lk, ev) lk:acquire(); ev:set(); lk:release() end, l, got)
+    local t = spawn(function(lk, ev) lk:acquire(true, 60); ev:set(); lk:release() end, l, got)
     assert.is_false(got:wait(0.05))
     l:release()
     assert.is_true(got:wait(10))
@@ -223,7 +223,7 @@ describe("Condition", function()
       ts[i] = spawn(function(cond, w, rd)
         local _ <close> = cond:guard()
         rd:release()
-        cond:wait()
+        cond:wait(60)
         w:add(1)
       end, c, woke, ready)
     end
@@ -364,7 +364,7 @@ describe("Barrier", function()
     local ts = {}
     for i = 1, 2 do
       ts[i] = spawn(function(bar, out)
-        local ok, err = pcall(bar.wait, bar)
+        local ok, err = pcall(bar.wait, bar, 60)
         out:put(ok and "passed" or err.name)
       end, b, q)
     end
@@ -446,7 +446,7 @@ describe("Queue", function()
     assert.is_false(q:join(0.01))
     local t = spawn(function(qq)
       while true do
-        local v = qq:get()
+        local v = qq:get(true, 60)
         qq:task_done()
         if v == 10 then break end
       end
@@ -467,7 +467,7 @@ describe("Queue", function()
       cs[c] = spawn(function(qq, out)
         local got = {}
         while true do
-          local v = qq:get()
+          local v = qq:get(true, 60)
           if v == false then break end
           got[#got + 1] = v
         end
