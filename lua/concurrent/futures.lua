@@ -226,6 +226,19 @@ end
 
 local unpack, min = table.unpack, math.min
 
+-- submit's "cannot send X at args[k]..." names the k-th value of one task;
+-- say which item (and which of its sequences) that was.
+local function item_error(err, first, nargs, skip)
+  if type(err) ~= "string" then return err end
+  local head, k, tail = err:match("^(.-cannot send .- at )args%[(%d+)%](.*)$")
+  k = tonumber(k)
+  if not k or k <= skip then return err end
+  k = k - skip - 1
+  local where = "item " .. (first + k // nargs)
+  if nargs > 1 then where = where .. " of map, sequence " .. (k % nargs + 1) else where = where .. " of map" end
+  return head .. where .. tail
+end
+
 -- map(executor, fn, seq1 [, seq2, ...] [, opts]): every executor's map,
 -- built on executor:submit only.
 local function map(self, fn, ...)
@@ -271,6 +284,7 @@ local function map(self, fn, ...)
   local nextindex = 1           -- index of the next item to pull
   local exhausted, closed = false, false
   local seq_failed, seq_err = false, nil
+  local submit_err              -- set when submit refused a chunk
 
   -- The chunk being yielded: its results, as {done, err, packed, values...}
   -- in `flat`, so item j of the chunk is at p = j + 3, with index base + p
@@ -291,11 +305,15 @@ local function map(self, fn, ...)
         if failed then seq_failed, seq_err = true, err end
       end
       if got > 0 then
-        local f, to = nil, from + got * nargs - 1
+        local ok, f, to = nil, nil, from + got * nargs - 1
         if single then
-          f = submit(self, fn, unpack(src, from, to))
+          ok, f = pcall(submit, self, fn, unpack(src, from, to))
         else
-          f = submit(self, run_chunk, fn, nargs, got, unpack(src, from, to))
+          ok, f = pcall(submit, self, run_chunk, fn, nargs, got, unpack(src, from, to))
+        end
+        if not ok then  -- after shutdown, or a value that cannot cross
+          exhausted, submit_err = true, item_error(f, nextindex, nargs, single and 0 or 3)
+          return
         end
         qtail = qtail + 1
         qf[qtail], qfirst[qtail], qcount[qtail] = f, nextindex, got
@@ -336,6 +354,7 @@ local function map(self, fn, ...)
         pos = p + 1
         if buffersize and not exhausted then
           fill(last - p)
+          if submit_err then cancel_all() error(submit_err, 2) end
           set_stop()
         end
         local r = packed and packed[p - 3]
@@ -360,7 +379,10 @@ local function map(self, fn, ...)
         qhead = qhead + 1
         inflight = inflight - 1
         waiting = f
-        if buffersize then fill(0) end
+        if buffersize then
+          fill(0)
+          if submit_err then cancel_all() error(submit_err, 2) end
+        end
         return first, f:result(remaining(deadline))   -- raises its error
       end
       local r = {f:result(remaining(deadline))}
@@ -383,10 +405,10 @@ local function map(self, fn, ...)
     return slow()
   end
 
-  local ok, err = pcall(fill, 0)
-  if not ok then      -- submit refused (after shutdown, a value that cannot cross)
+  fill(0)
+  if submit_err then
     cancel_all()
-    error(err, 2)
+    error(submit_err, 2)
   end
   -- Leaving the loop early (break, error) cancels what has not started.
   local closer = setmetatable({}, {__close = cancel_all})

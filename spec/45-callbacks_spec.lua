@@ -1,0 +1,212 @@
+--- Done-callbacks and futures.poll: callbacks run in the state that added
+-- them, at once when already done, else at that state's next poll or
+-- inside one of its blocking calls.
+local futures = require "concurrent.futures"
+local concurrent = require "concurrent"
+local thread = require "concurrent.thread"
+local helpers = require "helpers"
+
+-- Run a Lua script in a fresh lua5.4 process; returns stdout and stderr.
+local function run_script(src)
+  local path, errpath = os.tmpname(), os.tmpname()
+  local fh = assert(io.open(path, "w"))
+  fh:write(("package.path = %q\npackage.cpath = %q\n"):format(package.path, package.cpath))
+  fh:write(src)
+  fh:close()
+  local p = io.popen("lua5.4 " .. path .. " 2>" .. errpath)
+  local out = p:read("a")
+  p:close()
+  local eh = assert(io.open(errpath))
+  local err = eh:read("a")
+  eh:close()
+  os.remove(path)
+  os.remove(errpath)
+  return out, err
+end
+
+-- Spin (without any call that runs callbacks) until f is done.
+local function spin_until_done(f)
+  local t0 = concurrent.monotonic()
+  while not f:done() do
+    assert(concurrent.monotonic() - t0 < 30, "future never finished")
+  end
+end
+
+describe("add_done_callback", function()
+  it("runs at once, with the future itself, when the future is already done", function()
+    local f = futures.Future()
+    f:set_result(7)
+    local got
+    f:add_done_callback(function(x) got = x end)
+    assert.is_true(rawequal(f, got))
+  end)
+
+  it("waits for poll when the future finishes in another thread", function()
+    local ex <close> = helpers.pool(1)
+    local f = ex:submit(function() return 5 end)
+    local calls = {}
+    f:add_done_callback(function(x) calls[#calls + 1] = x:result() end)
+    spin_until_done(f)
+    assert.same({}, calls)
+    assert.equal(1, futures.poll())
+    assert.same({5}, calls)
+    assert.equal(0, futures.poll())
+  end)
+
+  it("runs the callbacks of one future in the order they were added", function()
+    local f = futures.Future()
+    local order = {}
+    for i = 1, 5 do f:add_done_callback(function() order[#order + 1] = i end) end
+    f:set_result(true)
+    futures.poll()
+    assert.same({1, 2, 3, 4, 5}, order)
+  end)
+
+  it("runs callbacks when a future is cancelled", function()
+    local f = futures.Future()
+    local seen
+    f:add_done_callback(function(x) seen = x:cancelled() end)
+    assert.is_true(f:cancel())
+    futures.poll()
+    assert.is_true(seen)
+  end)
+
+  it("runs, before a blocking call returns, the callbacks of a future that finished during it", function()
+    local ex <close> = helpers.pool(2)
+    local calls = {
+      result = function(g) return g:result() end,
+      exception = function(g) return g:exception() end,
+      as_completed = function(g) for _ in futures.as_completed({g}) do end end,
+      wait = function(g) futures.wait({g}) end,
+      sleep = function(g) repeat concurrent.sleep(0.01) until g:done() end,
+      event = function(_, ev) ev:wait(30) end,
+    }
+    for name, call in pairs(calls) do
+      local gate, fin = thread.Event(), thread.Event()
+      local f = ex:submit(function(e) e:wait(30); return "f" end, gate)
+      local ran
+      f:add_done_callback(function(x) ran = x:result() end)
+      -- g lets f go, waits for it, and ends: f finishes while the main
+      -- state is blocked in `call`, and before g does.
+      local g = ex:submit(function(e, other, last)
+        e:set()
+        other:result()
+        last:set()
+        return "g"
+      end, gate, f, fin)
+      assert.is_nil(ran, name)
+      call(g, fin)
+      assert.equal("f", ran, name)
+    end
+  end)
+
+  it("reports an error in a callback on stderr and still runs the others", function()
+    local out, err = run_script([[
+      local futures = require "concurrent.futures"
+      local f = futures.Future()
+      f:add_done_callback(function() error("first one fails") end)
+      f:add_done_callback(function() io.write("second ran;") end)
+      f:add_done_callback(function() error(setmetatable({}, {__tostring = function() return "object error" end})) end)
+      f:add_done_callback(function() io.write("fourth ran;") end)
+      f:set_result(1)
+      io.write("polled ", futures.poll(), ";")
+      local g = futures.Future()
+      g:set_result(2)
+      g:add_done_callback(function() error("at once") end)
+      io.write("survived")
+    ]])
+    assert.equal("second ran;fourth ran;polled 0;survived", out)
+    assert.matches("exception calling callback for future: [^\n]*first one fails", err)
+    assert.matches("exception calling callback for future: object error", err)
+    assert.matches("exception calling callback for future: [^\n]*at once", err)
+    assert.matches("stack traceback", err)
+  end)
+
+  it("lets a callback make blocking calls and poll without running anything twice", function()
+    local a, b, c = futures.Future(), futures.Future(), futures.Future()
+    local count = {a = 0, b = 0, c = 0}
+    a:add_done_callback(function()
+      count.a = count.a + 1
+      c:set_result(true)          -- queues c's callback while a's runs
+      futures.poll()
+      b:result()
+    end)
+    b:add_done_callback(function() count.b = count.b + 1 end)
+    c:add_done_callback(function() count.c = count.c + 1 end)
+    local ex <close> = helpers.pool(1)
+    ex:submit(function(x, y) x:set_result(1); y:set_result(2) end, a, b):result()
+    futures.poll()
+    assert.same({a = 1, b = 1, c = 1}, count)
+  end)
+
+  it("takes callable tables and rejects what cannot be called", function()
+    local f = futures.Future()
+    local hit = false
+    f:add_done_callback(setmetatable({}, {__call = function() hit = true end}))
+    f:set_result(1)
+    assert.is_true(hit)
+    assert.matches("bad argument #1 to 'add_done_callback' %(function expected",
+      helpers.error_of(function() f:add_done_callback(3) end))
+  end)
+end)
+
+describe("futures.poll", function()
+  it("returns 0 at once when nothing is queued", function()
+    local t0 = concurrent.monotonic()
+    assert.equal(0, futures.poll())
+    assert.is_true(concurrent.monotonic() - t0 < helpers.LATE)
+  end)
+end)
+
+describe("callbacks added in a worker", function()
+  it("run in that worker: after its next task, at its poll, in its blocking calls", function()
+    local ex <close> = helpers.pool(1)
+    local g, h = futures.Future(), futures.Future()
+    local main_ident = thread.get_ident()
+    local worker_ident = ex:submit(function(fut, fut2)
+      local th = require("concurrent.thread")
+      fut:add_done_callback(function(x) CB_G, CB_IDENT = x:result(), th.get_ident() end)
+      fut2:add_done_callback(function(x) CB_H = x:result() end)
+      return th.get_ident()
+    end, g, h):result()
+    g:set_result(42)
+    assert.equal(0, futures.poll())                 -- not queued in the main state
+    -- this task does not run them (no poll, no blocking call) ...
+    assert.is_nil(ex:submit(function() return CB_G end):result())
+    -- ... but the worker ran them after it
+    assert.same({42, worker_ident}, {ex:submit(function() return CB_G, CB_IDENT end):result()})
+    assert.are_not.equal(main_ident, worker_ident)
+    -- poll in a task
+    h:set_result("h")
+    assert.same({1, "h"}, {ex:submit(function()
+      return require("concurrent.futures").poll(), CB_H
+    end):result()})
+  end)
+
+  it("run inside a blocking call of the worker", function()
+    local ex <close> = helpers.pool(1)
+    local g, gate = futures.Future(), thread.Event()
+    local f = ex:submit(function(fut, e)
+      local seen
+      fut:add_done_callback(function(x) seen = x:result() end)
+      e:wait(30)                    -- fut finishes while this blocks
+      return seen
+    end, g, gate)
+    g:set_result("in the wait")
+    gate:set()
+    assert.equal("in the wait", f:result())
+  end)
+
+  it("are dropped safely when the worker's state is closed first", function()
+    local g = futures.Future()
+    do
+      local ex <close> = helpers.pool(1)
+      ex:submit(function(fut)
+        fut:add_done_callback(function() error("must never run") end)
+      end, g):result()
+    end                                             -- worker state closed
+    g:set_result(1)
+    assert.equal(0, futures.poll())
+    assert.equal(1, g:result())
+  end)
+end)
