@@ -14,7 +14,6 @@
 */
 #include <errno.h>
 #include <limits.h>
-#include <string.h>
 
 #include <lauxlib.h>
 
@@ -58,11 +57,33 @@ static double wait_args(lua_State *L, int block_arg, int *block) {
   return *block ? timeout : 0;
 }
 
+/* The item's bytes live in a C buffer on this stack frame, filled and
+** read under lua_pcall: an error frees them before it is raised again,
+** and no userdata (with a finalizer to run later) is made per message.
+** A C-stack buffer is also safe if a finalizer run during the encoding or
+** decoding uses this same queue. */
+static int encode_body(lua_State *L) {
+  lcf_encode(L, 1, 1, lua_touserdata(L, 2), &item_opts);
+  return 0;
+}
+
+static int decode_body(lua_State *L) {
+  if (lcf_decode(L, lua_touserdata(L, 1), 0) == 0) lua_pushnil(L);
+  return 1;
+}
+
 static int do_put(lua_State *L, cf_queue *q, int block, double timeout) {
-  cf_buffer *b = lcf_newbuffer(L);
+  cf_buffer b = CF_BUFFER_INIT;
   int rc;
-  lcf_encode(L, 2, 1, b, &item_opts);
-  rc = cf_queue_put(q, b, block, timeout);
+  lua_pushcfunction(L, encode_body);
+  lua_pushvalue(L, 2);
+  lua_pushlightuserdata(L, &b);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    cf_buffer_free(&b);
+    return lua_error(L);
+  }
+  rc = cf_queue_put(q, &b, block, timeout);
+  cf_buffer_free(&b);   /* empty unless the put failed */
   if (block) lcf_callbacks_run(L);
   if (rc == CF_ETIMEDOUT) return lcf_raise(L, "Full", "queue is full");
   if (rc != 0) return luaL_error(L, "not enough memory");
@@ -70,12 +91,18 @@ static int do_put(lua_State *L, cf_queue *q, int block, double timeout) {
 }
 
 static int do_get(lua_State *L, cf_queue *q, int block, double timeout) {
-  cf_buffer *b = lcf_newbuffer(L);
-  int rc = cf_queue_get(q, b, block, timeout), n;
+  cf_buffer b = CF_BUFFER_INIT;
+  int rc = cf_queue_get(q, &b, block, timeout), status;
+  if (rc != 0) {
+    if (block) lcf_callbacks_run(L);
+    return lcf_raise(L, "Empty", "queue is empty");
+  }
+  lua_pushcfunction(L, decode_body);
+  lua_pushlightuserdata(L, &b);
+  status = lua_pcall(L, 1, 1, 0);
+  cf_buffer_free(&b);
+  if (status != LUA_OK) return lua_error(L);
   if (block) lcf_callbacks_run(L);
-  if (rc != 0) return lcf_raise(L, "Empty", "queue is empty");
-  n = lcf_decode(L, b, 0);
-  if (n == 0) lua_pushnil(L);
   return 1;
 }
 
@@ -151,15 +178,12 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-/* __index: the read-only field maxsize, then the methods (upvalue 1). */
-static int l_index(lua_State *L) {
-  cf_queue *q = check_queue(L);
-  if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "maxsize") == 0) {
-    lua_pushinteger(L, cf_queue_maxsize(q));
-    return 1;
-  }
-  lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(1));
+/* maxsize() -> the bound given at creation (0: unbounded). A method, not
+** Python's attribute: a field would need an __index function, which would
+** make every method lookup on a queue a C call (about a quarter of the
+** cost of a put/get pair). */
+static int l_maxsize(lua_State *L) {
+  lua_pushinteger(L, cf_queue_maxsize(check_queue(L)));
   return 1;
 }
 
@@ -173,16 +197,14 @@ static const luaL_Reg methods[] = {
   {"full", l_full},
   {"task_done", l_task_done},
   {"join", l_join},
+  {"maxsize", l_maxsize},
   {"__tostring", l_tostring},
   {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
 void lcf_queue_open(lua_State *L) {
-  lcf_newclass(L, LCF_QUEUE, methods);   /* mt */
-  lua_pushvalue(L, -1);
-  lua_pushcclosure(L, l_index, 1);
-  lua_setfield(L, -2, "__index");
+  lcf_newclass(L, LCF_QUEUE, methods);
   lua_pop(L, 1);
   lua_pushcfunction(L, l_queue_new);
   lua_setfield(L, -2, "Queue");
