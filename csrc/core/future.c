@@ -2,11 +2,28 @@
 ** future.c -- the future state machine (pending -> running -> finished,
 ** pending -> cancelled), waits, waiters and done-callbacks.
 **
-** Lock order: a future's mutex before a waiter's mutex. A waiter never
-** locks a future while holding its own mutex. Callbacks run after the
-** future's mutex is released.
+** The state is one atomic word, so the common paths take no lock: a
+** worker claims a task (PENDING -> RUNNING), a finisher claims the right
+** to write the payload (FW_CLAIMED), writes it, then publishes FINISHED
+** with a release CAS; readers that see FINISHED (acquire) read the
+** payload, which never changes again. Only when someone waits, watches
+** or added a callback (flags FW_WAITED / FW_LISTENED, set under the lock
+** with a CAS that fails once the future is done) does the finisher take
+** the lock to hand the future over and wake the sleepers.
+**
+** Locks: futures share NSTRIPES striped mutexes, each with a condition
+** that its sleepers wait on (a broadcast wakes the sleepers of every
+** future of the stripe; they re-check their own). Code never holds two
+** future locks at once. Lock order: a future's stripe before a waiter's
+** mutex. A waiter never locks a future while holding its own mutex.
+** Callbacks run after the stripe is unlocked; objects are never released
+** under it.
 */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +40,18 @@ struct cf_callback {
   struct cf_callback *next;
 };
 
+/* What few futures need; guarded by the stripe lock, except arg and
+** arg_free (owned by the pool like the task) and view (set once). */
+struct cf_future_ext {
+  struct cf_watch *watches;
+  struct cf_callback *callbacks, **cb_tail;
+  char *traceback;             /* set before FINISHED is published */
+  void *arg;
+  void (*arg_free)(void *);
+  cf_buffer view;              /* cf_future_outcome's inline payload */
+  int has_view;
+};
+
 struct cf_waiter {
   cf_object hdr;
   pthread_mutex_t mu;
@@ -34,72 +63,310 @@ struct cf_waiter {
   size_t returned;
 };
 
+__thread cf_future *cf_current_task;
+__thread cf_buffer *cf_current_input;
+__thread atomic_int *cf_current_finishing;
+__thread int cf_current_counted;
+
 static void future_destroy(void *obj);
 static const cf_kind future_kind = {"future", future_destroy};
 
-static pthread_condattr_t mono_attr;
-static pthread_once_t mono_once = PTHREAD_ONCE_INIT;
+/* ---------------------------------------------------------------------- */
+/* Stripes.                                                               */
 
-static void init_mono_attr(void) {
-  if (pthread_condattr_init(&mono_attr) != 0) abort();
-  if (pthread_condattr_setclock(&mono_attr, CLOCK_MONOTONIC) != 0) abort();
+#define NSTRIPES 64
+
+typedef struct stripe {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+} __attribute__((aligned(128))) stripe;
+
+static stripe stripes[NSTRIPES];
+static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+
+static void init_stripes(void) {
+  int i;
+  for (i = 0; i < NSTRIPES; i++) {
+    cf_mutex_init(&stripes[i].mu);
+    cf_cond_init(&stripes[i].cv);
+  }
+}
+
+/* After fork only the forking thread exists: a stripe held by another
+** thread at that moment would stay locked for ever in the child. */
+static void reinit_stripes_in_child(void) {
+  init_stripes();
+}
+
+static void setup_stripes(void) {
+  init_stripes();
+  pthread_atfork(NULL, NULL, reinit_stripes_in_child);
+}
+
+static inline stripe *stripe_of(const cf_future *f) {
+  uintptr_t h = (uintptr_t)f >> 4;
+  h ^= h >> 7;
+  h ^= h >> 13;
+  return &stripes[h % NSTRIPES];
+}
+
+static inline uint32_t load_word(cf_future *f) {
+  return atomic_load_explicit(&f->word, memory_order_acquire);
+}
+
+static inline int is_done(uint32_t w) {
+  uint32_t s = w & FW_STATE;
+  return s == CF_FINISHED || s == CF_CANCELLED;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* ---------------------------------------------------------------------- */
+/* Data: the task input, then the payload.                                */
+
+static inline cf_buffer *heap_of(cf_future *f) {
+  return (cf_buffer *)f->inl[0];
+}
+
+size_t cf_future_room_for(const cf_buffer *b) {
+  if (b->len > UINT16_MAX || b->nrefs > UINT8_MAX) return (size_t)-1;
+  return b->nrefs * sizeof(void *) + b->len;
+}
+
+cf_future *cf_future_new_sized(size_t room) {
+  cf_future *f;
+  size_t words;
+  if (room < sizeof(void *)) room = sizeof(void *);
+  words = (room + 7) / 8;
+  if (words > UINT8_MAX) words = 1;          /* too big to keep inline */
+  f = malloc(sizeof *f + words * 8);
+  if (f == NULL) return NULL;
+  pthread_once(&stripes_once, setup_stripes);
+  cf_object_init(f, &future_kind);
+  atomic_init(&f->word, CF_PENDING);
+  f->len = 0;
+  f->nrefs = 0;
+  f->cap8 = (uint8_t)words;
+  f->next = NULL;
+  f->fn = NULL;
+  atomic_init(&f->x, NULL);
+  f->inl[0] = NULL;
+  return f;
 }
 
 cf_future *cf_future_new(void) {
-  cf_future *f = calloc(1, sizeof *f);
-  if (f == NULL) return NULL;
-  cf_object_init(f, &future_kind);
-  pthread_once(&mono_once, init_mono_attr);
-  cf_mutex_init(&f->mu);
-  if (pthread_cond_init(&f->cv, &mono_attr) != 0) abort();
-  f->cb_tail = &f->callbacks;
-  return f;
+  return cf_future_new_sized(0);
+}
+
+/* Store b (moved) as f's data; the caller owns f's data slot (it is
+** empty). Inline when it fits, else as a heap buffer; -ENOMEM leaves b
+** with the caller. */
+static int store_data(cf_future *f, cf_buffer *b) {
+  size_t room = cf_future_room_for(b);
+  if (b->len == 0 && b->nrefs == 0) return 0;
+  if (room <= (size_t)f->cap8 * 8) {
+    memcpy(f->inl, b->refs, b->nrefs * sizeof(void *));
+    memcpy((char *)f->inl + b->nrefs * sizeof(void *), b->data, b->len);
+    f->len = (uint16_t)b->len;
+    f->nrefs = (uint8_t)b->nrefs;
+    b->nrefs = 0;                            /* the references moved */
+    b->len = 0;
+    atomic_fetch_or_explicit(&f->word, FW_INLINE, memory_order_relaxed);
+  } else {
+    cf_buffer *h = malloc(sizeof *h);
+    if (h == NULL) return -ENOMEM;
+    *h = *b;
+    cf_buffer_init(b);
+    f->inl[0] = h;
+    atomic_fetch_or_explicit(&f->word, FW_HEAP, memory_order_relaxed);
+  }
+  return 0;
+}
+
+/* Move f's data into dst (reset first). */
+static void take_data(cf_future *f, cf_buffer *dst) {
+  uint32_t w = load_word(f);
+  cf_buffer_reset(dst);
+  if (w & FW_INLINE) {
+    size_t i;
+    int rc = cf_buffer_append(dst, (char *)f->inl + f->nrefs * sizeof(void *),
+                              f->len);
+    /* The refs move: add them (retaining) and drop ours. */
+    for (i = 0; i < f->nrefs; i++) {
+      if (rc == 0) rc = cf_buffer_add_ref(dst, f->inl[i], NULL);
+      cf_release(f->inl[i]);
+    }
+    if (rc != 0) cf_buffer_reset(dst);       /* out of memory: empty input */
+    f->len = 0;
+    f->nrefs = 0;
+    atomic_fetch_and_explicit(&f->word, ~FW_INLINE, memory_order_relaxed);
+  } else if (w & FW_HEAP) {
+    cf_buffer *h = heap_of(f);
+    cf_buffer_move(dst, h);
+    free(h);
+    f->inl[0] = NULL;
+    atomic_fetch_and_explicit(&f->word, ~FW_HEAP, memory_order_relaxed);
+  }
+}
+
+static void free_data(cf_future *f) {
+  uint32_t w = load_word(f);
+  if (w & FW_INLINE) {
+    size_t i;
+    for (i = 0; i < f->nrefs; i++) cf_release(f->inl[i]);
+    f->len = 0;
+    f->nrefs = 0;
+    atomic_fetch_and_explicit(&f->word, ~FW_INLINE, memory_order_relaxed);
+  } else if (w & FW_HEAP) {
+    cf_buffer *h = heap_of(f);
+    cf_buffer_free(h);
+    free(h);
+    f->inl[0] = NULL;
+    atomic_fetch_and_explicit(&f->word, ~FW_HEAP, memory_order_relaxed);
+  }
+}
+
+void cf_future_put_input(cf_future *f, cf_buffer *b) {
+  if (store_data(f, b) != 0) {
+    /* No memory for a heap copy: keep the task input empty rather than
+    ** fail the submit; the task then reports "task has no function". */
+    cf_buffer_reset(b);
+  }
+}
+
+/* Only a cancelled future's data is still its input that nobody else
+** will touch (finishers take the input themselves, a worker takes it as
+** it starts the task). */
+void cf_future_drop_input(cf_future *f) {
+  if ((load_word(f) & FW_STATE) == CF_CANCELLED) free_data(f);
+}
+
+/* In a pool worker, the input already moved to the worker's buffer. A
+** task run some other way (a process pool's child calls its function
+** directly) gets the data moved to a heap buffer that f owns. Only the
+** task's owner may call this. */
+cf_buffer *cf_future_input(cf_future *f) {
+  uint32_t w;
+  cf_buffer *h;
+  if (f == cf_current_task) return cf_current_input;
+  w = load_word(f);
+  if (w & FW_HEAP) return heap_of(f);
+  h = malloc(sizeof *h);
+  if (h == NULL) return NULL;
+  cf_buffer_init(h);
+  take_data(f, h);
+  f->inl[0] = h;
+  atomic_fetch_or_explicit(&f->word, FW_HEAP, memory_order_release);
+  return h;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The extension.                                                         */
+
+static struct cf_future_ext *get_ext(cf_future *f) {
+  struct cf_future_ext *x = atomic_load_explicit(&f->x, memory_order_acquire);
+  struct cf_future_ext *expected = NULL;
+  if (x != NULL) return x;
+  x = calloc(1, sizeof *x);
+  if (x == NULL) return NULL;
+  x->cb_tail = &x->callbacks;
+  if (!atomic_compare_exchange_strong_explicit(&f->x, &expected, x,
+                                               memory_order_acq_rel,
+                                               memory_order_acquire)) {
+    free(x);
+    return expected;
+  }
+  return x;
+}
+
+static inline struct cf_future_ext *ext_of(cf_future *f) {
+  return atomic_load_explicit(&f->x, memory_order_acquire);
+}
+
+int cf_future_set_arg(cf_future *f, void *arg, void (*arg_free)(void *)) {
+  struct cf_future_ext *x;
+  if (arg == NULL && arg_free == NULL) return 0;
+  x = get_ext(f);
+  if (x == NULL) return -ENOMEM;
+  x->arg = arg;
+  x->arg_free = arg_free;
+  return 0;
+}
+
+void *cf_future_arg(cf_future *f) {
+  struct cf_future_ext *x = ext_of(f);
+  return x ? x->arg : NULL;
+}
+
+void cf_future_free_arg(cf_future *f) {
+  struct cf_future_ext *x = ext_of(f);
+  if (x && x->arg_free) {
+    void (*fr)(void *) = x->arg_free;
+    x->arg_free = NULL;
+    fr(x->arg);
+  }
+  if (x) x->arg = NULL;
 }
 
 /* Callbacks still registered on a future that never finished are called
 ** once more here so that their owners can free what they hold. */
 static void future_destroy(void *obj) {
   cf_future *f = obj;
-  struct cf_callback *cb = f->callbacks, *next;
-  for (; cb != NULL; cb = next) {
-    next = cb->next;
-    cb->fn(f, cb->ud);
-    free(cb);
+  struct cf_future_ext *x = ext_of(f);
+  free_data(f);
+  if (x) {
+    struct cf_callback *cb = x->callbacks, *next;
+    struct cf_watch *wt, *wnext;
+    for (; cb != NULL; cb = next) {
+      next = cb->next;
+      cb->fn(f, cb->ud);
+      free(cb);
+    }
+    for (wt = x->watches; wt != NULL; wt = wnext) {  /* none: waiters hold f */
+      wnext = wt->next;
+      free(wt);
+    }
+    if (x->arg_free) x->arg_free(x->arg);
+    free(x->traceback);
+    free(x);
   }
-  if (f->arg_free) f->arg_free(f->arg);
-  cf_buffer_free(&f->input);
-  cf_buffer_free(&f->payload);
-  free(f->traceback);
-  pthread_cond_destroy(&f->cv);
-  pthread_mutex_destroy(&f->mu);
   free(f);
 }
 
+/* ---------------------------------------------------------------------- */
+/* State.                                                                 */
+
 cf_state cf_future_state(cf_future *f) {
-  cf_state s;
-  cf_lock(&f->mu);
-  s = f->state;
-  cf_unlock(&f->mu);
-  return s;
+  return (cf_state)(load_word(f) & FW_STATE);
 }
 
 int cf_future_done(cf_future *f) {
-  cf_state s = cf_future_state(f);
-  return s == CF_FINISHED || s == CF_CANCELLED;
+  return is_done(load_word(f));
 }
 
 static void waiter_push(cf_waiter *w, cf_future *f);
 
-/* Called with f->mu held, once, as f becomes done: hand f to its waiters
-** and wake its blocked threads. Returns the callbacks to run after the
+/* Called with the stripe locked, once, after f became done: hand f to its
+** waiters, wake the sleepers, and return the callbacks to run after the
 ** caller unlocks. */
-static struct cf_callback *mark_done(cf_future *f) {
-  struct cf_watch *wt;
-  struct cf_callback *cbs = f->callbacks;
-  for (wt = f->watches; wt != NULL; wt = wt->next) waiter_push(wt->w, f);
-  if (f->nwaiting > 0) pthread_cond_broadcast(&f->cv);
-  f->callbacks = NULL;
-  f->cb_tail = &f->callbacks;
+static struct cf_callback *mark_done_locked(cf_future *f, stripe *s,
+                                            uint32_t old) {
+  struct cf_future_ext *x = ext_of(f);
+  struct cf_callback *cbs = NULL;
+  if (x) {
+    struct cf_watch *wt;
+    for (wt = x->watches; wt != NULL; wt = wt->next) waiter_push(wt->w, f);
+    cbs = x->callbacks;
+    x->callbacks = NULL;
+    x->cb_tail = &x->callbacks;
+  }
+  if (old & FW_WAITED) pthread_cond_broadcast(&s->cv);
   return cbs;
 }
 
@@ -112,60 +379,106 @@ static void run_callbacks(cf_future *f, struct cf_callback *cb) {
   }
 }
 
+/* Publish a new state: CAS from the current word, keeping the flags; if
+** someone waits or listens, finish the hand-over under the stripe lock.
+** `want` is the state (and outcome) to set, `ok` the states the CAS may
+** start from; returns 0, or -1 if the word was in none of them. */
+static int publish(cf_future *f, uint32_t want, uint32_t clear,
+                   int (*ok)(uint32_t)) {
+  uint32_t old = load_word(f), nw;
+  do {
+    if (!ok(old)) return -1;
+    nw = (old & ~(FW_STATE | FW_OUTCOME | clear)) | want;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &f->word, &old, nw, memory_order_acq_rel, memory_order_acquire));
+  if (is_done(nw) && (old & (FW_WAITED | FW_LISTENED))) {
+    stripe *s = stripe_of(f);
+    struct cf_callback *cbs;
+    cf_lock(&s->mu);
+    cbs = mark_done_locked(f, s, old);
+    cf_unlock(&s->mu);
+    run_callbacks(f, cbs);
+  }
+  return 0;
+}
+
+static int pending_unclaimed(uint32_t w) {
+  return (w & FW_STATE) == CF_PENDING && !(w & FW_CLAIMED);
+}
+
 int cf_future_cancel(cf_future *f) {
-  struct cf_callback *cbs;
-  cf_lock(&f->mu);
-  if (f->state == CF_CANCELLED) {
-    cf_unlock(&f->mu);
-    return 1;
-  }
-  if (f->state != CF_PENDING) {
-    cf_unlock(&f->mu);
-    return 0;
-  }
-  f->state = CF_CANCELLED;
-  cbs = mark_done(f);
-  cf_unlock(&f->mu);
-  run_callbacks(f, cbs);
-  return 1;
+  uint32_t w = load_word(f);
+  if ((w & FW_STATE) == CF_CANCELLED) return 1;
+  if (publish(f, CF_CANCELLED, 0, pending_unclaimed) == 0) return 1;
+  return (load_word(f) & FW_STATE) == CF_CANCELLED;
 }
 
 int cf_future_set_running(cf_future *f) {
-  int rc = 0;
-  cf_lock(&f->mu);
-  if (f->state == CF_CANCELLED)
-    rc = CF_ECANCELLED;
-  else if (f->state != CF_PENDING)
-    rc = CF_ESTATE;
-  else
-    f->state = CF_RUNNING;
-  cf_unlock(&f->mu);
-  return rc;
+  uint32_t old = load_word(f);
+  for (;;) {
+    if ((old & FW_STATE) == CF_CANCELLED) return CF_ECANCELLED;
+    if (!pending_unclaimed(old)) return CF_ESTATE;
+    if (atomic_compare_exchange_weak_explicit(
+            &f->word, &old, (old & ~FW_STATE) | CF_RUNNING,
+            memory_order_acq_rel, memory_order_acquire))
+      return 0;
+  }
+}
+
+/* A pool worker starts a task: PENDING -> RUNNING, and the input moves
+** to dst. The claim bit is held while the input moves, so a finisher
+** (someone calling set_result on a running task) cannot take it too. */
+int cf_future_start(cf_future *f, cf_buffer *dst) {
+  uint32_t old = load_word(f);
+  for (;;) {
+    if ((old & FW_STATE) == CF_CANCELLED) return CF_ECANCELLED;
+    if (!pending_unclaimed(old)) return CF_ESTATE;
+    if (atomic_compare_exchange_weak_explicit(
+            &f->word, &old, (old & ~FW_STATE) | CF_RUNNING | FW_CLAIMED,
+            memory_order_acq_rel, memory_order_acquire))
+      break;
+  }
+  if (dst) take_data(f, dst);
+  else free_data(f);
+  atomic_fetch_and_explicit(&f->word, ~FW_CLAIMED, memory_order_release);
+  return 0;
+}
+
+static int claimed(uint32_t w) {
+  return (w & FW_CLAIMED) != 0;
 }
 
 int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
                      const char *traceback) {
-  struct cf_callback *cbs;
-  char *tb = traceback ? strdup(traceback) : NULL;
-  if (traceback && tb == NULL) return -ENOMEM;
-  cf_lock(&f->mu);
-  if (f->state == CF_FINISHED || f->state == CF_CANCELLED) {
-    cf_unlock(&f->mu);
-    free(tb);
-    return CF_ESTATE;
+  uint32_t old = load_word(f);
+  cf_buffer input = CF_BUFFER_INIT;
+  /* Claim: only one finisher writes the payload. */
+  do {
+    if (is_done(old) || (old & FW_CLAIMED)) return CF_ESTATE;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &f->word, &old, old | FW_CLAIMED, memory_order_acq_rel,
+      memory_order_acquire));
+  /* A task input still here (a C task that never took it) goes first. */
+  if (old & (FW_INLINE | FW_HEAP)) take_data(f, &input);
+  if (traceback) {
+    struct cf_future_ext *x = get_ext(f);
+    if (x) x->traceback = strdup(traceback);
   }
-  /* A pool worker finishing its task is about to take the next one: tell
-  ** the pool before anyone can see the result, so a submit made right
-  ** after result() returns reuses this worker instead of making one. */
-  if (f->state == CF_RUNNING && f->finishing)
-    atomic_fetch_add(f->finishing, 1);
-  f->state = CF_FINISHED;
-  f->outcome = how;
-  if (payload) cf_buffer_move(&f->payload, payload);
-  f->traceback = tb;
-  cbs = mark_done(f);
-  cf_unlock(&f->mu);
-  run_callbacks(f, cbs);
+  if (payload && store_data(f, payload) != 0) {
+    /* No memory for the payload: finish empty rather than never. */
+    cf_buffer_reset(payload);
+  }
+  /* A pool worker finishing its own task is about to take the next one:
+  ** tell the pool before anyone can see the result, so a submit made
+  ** right after result() returns reuses this worker instead of making
+  ** one. */
+  if (f == cf_current_task && cf_current_finishing &&
+      (old & FW_STATE) == CF_RUNNING) {
+    atomic_fetch_add(cf_current_finishing, 1);
+    cf_current_counted = 1;
+  }
+  publish(f, CF_FINISHED | ((uint32_t)how << FW_OSHIFT), FW_CLAIMED, claimed);
+  cf_buffer_free(&input);
   return 0;
 }
 
@@ -186,64 +499,142 @@ int cf_future_set_error(cf_future *f, const void *data, size_t len) {
   return finish_bytes(f, CF_OUTCOME_ERROR, data, len);
 }
 
+/* Spin a little before sleeping: a small task's result usually comes
+** within microseconds, and a sleep costs the finisher a futex wake and
+** the waiter a context switch. Yielding keeps a spinner from starving the
+** workers when threads outnumber cores. */
+#define SPIN_PAUSES 200
+#define SPIN_YIELDS 20
+
 int cf_future_wait(cf_future *f, double timeout) {
   cf_deadline d;
-  int rc = 0;
-  cf_lock(&f->mu);
-  if (f->state == CF_FINISHED || f->state == CF_CANCELLED) {
-    cf_unlock(&f->mu);
-    return 0;
-  }
-  if (timeout == 0) {
-    cf_unlock(&f->mu);
-    return CF_ETIMEDOUT;
+  stripe *s;
+  int rc = 0, i;
+  uint32_t w = load_word(f);
+  if (is_done(w)) return 0;
+  if (timeout == 0) return CF_ETIMEDOUT;
+  for (i = 0; i < SPIN_PAUSES + SPIN_YIELDS; i++) {
+    if (i < SPIN_PAUSES) cpu_relax();
+    else sched_yield();
+    if (is_done(load_word(f))) return 0;
   }
   cf_deadline_set(&d, timeout);
-  f->nwaiting++;
-  while (f->state != CF_FINISHED && f->state != CF_CANCELLED) {
-    if (cf_cond_wait_until(&f->cv, &f->mu, &d) == CF_ETIMEDOUT) {
-      if (f->state != CF_FINISHED && f->state != CF_CANCELLED)
-        rc = CF_ETIMEDOUT;
+  s = stripe_of(f);
+  cf_lock(&s->mu);
+  w = load_word(f);
+  while (!is_done(w)) {
+    if (!(w & FW_WAITED)) {
+      if (!atomic_compare_exchange_weak_explicit(&f->word, &w, w | FW_WAITED,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire))
+        continue;                            /* w reloaded: re-check */
+    }
+    if (cf_cond_wait_until(&s->cv, &s->mu, &d) == CF_ETIMEDOUT) {
+      if (!is_done(load_word(f))) rc = CF_ETIMEDOUT;
       break;
     }
+    w = load_word(f);
   }
-  f->nwaiting--;
-  cf_unlock(&f->mu);
+  cf_unlock(&s->mu);
   return rc;
 }
 
-cf_outcome cf_future_outcome(cf_future *f, const cf_buffer **payload,
-                             const char **traceback) {
-  cf_outcome o;
-  cf_lock(&f->mu);
-  o = f->state == CF_FINISHED ? f->outcome : CF_OUTCOME_NONE;
-  cf_unlock(&f->mu);
-  if (payload) *payload = o != CF_OUTCOME_NONE ? &f->payload : NULL;
-  if (traceback) *traceback = o != CF_OUTCOME_NONE ? f->traceback : NULL;
+cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb) {
+  uint32_t w = load_word(f);
+  cf_outcome o = (w & FW_STATE) == CF_FINISHED
+                     ? (cf_outcome)((w & FW_OUTCOME) >> FW_OSHIFT)
+                     : CF_OUTCOME_NONE;
+  if (view) {
+    cf_buffer_init(view);
+    if (o != CF_OUTCOME_NONE) {
+      if (w & FW_INLINE) {
+        view->refs = f->inl;
+        view->nrefs = view->refcap = f->nrefs;
+        view->data = (unsigned char *)f->inl + f->nrefs * sizeof(void *);
+        view->len = view->cap = f->len;
+      } else if (w & FW_HEAP) {
+        *view = *heap_of(f);
+      }
+    }
+  }
+  if (tb) {
+    struct cf_future_ext *x = ext_of(f);
+    *tb = o != CF_OUTCOME_NONE && x ? x->traceback : NULL;
+  }
   return o;
 }
 
+/* The public form: the payload as a buffer owned by the future. An inline
+** payload gets a view kept in the extension, made once. */
+cf_outcome cf_future_outcome(cf_future *f, const cf_buffer **payload,
+                             const char **traceback) {
+  cf_outcome o = cf_future_peek(f, NULL, traceback);
+  if (payload) {
+    uint32_t w = load_word(f);
+    *payload = NULL;
+    if (o != CF_OUTCOME_NONE) {
+      static const cf_buffer empty = CF_BUFFER_INIT;
+      struct cf_future_ext *x;
+      *payload = &empty;
+      if (w & FW_HEAP) {
+        *payload = heap_of(f);
+      } else if ((w & FW_INLINE) && (x = get_ext(f)) != NULL) {
+        stripe *s = stripe_of(f);
+        cf_lock(&s->mu);
+        if (!x->has_view) {
+          cf_future_peek(f, &x->view, NULL);
+          x->has_view = 1;
+        }
+        cf_unlock(&s->mu);
+        *payload = &x->view;
+      }
+    }
+  }
+  return o;
+}
+
+/* Register something to run when f is done, under the stripe lock, unless
+** f is done already (then returns 1 and the caller runs it at once). */
+static int listen_locked(cf_future *f) {
+  uint32_t w = load_word(f);
+  for (;;) {
+    if (is_done(w)) return 1;
+    if (w & FW_LISTENED) return 0;
+    if (atomic_compare_exchange_weak_explicit(&f->word, &w, w | FW_LISTENED,
+                                              memory_order_acq_rel,
+                                              memory_order_acquire))
+      return 0;
+  }
+}
+
 int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
-  struct cf_callback *cb = malloc(sizeof *cb);
-  if (cb == NULL) return -ENOMEM;
+  struct cf_callback *cb;
+  struct cf_future_ext *x;
+  stripe *s = stripe_of(f);
+  if (cf_future_done(f)) {
+    fn(f, ud);
+    return 0;
+  }
+  cb = malloc(sizeof *cb);
+  x = get_ext(f);
+  if (cb == NULL || x == NULL) {
+    free(cb);
+    return -ENOMEM;
+  }
   cb->fn = fn;
   cb->ud = ud;
   cb->next = NULL;
-  cf_lock(&f->mu);
-  if (f->state != CF_FINISHED && f->state != CF_CANCELLED) {
-    *f->cb_tail = cb;
-    f->cb_tail = &cb->next;
-    cf_unlock(&f->mu);
+  cf_lock(&s->mu);
+  if (!listen_locked(f)) {
+    *x->cb_tail = cb;
+    x->cb_tail = &cb->next;
+    cf_unlock(&s->mu);
     return 0;
   }
-  cf_unlock(&f->mu);
+  cf_unlock(&s->mu);
   fn(f, ud);
   free(cb);
   return 0;
-}
-
-cf_buffer *cf_future_input(cf_future *f) {
-  return &f->input;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -313,8 +704,13 @@ static int reserve_ready(cf_waiter *w, size_t need) {
 
 int cf_waiter_watch(cf_waiter *w, cf_future *f) {
   struct cf_watch *wt = malloc(sizeof *wt);
+  struct cf_future_ext *x = get_ext(f);
+  stripe *s = stripe_of(f);
   int rc;
-  if (wt == NULL) return -ENOMEM;
+  if (wt == NULL || x == NULL) {
+    free(wt);
+    return -ENOMEM;
+  }
   cf_lock(&w->mu);
   rc = grow(&w->watched, &w->wcap, w->nwatched + 1, sizeof *w->watched);
   if (rc == 0) rc = reserve_ready(w, w->nwatched + 1);
@@ -325,15 +721,15 @@ int cf_waiter_watch(cf_waiter *w, cf_future *f) {
     return rc;
   }
   wt->w = w;
-  cf_lock(&f->mu);
-  if (f->state == CF_FINISHED || f->state == CF_CANCELLED) {
+  cf_lock(&s->mu);
+  if (listen_locked(f)) {
     waiter_push(w, f);
     free(wt);
   } else {
-    wt->next = f->watches;
-    f->watches = wt;
+    wt->next = x->watches;
+    x->watches = wt;
   }
-  cf_unlock(&f->mu);
+  cf_unlock(&s->mu);
   return 0;
 }
 
@@ -348,25 +744,30 @@ void cf_waiter_unwatch_all(cf_waiter *w) {
   cf_unlock(&w->mu);
   for (i = 0; i < n; i++) {
     cf_future *f = watched[i];
-    struct cf_watch **pp;
-    cf_lock(&f->mu);
-    for (pp = &f->watches; *pp != NULL; pp = &(*pp)->next) {
+    struct cf_future_ext *x = ext_of(f);
+    stripe *s = stripe_of(f);
+    struct cf_watch **pp, *dead = NULL;
+    cf_lock(&s->mu);
+    for (pp = x ? &x->watches : NULL; pp && *pp != NULL; pp = &(*pp)->next) {
       if ((*pp)->w == w) {
-        struct cf_watch *dead = *pp;
+        dead = *pp;
         *pp = dead->next;
-        free(dead);
         break;
       }
     }
-    cf_unlock(&f->mu);
+    cf_unlock(&s->mu);
+    free(dead);
     cf_release(f);
   }
   free(watched);
   cf_lock(&w->mu);
   while (w->rlen > 0) {
-    cf_release(w->ready[w->rhead]);
+    cf_future *f = w->ready[w->rhead];
     w->rhead = (w->rhead + 1) % w->rcap;
     w->rlen--;
+    cf_unlock(&w->mu);
+    cf_release(f);                 /* not under the waiter's mutex */
+    cf_lock(&w->mu);
   }
   w->returned = 0;
   cf_unlock(&w->mu);

@@ -1,34 +1,79 @@
 /*
-** future.h -- the future's layout, shared by future.c and pool.c (the pool
-** queues futures through their `next` link and stores the task in them, so
-** one allocation carries a task from submit to result).
+** future.h -- the future's layout and the calls the pools make on it
+** (core/pool.c, core/procpool.c) and the binding's fast paths. Internal:
+** hosts use concurrent.h.
+**
+** Size matters here: a program may hold 100,000 pending futures, so a
+** future is one allocation of 48 bytes plus its task's encoded input
+** stored inline after it (refs then bytes). Its lock is one of a set of
+** striped mutexes shared by all futures, and threads wait on the striped
+** condition of that lock; the state word is atomic, so done() and a
+** finished result() take no lock at all. Callbacks, waiters, a traceback
+** and a C task's argument live in an extension allocated on first need.
 */
 #ifndef CF_FUTURE_H
 #define CF_FUTURE_H
 
+#include <stdint.h>
+
 #include "object.h"
 
-struct cf_watch;
-struct cf_callback;
+struct cf_future_ext;
+
+/* The state word: bits 0-1 the cf_state, 2-4 the cf_outcome, and flags. */
+#define FW_STATE     0x03u
+#define FW_OUTCOME   0x1cu
+#define FW_OSHIFT    2
+#define FW_CLAIMED   0x20u   /* a finisher is writing the payload */
+#define FW_WAITED    0x40u   /* a thread waits on the stripe condition */
+#define FW_LISTENED  0x80u   /* callbacks or waiters are registered */
+#define FW_INLINE    0x100u  /* data is stored inline */
+#define FW_HEAP      0x200u  /* data is a cf_buffer pointed at by inl[0] */
 
 struct cf_future {
   cf_object hdr;
-  pthread_mutex_t mu;          /* guards everything below but the task */
-  pthread_cond_t cv;           /* signalled when done, if nwaiting > 0 */
-  cf_state state;
-  cf_outcome outcome;
-  int nwaiting;                /* threads blocked in cf_future_wait */
-  cf_buffer payload;           /* results, error value or message */
-  char *traceback;
-  struct cf_watch *watches;    /* waiters to notify when done */
-  struct cf_callback *callbacks, **cb_tail;
-  /* The task, owned by the pool until it runs (not under mu). */
-  cf_task_fn fn;
-  void *arg;
-  void (*arg_free)(void *);
-  cf_buffer input;
+  _Atomic uint32_t word;       /* state, outcome and flags above */
+  uint16_t len;                /* inline data: bytes */
+  uint8_t nrefs;               /* inline data: object references */
+  uint8_t cap8;                /* inline room, in 8-byte words */
   struct cf_future *next;      /* pool queue link, guarded by the pool */
-  atomic_int *finishing;       /* pool's count of workers about to be idle */
+  cf_task_fn fn;               /* the task, owned by the pool until it runs */
+  struct cf_future_ext *_Atomic x;  /* set once, freed with the future */
+  /* Inline data: nrefs object pointers, then len bytes; the input while
+  ** the task is queued, the payload once finished. With FW_HEAP, inl[0]
+  ** is a malloc'd cf_buffer instead. */
+  void *inl[];
 };
+
+/* A future with room for `room` bytes of inline data (at least 8). */
+cf_future *cf_future_new_sized(size_t room);
+/* Bytes of inline room a buffer needs to be stored inline. */
+size_t cf_future_room_for(const cf_buffer *b);
+/* Move b into f as its data before f is shared (a task's input); b is
+** left empty with its memory kept. */
+void cf_future_put_input(cf_future *f, cf_buffer *b);
+/* A worker starts f's task: like cf_future_set_running, and on success
+** the input moves into dst (reset first; NULL frees it). */
+int  cf_future_start(cf_future *f, cf_buffer *dst);
+/* Free the input of a cancelled future (a task that will not run);
+** never under a lock. */
+void cf_future_drop_input(cf_future *f);
+/* A C task's argument and its destructor (kept in the extension). */
+int  cf_future_set_arg(cf_future *f, void *arg, void (*arg_free)(void *));
+void *cf_future_arg(cf_future *f);
+/* Run arg_free(arg) now and forget them. */
+void cf_future_free_arg(cf_future *f);
+
+/* How f ended, with a read-only view of its payload in *view (data and
+** refs point into f: valid while the caller holds a reference). Takes no
+** lock once f is done. */
+cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb);
+
+/* The task a pool worker is running in this thread (for cf_future_input
+** and for the pool's count of workers about to come back for work). */
+extern __thread cf_future *cf_current_task;
+extern __thread cf_buffer *cf_current_input;
+extern __thread atomic_int *cf_current_finishing;
+extern __thread int cf_current_counted;   /* finish counted us there */
 
 #endif

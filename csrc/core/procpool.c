@@ -131,7 +131,6 @@ static cf_future *take_queue(cf_procpool *p) {
 static void fail_broken(cf_future *f, const char *msg) {
   cf_buffer b = CF_BUFFER_INIT;
   cf_buffer_append(&b, msg, strlen(msg));
-  cf_buffer_free(&f->input);
   if (cf_future_set_running(f) == 0 || !cf_future_done(f))
     cf_future_finish(f, CF_OUTCOME_BROKEN_PROCESS, &b, NULL);
   cf_buffer_free(&b);
@@ -143,8 +142,8 @@ static void procpool_destroy(void *obj) {
   cf_future *f = take_queue(p), *next;
   for (; f != NULL; f = next) {
     next = f->next;
-    cf_buffer_free(&f->input);
     cf_future_cancel(f);
+    cf_future_drop_input(f);
     cf_release(f);
   }
   if (p->hooks.destroy) p->hooks.destroy(p->hooks.ud);
@@ -290,7 +289,7 @@ static int child_task(cf_procpool *p, int fd, void *ctx, cf_buffer *in) {
   int rc;
   cf_future *f = cf_future_new();
   if (f == NULL) child_exit(3);
-  cf_buffer_move(&f->input, in);
+  cf_future_put_input(f, in);
   cf_future_set_running(f);
   p->fn(f, ctx, NULL);
   if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
@@ -482,17 +481,19 @@ static void dispatch(cf_procpool *p) {
   for (i = 0; i < p->max_workers; i++) {
     wproc *w = &p->w[i];
     cf_future *f;
+    cf_buffer *in;
     int rc;
     if (w->state != W_IDLE) continue;
     while ((f = pop(p)) != NULL && cf_future_set_running(f) != 0) {
-      cf_buffer_free(&f->input);   /* cancelled while queued */
+      cf_future_drop_input(f);     /* cancelled while queued */
       cf_release(f);
     }
     if (f == NULL) return;
     w->task = f;
     w->state = W_BUSY;
-    rc = send_frame(w->fd, M_TASK, 0, f->input.data, f->input.len, NULL, 0);
-    cf_buffer_free(&f->input);
+    in = cf_future_input(f);     /* freed when the future finishes */
+    rc = send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
+                    NULL, 0);
     if (rc != 0) {
       lost(p, w);
       return;
@@ -706,7 +707,7 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
     *rc = -ENOMEM;
     return NULL;
   }
-  cf_buffer_move(&f->input, input);
+  cf_future_put_input(f, input);
   if (foreign(p)) {
     char m[160];
     snprintf(m, sizeof m, "this process pool belongs to process %d; it "
@@ -753,8 +754,8 @@ int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
   cf_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
-    cf_buffer_free(&q->input);
     cf_future_cancel(q);
+    cf_future_drop_input(q);
     cf_release(q);
   }
   wake(p);
