@@ -72,7 +72,7 @@ describe("add_done_callback", function()
   end)
 
   it("runs, before a blocking call returns, the callbacks of a future that finished during it", function()
-    local ex <close> = helpers.pool(2)
+    local ex <close> = helpers.pool(1)
     local calls = {
       result = function(g) return g:result() end,
       exception = function(g) return g:exception() end,
@@ -82,18 +82,18 @@ describe("add_done_callback", function()
       event = function(_, ev) ev:wait(30) end,
     }
     for name, call in pairs(calls) do
-      local gate, fin = thread.Event(), thread.Event()
-      local f = ex:submit(function(e) e:wait(30); return "f" end, gate)
+      local f, fin = futures.Future(), thread.Event()
       local ran
       f:add_done_callback(function(x) ran = x:result() end)
-      -- g lets f go, waits for it, and ends: f finishes while the main
-      -- state is blocked in `call`, and before g does.
-      local g = ex:submit(function(e, other, last)
-        e:set()
-        other:result()
+      -- The task finishes f (which queues f's callback for this state),
+      -- then ends: f finishes while this state is blocked in `call`, and
+      -- before what `call` waits for.
+      local g = ex:submit(function(fut, last)
+        require("concurrent").sleep(0.05)
+        fut:set_result("f")
         last:set()
         return "g"
-      end, gate, f, fin)
+      end, f, fin)
       assert.is_nil(ran, name)
       call(g, fin)
       assert.equal("f", ran, name)
@@ -159,28 +159,39 @@ describe("futures.poll", function()
 end)
 
 describe("callbacks added in a worker", function()
-  it("run in that worker: after its next task, at its poll, in its blocking calls", function()
+  it("run in that worker, after its next task", function()
     local ex <close> = helpers.pool(1)
-    local g, h = futures.Future(), futures.Future()
+    local g = futures.Future()
     local main_ident = thread.get_ident()
-    local worker_ident = ex:submit(function(fut, fut2)
+    local worker_ident = ex:submit(function(fut)
       local th = require("concurrent.thread")
       fut:add_done_callback(function(x) CB_G, CB_IDENT = x:result(), th.get_ident() end)
-      fut2:add_done_callback(function(x) CB_H = x:result() end)
       return th.get_ident()
-    end, g, h):result()
+    end, g):result()
     g:set_result(42)
     assert.equal(0, futures.poll())                 -- not queued in the main state
-    -- this task does not run them (no poll, no blocking call) ...
-    assert.is_nil(ex:submit(function() return CB_G end):result())
-    -- ... but the worker ran them after it
+    -- a task that neither polls nor blocks does not run them, but the
+    -- worker does after it (or after the previous task, if g was set
+    -- before that one's end), so the task after sees them
+    ex:submit(function() return CB_G end):result()
     assert.same({42, worker_ident}, {ex:submit(function() return CB_G, CB_IDENT end):result()})
     assert.are_not.equal(main_ident, worker_ident)
-    -- poll in a task
+  end)
+
+  it("run at the worker's poll", function()
+    local ex <close> = helpers.pool(1)
+    local h, ready = futures.Future(), thread.Event()
+    local task = ex:submit(function(fut, r)
+      local fs, c = require("concurrent.futures"), require("concurrent")
+      fut:add_done_callback(function(x) CB_H = x:result() end)
+      r:set()
+      local n, t0 = 0, c.monotonic()
+      repeat n = fs.poll() until n > 0 or c.monotonic() - t0 > 30
+      return n, CB_H
+    end, h, ready)
+    assert.is_true(ready:wait(30))
     h:set_result("h")
-    assert.same({1, "h"}, {ex:submit(function()
-      return require("concurrent.futures").poll(), CB_H
-    end):result()})
+    assert.same({1, "h"}, {task:result()})
   end)
 
   it("run inside a blocking call of the worker", function()

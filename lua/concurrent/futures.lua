@@ -113,8 +113,10 @@ function futures.wait(fs, timeout, return_when)
     if id == nil then break end
     if return_when == futures.FIRST_COMPLETED then break end
     if return_when == futures.FIRST_EXCEPTION then
+      -- exception() returns a value (maybe nil: error(nil)) only when
+      -- the task failed, and raises CancelledError when cancelled
       local f = byid[id]
-      if not f:cancelled() and f:exception(0) ~= nil then break end
+      if not f:cancelled() and select("#", f:exception(0)) > 0 then break end
     end
   end
   local done, not_done = {}, {}
