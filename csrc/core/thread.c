@@ -5,10 +5,15 @@
 ** The handle is a reference-counted object so that the Lua objects naming
 ** it (in any state) can be collected while the thread runs: the running
 ** thread holds a reference of its own and drops it as the last thing it
-** does. Threads are detached; "joining" is waiting on the handle's
-** condition until the state is DONE, which the thread announces after its
-** function has returned (so after its Lua state is closed and everything
-** it held is released).
+** does. Joining is waiting on the handle's condition until the state is
+** DONE, which the thread announces after its function has returned (so
+** after its Lua state is closed and everything it held is released); then
+** the first joiner reaps the thread with pthread_join and any others wait
+** for that, so a join that returns means the OS thread is gone (a process
+** may exit at once: no thread is still unwinding, which LeakSanitizer's
+** exit check trips over). A thread nobody joined is detached when its
+** handle is freed, by whichever thread drops the last reference (possibly
+** the thread itself).
 **
 ** start() waits until the new thread has taken its identity, so the
 ** starter can read the ident at once (Python's start() waits the same way).
@@ -32,6 +37,10 @@ struct cf_thread {
   pthread_mutex_t m;
   pthread_cond_t cv;      /* state changes: started, done */
   int state;
+  int has_tid;            /* a thread was made: it must be joined or detached */
+  int reaping;            /* a joiner has claimed the pthread_join */
+  int reaped;             /* ... and it has returned */
+  pthread_t tid;
   uint64_t ident;         /* 0 until the thread has started */
   cf_thread_fn fn;
   void *arg;
@@ -40,6 +49,7 @@ struct cf_thread {
 
 static void thread_destroy(void *o) {
   cf_thread *t = o;
+  if (t->has_tid && !t->reaping) pthread_detach(t->tid);
   pthread_cond_destroy(&t->cv);
   pthread_mutex_destroy(&t->m);
   free(t);
@@ -95,10 +105,13 @@ int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
   }
   cf_retain(t);    /* for the thread */
   pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_JOINABLE);
   e = pthread_create(&id, &a, thread_main, t);
   pthread_attr_destroy(&a);
-  if (e != 0) {
+  if (e == 0) {
+    t->tid = id;
+    t->has_tid = 1;
+  } else {
     t->state = T_NEW;
     t->fn = NULL;
     t->arg = NULL;
@@ -149,7 +162,21 @@ int cf_thread_join(cf_thread *t, double timeout) {
     while (t->state != T_DONE && rc == 0)
       rc = cf_cond_wait_until(&t->cv, &t->m, &dl);
   }
-  rc = t->state == T_DONE ? 0 : CF_ETIMEDOUT;
+  if (t->state != T_DONE) {
+    cf_unlock(&t->m);
+    return CF_ETIMEDOUT;
+  }
+  if (!t->reaping) {          /* the thread is past its last lock: soon gone */
+    t->reaping = 1;
+    cf_unlock(&t->m);
+    if (pthread_join(t->tid, NULL) != 0) abort();
+    cf_lock(&t->m);
+    t->reaped = 1;
+    pthread_cond_broadcast(&t->cv);
+  } else {
+    cf_deadline_set(&dl, -1.0);
+    while (!t->reaped) cf_cond_wait_until(&t->cv, &t->m, &dl);
+  }
   cf_unlock(&t->m);
-  return rc;
+  return 0;
 }
