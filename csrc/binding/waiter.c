@@ -130,6 +130,7 @@ static int l_map_chunk(lua_State *L) {
     }
     n = lua_gettop(L) - top;
     if (n != 1) {                                   /* results.. */
+      luaL_checkstack(L, 3, "too many results");
       pack_top(L, n);                               /* t */
       if (lua_isnil(L, hdr + 2)) {
         lua_newtable(L);
