@@ -309,6 +309,7 @@ static void dict_store(lua_State *L, cf_dict *d, int kidx, int vidx) {
   if (val) rc = cf_dict_set_owned(d, me, k->data, k->len, val);
   else cf_dict_delete_owned(d, me, k->data, k->len);
   if (rc != 0) luaL_error(L, "not enough memory");
+  lcf_callbacks_run(L);   /* it may have waited for another's update */
 }
 
 /* get(k [, default]) */
