@@ -259,6 +259,39 @@ describe("thread lifetime", function()
     assert.is_true(done:is_set())
   end)
 
+  it("can be joined from another thread: the handle crosses by reference", function()
+    local go, q = thread.Event(), thread.Queue()
+    local t = thread.Thread{target = function(ev) ev:wait(60) end, args = {go}}
+    t:start()
+    local joiner = thread.Thread{target = function(other, out)
+      out:put(other:join(0.05))                -- still running
+      out:put(other:join(60))
+    end, args = {t, q}}
+    joiner:start()
+    assert.is_false(q:get(true, 60))
+    go:set()
+    assert.is_true(q:get(true, 60))
+    joiner:join()
+    assert.is_false(t:is_alive())
+  end)
+
+  it("leaves no OS thread behind once joined", function()
+    local function os_threads()
+      for line in io.lines("/proc/self/status") do
+        local n = line:match("^Threads:%s*(%d+)")
+        if n then return tonumber(n) end
+      end
+    end
+    local before = os_threads()
+    local ts = {}
+    for i = 1, 50 do
+      ts[i] = thread.Thread{target = function() end}
+      ts[i]:start()
+    end
+    for i = 1, 50 do assert.is_true(ts[i]:join(60)) end
+    assert.equal(before, os_threads())
+  end)
+
   it("can start threads from threads", function()
     local q = thread.Queue()
     local outer = thread.Thread{target = function(out)
