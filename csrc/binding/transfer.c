@@ -6,19 +6,32 @@
 **   buffer  := varint(count) value*count
 **   value   := NIL | FALSE | TRUE | INT32 i32 | INT64 i64 | FLOAT f64
 **            | STR varint(len) bytes
-**            | TABLE u32(narr) u32(nhash) value*narr (key value)*nhash
-**                    u8(hasmeta) [value]
-**            | REF varint(n)           the n-th table/function seen (0-based)
-**            | LFUNC/LFUNCR u64(id) varint(len) bytecode u8(nup) upval*nup
+**            | TABLE[S] u32(narr) u32(nhash) value*narr (key value)*nhash
+**                       u8(hasmeta) [value]
+**            | REF varint(n)           the n-th table/function started
+**            | LFUNC/LFUNCR[S] u64(id) varint(len) bytecode u8(nup) upval*nup
+**            | PROTO/PROTOR[S] u8(nup) upval*nup    bytecode by reference
 **            | CFUNC str(module) str(key)
 **            | NAMED str(module) str(key)   a module or a field of one
-**            | OBJ varint(i)           the i-th reference of the buffer
+**            | OBJ                     the next reference of the buffer
 **   upval   := ENV | value
-** Tables and LFUNCR are numbered in the order they start, before their
-** contents, so cycles resolve. LFUNC (a function whose only upvalue is
-** _ENV) cannot be part of a cycle and is not numbered. The id of a function
-** is a hash of its bytecode, which lets a worker keep the loaded function
-** and lets the decoder refuse bytecode that does not match it.
+** Tables and LFUNCR/PROTOR are numbered in the order they start, before
+** their contents, so cycles resolve. LFUNC/PROTO (functions whose only
+** upvalue is _ENV) are not numbered. The S bit (SHARED) is set on a
+** numbered value once a REF to it is written: the decoder only keeps
+** those, and may build the others in any order (a large array is pushed
+** on the stack and made in one step by a vararg constructor). PROTO and
+** OBJ take the buffer's references in order: a PROTO's reference is a
+** shared, immutable copy of the bytecode (made once per function per
+** state), so a task carries 8 bytes of function, not its bytecode; the
+** bytecode inline (LFUNC) is for buffers that cannot carry references
+** (process pools). The id of a function is a hash of its bytecode, which
+** lets a worker keep the loaded function.
+**
+** Speed: Lua API calls are the cost (~7 ns each here). Tables are walked
+** with rawgeti over the array part and lua_next for the rest; the seen
+** set is a C hash of object addresses (stable while the values are
+** reachable from the stack), kept per state with the scratch buffer.
 */
 #include <math.h>
 #include <stdio.h>
@@ -29,22 +42,121 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "../core/object.h"
 #include "objects.h"
 #include "transfer.h"
 
 enum {
   T_NIL, T_FALSE, T_TRUE, T_INT32, T_INT64, T_FLOAT, T_STR, T_TABLE, T_REF,
-  T_LFUNC, T_LFUNCR, T_ENV, T_CFUNC, T_NAMED, T_OBJ
+  T_LFUNC, T_LFUNCR, T_ENV, T_CFUNC, T_NAMED, T_OBJ, T_PROTO, T_PROTOR
 };
+#define T_SHARED 0x40   /* or'ed into TABLE, LFUNCR, PROTOR */
 
 /* Registry keys (their addresses). */
-static const char DUMPS_KEY = 'd';      /* function -> id..bytecode (weak) */
+static const char PROTOS_KEY = 'p';     /* function -> proto box (weak) */
 static const char NAMES_KEY = 'n';      /* value -> "module\0key" (weak) */
 static const char NAMES_COUNT_KEY = 'c';
 static const char TEMPLATES_KEY = 't';  /* id -> loaded function */
 static const char CELL_KEY = 'u';       /* makes fresh upvalue cells */
+static const char CTX_KEY = 'x';        /* the state's transfer context */
+static const char PACK_KEY = 'k';       /* function(...) return {...} end */
 
 #define TEMPLATES_MAX 512
+#define PROTO_BOX "concurrent.proto"
+/* Arrays at least this long are decoded on the stack and made at once;
+** shorter ones with rawseti (a Lua call costs more than a few sets). */
+#define PACK_MIN 24
+#define PACK_MAX 200000
+
+/* ---------------------------------------------------------------------- */
+/* Function prototypes shared by reference.                               */
+
+typedef struct lcf_proto {
+  cf_object hdr;
+  uint64_t id;
+  size_t len;
+  unsigned char code[];
+} lcf_proto;
+
+static void proto_destroy(void *obj) {
+  free(obj);
+}
+
+static const cf_kind proto_kind = {"proto", proto_destroy};
+
+/* ---------------------------------------------------------------------- */
+/* The per-state context: a seen set and a scratch buffer.                */
+
+typedef struct seen_slot {
+  const void *key;
+  uint32_t gen, num;
+  size_t at;             /* offset of the value's tag in the buffer */
+} seen_slot;
+
+typedef struct tctx {
+  seen_slot *slots;
+  size_t cap, used;      /* cap is a power of two */
+  uint32_t gen;
+  int busy;              /* an encode is using the seen set */
+  int scratch_busy;
+  cf_buffer scratch;
+} tctx;
+
+static int ctx_gc(lua_State *L) {
+  tctx *c = lua_touserdata(L, 1);
+  free(c->slots);
+  c->slots = NULL;
+  cf_buffer_free(&c->scratch);
+  return 0;
+}
+
+static tctx *new_ctx(lua_State *L) {
+  tctx *c = lua_newuserdatauv(L, sizeof *c, 0);
+  memset(c, 0, sizeof *c);
+  if (luaL_newmetatable(L, "concurrent.transfer")) {
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return c;
+}
+
+static tctx *get_ctx(lua_State *L) {
+  tctx *c;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY) == LUA_TUSERDATA) {
+    c = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return c;
+  }
+  lua_pop(L, 1);
+  c = new_ctx(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+  return c;
+}
+
+cf_buffer *lcf_scratch_begin(lua_State *L) {
+  tctx *c = get_ctx(L);
+  if (c->scratch_busy) return NULL;
+  c->scratch_busy = 1;
+  cf_buffer_reset(&c->scratch);
+  return &c->scratch;
+}
+
+void lcf_scratch_end(lua_State *L, cf_buffer *b) {
+  tctx *c = get_ctx(L);
+  if (b == &c->scratch) {
+    cf_buffer_reset(b);
+    c->scratch_busy = 0;
+  }
+}
+
+static inline size_t seen_hash(const void *p, size_t mask) {
+  uint64_t h = (uint64_t)(uintptr_t)p;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 29;
+  return (size_t)h & mask;
+}
 
 /* ---------------------------------------------------------------------- */
 /* Encoding.                                                              */
@@ -62,9 +174,12 @@ typedef struct enc {
   lua_State *L;
   cf_buffer *b;
   const lcf_encode_opts *o;
-  int seen;              /* stack slot of value -> number, or 0 */
-  lua_Integer nseen;
-  int names;             /* stack slot of the names table, or 0 */
+  tctx *c;
+  tctx *home;            /* the state's context (its scratch buffer) */
+  uint32_t nnum;         /* numbered values started */
+  int names;             /* stack slot of the names table (nil till used) */
+  int names_checked;     /* the names were found fresh in this encode */
+  int protos;            /* stack slot of the protos table (nil till used) */
   int depth;
   int npath;
   segment path[LCF_MAX_DEPTH * 2 + 8];
@@ -155,28 +270,48 @@ static void push_path_string(enc *e) {
   luaL_pushresult(&lb);
 }
 
-static int refuse(enc *e, const char *what, const char *why) {
-  push_path_string(e);
-  return luaL_error(e->L, "cannot send %s at %s%s%s", what,
-                    lua_tostring(e->L, -1), why ? ": " : "", why ? why : "");
+/* Every error of an encode goes through here: the seen set, and the
+** scratch buffer if that is what is being filled, are released first,
+** since the error unwinds past lcf_encode and its caller. */
+static void release_ctx(enc *e) {
+  e->c->busy = 0;
+  if (e->b == &e->home->scratch) e->home->scratch_busy = 0;
 }
 
-static unsigned char *room(enc *e, size_t n) {
-  if (cf_buffer_reserve(e->b, n) != 0) luaL_error(e->L, "not enough memory");
+static _Noreturn void enc_fail(enc *e, const char *msg) {
+  release_ctx(e);
+  luaL_error(e->L, "%s", msg);
+  abort();
+}
+
+static _Noreturn void refuse(enc *e, const char *what, const char *why) {
+  release_ctx(e);
+  push_path_string(e);
+  luaL_error(e->L, "cannot send %s at %s%s%s", what, lua_tostring(e->L, -1),
+             why ? ": " : "", why ? why : "");
+  abort();
+}
+
+static void grow(enc *e, size_t n) {
+  if (cf_buffer_reserve(e->b, n) != 0) enc_fail(e, "not enough memory");
+}
+
+static inline unsigned char *room(enc *e, size_t n) {
+  if (e->b->cap - e->b->len < n) grow(e, n);
   return e->b->data + e->b->len;
 }
 
-static void put_byte(enc *e, int v) {
+static inline void put_byte(enc *e, int v) {
   *room(e, 1) = (unsigned char)v;
   e->b->len++;
 }
 
-static void put_bytes(enc *e, const void *p, size_t n) {
+static inline void put_bytes(enc *e, const void *p, size_t n) {
   memcpy(room(e, n), p, n);
   e->b->len += n;
 }
 
-static void put_varint(enc *e, uint64_t v) {
+static inline void put_varint(enc *e, uint64_t v) {
   unsigned char *p = room(e, 10);
   size_t n = 0;
   while (v >= 0x80) {
@@ -187,36 +322,66 @@ static void put_varint(enc *e, uint64_t v) {
   e->b->len += n;
 }
 
-static void put_string(enc *e, const char *s, size_t n) {
+static inline void put_string(enc *e, const char *s, size_t n) {
   put_varint(e, n);
   put_bytes(e, s, n);
 }
 
-/* Number of the table/function at idx in this transfer, or -1. */
-static lua_Integer seen_get(enc *e, int idx) {
-  lua_Integer n;
-  if (e->seen == 0) return -1;
-  lua_pushvalue(e->L, idx);
-  if (lua_rawget(e->L, e->seen) == LUA_TNIL) n = -1;
-  else n = lua_tointeger(e->L, -1);
-  lua_pop(e->L, 1);
-  return n;
+/* The seen set: address -> number and tag offset. */
+static seen_slot *seen_find(enc *e, const void *p) {
+  tctx *c = e->c;
+  size_t mask = c->cap - 1, i;
+  if (c->cap == 0) return NULL;
+  for (i = seen_hash(p, mask);; i = (i + 1) & mask) {
+    seen_slot *s = &c->slots[i];
+    if (s->gen != c->gen) return NULL;
+    if (s->key == p) return s;
+  }
 }
 
-static void seen_add(enc *e, int idx) {
-  lua_State *L = e->L;
-  if (e->seen == 0) {
-    lua_newtable(L);
-    e->seen = lua_gettop(L);  /* stays until lcf_encode resets the top */
+static void seen_add(enc *e, const void *p, uint32_t num, size_t at) {
+  tctx *c = e->c;
+  size_t mask, i;
+  if ((c->used + 1) * 2 > c->cap) {
+    size_t ncap = c->cap ? c->cap * 2 : 256, j;
+    seen_slot *ns = calloc(ncap, sizeof *ns);
+    if (ns == NULL) enc_fail(e, "not enough memory");
+    for (j = 0; j < c->cap; j++) {
+      seen_slot *s = &c->slots[j];
+      if (s->gen == c->gen) {
+        size_t k = seen_hash(s->key, ncap - 1);
+        while (ns[k].gen == 1) k = (k + 1) & (ncap - 1);
+        ns[k] = *s;
+        ns[k].gen = 1;
+      }
+    }
+    free(c->slots);
+    c->slots = ns;
+    c->cap = ncap;
+    c->gen = 1;
   }
-  lua_pushvalue(L, idx);
-  lua_pushinteger(L, e->nseen++);
-  lua_rawset(L, e->seen);
+  mask = c->cap - 1;
+  for (i = seen_hash(p, mask); c->slots[i].gen == c->gen; i = (i + 1) & mask) {}
+  c->slots[i].key = p;
+  c->slots[i].gen = c->gen;
+  c->slots[i].num = num;
+  c->slots[i].at = at;
+  c->used++;
+}
+
+/* A repeat: mark the first copy shared and refer to it. */
+static int put_seen_ref(enc *e, const void *p) {
+  seen_slot *s = seen_find(e, p);
+  if (s == NULL) return 0;
+  e->b->data[s->at] |= T_SHARED;
+  put_byte(e, T_REF);
+  put_varint(e, s->num);
+  return 1;
 }
 
 /* The names of the values found in loaded modules: module tables and
-** their top-level tables and C functions. Rebuilt when the number of
-** loaded modules changed since it was made. */
+** their top-level tables and C functions. Rebuilt when package.loaded
+** changed since it was made. */
 static int plain_cfunction(lua_State *L, int idx) {
   if (!lua_iscfunction(L, idx)) return 0;
   if (lua_getupvalue(L, idx, 1) == NULL) return 1;
@@ -288,36 +453,34 @@ static lua_Integer loaded_count(lua_State *L) {
   return n;
 }
 
-/* Push the "module\0key" name of the value at idx, or return 0. */
+/* Push the "module\0key" name of the value at idx, or return 0. A miss
+** checks once per encode whether package.loaded changed since the names
+** were made. */
 static int find_name(enc *e, int idx) {
   lua_State *L = e->L;
-  int pass;
-  for (pass = 0; pass < 2; pass++) {
-    if (e->names == 0) {
-      if (lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY) == LUA_TNIL) {
-        lua_pop(L, 1);
-        e->names = build_names(L);
-        pass = 1;                         /* fresh: no second try */
-      } else {
-        e->names = lua_gettop(L);
-      }
+  if (lua_type(L, e->names) != LUA_TTABLE) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY) == LUA_TNIL) {
+      lua_pop(L, 1);
+      build_names(L);
+      e->names_checked = 1;
     }
+    lua_replace(L, e->names);
+  }
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, e->names) == LUA_TSTRING) return 1;
+  lua_pop(L, 1);
+  if (!e->names_checked) {
+    lua_Integer was;
+    e->names_checked = 1;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_COUNT_KEY);
+    was = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (was == loaded_count(L)) return 0;
+    build_names(L);
+    lua_replace(L, e->names);
     lua_pushvalue(L, idx);
     if (lua_rawget(L, e->names) == LUA_TSTRING) return 1;
     lua_pop(L, 1);
-    if (pass == 0) {                      /* stale? rebuild once */
-      lua_Integer was;
-      lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_COUNT_KEY);
-      was = lua_tointeger(L, -1);
-      lua_pop(L, 1);
-      if (was == loaded_count(L)) return 0;
-      e->names = build_names(L);
-      pass = 1;
-      lua_pushvalue(L, idx);
-      if (lua_rawget(L, e->names) == LUA_TSTRING) return 1;
-      lua_pop(L, 1);
-      return 0;
-    }
   }
   return 0;
 }
@@ -334,7 +497,7 @@ static void put_name(enc *e, int tag) {
   lua_pop(e->L, 1);
 }
 
-static void encode_value(enc *e, int idx, int named);
+static void encode_value(enc *e, int idx, int type, int named);
 
 static void enter(enc *e, const char *what) {
   if (++e->depth > LCF_MAX_DEPTH) {
@@ -342,37 +505,50 @@ static void enter(enc *e, const char *what) {
     snprintf(why, sizeof why, "nested deeper than %d levels", LCF_MAX_DEPTH);
     refuse(e, what, why);
   }
-  luaL_checkstack(e->L, 8, "value nested too deeply");
+  if (!lua_checkstack(e->L, 80)) enc_fail(e, "value nested too deeply");
 }
+
+#define BATCH 32
 
 static void encode_table(enc *e, int idx) {
   lua_State *L = e->L;
-  lua_Integer ref = seen_get(e, idx), i, narr;
+  lua_Integer i, narr;
   size_t at;
   uint32_t nhash = 0, n32;
-  if (ref >= 0) {
-    put_byte(e, T_REF);
-    put_varint(e, (uint64_t)ref);
-    return;
-  }
+  int top;
+  const void *p = lua_topointer(L, idx);
+  if (put_seen_ref(e, p)) return;
   enter(e, "table");
-  seen_add(e, idx);
-  narr = (lua_Integer)lua_rawlen(L, idx);
-  if (narr > (lua_Integer)UINT32_MAX) narr = UINT32_MAX;
-  put_byte(e, T_TABLE);
   at = e->b->len;
+  seen_add(e, p, e->nnum++, at);
+  narr = (lua_Integer)lua_rawlen(L, idx);
+  if (narr > (lua_Integer)UINT32_MAX / 2) narr = UINT32_MAX / 2;
+  put_byte(e, T_TABLE);
   room(e, 8);
   e->b->len += 8;
-  for (i = 1; i <= narr; i++) {
-    lua_rawgeti(L, idx, i);
-    push_path(e, SEG_INDEX, i, 0, NULL);
-    encode_value(e, lua_gettop(L), 0);
-    e->npath--;
-    lua_pop(L, 1);
+  top = lua_gettop(L);
+  for (i = 1; i <= narr;) {
+    lua_Integer end = i + BATCH - 1 < narr ? i + BATCH - 1 : narr;
+    for (; i <= end; i++) {
+      int t = lua_rawgeti(L, idx, i);
+      if (t == LUA_TNUMBER || t == LUA_TNIL || t == LUA_TBOOLEAN) {
+        encode_value(e, -1, t, 0);                 /* no path needed */
+      } else {
+        push_path(e, SEG_INDEX, i, 0, NULL);
+        encode_value(e, lua_gettop(L), t, 0);
+        e->npath--;
+      }
+    }
+    lua_settop(L, top);
   }
+  /* The rest. (lua_next from key narr would skip the array part, but
+  ** only if narr is in the array part, which the API cannot tell: a key
+  ** past it may sit in the hash part, where a walk from it would miss
+  ** the entries before it.) */
   lua_pushnil(L);
   while (lua_next(L, idx)) {
-    if (lua_isinteger(L, -2)) {
+    int kt = lua_type(L, -2);
+    if (narr > 0 && kt == LUA_TNUMBER && lua_isinteger(L, -2)) {
       lua_Integer k = lua_tointeger(L, -2);
       if (k >= 1 && k <= narr) {
         lua_pop(L, 1);
@@ -380,19 +556,19 @@ static void encode_table(enc *e, int idx) {
       }
     }
     push_path(e, SEG_KEY, 0, lua_gettop(L) - 1, NULL);
-    encode_value(e, lua_gettop(L) - 1, 0);
-    encode_value(e, lua_gettop(L), 0);
+    encode_value(e, lua_gettop(L) - 1, kt, 0);
+    encode_value(e, lua_gettop(L), lua_type(L, -1), 0);
     e->npath--;
     lua_pop(L, 1);
     nhash++;
   }
   n32 = (uint32_t)narr;
-  memcpy(e->b->data + at, &n32, 4);
-  memcpy(e->b->data + at + 4, &nhash, 4);
+  memcpy(e->b->data + at + 1, &n32, 4);
+  memcpy(e->b->data + at + 5, &nhash, 4);
   if (lua_getmetatable(L, idx)) {
     put_byte(e, 1);
     push_path(e, SEG_META, 0, 0, NULL);
-    encode_value(e, lua_gettop(L), 1);
+    encode_value(e, lua_gettop(L), LUA_TTABLE, 1);
     e->npath--;
     lua_pop(L, 1);
   } else {
@@ -417,42 +593,64 @@ static uint64_t hash_bytes(const unsigned char *p, size_t n) {
   return h;
 }
 
-/* Push the cached "id..bytecode" string of the Lua function at idx. */
-static void push_dump(lua_State *L, int idx) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &DUMPS_KEY) == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_newtable(L);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &DUMPS_KEY);
+static int proto_box_gc(lua_State *L) {
+  lcf_proto **bx = lua_touserdata(L, 1);
+  if (*bx) cf_release(*bx);
+  *bx = NULL;
+  return 0;
+}
+
+/* The proto of the Lua function at idx (borrowed: the protos table keeps
+** its box while the function lives), made on first use. */
+static lcf_proto *get_proto(enc *e, int idx) {
+  lua_State *L = e->L;
+  lcf_proto *pr, **bx;
+  cf_buffer b = CF_BUFFER_INIT;
+  if (lua_type(L, e->protos) != LUA_TTABLE) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROTOS_KEY) == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_newtable(L);
+      lua_pushliteral(L, "k");
+      lua_setfield(L, -2, "__mode");
+      lua_setmetatable(L, -2);
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &PROTOS_KEY);
+    }
+    lua_replace(L, e->protos);
   }
   lua_pushvalue(L, idx);
-  if (lua_rawget(L, -2) != LUA_TSTRING) {          /* dumps nil */
-    cf_buffer b = CF_BUFFER_INIT;
-    uint64_t id;
-    int bad;
+  if (lua_rawget(L, e->protos) == LUA_TUSERDATA) {
+    pr = *(lcf_proto **)lua_touserdata(L, -1);
     lua_pop(L, 1);
-    cf_buffer_append(&b, "12345678", 8);           /* room for the id */
-    lua_pushvalue(L, idx);
-    bad = lua_dump(L, dump_writer, &b, 0);
-    lua_pop(L, 1);
-    if (bad || b.len < 8) {
-      cf_buffer_free(&b);
-      luaL_error(L, "not enough memory");
-    }
-    id = hash_bytes(b.data + 8, b.len - 8);
-    memcpy(b.data, &id, 8);
-    lua_pushvalue(L, idx);
-    lua_pushlstring(L, (const char *)b.data, b.len);
-    cf_buffer_free(&b);
-    lua_pushvalue(L, -1);
-    lua_insert(L, -3);                             /* dumps s f s */
-    lua_rawset(L, -4);
+    return pr;
   }
-  lua_remove(L, -2);
+  lua_pop(L, 1);
+  bx = lua_newuserdatauv(L, sizeof *bx, 0);         /* box */
+  *bx = NULL;
+  if (luaL_newmetatable(L, PROTO_BOX)) {
+    lua_pushcfunction(L, proto_box_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, idx);
+  if (lua_dump(L, dump_writer, &b, 0) != 0 ||
+      (pr = malloc(sizeof *pr + b.len)) == NULL) {
+    cf_buffer_free(&b);
+    enc_fail(e, "not enough memory");
+  }
+  lua_pop(L, 1);
+  cf_object_init(pr, &proto_kind);
+  pr->id = hash_bytes(b.data, b.len);
+  pr->len = b.len;
+  memcpy(pr->code, b.data, b.len);
+  cf_buffer_free(&b);
+  *bx = pr;
+  lua_pushvalue(L, idx);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, e->protos);                         /* protos[f] = box */
+  lua_pop(L, 1);
+  return pr;
 }
 
 static int is_env_upvalue(lua_State *L, const char *name, int idx) {
@@ -466,15 +664,11 @@ static int is_env_upvalue(lua_State *L, const char *name, int idx) {
 
 static void encode_lfunction(enc *e, int idx) {
   lua_State *L = e->L;
-  lua_Integer ref = seen_get(e, idx);
-  const char *name, *dump;
-  size_t len;
+  const char *name;
   int nup = 0, i, leaf = 1;
-  if (ref >= 0) {
-    put_byte(e, T_REF);
-    put_varint(e, (uint64_t)ref);
-    return;
-  }
+  const void *p = lua_topointer(L, idx);
+  lcf_proto *pr;
+  if (put_seen_ref(e, p)) return;
   enter(e, "function");
   while ((name = lua_getupvalue(L, idx, nup + 1)) != NULL) {
     if (!is_env_upvalue(L, name, lua_gettop(L))) leaf = 0;
@@ -482,13 +676,16 @@ static void encode_lfunction(enc *e, int idx) {
     nup++;
   }
   if (nup > 255) refuse(e, "function", "more than 255 upvalues");
-  if (!leaf) seen_add(e, idx);
-  push_dump(L, idx);
-  dump = lua_tolstring(L, -1, &len);
-  put_byte(e, leaf ? T_LFUNC : T_LFUNCR);
-  put_bytes(e, dump, 8);
-  put_string(e, dump + 8, len - 8);
-  lua_pop(L, 1);
+  if (!leaf) seen_add(e, p, e->nnum++, e->b->len);
+  pr = get_proto(e, idx);
+  if (e->o->allow_objects) {
+    if (cf_buffer_add_ref(e->b, pr, NULL) != 0) enc_fail(e, "not enough memory");
+    put_byte(e, leaf ? T_PROTO : T_PROTOR);
+  } else {
+    put_byte(e, leaf ? T_LFUNC : T_LFUNCR);
+    put_bytes(e, &pr->id, 8);
+    put_string(e, (const char *)pr->code, pr->len);
+  }
   put_byte(e, nup);
   for (i = 1; i <= nup; i++) {
     name = lua_getupvalue(L, idx, i);
@@ -496,7 +693,7 @@ static void encode_lfunction(enc *e, int idx) {
       put_byte(e, T_ENV);
     } else {
       push_path(e, SEG_UPVALUE, 0, 0, name);
-      encode_value(e, lua_gettop(L), 1);
+      encode_value(e, lua_gettop(L), lua_type(L, -1), 1);
       e->npath--;
     }
     lua_pop(L, 1);
@@ -504,27 +701,32 @@ static void encode_lfunction(enc *e, int idx) {
   e->depth--;
 }
 
-static void encode_value(enc *e, int idx, int named) {
+static void encode_value(enc *e, int idx, int type, int named) {
   lua_State *L = e->L;
-  switch (lua_type(L, idx)) {
+  switch (type) {
     case LUA_TNIL: put_byte(e, T_NIL); break;
     case LUA_TBOOLEAN: put_byte(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE); break;
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) {
         lua_Integer v = lua_tointeger(L, idx);
+        unsigned char *q = room(e, 9);
         if (v >= INT32_MIN && v <= INT32_MAX) {
           int32_t w = (int32_t)v;
-          put_byte(e, T_INT32);
-          put_bytes(e, &w, 4);
+          q[0] = T_INT32;
+          memcpy(q + 1, &w, 4);
+          e->b->len += 5;
         } else {
           int64_t w = (int64_t)v;
-          put_byte(e, T_INT64);
-          put_bytes(e, &w, 8);
+          q[0] = T_INT64;
+          memcpy(q + 1, &w, 8);
+          e->b->len += 9;
         }
       } else {
         double d = (double)lua_tonumber(L, idx);
-        put_byte(e, T_FLOAT);
-        put_bytes(e, &d, 8);
+        unsigned char *q = room(e, 9);
+        q[0] = T_FLOAT;
+        memcpy(q + 1, &d, 8);
+        e->b->len += 9;
       }
       break;
     case LUA_TSTRING: {
@@ -535,10 +737,12 @@ static void encode_value(enc *e, int idx, int named) {
       break;
     }
     case LUA_TTABLE:
+      idx = lua_absindex(L, idx);
       if (named && find_name(e, idx)) put_name(e, T_NAMED);
       else encode_table(e, idx);
       break;
     case LUA_TFUNCTION:
+      idx = lua_absindex(L, idx);
       if (!lua_iscfunction(L, idx)) {
         encode_lfunction(e, idx);
       } else if (lua_getupvalue(L, idx, 1)) {
@@ -552,15 +756,13 @@ static void encode_value(enc *e, int idx, int named) {
       break;
     case LUA_TUSERDATA: {
       void *obj = lcf_toobject(L, idx);
-      size_t i;
       if (obj == NULL) refuse(e, "userdata", NULL);
       if (!e->o->allow_objects)
         refuse(e, cf_kind_name(obj), e->o->refuse ? e->o->refuse
                                                   : "objects cannot cross");
-      if (cf_buffer_add_ref(e->b, obj, &i) != 0)
-        luaL_error(L, "not enough memory");
+      if (cf_buffer_add_ref(e->b, obj, NULL) != 0)
+        enc_fail(e, "not enough memory");
       put_byte(e, T_OBJ);
-      put_varint(e, i);
       break;
     }
     case LUA_TTHREAD: refuse(e, "coroutine", NULL); break;
@@ -575,13 +777,25 @@ void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
   enc e;
   int i, top = lua_gettop(L);
   first = lua_absindex(L, first);
+  luaL_checkstack(L, 16, "too many values");
   e.L = L;
   e.b = b;
   e.o = opts ? opts : &defaults;
-  e.seen = e.names = 0;
-  e.nseen = 0;
+  e.c = e.home = get_ctx(L);
+  if (e.c->busy) e.c = new_ctx(L);   /* a finalizer encoding mid-encode */
+  e.c->busy = 1;
+  if (++e.c->gen == 0) {             /* wrapped: clear the stamps */
+    if (e.c->slots) memset(e.c->slots, 0, e.c->cap * sizeof *e.c->slots);
+    e.c->gen = 1;
+  }
+  e.c->used = 0;
+  e.nnum = 0;
+  lua_pushnil(L);                    /* slots for the names and protos */
+  e.names = lua_gettop(L);
+  lua_pushnil(L);
+  e.protos = lua_gettop(L);
+  e.names_checked = 0;
   e.depth = e.npath = 0;
-  luaL_checkstack(L, 16, "too many values");
   put_varint(&e, (uint64_t)n);
   for (i = 0; i < n; i++) {
     if (i == 0 && e.o->fn_first)
@@ -589,9 +803,10 @@ void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
     else
       push_path(&e, SEG_ROOT, n == 1 && e.o->bare ? 0 : i + !e.o->fn_first,
                 0, NULL);
-    encode_value(&e, first + i, 1);
+    encode_value(&e, first + i, lua_type(L, first + i), 1);
     e.npath--;
   }
+  e.c->busy = 0;
   lua_settop(L, top);
 }
 
@@ -602,8 +817,9 @@ typedef struct dec {
   lua_State *L;
   const cf_buffer *b;
   const unsigned char *p, *end;
-  int refs;              /* stack slot of number -> value, or 0 */
-  lua_Integer nrefs;
+  int refs;              /* stack slot of number -> shared value (or nil) */
+  uint32_t nnum;         /* numbered values started */
+  size_t nextref;        /* the next of b's references (PROTO, OBJ) */
   int depth;
   int reuse;             /* the next function may be a kept template */
 } dec;
@@ -614,15 +830,16 @@ static _Noreturn void malformed(dec *d) {
   abort();   /* luaL_error does not return */
 }
 
-static const unsigned char *take(dec *d, size_t n) {
+static inline const unsigned char *take(dec *d, size_t n) {
   const unsigned char *p = d->p;
   if ((size_t)(d->end - d->p) < n) malformed(d);
   d->p += n;
   return p;
 }
 
-static int get_byte(dec *d) {
-  return *take(d, 1);
+static inline int get_byte(dec *d) {
+  if (d->p >= d->end) malformed(d);
+  return *d->p++;
 }
 
 static uint64_t get_varint(dec *d) {
@@ -644,18 +861,21 @@ static const char *get_string(dec *d, size_t *n) {
   return (const char *)take(d, (size_t)len);
 }
 
-static void ref_add(dec *d, int idx) {
+static void *next_ref(dec *d) {
+  if (d->nextref >= d->b->nrefs) malformed(d);
+  return d->b->refs[d->nextref++];
+}
+
+/* Keep the value at idx as number num (a shared value). */
+static void keep_shared(dec *d, int idx, uint32_t num) {
   lua_State *L = d->L;
   idx = lua_absindex(L, idx);
-  if (d->refs == 0) {
+  if (lua_type(L, d->refs) != LUA_TTABLE) {
     lua_newtable(L);
-    d->refs = lua_gettop(L);
-    lua_insert(L, idx);    /* keep it below the values being decoded */
-    idx++;
-    d->refs = idx - 1;
+    lua_replace(L, d->refs);
   }
   lua_pushvalue(L, idx);
-  lua_rawseti(L, d->refs, ++d->nrefs);
+  lua_rawseti(L, d->refs, (lua_Integer)num + 1);
 }
 
 static void decode_value(dec *d);
@@ -705,12 +925,14 @@ static const char *chunk_reader(lua_State *L, void *ud, size_t *sz) {
   return *sz ? r->p : NULL;
 }
 
-/* Push a closure loaded from bytecode that must hash to id. */
-static void load_function(dec *d, uint64_t id, const char *code, size_t n) {
+/* Push a closure loaded from bytecode (that must hash to id, unless it
+** came from a proto of this process). */
+static void load_function(dec *d, uint64_t id, const char *code, size_t n,
+                          int check) {
   reader_state r;
   r.p = code;
   r.n = n;
-  if (hash_bytes((const unsigned char *)code, n) != id) malformed(d);
+  if (check && hash_bytes((const unsigned char *)code, n) != id) malformed(d);
   if (lua_load(d->L, chunk_reader, &r, "=(transfer)", "b") != LUA_OK)
     lua_error(d->L);
 }
@@ -730,49 +952,68 @@ static void fresh_cell(lua_State *L, int fidx, int i) {
   lua_pop(L, 1);
 }
 
-static void decode_function(dec *d, int registered) {
+/* Push the kept template for id, or load and keep one. */
+static void template_for(dec *d, uint64_t id, const char *code, size_t n,
+                         int check) {
+  lua_State *L = d->L;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
+  }
+  if (lua_rawgeti(L, -1, (lua_Integer)id) != LUA_TFUNCTION) {
+    lua_pop(L, 1);                                  /* templates */
+    lua_getfield(L, -1, "n");
+    if (lua_tointeger(L, -1) >= TEMPLATES_MAX) {    /* keep it bounded */
+      lua_newtable(L);
+      lua_replace(L, -3);
+      lua_pushvalue(L, -2);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
+    }
+    lua_pushinteger(L, lua_tointeger(L, -1) % TEMPLATES_MAX + 1);
+    lua_setfield(L, -3, "n");
+    lua_pop(L, 1);
+    load_function(d, id, code, n, check);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, (lua_Integer)id);
+  }
+  lua_remove(L, -2);
+}
+
+/* tag: LFUNC/LFUNCR/PROTO/PROTOR, shared bit removed. A leaf function
+** (no upvalue but _ENV) is the kept template itself; the first value of
+** a task may be one even with upvalues (they get fresh cells); other
+** functions are loaded afresh. */
+static void decode_function(dec *d, int tag, int shared) {
   lua_State *L = d->L;
   uint64_t id;
   size_t n;
   const char *code;
-  int nup, i, fidx, reused = 0;
-  memcpy(&id, take(d, 8), 8);
-  code = get_string(d, &n);
-  nup = get_byte(d);
-  if (d->reuse) {
-    d->reuse = 0;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      lua_newtable(L);
-      lua_pushvalue(L, -1);
-      lua_rawsetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
-    }
-    if (lua_rawgeti(L, -1, (lua_Integer)id) == LUA_TFUNCTION) {
-      reused = 1;
-    } else {                                      /* templates nil */
-      lua_pop(L, 1);
-      lua_getfield(L, -1, "n");
-      if (lua_tointeger(L, -1) >= TEMPLATES_MAX) {  /* keep it bounded */
-        lua_newtable(L);
-        lua_replace(L, -3);
-        lua_pushvalue(L, -2);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
-      }
-      lua_pushinteger(L, lua_tointeger(L, -1) % TEMPLATES_MAX + 1);
-      lua_setfield(L, -3, "n");
-      lua_pop(L, 1);
-      load_function(d, id, code, n);
-      lua_pushvalue(L, -1);
-      lua_rawseti(L, -3, (lua_Integer)id);
-    }
-    lua_remove(L, -2);
+  int nup, i, fidx, reused = 0, numbered = tag == T_LFUNCR || tag == T_PROTOR;
+  int check = tag == T_LFUNC || tag == T_LFUNCR;
+  uint32_t num = numbered ? d->nnum++ : 0;
+  if (check) {
+    memcpy(&id, take(d, 8), 8);
+    code = get_string(d, &n);
   } else {
-    load_function(d, id, code, n);
+    lcf_proto *pr = next_ref(d);
+    if (((cf_object *)pr)->kind != &proto_kind) malformed(d);
+    id = pr->id;
+    code = (const char *)pr->code;
+    n = pr->len;
   }
+  nup = get_byte(d);
+  if (d->reuse || !numbered) {
+    template_for(d, id, code, n, check);
+    reused = 1;
+  } else {
+    load_function(d, id, code, n, check);
+  }
+  d->reuse = 0;
   fidx = lua_gettop(L);
-  if (registered) ref_add(d, fidx);
-  fidx = lua_gettop(L);
+  if (shared) keep_shared(d, fidx, num);
   if (lua_getupvalue(L, fidx, nup + 1) != NULL ||
       (nup > 0 && lua_getupvalue(L, fidx, nup) == NULL))
     malformed(d);
@@ -782,6 +1023,7 @@ static void decode_function(dec *d, int registered) {
       d->p++;
       lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     } else {
+      if (!numbered) malformed(d);   /* a leaf has only _ENV */
       if (reused) fresh_cell(L, fidx, i);
       decode_value(d);
     }
@@ -789,23 +1031,43 @@ static void decode_function(dec *d, int registered) {
   }
 }
 
-static void decode_table(dec *d) {
+static void push_packer(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PACK_KEY) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    if (luaL_loadstring(L, "return function(...) return {...} end") != LUA_OK)
+      lua_error(L);
+    lua_call(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PACK_KEY);
+  }
+}
+
+static void decode_table(dec *d, int shared) {
   lua_State *L = d->L;
-  uint32_t narr, nhash, i;
+  uint32_t narr, nhash, i, num = d->nnum++;
   int t;
   size_t left = (size_t)(d->end - d->p);
   memcpy(&narr, take(d, 4), 4);
   memcpy(&nhash, take(d, 4), 4);
   if (narr > left || nhash > left / 2) malformed(d);
   if (++d->depth > LCF_MAX_DEPTH) malformed(d);
-  lua_createtable(L, (int)narr, (int)nhash);
-  t = lua_gettop(L);
-  ref_add(d, t);
-  t = lua_gettop(L);
-  for (i = 1; i <= narr; i++) {
-    decode_value(d);
-    if (lua_isnil(L, -1)) lua_pop(L, 1);
-    else lua_rawseti(L, t, i);
+  if (!shared && narr >= PACK_MIN && narr <= PACK_MAX &&
+      lua_checkstack(L, (int)narr + 16)) {
+    /* The elements on the stack, then {...} makes the table in one go. */
+    push_packer(L);
+    t = lua_gettop(L);
+    for (i = 0; i < narr; i++) decode_value(d);
+    lua_call(L, (int)narr, 1);
+    if (nhash > 0 && !lua_checkstack(L, 16)) malformed(d);
+  } else {
+    lua_createtable(L, (int)narr, (int)nhash);
+    t = lua_gettop(L);
+    if (shared) keep_shared(d, t, num);
+    for (i = 1; i <= narr; i++) {
+      decode_value(d);
+      if (lua_isnil(L, -1)) lua_pop(L, 1);
+      else lua_rawseti(L, t, i);
+    }
   }
   for (i = 0; i < nhash; i++) {
     decode_value(d);
@@ -826,9 +1088,9 @@ static void decode_table(dec *d) {
 static void decode_value(dec *d) {
   lua_State *L = d->L;
   int tag;
-  luaL_checkstack(L, 8, "value nested too deeply");
+  if (d->depth > 8 && !lua_checkstack(L, 8)) malformed(d);
   tag = get_byte(d);
-  switch (tag) {
+  switch (tag & ~T_SHARED) {
     case T_NIL: lua_pushnil(L); break;
     case T_FALSE: lua_pushboolean(L, 0); break;
     case T_TRUE: lua_pushboolean(L, 1); break;
@@ -856,29 +1118,30 @@ static void decode_value(dec *d) {
       lua_pushlstring(L, s, n);
       break;
     }
-    case T_TABLE: decode_table(d); break;
+    case T_TABLE: decode_table(d, (tag & T_SHARED) != 0); break;
     case T_REF: {
       uint64_t i = get_varint(d);
-      if (d->refs == 0 || i >= (uint64_t)d->nrefs) malformed(d);
-      lua_rawgeti(L, d->refs, (lua_Integer)i + 1);
+      if (i >= d->nnum || lua_type(L, d->refs) != LUA_TTABLE ||
+          lua_rawgeti(L, d->refs, (lua_Integer)i + 1) == LUA_TNIL)
+        malformed(d);
       break;
     }
     case T_LFUNC:
     case T_LFUNCR:
+    case T_PROTO:
+    case T_PROTOR:
       if (++d->depth > LCF_MAX_DEPTH) malformed(d);
-      decode_function(d, tag == T_LFUNCR);
+      decode_function(d, tag & ~T_SHARED, (tag & T_SHARED) != 0);
       d->depth--;
       break;
     case T_CFUNC: resolve_name(d, LUA_TFUNCTION); break;
     case T_NAMED: resolve_name(d, LUA_TTABLE); break;
-    case T_OBJ: {
-      uint64_t i = get_varint(d);
-      if (i >= d->b->nrefs) malformed(d);
-      lcf_push_object(L, d->b->refs[i]);
-      break;
-    }
+    case T_OBJ: lcf_push_object(L, next_ref(d)); break;
     default: malformed(d);
   }
+  if ((tag & T_SHARED) && tag != (T_TABLE | T_SHARED) &&
+      tag != (T_LFUNCR | T_SHARED) && tag != (T_PROTOR | T_SHARED))
+    malformed(d);
   d->reuse = 0;
 }
 
@@ -889,22 +1152,27 @@ int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first) {
   d.b = b;
   d.p = b->data;
   d.end = b->data + b->len;
-  d.refs = 0;
-  d.nrefs = 0;
+  d.nnum = 0;
+  d.nextref = 0;
   d.depth = 0;
   d.reuse = reuse_first;
   if (b->len == 0) return 0;
   n = get_varint(&d);
   if (n > b->len || n > INT32_MAX / 2) malformed(&d);
-  luaL_checkstack(L, (int)n + 8, "too many values");
+  luaL_checkstack(L, (int)n + 9, "too many values");
+  lua_pushnil(L);                  /* the shared values, made on need */
+  d.refs = lua_gettop(L);
   for (i = 0; i < n; i++) {
     if (i > 0) d.reuse = 0;
-    if (d.reuse && (d.p >= d.end || (*d.p != T_LFUNC && *d.p != T_LFUNCR)))
+    if (d.reuse && (d.p >= d.end || ((*d.p & ~T_SHARED) != T_LFUNC &&
+                                     (*d.p & ~T_SHARED) != T_LFUNCR &&
+                                     (*d.p & ~T_SHARED) != T_PROTO &&
+                                     (*d.p & ~T_SHARED) != T_PROTOR)))
       d.reuse = 0;
     decode_value(&d);
   }
   if (d.p != d.end) malformed(&d);
-  if (d.refs) lua_remove(L, d.refs);
+  lua_remove(L, d.refs);
   return (int)n;
 }
 

@@ -36,6 +36,14 @@ void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
 ** function: loaded once per worker, its upvalues refreshed each time). */
 int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first);
 
+/* The state's scratch buffer, for one encode whose bytes are moved on at
+** once (submit): NULL when it is in use (a finalizer submitting during an
+** encode): then use a buffer of your own. Give it back with
+** lcf_scratch_end before raising any error of your own; an error raised
+** by lcf_encode gives it back itself. */
+cf_buffer *lcf_scratch_begin(lua_State *L);
+void lcf_scratch_end(lua_State *L, cf_buffer *b);
+
 /* A buffer holding one number, as lcf_encode writes it, without a Lua
 ** state (for C code under a mutex). lcf_buffer_number: 0 if b holds
 ** anything else, 1 for an integer (*i), 2 for a float (*f).
