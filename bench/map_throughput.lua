@@ -92,3 +92,9 @@ print(string.format("map_throughput: %d items, chunksize %d, %d workers, median 
 print(string.format("  serial loop : %12.0f items/s  (%.4f us/item)", N / s, s * 1e6 / N))
 print(string.format("  ex:map      : %12.0f items/s  (%.4f us/item)", N / m, m * 1e6 / N))
 print(string.format("  map/serial  : %.3f", s / m))
+local function runs(xs)
+  local out = {}
+  for i, x in ipairs(xs) do out[i] = string.format("%.3f", x * 1e6 / N) end
+  return table.concat(out, " ")
+end
+print("  runs (us/item): serial " .. runs(ts) .. " | map " .. runs(tm))

@@ -131,6 +131,13 @@ describe("as_completed", function()
     ev:set()
   end)
 
+  it("keeps its waiter in the calling state (it cannot be sent)", function()
+    local ex <close> = helpers.pool(1)
+    local _, _, _, closing = futures.as_completed({done_future(1)})
+    assert.matches("cannot send userdata", helpers.error_of(ex.submit, ex, function() end, closing))
+    closing:close()
+  end)
+
   it("also yields cancelled futures", function()
     local f = futures.Future()
     assert.is_true(f:cancel())
