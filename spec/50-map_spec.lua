@@ -317,6 +317,10 @@ for _, kind in ipairs(EXECUTORS) do
       assert.same({{2.0}, {3.0}}, out)
       out = collect(ex:map(tostring, {1, true}))
       assert.same({{"1"}, {"true"}}, out)
+      local adder = setmetatable({k = 10}, {__call = function(self, x) return self.k + x end})
+      for _, cs in ipairs({1, 2}) do
+        assert.same({{11}, {12}, {13}}, (collect(ex:map(adder, {1, 2, 3}, {chunksize = cs}))))
+      end
     end)
 
     it("raises at the call, naming the item, when an argument cannot be sent", function()
