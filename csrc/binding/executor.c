@@ -74,23 +74,42 @@ static int l_thread_pool(lua_State *L) {
   return 1;
 }
 
+/* The hot path of the library. Upvalues: the executor class, the
+** Future class and the state's transfer context, so checking the
+** executor, encoding and boxing the future need no registry lookups. The function and arguments are encoded into the
+** state's scratch buffer and copied into the future's own allocation. */
 static int l_submit(lua_State *L) {
-  cf_pool *p = check_pool(L, 1);
+  lcf_box *box = lua_touserdata(L, 1);
+  cf_pool *p;
   int n = lua_gettop(L) - 1, rc;
   cf_buffer *b;
   cf_future *f;
+  if (box == NULL || !lua_getmetatable(L, 1) ||
+      !lua_rawequal(L, -1, lua_upvalueindex(1))) {
+    p = check_pool(L, 1);                   /* raises the usual error */
+  } else {
+    lua_pop(L, 1);
+    p = box->obj;
+    if (p == NULL) luaL_argerror(L, 1, "object is closed");
+  }
   luaL_argexpected(L, n >= 1 && callable(L, 2), 2, "function");
   if (cf_pool_is_shutdown(p))
     return luaL_error(L, "cannot schedule new futures after shutdown");
-  b = lcf_newbuffer(L);
-  lcf_encode(L, 2, n, b, &submit_opts);
+  b = lcf_scratch_begin(L, lua_upvalueindex(3));
+  if (b == NULL) b = lcf_newbuffer(L);      /* above the arguments */
+  lcf_encode_with(L, lua_upvalueindex(3), 2, n, b, &submit_opts);
   f = cf_pool_submit_buffer(p, lcf_lua_task, b, &rc);
+  lcf_scratch_end(L, lua_upvalueindex(3), b);
   if (f == NULL) {
     if (rc == CF_ESHUTDOWN)
       return luaL_error(L, "cannot schedule new futures after shutdown");
     return luaL_error(L, "cannot start a worker thread (error %d)", -rc);
   }
-  lcf_pushfuture(L, f);
+  box = lua_newuserdatauv(L, sizeof *box, 0);
+  box->obj = NULL;
+  lua_pushvalue(L, lua_upvalueindex(2));    /* __gc in place first */
+  lua_setmetatable(L, -2);
+  box->obj = f;
   return 1;
 }
 
@@ -153,7 +172,6 @@ static int l_tostring(lua_State *L) {
 }
 
 static const luaL_Reg methods[] = {
-  {"submit", l_submit},
   {"shutdown", l_shutdown},
   {"_thread_count", l_thread_count},
   {"_max_workers", l_max_workers},
@@ -170,6 +188,11 @@ cf_pool *cf_lua_executor_pool(lua_State *L, int idx) {
 
 void lcf_executor_open(lua_State *L) {
   lcf_newclass(L, LCF_EXECUTOR, methods);
+  lua_pushvalue(L, -1);                           /* mt mt */
+  lcf_newclass(L, LCF_FUTURE, NULL);              /* mt mt fmt */
+  lcf_transfer_context(L);                        /* mt mt fmt ctx */
+  lua_pushcclosure(L, l_submit, 3);
+  lua_setfield(L, -2, "submit");
   lua_setfield(L, -2, "ThreadPoolExecutor_class");
   lua_pushcfunction(L, l_thread_pool);
   lua_setfield(L, -2, "thread_pool");

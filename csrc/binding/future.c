@@ -8,10 +8,12 @@
 
 #include <lauxlib.h>
 
+#include "../core/future.h"
 #include "callbacks.h"
 #include "errors.h"
 #include "future.h"
 #include "objects.h"
+#include "state.h"
 #include "transfer.h"
 
 cf_future *lcf_checkfuture(lua_State *L, int arg) {
@@ -39,9 +41,11 @@ static void wait_done(lua_State *L, cf_future *f, double timeout) {
   if (rc == CF_ETIMEDOUT) lcf_raise(L, "TimeoutError", "future not done after %f s", timeout);
 }
 
+/* The payload is read in place (a view into the future). */
 static int push_outcome(lua_State *L, cf_future *f, int as_exception) {
-  const cf_buffer *payload;
-  cf_outcome o = cf_future_outcome(f, &payload, NULL);
+  cf_buffer view;
+  const cf_buffer *payload = &view;
+  cf_outcome o = cf_future_peek(f, &view, NULL);
   switch (o) {
     case CF_OUTCOME_RESULT:
       if (as_exception) return 0;
@@ -68,9 +72,25 @@ int lcf_future_push_results(lua_State *L, cf_future *f) {
   return push_outcome(L, f, 0);
 }
 
+/* Upvalue 1 is the Future class, 2 the state's record: a finished
+** future's result takes no registry lookup and no lock (and looks for
+** queued callbacks only if this state ever added one). */
 static int l_result(lua_State *L) {
-  cf_future *f = lcf_checkfuture(L, 1);
-  wait_done(L, f, lcf_opttimeout(L, 2));
+  lcf_box *box = lua_touserdata(L, 1);
+  cf_future *f;
+  int top = lua_gettop(L);
+  if (box != NULL && box->obj != NULL && lua_getmetatable(L, 1) &&
+      lua_rawequal(L, -1, lua_upvalueindex(1))) {
+    f = box->obj;
+  } else {
+    f = NULL;
+  }
+  lua_settop(L, top);
+  if (f == NULL) f = lcf_checkfuture(L, 1);
+  if (!cf_future_done(f) || !lua_isnoneornil(L, 2))
+    wait_done(L, f, lcf_opttimeout(L, 2));
+  else if (((lcf_state *)lua_touserdata(L, lua_upvalueindex(2)))->inbox)
+    lcf_callbacks_run(L);
   lua_settop(L, 1);
   return push_outcome(L, f, 0);
 }
@@ -191,7 +211,6 @@ static int l_future_id(lua_State *L) {
 }
 
 static const luaL_Reg methods[] = {
-  {"result", l_result},
   {"exception", l_exception},
   {"traceback", l_traceback},
   {"done", l_done},
@@ -207,6 +226,10 @@ static const luaL_Reg methods[] = {
 
 void lcf_future_open(lua_State *L) {
   lcf_newclass(L, LCF_FUTURE, methods);
+  lua_pushvalue(L, -1);
+  lua_pushlightuserdata(L, lcf_getstate(L));
+  lua_pushcclosure(L, l_result, 2);
+  lua_setfield(L, -2, "result");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_future_new);
   lua_setfield(L, -2, "Future");

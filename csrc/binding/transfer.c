@@ -53,10 +53,6 @@ enum {
 #define T_SHARED 0x40   /* or'ed into TABLE, LFUNCR, PROTOR */
 
 /* Registry keys (their addresses). */
-static const char PROTOS_KEY = 'p';     /* function -> proto box (weak) */
-static const char NAMES_KEY = 'n';      /* value -> "module\0key" (weak) */
-static const char NAMES_COUNT_KEY = 'c';
-static const char TEMPLATES_KEY = 't';  /* id -> loaded function */
 static const char CELL_KEY = 'u';       /* makes fresh upvalue cells */
 static const char CTX_KEY = 'x';        /* the state's transfer context */
 static const char PACK_KEY = 'k';       /* function(...) return {...} end */
@@ -93,6 +89,12 @@ typedef struct seen_slot {
   size_t at;             /* offset of the value's tag in the buffer */
 } seen_slot;
 
+/* The context is a userdata with user values: 1 the protos table
+** (function -> proto box, weak keys), 2 the names table, 3 the function
+** of the one-entry proto cache below (held, so its address stays its),
+** 4 the templates (id -> loaded function) of the decoder. */
+enum { UV_PROTOS = 1, UV_NAMES, UV_LASTFN, UV_TEMPLATES, NUV };
+
 typedef struct tctx {
   seen_slot *slots;
   size_t cap, used;      /* cap is a power of two */
@@ -100,6 +102,9 @@ typedef struct tctx {
   int busy;              /* an encode is using the seen set */
   int scratch_busy;
   cf_buffer scratch;
+  lua_Integer names_sig; /* package.loaded's signature when names were made */
+  const void *last_fn;   /* user value 3's address, and its proto */
+  struct lcf_proto *last_proto;
 } tctx;
 
 static int ctx_gc(lua_State *L) {
@@ -110,40 +115,51 @@ static int ctx_gc(lua_State *L) {
   return 0;
 }
 
+/* Pushes a new context. */
 static tctx *new_ctx(lua_State *L) {
-  tctx *c = lua_newuserdatauv(L, sizeof *c, 0);
+  tctx *c = lua_newuserdatauv(L, sizeof *c, NUV);
   memset(c, 0, sizeof *c);
   if (luaL_newmetatable(L, "concurrent.transfer")) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
+  lua_newtable(L);                                  /* protos */
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setiuservalue(L, -2, UV_PROTOS);
   return c;
 }
 
-static tctx *get_ctx(lua_State *L) {
-  tctx *c;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY) == LUA_TUSERDATA) {
-    c = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return c;
-  }
+void lcf_transfer_context(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY) == LUA_TUSERDATA) return;
   lua_pop(L, 1);
-  c = new_ctx(L);
+  new_ctx(L);
+  lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+}
+
+static tctx *ctx_at(lua_State *L, int cidx) {
+  tctx *c;
+  if (cidx != 0) return lua_touserdata(L, cidx);
+  lcf_transfer_context(L);
+  c = lua_touserdata(L, -1);
+  lua_pop(L, 1);                 /* the registry holds it */
   return c;
 }
 
-cf_buffer *lcf_scratch_begin(lua_State *L) {
-  tctx *c = get_ctx(L);
+cf_buffer *lcf_scratch_begin(lua_State *L, int cidx) {
+  tctx *c = ctx_at(L, cidx);
   if (c->scratch_busy) return NULL;
   c->scratch_busy = 1;
   cf_buffer_reset(&c->scratch);
   return &c->scratch;
 }
 
-void lcf_scratch_end(lua_State *L, cf_buffer *b) {
-  tctx *c = get_ctx(L);
+void lcf_scratch_end(lua_State *L, int cidx, cf_buffer *b) {
+  tctx *c = ctx_at(L, cidx);
   if (b == &c->scratch) {
     cf_buffer_reset(b);
     c->scratch_busy = 0;
@@ -175,11 +191,10 @@ typedef struct enc {
   cf_buffer *b;
   const lcf_encode_opts *o;
   tctx *c;
+  int cidx;              /* stack index of c's userdata */
   tctx *home;            /* the state's context (its scratch buffer) */
   uint32_t nnum;         /* numbered values started */
-  int names;             /* stack slot of the names table (nil till used) */
   int names_checked;     /* the names were found fresh in this encode */
-  int protos;            /* stack slot of the protos table (nil till used) */
   int depth;
   int npath;
   segment path[LCF_MAX_DEPTH * 2 + 8];
@@ -391,7 +406,8 @@ static int plain_cfunction(lua_State *L, int idx) {
 
 static lua_Integer loaded_count(lua_State *L);
 
-static int build_names(lua_State *L) {
+/* Pushes the new names table and keeps it in the context at cidx. */
+static void build_names(lua_State *L, tctx *c, int cidx) {
   lua_newtable(L);                                  /* names */
   lua_newtable(L);
   lua_pushliteral(L, "k");
@@ -431,10 +447,8 @@ static int build_names(lua_State *L) {
   }
   lua_pop(L, 1);                                    /* names */
   lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMES_KEY);
-  lua_pushinteger(L, loaded_count(L));
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMES_COUNT_KEY);
-  return lua_gettop(L);
+  lua_setiuservalue(L, cidx, UV_NAMES);
+  c->names_sig = loaded_count(L);
 }
 
 /* A signature of package.loaded: the number of modules plus the sum of
@@ -458,29 +472,27 @@ static lua_Integer loaded_count(lua_State *L) {
 ** were made. */
 static int find_name(enc *e, int idx) {
   lua_State *L = e->L;
-  if (lua_type(L, e->names) != LUA_TTABLE) {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY) == LUA_TNIL) {
-      lua_pop(L, 1);
-      build_names(L);
-      e->names_checked = 1;
-    }
-    lua_replace(L, e->names);
+  if (lua_getiuservalue(L, e->cidx, UV_NAMES) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    build_names(L, e->c, e->cidx);
+    e->names_checked = 1;
   }
   lua_pushvalue(L, idx);
-  if (lua_rawget(L, e->names) == LUA_TSTRING) return 1;
-  lua_pop(L, 1);
+  if (lua_rawget(L, -2) == LUA_TSTRING) {
+    lua_remove(L, -2);
+    return 1;
+  }
+  lua_pop(L, 2);
   if (!e->names_checked) {
-    lua_Integer was;
     e->names_checked = 1;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_COUNT_KEY);
-    was = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    if (was == loaded_count(L)) return 0;
-    build_names(L);
-    lua_replace(L, e->names);
+    if (e->c->names_sig == loaded_count(L)) return 0;
+    build_names(L, e->c, e->cidx);
     lua_pushvalue(L, idx);
-    if (lua_rawget(L, e->names) == LUA_TSTRING) return 1;
-    lua_pop(L, 1);
+    if (lua_rawget(L, -2) == LUA_TSTRING) {
+      lua_remove(L, -2);
+      return 1;
+    }
+    lua_pop(L, 2);
   }
   return 0;
 }
@@ -601,29 +613,21 @@ static int proto_box_gc(lua_State *L) {
 }
 
 /* The proto of the Lua function at idx (borrowed: the protos table keeps
-** its box while the function lives), made on first use. */
+** its box while the function lives), made on first use. The last one
+** asked for is cached: the context holds that function, so no other
+** function can have its address meanwhile. */
 static lcf_proto *get_proto(enc *e, int idx) {
   lua_State *L = e->L;
   lcf_proto *pr, **bx;
   cf_buffer b = CF_BUFFER_INIT;
-  if (lua_type(L, e->protos) != LUA_TTABLE) {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROTOS_KEY) == LUA_TNIL) {
-      lua_pop(L, 1);
-      lua_newtable(L);
-      lua_newtable(L);
-      lua_pushliteral(L, "k");
-      lua_setfield(L, -2, "__mode");
-      lua_setmetatable(L, -2);
-      lua_pushvalue(L, -1);
-      lua_rawsetp(L, LUA_REGISTRYINDEX, &PROTOS_KEY);
-    }
-    lua_replace(L, e->protos);
-  }
+  const void *fp = lua_topointer(L, idx);
+  if (fp == e->c->last_fn && e->c->last_proto) return e->c->last_proto;
+  lua_getiuservalue(L, e->cidx, UV_PROTOS);         /* protos */
   lua_pushvalue(L, idx);
-  if (lua_rawget(L, e->protos) == LUA_TUSERDATA) {
+  if (lua_rawget(L, -2) == LUA_TUSERDATA) {
     pr = *(lcf_proto **)lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return pr;
+    lua_pop(L, 2);
+    goto cache;
   }
   lua_pop(L, 1);
   bx = lua_newuserdatauv(L, sizeof *bx, 0);         /* box */
@@ -645,11 +649,16 @@ static lcf_proto *get_proto(enc *e, int idx) {
   pr->len = b.len;
   memcpy(pr->code, b.data, b.len);
   cf_buffer_free(&b);
-  *bx = pr;
+  *bx = pr;                                         /* protos box */
   lua_pushvalue(L, idx);
   lua_pushvalue(L, -2);
-  lua_rawset(L, e->protos);                         /* protos[f] = box */
-  lua_pop(L, 1);
+  lua_rawset(L, -4);                                /* protos[f] = box */
+  lua_pop(L, 2);
+cache:
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, e->cidx, UV_LASTFN);
+  e->c->last_fn = fp;
+  e->c->last_proto = pr;
   return pr;
 }
 
@@ -771,8 +780,8 @@ static void encode_value(enc *e, int idx, int type, int named) {
   }
 }
 
-void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
-                const lcf_encode_opts *opts) {
+void lcf_encode_with(lua_State *L, int cidx, int first, int n,
+                     cf_buffer *b, const lcf_encode_opts *opts) {
   static const lcf_encode_opts defaults = {"value", 1, 0, 1, NULL};
   enc e;
   int i, top = lua_gettop(L);
@@ -781,8 +790,16 @@ void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
   e.L = L;
   e.b = b;
   e.o = opts ? opts : &defaults;
-  e.c = e.home = get_ctx(L);
-  if (e.c->busy) e.c = new_ctx(L);   /* a finalizer encoding mid-encode */
+  if (cidx == 0) {
+    lcf_transfer_context(L);
+    cidx = lua_gettop(L);
+  }
+  e.cidx = cidx;
+  e.c = e.home = lua_touserdata(L, cidx);
+  if (e.c->busy) {                   /* a finalizer encoding mid-encode */
+    e.c = new_ctx(L);
+    e.cidx = lua_gettop(L);
+  }
   e.c->busy = 1;
   if (++e.c->gen == 0) {             /* wrapped: clear the stamps */
     if (e.c->slots) memset(e.c->slots, 0, e.c->cap * sizeof *e.c->slots);
@@ -790,10 +807,6 @@ void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
   }
   e.c->used = 0;
   e.nnum = 0;
-  lua_pushnil(L);                    /* slots for the names and protos */
-  e.names = lua_gettop(L);
-  lua_pushnil(L);
-  e.protos = lua_gettop(L);
   e.names_checked = 0;
   e.depth = e.npath = 0;
   put_varint(&e, (uint64_t)n);
@@ -810,6 +823,11 @@ void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
   lua_settop(L, top);
 }
 
+void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
+                const lcf_encode_opts *opts) {
+  lcf_encode_with(L, 0, first, n, b, opts);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Decoding.                                                              */
 
@@ -817,11 +835,12 @@ typedef struct dec {
   lua_State *L;
   const cf_buffer *b;
   const unsigned char *p, *end;
-  int refs;              /* stack slot of number -> shared value (or nil) */
+  int refs;              /* the shared values are in registry[d] */
   uint32_t nnum;         /* numbered values started */
   size_t nextref;        /* the next of b's references (PROTO, OBJ) */
   int depth;
   int reuse;             /* the next function may be a kept template */
+  int cidx;              /* the transfer context, or 0 (look it up) */
 } dec;
 
 static _Noreturn void malformed(dec *d) {
@@ -867,15 +886,21 @@ static void *next_ref(dec *d) {
 }
 
 /* Keep the value at idx as number num (a shared value). */
+/* They are few (only values that are referred to again), so they live in
+** a table made on need and kept in the registry under this decode's
+** address (the stack holds the values being built). */
 static void keep_shared(dec *d, int idx, uint32_t num) {
   lua_State *L = d->L;
   idx = lua_absindex(L, idx);
-  if (lua_type(L, d->refs) != LUA_TTABLE) {
+  if (!d->refs) {
     lua_newtable(L);
-    lua_replace(L, d->refs);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, d);
+    d->refs = 1;
   }
+  lua_rawgetp(L, LUA_REGISTRYINDEX, d);
   lua_pushvalue(L, idx);
-  lua_rawseti(L, d->refs, (lua_Integer)num + 1);
+  lua_rawseti(L, -2, (lua_Integer)num + 1);
+  lua_pop(L, 1);
 }
 
 static void decode_value(dec *d);
@@ -953,24 +978,33 @@ static void fresh_cell(lua_State *L, int fidx, int i) {
 }
 
 /* Push the kept template for id, or load and keep one. */
+/* Push the templates table (a new one if fresh), kept in the context. */
+static void push_templates(dec *d, int fresh) {
+  lua_State *L = d->L;
+  int cidx = d->cidx;
+  if (cidx == 0) {
+    lcf_transfer_context(L);
+    cidx = lua_gettop(L);
+  }
+  if (fresh || lua_getiuservalue(L, cidx, UV_TEMPLATES) != LUA_TTABLE) {
+    if (!fresh) lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, cidx, UV_TEMPLATES);
+  }
+  if (d->cidx == 0) lua_remove(L, cidx);
+}
+
 static void template_for(dec *d, uint64_t id, const char *code, size_t n,
                          int check) {
   lua_State *L = d->L;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
-  }
+  push_templates(d, 0);
   if (lua_rawgeti(L, -1, (lua_Integer)id) != LUA_TFUNCTION) {
     lua_pop(L, 1);                                  /* templates */
     lua_getfield(L, -1, "n");
     if (lua_tointeger(L, -1) >= TEMPLATES_MAX) {    /* keep it bounded */
-      lua_newtable(L);
+      push_templates(d, 1);
       lua_replace(L, -3);
-      lua_pushvalue(L, -2);
-      lua_rawsetp(L, LUA_REGISTRYINDEX, &TEMPLATES_KEY);
     }
     lua_pushinteger(L, lua_tointeger(L, -1) % TEMPLATES_MAX + 1);
     lua_setfield(L, -3, "n");
@@ -1121,9 +1155,10 @@ static void decode_value(dec *d) {
     case T_TABLE: decode_table(d, (tag & T_SHARED) != 0); break;
     case T_REF: {
       uint64_t i = get_varint(d);
-      if (i >= d->nnum || lua_type(L, d->refs) != LUA_TTABLE ||
-          lua_rawgeti(L, d->refs, (lua_Integer)i + 1) == LUA_TNIL)
-        malformed(d);
+      if (i >= d->nnum || !d->refs) malformed(d);
+      lua_rawgetp(L, LUA_REGISTRYINDEX, d);
+      if (lua_rawgeti(L, -1, (lua_Integer)i + 1) == LUA_TNIL) malformed(d);
+      lua_remove(L, -2);
       break;
     }
     case T_LFUNC:
@@ -1146,9 +1181,15 @@ static void decode_value(dec *d) {
 }
 
 int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first) {
+  return lcf_decode_with(L, 0, b, reuse_first);
+}
+
+int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
+                    int reuse_first) {
   dec d;
   uint64_t n, i;
   d.L = L;
+  d.cidx = cidx;
   d.b = b;
   d.p = b->data;
   d.end = b->data + b->len;
@@ -1159,9 +1200,8 @@ int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first) {
   if (b->len == 0) return 0;
   n = get_varint(&d);
   if (n > b->len || n > INT32_MAX / 2) malformed(&d);
-  luaL_checkstack(L, (int)n + 9, "too many values");
-  lua_pushnil(L);                  /* the shared values, made on need */
-  d.refs = lua_gettop(L);
+  luaL_checkstack(L, (int)n + 8, "too many values");
+  d.refs = 0;
   for (i = 0; i < n; i++) {
     if (i > 0) d.reuse = 0;
     if (d.reuse && (d.p >= d.end || ((*d.p & ~T_SHARED) != T_LFUNC &&
@@ -1172,7 +1212,10 @@ int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first) {
     decode_value(&d);
   }
   if (d.p != d.end) malformed(&d);
-  lua_remove(L, d.refs);
+  if (d.refs) {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &d);
+  }
   return (int)n;
 }
 

@@ -35,14 +35,24 @@ void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
 ** first value, if a function, be a cached closure (a worker's task
 ** function: loaded once per worker, its upvalues refreshed each time). */
 int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first);
+/* The same with the transfer context at cidx (its kept templates). */
+int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
+                    int reuse_first);
 
 /* The state's scratch buffer, for one encode whose bytes are moved on at
 ** once (submit): NULL when it is in use (a finalizer submitting during an
 ** encode): then use a buffer of your own. Give it back with
 ** lcf_scratch_end before raising any error of your own; an error raised
 ** by lcf_encode gives it back itself. */
-cf_buffer *lcf_scratch_begin(lua_State *L);
-void lcf_scratch_end(lua_State *L, cf_buffer *b);
+cf_buffer *lcf_scratch_begin(lua_State *L, int cidx);
+void lcf_scratch_end(lua_State *L, int cidx, cf_buffer *b);
+
+/* The state's transfer context (seen set, scratch buffer, caches): push
+** it, e.g. to keep it as an upvalue of a hot function. The calls above
+** and lcf_encode_with take its index (0: look it up in the registry). */
+void lcf_transfer_context(lua_State *L);
+void lcf_encode_with(lua_State *L, int cidx, int first, int n, cf_buffer *b,
+                     const lcf_encode_opts *opts);
 
 /* A buffer holding one number, as lcf_encode writes it, without a Lua
 ** state (for C code under a mutex). lcf_buffer_number: 0 if b holds

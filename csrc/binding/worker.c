@@ -22,10 +22,22 @@
 #include "transfer.h"
 #include "worker.h"
 
+/* A pool worker's state keeps at the bottom of its stack: 1 the message
+** handler, 2 the transfer context; so a task looks nothing up. */
 typedef struct worker {
   lua_State *L;
   cf_buffer out;
+  lcf_state *st;              /* the state's record (callback inbox) */
 } worker;
+
+static void push_handler(lua_State *L);
+
+static int prepare_slots(lua_State *L) {
+  push_handler(L);
+  lcf_transfer_context(L);
+  lua_pushlightuserdata(L, lcf_getstate(L));
+  return 3;
+}
 
 static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;
@@ -154,11 +166,16 @@ int lcf_worker_start(void *cfg, void **ctx, char *msg, size_t msgsz) {
     }
   }
   w = calloc(1, sizeof *w);
-  if (w == NULL) {
+  lua_settop(L, 0);
+  lua_pushcfunction(L, prepare_slots);
+  if (w == NULL || lua_pcall(L, 0, 3, 0) != LUA_OK) {
     snprintf(msg, msgsz, "not enough memory for a worker");
+    free(w);
     lua_close(L);
     return -1;
   }
+  w->st = lua_touserdata(L, 3);
+  lua_pop(L, 1);
   w->L = L;
   *ctx = w;
   return 0;
@@ -196,17 +213,18 @@ static int message_handler(lua_State *L) {
   return 1;
 }
 
+/* (input, out [, transfer context]): decode, call, encode the results. */
 static int task_body(lua_State *L) {
   const cf_buffer *input = lua_touserdata(L, 1);
   cf_buffer *out = lua_touserdata(L, 2);
-  int top, n;
-  lua_settop(L, 0);
-  n = lcf_decode(L, input, 1);
+  int cidx = lua_isnoneornil(L, 3) ? 0 : 3, top, n;
+  lua_settop(L, 3);
+  n = lcf_decode_with(L, cidx, input, 1);
   if (n < 1) return luaL_error(L, "task has no function");
-  lua_call(L, n - 1, LUA_MULTRET);
+  lua_call(L, n - 1, LUA_MULTRET);          /* results from 4 */
   top = lua_gettop(L);
   cf_buffer_reset(out);
-  lcf_encode(L, 1, top, out, &results_opts);
+  lcf_encode_with(L, cidx, 4, top - 3, out, &results_opts);
   return 0;
 }
 
@@ -234,23 +252,50 @@ static void encode_error(lua_State *L, int eidx, cf_buffer *out) {
   }
 }
 
+/* The message handler and its traceback slot are made once per state
+** (a task costs no allocation of its own here). */
+static const char HANDLER_KEY = 'h';
+
+static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
+                   const cf_buffer *input, cf_buffer *out);
+
+static void push_handler(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLER_KEY) == LUA_TFUNCTION) return;
+  lua_pop(L, 1);
+  lua_newtable(L);                          /* the traceback slot */
+  lua_pushcclosure(L, message_handler, 1);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &HANDLER_KEY);
+}
+
 void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
                      cf_buffer *out) {
+  int base = lua_gettop(L);
+  push_handler(L);                          /* base+1 */
+  run_in(L, base + 1, 0, f, input, out);
+  lua_settop(L, base);
+}
+
+/* With the handler at hidx and the transfer context at cidx (0: none). */
+static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
+                   const cf_buffer *input, cf_buffer *out) {
   int base = lua_gettop(L), status;
-  lua_newtable(L);                          /* base+1: traceback slot */
-  lua_pushvalue(L, -1);
-  lua_pushcclosure(L, message_handler, 1);  /* base+2 */
   lua_pushcfunction(L, task_body);
   lua_pushlightuserdata(L, (void *)input);
   lua_pushlightuserdata(L, out);
-  status = lua_pcall(L, 2, 0, base + 2);
+  if (cidx) lua_pushvalue(L, cidx);
+  else lua_pushnil(L);
+  status = lua_pcall(L, 3, 0, hidx);
   if (status == LUA_OK) {
     cf_future_finish(f, CF_OUTCOME_RESULT, out, NULL);
-  } else {
+  } else {                                  /* base+1: the error */
     const char *tb;
-    lua_getfield(L, base + 1, "traceback");
-    tb = lua_tostring(L, -1);
-    encode_error(L, base + 3, out);
+    lua_getupvalue(L, hidx, 1);             /* base+2: the slot */
+    lua_getfield(L, base + 2, "traceback"); /* base+3 */
+    lua_pushnil(L);
+    lua_setfield(L, base + 2, "traceback"); /* empty for the next task */
+    tb = lua_tostring(L, base + 3);
+    encode_error(L, base + 1, out);
     cf_future_finish(f, CF_OUTCOME_ERROR, out, tb);
   }
   cf_buffer_reset(out);
@@ -260,6 +305,7 @@ void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
 void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
   worker *w = ctx;
   (void)arg;
-  lcf_run_encoded(w->L, f, cf_future_input(f), &w->out);
-  lcf_callbacks_run(w->L);  /* callbacks queued for this worker's state */
+  run_in(w->L, 1, 2, f, cf_future_input(f), &w->out);
+  if (w->st->inbox)
+    lcf_callbacks_run(w->L);  /* callbacks queued for this worker's state */
 }

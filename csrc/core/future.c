@@ -139,13 +139,67 @@ size_t cf_future_room_for(const cf_buffer *b) {
   return b->nrefs * sizeof(void *) + b->len;
 }
 
+/* Futures of the common size (up to 24 bytes inline: a function and a
+** few scalars) are recycled through a per-thread free list: a submit
+** and a collection per task make malloc a visible cost otherwise. */
+#define STD_WORDS 3
+#define CACHE_MAX 4096
+
+typedef struct fcache {
+  void *head;
+  int n;
+} fcache;
+
+static __thread fcache tcache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_drain(void *arg) {
+  fcache *c = arg;
+  while (c->head) {
+    void *next = *(void **)c->head;
+    free(c->head);
+    c->head = next;
+  }
+  c->n = 0;
+}
+
+static void cache_setup(void) {
+  pthread_key_create(&cache_key, cache_drain);
+}
+
+static void *block_alloc(size_t words) {
+  if (words == STD_WORDS && tcache.head) {
+    void *b = tcache.head;
+    tcache.head = *(void **)b;
+    tcache.n--;
+    return b;
+  }
+  return malloc(sizeof(cf_future) + words * 8);
+}
+
+static void block_free(cf_future *f) {
+  if (f->cap8 == STD_WORDS && tcache.n < CACHE_MAX) {
+    if (tcache.n == 0) {         /* make sure the list is freed at exit */
+      pthread_once(&cache_once, cache_setup);
+      pthread_setspecific(cache_key, &tcache);
+    }
+    *(void **)f = tcache.head;
+    tcache.head = f;
+    tcache.n++;
+    return;
+  }
+  free(f);
+}
+
 cf_future *cf_future_new_sized(size_t room) {
   cf_future *f;
   size_t words;
   if (room < sizeof(void *)) room = sizeof(void *);
   words = (room + 7) / 8;
   if (words > UINT8_MAX) words = 1;          /* too big to keep inline */
-  f = malloc(sizeof *f + words * 8);
+  if (words < STD_WORDS) words = STD_WORDS;
+  f = block_alloc(words);
   if (f == NULL) return NULL;
   pthread_once(&stripes_once, setup_stripes);
   cf_object_init(f, &future_kind);
@@ -171,8 +225,9 @@ static int store_data(cf_future *f, cf_buffer *b) {
   size_t room = cf_future_room_for(b);
   if (b->len == 0 && b->nrefs == 0) return 0;
   if (room <= (size_t)f->cap8 * 8) {
-    memcpy(f->inl, b->refs, b->nrefs * sizeof(void *));
-    memcpy((char *)f->inl + b->nrefs * sizeof(void *), b->data, b->len);
+    /* memcpy with a NULL source is undefined even for 0 bytes (UBSan). */
+    if (b->nrefs) memcpy(f->inl, b->refs, b->nrefs * sizeof(void *));
+    if (b->len) memcpy((char *)f->inl + b->nrefs * sizeof(void *), b->data, b->len);
     f->len = (uint16_t)b->len;
     f->nrefs = (uint8_t)b->nrefs;
     b->nrefs = 0;                            /* the references moved */
@@ -336,7 +391,7 @@ static void future_destroy(void *obj) {
     free(x->traceback);
     free(x);
   }
-  free(f);
+  block_free(f);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -503,8 +558,12 @@ int cf_future_set_error(cf_future *f, const void *data, size_t len) {
 ** within microseconds, and a sleep costs the finisher a futex wake and
 ** the waiter a context switch. Yielding keeps a spinner from starving the
 ** workers when threads outnumber cores. */
+#ifndef SPIN_PAUSES
 #define SPIN_PAUSES 200
+#endif
+#ifndef SPIN_YIELDS
 #define SPIN_YIELDS 20
+#endif
 
 int cf_future_wait(cf_future *f, double timeout) {
   cf_deadline d;

@@ -2,10 +2,13 @@
 ** pool.c -- a pool of worker threads over one FIFO of futures.
 **
 ** Threads are made on submit while none is idle, up to max_workers; an
-** idle one is woken before a new one is made. Workers are detached and
-** each holds a reference to the pool; "joining" is waiting on exit_cv until
-** nthreads is 0, which a worker announces as the last thing it does with
-** the pool's lock. Shutdown lets queued tasks run unless cancel_futures.
+** idle one is woken before a new one is made. Each worker holds a
+** reference to the pool; "joining" is waiting on exit_cv until nthreads
+** is 0, which a worker announces as the last thing it does with the
+** pool's lock, then reaping the threads with pthread_join, so that when
+** shutdown(wait) returns the threads are gone. Threads nobody joined are
+** detached when the pool is freed. Shutdown lets queued tasks run unless
+** cancel_futures.
 **
 ** Speed: a submit is one short critical section, and it signals the work
 ** condition only when a worker sleeps on it and has not been signalled
@@ -36,6 +39,8 @@ struct cf_pool {
   cf_future *head, *tail;      /* queue, linked through future->next */
   int max_workers;
   int nthreads;                /* live worker threads */
+  pthread_t *tids;             /* threads made and not yet reaped */
+  int ntids;
   int idle;                    /* workers waiting on work_cv */
   int wakeups;                 /* signals sent and not yet taken */
   atomic_int queued;           /* tasks in the queue (read unlocked) */
@@ -83,6 +88,14 @@ cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
   cf_cond_init(&p->work_cv);
   cf_cond_init(&p->exit_cv);
   p->max_workers = max_workers;
+  p->tids = malloc((size_t)max_workers * sizeof *p->tids);
+  if (p->tids == NULL) {
+    pthread_cond_destroy(&p->work_cv);
+    pthread_cond_destroy(&p->exit_cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    return NULL;
+  }
   pthread_once(&pid_once, setup_pid);
   p->owner = cached_pid;
   if (hooks) p->hooks = *hooks;
@@ -117,6 +130,9 @@ static void fail_broken(cf_future *f, const char *msg) {
 static void pool_destroy(void *obj) {
   cf_pool *p = obj;
   cf_future *f = take_queue(p), *next;
+  int i;
+  for (i = 0; i < p->ntids; i++) pthread_detach(p->tids[i]);
+  free(p->tids);
   for (; f != NULL; f = next) {   /* only if no thread could be made */
     next = f->next;
     cancel_task(f);
@@ -174,8 +190,12 @@ static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
 }
 
 /* How long an idle worker watches the queue before it sleeps. */
+#ifndef IDLE_PAUSES
 #define IDLE_PAUSES 300
+#endif
+#ifndef IDLE_YIELDS
 #define IDLE_YIELDS 30
+#endif
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -253,19 +273,17 @@ static void *worker_main(void *arg) {
 /* Called with p->mu held. */
 static int spawn_worker(cf_pool *p) {
   pthread_t t;
-  pthread_attr_t a;
   int e;
-  pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (p->ntids >= p->max_workers) return -EAGAIN;   /* not reaped yet */
   cf_retain(p);
   p->nthreads++;
-  e = pthread_create(&t, &a, worker_main, p);
-  pthread_attr_destroy(&a);
+  e = pthread_create(&t, NULL, worker_main, p);
   if (e != 0) {
     p->nthreads--;
     cf_release(p);   /* never the last: the caller holds one */
     return -e;
   }
+  p->tids[p->ntids++] = t;
   return 0;
 }
 
@@ -365,10 +383,24 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
     cf_release(q);
   }
   if (wait) {
-    int self = current_pool == p;
+    int self = current_pool == p, i, n = 0;
+    pthread_t me = pthread_self(), *reap;
     cf_lock(&p->mu);
     while (p->nthreads > self) pthread_cond_wait(&p->exit_cv, &p->mu);
+    /* Take the threads to reap (all but this one, if it is a worker). */
+    reap = malloc((size_t)(p->ntids ? p->ntids : 1) * sizeof *reap);
+    if (reap != NULL) {
+      for (i = 0; i < p->ntids; i++) {
+        if (self && pthread_equal(p->tids[i], me)) p->tids[n++] = me;
+        else reap[i - n] = p->tids[i];
+      }
+      i = p->ntids - n;
+      p->ntids = n;
+      n = i;
+    }
     cf_unlock(&p->mu);
+    for (i = 0; i < n; i++) pthread_join(reap[i], NULL);
+    free(reap);
   }
   return 0;
 }
