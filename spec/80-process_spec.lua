@@ -64,7 +64,7 @@ local function run_script(src)
   fh:write(src)
   fh:close()
   local t0 = concurrent.monotonic()
-  local p = io.popen("lua5.4 " .. path .. " 2>&1; echo \"exit=$?\"")
+  local p = io.popen((os.getenv("CONCURRENT_LUA") or "lua5.4") .. " " .. path .. " 2>&1; echo \"exit=$?\"")
   local out = p:read("a")
   p:close()
   os.remove(path)
@@ -519,6 +519,29 @@ describe("ProcessPoolExecutor", function()
     assert.matches("bad argument #1 to 'submit' %(function expected",
       helpers.error_of(function() return ex:submit(3) end))
     assert.matches("ProcessPoolExecutor expected", helpers.error_of(ex.submit, {}, print))
+  end)
+
+  it("takes its workers down with it when the parent process is killed", function()
+    -- The workers keep the script's stdout open: popen's read ends when
+    -- the last of them is gone, not when the killed parent is.
+    local out, elapsed = run_script([[
+      local futures = require "concurrent.futures"
+      local process = require "concurrent.process"
+      local ex = futures.ProcessPoolExecutor(2)
+      local fs = {ex:submit(function() require("concurrent").sleep(60) end),
+                  ex:submit(function() require("concurrent").sleep(60) end)}
+      while #ex:_pids() < 2 or not (fs[1]:running() and fs[2]:running()) do
+        require("concurrent").sleep(0.01)
+      end
+      print("workers " .. table.concat(ex:_pids(), " "))
+      io.stdout:flush()
+      os.execute("kill -9 " .. process.getpid())
+    ]])
+    assert.matches("workers %d+ %d+", out)
+    assert.is_true(elapsed < 30, "workers outlived their parent for " .. elapsed .. " s")
+    for pid in out:match("workers ([%d ]+)"):gmatch("%d+") do
+      assert.is_true(eventually(function() return not exists(pid) end, 10))
+    end
   end)
 
   it("leaves no worker behind when collected without shutdown, or when the state closes", function()

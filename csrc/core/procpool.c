@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -245,10 +246,17 @@ static void close_from(unsigned lo, unsigned hi) {
 /* A fresh start: signals as after exec (caught ones to default, the mask
 ** empty: the manager thread blocked them all), no stdio data of the
 ** parent's left to flush twice, no descriptor of the parent's held open
-** (other workers' sockets, pidfds, the user's files). Returns the socket. */
-static int child_reset(int fd) {
+** (other workers' sockets, pidfds, the user's files). And no life after
+** the parent's: the manager thread that forked us ends only after reaping
+** us, so the parent-death signal fires only if the whole parent process
+** dies (killed, say) -- a copy of our socket held by some other child of
+** the parent could otherwise keep us waiting for a task. Returns the
+** socket. */
+static int child_reset(int fd, pid_t parent) {
   sigset_t none;
   int s;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);   /* it died before prctl */
   for (s = 1; s < NSIG; s++) {
     struct sigaction old, dfl;
     if (s == SIGKILL || s == SIGSTOP) continue;
@@ -311,7 +319,7 @@ static void child_main(cf_procpool *p, int fd) {
   char msg[1024] = "";
   void *ctx = NULL;
   cf_buffer in = CF_BUFFER_INIT;
-  fd = child_reset(fd);
+  fd = child_reset(fd, p->owner);
   if (p->hooks.worker_start &&
       p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
     if (!msg[0]) snprintf(msg, sizeof msg, "a worker process failed to start");
