@@ -35,7 +35,7 @@ Workloads (sizes of the issue unless --quick):
        collection; MB.
 --]]
 
-package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.path = (os.getenv("CONCURRENT_LPATH") or "lua/?.lua;lua/?/init.lua") .. ";" .. package.path
 package.cpath = (os.getenv("CONCURRENT_CPATH") or "build/?.so") .. ";" .. package.cpath
 
 local LUA = os.getenv("LUA") or "lua5.4"

@@ -1184,10 +1184,48 @@ int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first) {
   return lcf_decode_with(L, 0, b, reuse_first);
 }
 
+/* One number or boolean alone (most task results): push it directly. */
+static int decode_scalar(lua_State *L, const cf_buffer *b) {
+  const unsigned char *p = b->data;
+  switch (b->len) {
+    case 2:
+      if (p[1] == T_NIL) lua_pushnil(L);
+      else if (p[1] == T_TRUE || p[1] == T_FALSE) lua_pushboolean(L, p[1] == T_TRUE);
+      else return 0;
+      return 1;
+    case 6:
+      if (p[1] == T_INT32) {
+        int32_t v;
+        memcpy(&v, p + 2, 4);
+        lua_pushinteger(L, v);
+        return 1;
+      }
+      return 0;
+    case 10:
+      if (p[1] == T_INT64) {
+        int64_t v;
+        memcpy(&v, p + 2, 8);
+        lua_pushinteger(L, (lua_Integer)v);
+        return 1;
+      }
+      if (p[1] == T_FLOAT) {
+        double v;
+        memcpy(&v, p + 2, 8);
+        lua_pushnumber(L, (lua_Number)v);
+        return 1;
+      }
+      return 0;
+    default: return 0;
+  }
+}
+
 int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
                     int reuse_first) {
   dec d;
   uint64_t n, i;
+  if (b->len >= 2 && b->len <= 10 && b->data[0] == 1 && b->nrefs == 0 &&
+      decode_scalar(L, b))
+    return 1;
   d.L = L;
   d.cidx = cidx;
   d.b = b;

@@ -63,10 +63,10 @@ struct cf_waiter {
   size_t returned;
 };
 
-__thread cf_future *cf_current_task;
-__thread cf_buffer *cf_current_input;
-__thread atomic_int *cf_current_finishing;
-__thread int cf_current_counted;
+CF_TLS cf_future *cf_current_task;
+CF_TLS cf_buffer *cf_current_input;
+CF_TLS atomic_int *cf_current_finishing;
+CF_TLS int cf_current_counted;
 
 static void future_destroy(void *obj);
 static const cf_kind future_kind = {"future", future_destroy};
@@ -139,57 +139,15 @@ size_t cf_future_room_for(const cf_buffer *b) {
   return b->nrefs * sizeof(void *) + b->len;
 }
 
-/* Futures of the common size (up to 24 bytes inline: a function and a
-** few scalars) are recycled through a per-thread free list: a submit
-** and a collection per task make malloc a visible cost otherwise. */
-#define STD_WORDS 3
-#define CACHE_MAX 4096
-
-typedef struct fcache {
-  void *head;
-  int n;
-} fcache;
-
-static __thread fcache tcache;
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-
-static void cache_drain(void *arg) {
-  fcache *c = arg;
-  while (c->head) {
-    void *next = *(void **)c->head;
-    free(c->head);
-    c->head = next;
-  }
-  c->n = 0;
-}
-
-static void cache_setup(void) {
-  pthread_key_create(&cache_key, cache_drain);
-}
-
+/* Futures of the common size come from falloc.c. */
 static void *block_alloc(size_t words) {
-  if (words == STD_WORDS && tcache.head) {
-    void *b = tcache.head;
-    tcache.head = *(void **)b;
-    tcache.n--;
-    return b;
-  }
+  if (words == CF_STD_WORDS) return cf_fblock_alloc();
   return malloc(sizeof(cf_future) + words * 8);
 }
 
 static void block_free(cf_future *f) {
-  if (f->cap8 == STD_WORDS && tcache.n < CACHE_MAX) {
-    if (tcache.n == 0) {         /* make sure the list is freed at exit */
-      pthread_once(&cache_once, cache_setup);
-      pthread_setspecific(cache_key, &tcache);
-    }
-    *(void **)f = tcache.head;
-    tcache.head = f;
-    tcache.n++;
-    return;
-  }
-  free(f);
+  if (f->cap8 == CF_STD_WORDS) cf_fblock_free(f);
+  else free(f);
 }
 
 cf_future *cf_future_new_sized(size_t room) {
@@ -198,7 +156,7 @@ cf_future *cf_future_new_sized(size_t room) {
   if (room < sizeof(void *)) room = sizeof(void *);
   words = (room + 7) / 8;
   if (words > UINT8_MAX) words = 1;          /* too big to keep inline */
-  if (words < STD_WORDS) words = STD_WORDS;
+  if (words < CF_STD_WORDS) words = CF_STD_WORDS;
   f = block_alloc(words);
   if (f == NULL) return NULL;
   pthread_once(&stripes_once, setup_stripes);

@@ -45,7 +45,13 @@ struct cf_future {
   void *inl[];
 };
 
-/* A future with room for `room` bytes of inline data (at least 8). */
+/* The common size: up to 24 bytes inline (falloc.c), 72 bytes in all. */
+#define CF_STD_WORDS 3
+#define CF_FBLOCK (sizeof(struct cf_future) + CF_STD_WORDS * 8)
+void *cf_fblock_alloc(void);
+void  cf_fblock_free(void *block);
+
+/* A future with room for `room` bytes of inline data (at least 24). */
 cf_future *cf_future_new_sized(size_t room);
 /* Bytes of inline room a buffer needs to be stored inline. */
 size_t cf_future_room_for(const cf_buffer *b);
@@ -69,11 +75,16 @@ void cf_future_free_arg(cf_future *f);
 ** lock once f is done. */
 cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb);
 
+/* Thread-locals of the core: initial-exec, since the general model costs
+** a __tls_get_addr call per access in a shared object, on hot paths. A
+** few dozen bytes, well within the static TLS kept for dlopen'ed code. */
+#define CF_TLS __thread __attribute__((tls_model("initial-exec")))
+
 /* The task a pool worker is running in this thread (for cf_future_input
 ** and for the pool's count of workers about to come back for work). */
-extern __thread cf_future *cf_current_task;
-extern __thread cf_buffer *cf_current_input;
-extern __thread atomic_int *cf_current_finishing;
-extern __thread int cf_current_counted;   /* finish counted us there */
+extern CF_TLS cf_future *cf_current_task;
+extern CF_TLS cf_buffer *cf_current_input;
+extern CF_TLS atomic_int *cf_current_finishing;
+extern CF_TLS int cf_current_counted;   /* finish counted us there */
 
 #endif
