@@ -520,61 +520,74 @@ static void enter(enc *e, const char *what) {
   if (!lua_checkstack(e->L, 80)) enc_fail(e, "value nested too deeply");
 }
 
-#define BATCH 32
-
+/* One walk with lua_next: the array part comes first, in index order, so
+** the leading run of keys 1, 2, 3, ... is written as the array section and
+** every other entry (a key after a hole too) as a key/value pair. (A walk
+** with rawgeti over 1..#t then lua_next for the rest visits the array
+** part twice: lua_next from key #t would skip it, but only if #t is in
+** the array part, which the API cannot tell.) */
 static void encode_table(enc *e, int idx) {
   lua_State *L = e->L;
-  lua_Integer i, narr;
+  lua_Integer k = 1;
   size_t at;
   uint32_t nhash = 0, n32;
-  int top;
+  int in_array = 1;
   const void *p = lua_topointer(L, idx);
   if (put_seen_ref(e, p)) return;
   enter(e, "table");
   at = e->b->len;
   seen_add(e, p, e->nnum++, at);
-  narr = (lua_Integer)lua_rawlen(L, idx);
-  if (narr > (lua_Integer)UINT32_MAX / 2) narr = UINT32_MAX / 2;
   put_byte(e, T_TABLE);
   room(e, 8);
   e->b->len += 8;
-  top = lua_gettop(L);
-  for (i = 1; i <= narr;) {
-    lua_Integer end = i + BATCH - 1 < narr ? i + BATCH - 1 : narr;
-    for (; i <= end; i++) {
-      int t = lua_rawgeti(L, idx, i);
-      if (t == LUA_TNUMBER || t == LUA_TNIL || t == LUA_TBOOLEAN) {
-        encode_value(e, -1, t, 0);                 /* no path needed */
-      } else {
-        push_path(e, SEG_INDEX, i, 0, NULL);
-        encode_value(e, lua_gettop(L), t, 0);
-        e->npath--;
-      }
-    }
-    lua_settop(L, top);
-  }
-  /* The rest. (lua_next from key narr would skip the array part, but
-  ** only if narr is in the array part, which the API cannot tell: a key
-  ** past it may sit in the hash part, where a walk from it would miss
-  ** the entries before it.) */
   lua_pushnil(L);
   while (lua_next(L, idx)) {
-    int kt = lua_type(L, -2);
-    if (narr > 0 && kt == LUA_TNUMBER && lua_isinteger(L, -2)) {
-      lua_Integer k = lua_tointeger(L, -2);
-      if (k >= 1 && k <= narr) {
+    int vt = lua_type(L, -1);
+    if (in_array) {
+      if (lua_isinteger(L, -2) && lua_tointeger(L, -2) == k &&
+          k < (lua_Integer)UINT32_MAX / 2) {
+        if (vt == LUA_TNUMBER) {                   /* inline: the most */
+          unsigned char *q = room(e, 9);
+          if (lua_isinteger(L, -1)) {
+            lua_Integer v = lua_tointeger(L, -1);
+            if (v >= INT32_MIN && v <= INT32_MAX) {
+              int32_t w = (int32_t)v;
+              q[0] = T_INT32;
+              memcpy(q + 1, &w, 4);
+              e->b->len += 5;
+            } else {
+              int64_t w = (int64_t)v;
+              q[0] = T_INT64;
+              memcpy(q + 1, &w, 8);
+              e->b->len += 9;
+            }
+          } else {
+            double dv = (double)lua_tonumber(L, -1);
+            q[0] = T_FLOAT;
+            memcpy(q + 1, &dv, 8);
+            e->b->len += 9;
+          }
+        } else if (vt == LUA_TBOOLEAN) {
+          encode_value(e, -1, vt, 0);              /* no path needed */
+        } else {
+          push_path(e, SEG_INDEX, k, 0, NULL);
+          encode_value(e, lua_gettop(L), vt, 0);
+          e->npath--;
+        }
+        k++;
         lua_pop(L, 1);
         continue;
       }
+      in_array = 0;
     }
     push_path(e, SEG_KEY, 0, lua_gettop(L) - 1, NULL);
-    encode_value(e, lua_gettop(L) - 1, kt, 0);
-    encode_value(e, lua_gettop(L), lua_type(L, -1), 0);
+    encode_value(e, lua_gettop(L) - 1, lua_type(L, -2), 0);
+    encode_value(e, lua_gettop(L), vt, 0);
     e->npath--;
     lua_pop(L, 1);
     nhash++;
   }
-  n32 = (uint32_t)narr;
+  n32 = (uint32_t)(k - 1);
   memcpy(e->b->data + at + 1, &n32, 4);
   memcpy(e->b->data + at + 5, &nhash, 4);
   if (lua_getmetatable(L, idx)) {
@@ -1090,7 +1103,22 @@ static void decode_table(dec *d, int shared) {
     /* The elements on the stack, then {...} makes the table in one go. */
     push_packer(L);
     t = lua_gettop(L);
-    for (i = 0; i < narr; i++) decode_value(d);
+    for (i = 0; i < narr; i++) {
+      /* numbers inline: most large arrays hold them */
+      if (d->end - d->p >= 5 && *d->p == T_INT32) {
+        int32_t v;
+        memcpy(&v, d->p + 1, 4);
+        d->p += 5;
+        lua_pushinteger(L, v);
+      } else if (d->end - d->p >= 9 && *d->p == T_FLOAT) {
+        double v;
+        memcpy(&v, d->p + 1, 8);
+        d->p += 9;
+        lua_pushnumber(L, (lua_Number)v);
+      } else {
+        decode_value(d);
+      }
+    }
     lua_call(L, (int)narr, 1);
     if (nhash > 0 && !lua_checkstack(L, 16)) malformed(d);
   } else {
