@@ -854,6 +854,7 @@ typedef struct dec {
   int depth;
   int reuse;             /* the next function may be a kept template */
   int cidx;              /* the transfer context, or 0 (look it up) */
+  int classes;           /* the library's classes are known to exist */
 } dec;
 
 static _Noreturn void malformed(dec *d) {
@@ -1199,7 +1200,16 @@ static void decode_value(dec *d) {
       break;
     case T_CFUNC: resolve_name(d, LUA_TFUNCTION); break;
     case T_NAMED: resolve_name(d, LUA_TTABLE); break;
-    case T_OBJ: lcf_push_object(L, next_ref(d)); break;
+    case T_OBJ:
+      if (!d->classes) {
+        /* Worker states open concurrent.core on first use: its classes
+        ** must exist before a box is made. */
+        luaL_requiref(L, "concurrent.core", luaopen_concurrent_core, 0);
+        lua_pop(L, 1);
+        d->classes = 1;
+      }
+      lcf_push_object(L, next_ref(d));
+      break;
     default: malformed(d);
   }
   if ((tag & T_SHARED) && tag != (T_TABLE | T_SHARED) &&
@@ -1256,6 +1266,7 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
     return 1;
   d.L = L;
   d.cidx = cidx;
+  d.classes = 0;
   d.b = b;
   d.p = b->data;
   d.end = b->data + b->len;
