@@ -511,6 +511,30 @@ static void put_name(enc *e, int tag) {
 
 static void encode_value(enc *e, int idx, int type, int named);
 
+/* A number, inline in the loops that meet many. */
+static inline void put_number(enc *e, lua_State *L, int idx) {
+  unsigned char *q = room(e, 9);
+  if (lua_isinteger(L, idx)) {
+    lua_Integer v = lua_tointeger(L, idx);
+    if (v >= INT32_MIN && v <= INT32_MAX) {
+      int32_t w = (int32_t)v;
+      q[0] = T_INT32;
+      memcpy(q + 1, &w, 4);
+      e->b->len += 5;
+    } else {
+      int64_t w = (int64_t)v;
+      q[0] = T_INT64;
+      memcpy(q + 1, &w, 8);
+      e->b->len += 9;
+    }
+  } else {
+    double dv = (double)lua_tonumber(L, idx);
+    q[0] = T_FLOAT;
+    memcpy(q + 1, &dv, 8);
+    e->b->len += 9;
+  }
+}
+
 static void enter(enc *e, const char *what) {
   if (++e->depth > LCF_MAX_DEPTH) {
     char why[64];
@@ -547,26 +571,7 @@ static void encode_table(enc *e, int idx) {
       if (lua_isinteger(L, -2) && lua_tointeger(L, -2) == k &&
           k < (lua_Integer)UINT32_MAX / 2) {
         if (vt == LUA_TNUMBER) {                   /* inline: the most */
-          unsigned char *q = room(e, 9);
-          if (lua_isinteger(L, -1)) {
-            lua_Integer v = lua_tointeger(L, -1);
-            if (v >= INT32_MIN && v <= INT32_MAX) {
-              int32_t w = (int32_t)v;
-              q[0] = T_INT32;
-              memcpy(q + 1, &w, 4);
-              e->b->len += 5;
-            } else {
-              int64_t w = (int64_t)v;
-              q[0] = T_INT64;
-              memcpy(q + 1, &w, 8);
-              e->b->len += 9;
-            }
-          } else {
-            double dv = (double)lua_tonumber(L, -1);
-            q[0] = T_FLOAT;
-            memcpy(q + 1, &dv, 8);
-            e->b->len += 9;
-          }
+          put_number(e, L, -1);
         } else if (vt == LUA_TBOOLEAN) {
           encode_value(e, -1, vt, 0);              /* no path needed */
         } else {
@@ -824,12 +829,17 @@ void lcf_encode_with(lua_State *L, int cidx, int first, int n,
   e.depth = e.npath = 0;
   put_varint(&e, (uint64_t)n);
   for (i = 0; i < n; i++) {
+    int t = lua_type(L, first + i);
+    if (t == LUA_TNUMBER) {            /* map chunks send many of these */
+      put_number(&e, L, first + i);
+      continue;
+    }
     if (i == 0 && e.o->fn_first)
       push_path(&e, SEG_FUNCTION, 0, 0, NULL);
     else
       push_path(&e, SEG_ROOT, n == 1 && e.o->bare ? 0 : i + !e.o->fn_first,
                 0, NULL);
-    encode_value(&e, first + i, lua_type(L, first + i), 1);
+    encode_value(&e, first + i, t, 1);
     e.npath--;
   }
   e.c->busy = 0;
@@ -1280,7 +1290,16 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
   luaL_checkstack(L, (int)n + 8, "too many values");
   d.refs = 0;
   for (i = 0; i < n; i++) {
-    if (i > 0) d.reuse = 0;
+    if (i > 0) {
+      d.reuse = 0;
+      if (d.end - d.p >= 5 && *d.p == T_INT32) {   /* map chunks: many */
+        int32_t v;
+        memcpy(&v, d.p + 1, 4);
+        d.p += 5;
+        lua_pushinteger(L, v);
+        continue;
+      }
+    }
     if (d.reuse && (d.p >= d.end || ((*d.p & ~T_SHARED) != T_LFUNC &&
                                      (*d.p & ~T_SHARED) != T_LFUNCR &&
                                      (*d.p & ~T_SHARED) != T_PROTO &&
