@@ -92,8 +92,9 @@ typedef struct seen_slot {
 /* The context is a userdata with user values: 1 the protos table
 ** (function -> proto box, weak keys), 2 the names table, 3 the function
 ** of the one-entry proto cache below (held, so its address stays its),
-** 4 the templates (id -> loaded function) of the decoder. */
-enum { UV_PROTOS = 1, UV_NAMES, UV_LASTFN, UV_TEMPLATES, NUV };
+** 4 the templates (id -> loaded function) of the decoder, 5 the last
+** template used (a one-entry cache in front of 4). */
+enum { UV_PROTOS = 1, UV_NAMES, UV_LASTFN, UV_TEMPLATES, UV_LASTTPL, NUV };
 
 typedef struct tctx {
   seen_slot *slots;
@@ -105,6 +106,8 @@ typedef struct tctx {
   lua_Integer names_sig; /* package.loaded's signature when names were made */
   const void *last_fn;   /* user value 3's address, and its proto */
   struct lcf_proto *last_proto;
+  uint64_t last_tpl;     /* the id of user value 5, if has_tpl */
+  int has_tpl;
 } tctx;
 
 static int ctx_gc(lua_State *L) {
@@ -798,11 +801,64 @@ static void encode_value(enc *e, int idx, int type, int named) {
   }
 }
 
+/* The common task: a Lua function whose only upvalue, if any, is _ENV,
+** with numbers, booleans or nils as arguments, written without the
+** walk's bookkeeping (paths, seen set, depth checks). Returns 0, having
+** written nothing, if the call is not like that. */
+static int encode_simple_task(lua_State *L, int cidx, int first, int n,
+                              cf_buffer *b, const lcf_encode_opts *o) {
+  enc e;
+  tctx *c = lua_touserdata(L, cidx);
+  const char *name;
+  lcf_proto *pr;
+  int i, nup = 0;
+  if (c->busy || !o->allow_objects || n > 100 || b->len != 0 ||
+      lua_type(L, first) != LUA_TFUNCTION || lua_iscfunction(L, first))
+    return 0;
+  for (i = 1; i < n; i++) {
+    int t = lua_type(L, first + i);
+    if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TNIL) return 0;
+  }
+  if ((name = lua_getupvalue(L, first, 1)) != NULL) {
+    int env = strcmp(name, "_ENV") == 0;
+    lua_pop(L, 1);
+    if (!env || lua_getupvalue(L, first, 2) != NULL) {
+      if (env) lua_pop(L, 1);
+      return 0;
+    }
+    nup = 1;
+  }
+  e.L = L;
+  e.b = b;
+  e.o = o;
+  e.c = e.home = c;
+  e.cidx = cidx;
+  pr = get_proto(&e, first);
+  if (cf_buffer_add_ref(b, pr, NULL) != 0) enc_fail(&e, "not enough memory");
+  put_varint(&e, (uint64_t)n);
+  put_byte(&e, T_PROTO);
+  put_byte(&e, nup);
+  if (nup) put_byte(&e, T_ENV);
+  for (i = 1; i < n; i++) {
+    switch (lua_type(L, first + i)) {
+      case LUA_TNUMBER: put_number(&e, L, first + i); break;
+      case LUA_TBOOLEAN:
+        put_byte(&e, lua_toboolean(L, first + i) ? T_TRUE : T_FALSE);
+        break;
+      default: put_byte(&e, T_NIL); break;
+    }
+  }
+  return 1;
+}
+
 void lcf_encode_with(lua_State *L, int cidx, int first, int n,
                      cf_buffer *b, const lcf_encode_opts *opts) {
   static const lcf_encode_opts defaults = {"value", 1, 0, 1, NULL};
   enc e;
   int i, top = lua_gettop(L);
+  if (cidx != 0 && opts && opts->fn_first &&
+      encode_simple_task(L, cidx, lua_absindex(L, first), n, b, opts))
+    return;
   first = lua_absindex(L, first);
   luaL_checkstack(L, 16, "too many values");
   e.L = L;
@@ -1022,6 +1078,11 @@ static void push_templates(dec *d, int fresh) {
 static void template_for(dec *d, uint64_t id, const char *code, size_t n,
                          int check) {
   lua_State *L = d->L;
+  tctx *c = d->cidx ? lua_touserdata(L, d->cidx) : NULL;
+  if (c && c->has_tpl && c->last_tpl == id) {       /* the same as last */
+    lua_getiuservalue(L, d->cidx, UV_LASTTPL);
+    return;
+  }
   push_templates(d, 0);
   if (lua_rawgeti(L, -1, (lua_Integer)id) != LUA_TFUNCTION) {
     lua_pop(L, 1);                                  /* templates */
@@ -1038,6 +1099,12 @@ static void template_for(dec *d, uint64_t id, const char *code, size_t n,
     lua_rawseti(L, -3, (lua_Integer)id);
   }
   lua_remove(L, -2);
+  if (c) {
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, d->cidx, UV_LASTTPL);
+    c->last_tpl = id;
+    c->has_tpl = 1;
+  }
 }
 
 /* tag: LFUNC/LFUNCR/PROTO/PROTOR, shared bit removed. A leaf function

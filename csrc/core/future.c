@@ -210,12 +210,23 @@ static void take_data(cf_future *f, cf_buffer *dst) {
     size_t i;
     int rc = cf_buffer_append(dst, (char *)f->inl + f->nrefs * sizeof(void *),
                               f->len);
-    /* The refs move: add them (retaining) and drop ours. */
-    for (i = 0; i < f->nrefs; i++) {
-      if (rc == 0) rc = cf_buffer_add_ref(dst, f->inl[i], NULL);
-      cf_release(f->inl[i]);
+    /* The references move as they are (no count changes), into room
+    ** made first. */
+    if (rc == 0 && dst->refcap < f->nrefs) {
+      void **r = realloc(dst->refs, f->nrefs * sizeof *r);
+      if (r == NULL) rc = -1;
+      else {
+        dst->refs = r;
+        dst->refcap = f->nrefs;
+      }
     }
-    if (rc != 0) cf_buffer_reset(dst);       /* out of memory: empty input */
+    if (rc == 0) {
+      memcpy(dst->refs, f->inl, f->nrefs * sizeof(void *));
+      dst->nrefs = f->nrefs;
+    } else {                                 /* out of memory: empty input */
+      for (i = 0; i < f->nrefs; i++) cf_release(f->inl[i]);
+      cf_buffer_reset(dst);
+    }
     f->len = 0;
     f->nrefs = 0;
     atomic_fetch_and_explicit(&f->word, ~FW_INLINE, memory_order_relaxed);
