@@ -851,14 +851,45 @@ static int encode_simple_task(lua_State *L, int cidx, int first, int n,
   return 1;
 }
 
+/* Only numbers, booleans and nils (most task results): no context, no
+** walk. Returns 0, having written nothing, otherwise. */
+static int encode_scalars(lua_State *L, int first, int n, cf_buffer *b) {
+  enc e;
+  int i;
+  if (n > 16) return 0;
+  for (i = 0; i < n; i++) {
+    int t = lua_type(L, first + i);
+    if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TNIL) return 0;
+  }
+  e.L = L;
+  e.b = b;
+  e.c = e.home = NULL;
+  if (cf_buffer_reserve(b, 1 + 9 * (size_t)n) != 0) return 0;
+  put_varint(&e, (uint64_t)n);
+  for (i = 0; i < n; i++) {
+    switch (lua_type(L, first + i)) {
+      case LUA_TNUMBER: put_number(&e, L, first + i); break;
+      case LUA_TBOOLEAN:
+        put_byte(&e, lua_toboolean(L, first + i) ? T_TRUE : T_FALSE);
+        break;
+      default: put_byte(&e, T_NIL); break;
+    }
+  }
+  return 1;
+}
+
 void lcf_encode_with(lua_State *L, int cidx, int first, int n,
                      cf_buffer *b, const lcf_encode_opts *opts) {
   static const lcf_encode_opts defaults = {"value", 1, 0, 1, NULL};
   enc e;
   int i, top = lua_gettop(L);
-  if (cidx != 0 && opts && opts->fn_first &&
-      encode_simple_task(L, cidx, lua_absindex(L, first), n, b, opts))
+  if (opts && opts->fn_first) {
+    if (cidx != 0 &&
+        encode_simple_task(L, cidx, lua_absindex(L, first), n, b, opts))
+      return;
+  } else if (encode_scalars(L, lua_absindex(L, first), n, b)) {
     return;
+  }
   first = lua_absindex(L, first);
   luaL_checkstack(L, 16, "too many values");
   e.L = L;
