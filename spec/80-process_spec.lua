@@ -267,7 +267,7 @@ describe("Process", function()
     assert.is_true(eventually(function() return not exists(daemon) end, 10))
   end)
 
-  it("starts and joins 200 processes while a thread pool is busy, leaving no zombie", function()
+  it("starts and joins 200 processes while a thread pool is busy, leaving no zombie #nosan", function()
     -- The pool's threads allocate, write through stdio and finish futures
     -- with done-callbacks while we fork: a child must never inherit one of
     -- their locks held (it would hang on it).

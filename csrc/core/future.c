@@ -221,7 +221,8 @@ static void take_data(cf_future *f, cf_buffer *dst) {
       }
     }
     if (rc == 0) {
-      memcpy(dst->refs, f->inl, f->nrefs * sizeof(void *));
+      if (f->nrefs)   /* dst->refs may be NULL: memcpy(NULL, .., 0) is UB */
+        memcpy(dst->refs, f->inl, f->nrefs * sizeof(void *));
       dst->nrefs = f->nrefs;
     } else {                                 /* out of memory: empty input */
       for (i = 0; i < f->nrefs; i++) cf_release(f->inl[i]);
