@@ -32,9 +32,11 @@ static int callable(lua_State *L, int idx) {
   return ok;
 }
 
-/* core.thread_pool(max_workers [, prefix [, initializer [, initargs]]]) */
+/* core.thread_pool(max_workers [, prefix [, initializer [, initargs
+** [, memory_limit]]]]) */
 static int l_thread_pool(lua_State *L) {
   lua_Integer max = luaL_checkinteger(L, 1);
+  lua_Integer memory_limit = luaL_optinteger(L, 5, 0);
   const char *prefix = luaL_optstring(L, 2, NULL);
   cf_buffer *init = NULL;
   lcf_worker_config *cfg;
@@ -43,6 +45,9 @@ static int l_thread_pool(lua_State *L) {
   cf_pool *p;
   luaL_argcheck(L, max > 0 && max <= 10000, 1,
                 "max_workers must be a positive integer (at most 10000)");
+  luaL_argcheck(L, memory_limit >= 0, 5,
+                "memory_limit must be a positive number of bytes");
+  lua_settop(L, 4);
   if (!lua_isnoneornil(L, 3)) {
     int n = 0, i;
     luaL_argexpected(L, callable(L, 3), 3, "function");
@@ -60,6 +65,7 @@ static int l_thread_pool(lua_State *L) {
   box = lcf_pushbox(L, LCF_EXECUTOR, NULL);
   cfg = lcf_worker_config_new(L, prefix);
   if (init) cf_buffer_move(&cfg->init, init);
+  cfg->memory_limit = (size_t)memory_limit;
   hooks.ud = cfg;
   hooks.worker_start = lcf_worker_start;
   hooks.worker_stop = lcf_worker_stop;

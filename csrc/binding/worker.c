@@ -126,9 +126,72 @@ static void copy_message(lua_State *L, const char *prefix, char *msg,
   snprintf(msg, msgsz, "%s%s", prefix, m);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The memory cap (ThreadPoolExecutor{memory_limit=}).                     */
+/*
+** A capped state counts its bytes in its own allocator. The cap is
+** enforced only while a task runs (run_in), so the failure is a
+** LUA_ERRMEM inside the task's lua_pcall, which fails its future with
+** "not enough memory"; the runner's own unprotected calls around the pcall
+** never see an allocation fail (that would panic and abort the host).
+** lua_close frees the state's first block last: the counter goes with it,
+** so whoever closes the state (lua_close, from any caller) frees it.
+*/
+typedef struct capped {
+  size_t used, limit;
+  int enforce;
+  void *first;
+} capped;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  capped *c = ud;
+  size_t old = ptr ? osize : 0;
+  void *np;
+  if (nsize == 0) {
+    free(ptr);
+    c->used -= old;
+    if (ptr != NULL && ptr == c->first) free(c);
+    return NULL;
+  }
+  if (nsize > old && c->enforce && c->used - old + nsize > c->limit)
+    return NULL;
+  np = realloc(ptr, nsize);
+  if (np == NULL) {
+    if (c->first == NULL) free(c);  /* lua_newstate fails, closes nothing */
+    return NULL;
+  }
+  if (c->first == NULL) c->first = np;
+  c->used = c->used - old + nsize;
+  return np;
+}
+
+static capped *capped_of(lua_State *L) {
+  void *ud;
+  return lua_getallocf(L, &ud) == capped_alloc ? ud : NULL;
+}
+
+static int capped_panic(lua_State *L) {
+  const char *m = lua_tostring(L, -1);
+  fprintf(stderr, "PANIC: unprotected error in call to Lua API (%s)\n",
+          m ? m : "error object is not a string");
+  fflush(stderr);
+  return 0;   /* Lua aborts */
+}
+
+static lua_State *new_capped_state(size_t limit) {
+  capped *c = calloc(1, sizeof *c);
+  lua_State *L;
+  if (c == NULL) return NULL;
+  c->limit = limit;
+  L = lua_newstate(capped_alloc, c);   /* on failure c is freed already */
+  if (L != NULL) lua_atpanic(L, capped_panic);
+  return L;
+}
+
 lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
                                size_t msgsz) {
-  lua_State *L = luaL_newstate();
+  lua_State *L = cfg->memory_limit ? new_capped_state(cfg->memory_limit)
+                                   : luaL_newstate();
   if (L == NULL) {
     snprintf(msg, msgsz, "not enough memory for a worker state");
     return NULL;
@@ -286,12 +349,15 @@ void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
 static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
                    const cf_buffer *input, cf_buffer *out) {
   int base = lua_gettop(L), status;
+  capped *cap = capped_of(L);
   lua_pushcfunction(L, task_body);
   lua_pushlightuserdata(L, (void *)input);
   lua_pushlightuserdata(L, out);
   if (cidx) lua_pushvalue(L, cidx);
   else lua_pushnil(L);
+  if (cap) cap->enforce = 1;
   status = lua_pcall(L, 3, 0, hidx);
+  if (cap) cap->enforce = 0;
   if (status == LUA_OK) {
     cf_future_finish(f, CF_OUTCOME_RESULT, out, NULL);
   } else {                                  /* base+1: the error */

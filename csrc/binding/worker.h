@@ -19,6 +19,7 @@ typedef struct lcf_worker_config {
   cf_lua_setup_fn setup;
   void *setup_ud;
   int counter;                /* atomically numbered thread names */
+  size_t memory_limit;        /* bytes a task may grow its state to; 0: none */
 } lcf_worker_config;
 
 /* Snapshot the calling state's paths and setup hook into a new config

@@ -423,7 +423,7 @@ core.ThreadPoolExecutor_class.map = map
 --- ThreadPoolExecutor([max_workers]) or
 -- ThreadPoolExecutor{max_workers=, thread_name_prefix=, initializer=, initargs=}
 local POOL_OPTIONS = {max_workers = true, thread_name_prefix = true,
-                      initializer = true, initargs = true}
+                      initializer = true, initargs = true, memory_limit = true}
 
 local function check_max_workers(n, fname)
   if n == nil then return math.min(32, core.cpu_count() + 4) end
@@ -436,7 +436,7 @@ end
 futures._check_max_workers = check_max_workers
 
 function futures.ThreadPoolExecutor(opts)
-  local max_workers, prefix, initializer, initargs
+  local max_workers, prefix, initializer, initargs, memory_limit
   if type(opts) == "table" then
     for k in pairs(opts) do
       if not POOL_OPTIONS[k] then
@@ -445,6 +445,7 @@ function futures.ThreadPoolExecutor(opts)
     end
     max_workers, prefix = opts.max_workers, opts.thread_name_prefix
     initializer, initargs = opts.initializer, opts.initargs
+    memory_limit = opts.memory_limit   -- bytes per worker state
   else
     max_workers = opts
   end
@@ -458,7 +459,11 @@ function futures.ThreadPoolExecutor(opts)
   if initargs ~= nil and type(initargs) ~= "table" then
     error("bad argument #1 to 'ThreadPoolExecutor' (initargs must be a table)", 2)
   end
-  return core.thread_pool(max_workers, prefix or "ThreadPool", initializer, initargs)
+  if memory_limit ~= nil and (math.type(memory_limit) ~= "integer" or memory_limit <= 0) then
+    error(string.format("bad argument #1 to 'ThreadPoolExecutor' (memory_limit must be a positive integer number of bytes, got %s)",
+      tostring(memory_limit)), 2)
+  end
+  return core.thread_pool(max_workers, prefix or "ThreadPool", initializer, initargs, memory_limit)
 end
 
 --- ProcessPoolExecutor([max_workers]) or ProcessPoolExecutor{max_workers=,
