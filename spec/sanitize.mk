@@ -26,7 +26,7 @@ reliability-deps:
 
 # The sanitized build: module, C tests and the sanlua launcher.
 san-build:
-	@$(MAKE) --no-print-directory all $(C_TESTS) $(BUILD)/sanlua
+	@$(MAKE) --no-print-directory all $(C_TESTS) $(TEST_DEPS) $(BUILD)/sanlua
 
 $(BUILD)/sanlua: spec/sanlua.c
 	@mkdir -p $(dir $@)

@@ -1369,6 +1369,7 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
                     int reuse_first) {
   dec d;
   uint64_t n, i;
+  if (b->len == 0) return 0;   /* before b->data + 0: data may be NULL */
   if (b->len >= 2 && b->len <= 10 && b->data[0] == 1 && b->nrefs == 0 &&
       decode_scalar(L, b))
     return 1;
@@ -1382,7 +1383,6 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
   d.nextref = 0;
   d.depth = 0;
   d.reuse = reuse_first;
-  if (b->len == 0) return 0;
   n = get_varint(&d);
   if (n > b->len || n > INT32_MAX / 2) malformed(&d);
   luaL_checkstack(L, (int)n + 8, "too many values");

@@ -1,0 +1,338 @@
+--- spec/stress/stress.lua -- a million tasks through executors, with
+-- random durations, cancels, timeouts on result, task errors, executors
+-- shut down or collected mid-flight, while a Thread hammers the shared
+-- objects (Value, Dict, Queue, Lock, Event, a shared Future) that the tasks
+-- use too.
+--
+-- Checks, each failing the run (exit status 1):
+--   * every future resolves exactly once: it ends done, its one
+--     done-callback ran exactly once, and its outcome is the one its task
+--     chose (result, error, or cancelled; a collected executor's queued
+--     tasks still run);
+--   * among many tasks racing to set_result on one shared Future, exactly
+--     one wins each round;
+--   * the shared counters add up (no lost update);
+--   * RSS at the end is within 10% of RSS after warm-up.
+-- A deadlock shows as a stall: watchdog.sh kills the run and dumps stacks.
+--
+-- Usage: lua5.4 spec/stress/stress.lua [--cpath=P] [--tasks=N] [--seed=S]
+--        [--quick]   (fewer tasks, for a smoke run)
+-- Prints "progress ..." lines (the watchdog's heartbeat) and a summary.
+
+local opts = {tasks = 1000000, seed = os.time()}
+for _, a in ipairs(arg) do
+  local k, v = a:match("^%-%-([%w_]+)=(.*)$")
+  if k == "cpath" then package.cpath = v .. ";" .. package.cpath
+  elseif k == "tasks" then opts.tasks = assert(math.tointeger(tonumber(v)), "--tasks")
+  elseif k == "seed" then opts.seed = assert(math.tointeger(tonumber(v)), "--seed")
+  elseif a == "--quick" then opts.tasks = 20000
+  else error("unknown argument " .. a) end
+end
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+
+local futures = require "concurrent.futures"
+local concurrent = require "concurrent"
+local thread = require "concurrent.thread"
+
+math.randomseed(opts.seed)
+local random, monotonic = math.random, concurrent.monotonic
+
+local failures = 0
+local function fail(fmt, ...)
+  failures = failures + 1
+  io.stderr:write("STRESS FAILURE: ", fmt:format(...), "\n")
+  if failures > 20 then
+    io.stderr:write("too many failures, stopping\n")
+    os.exit(1)
+  end
+end
+
+local function rss_kb()
+  local fh = io.open("/proc/self/status")
+  if not fh then return 0 end
+  local s = fh:read("a")
+  fh:close()
+  return tonumber(s:match("VmRSS:%s*(%d+)")) or 0
+end
+
+-- Shared objects -------------------------------------------------------------
+
+local counter = thread.Value(0)     -- tasks and the hammer add to it
+local dict = thread.Dict()
+local queue = thread.Queue(1000)
+local lock = thread.Lock()
+local stop = thread.Event()
+local hammer_adds = thread.Value(0) -- what the hammer added to counter
+
+-- The hammer: a Thread that hits every shared object in a loop until told
+-- to stop, then reports how much it added.
+local hammer = thread.Thread{name = "hammer", args = {counter, dict, queue, lock, stop, hammer_adds},
+  target = function(counter, dict, queue, lock, stop, hammer_adds)
+    local n = 0
+    while not stop:is_set() do
+      for _ = 1, 200 do
+        counter:add(1)
+        n = n + 1
+        local k = "k" .. (n % 64)
+        dict:update(k, function(old) return (old or 0) + 1 end)
+        dict:set("last", n)
+        local _ = dict:get(k)
+        if lock:acquire(true, 0.01) then lock:release() end
+        pcall(queue.put_nowait, queue, n)
+        pcall(queue.get_nowait, queue)
+      end
+      local _ = dict:keys()
+    end
+    hammer_adds:set(n)
+  end}
+hammer:start()
+
+-- Tasks ------------------------------------------------------------------
+
+-- What a task does is chosen by the driver and sent as its arguments; the
+-- task returns (or raises) something the driver can check.
+local KIND_PLAIN, KIND_SPIN, KIND_SLEEP, KIND_ERROR, KIND_ERRTABLE,
+      KIND_SHARED, KIND_MULTI, KIND_RACE = 1, 2, 3, 4, 5, 6, 7, 8
+
+local function task(kind, i, counter, dict, gate)
+  if kind == 1 then
+    return i * 2
+  elseif kind == 2 then                      -- a random short busy loop
+    local s = 0
+    for k = 1, (i % 2000) do s = s + k end
+    return i * 2, s
+  elseif kind == 3 then
+    require("concurrent").sleep(0.0005)
+    return i * 2
+  elseif kind == 4 then
+    error("task " .. i .. " failed")
+  elseif kind == 5 then
+    error({code = i})
+  elseif kind == 6 then                      -- the shared objects
+    counter:add(1)
+    dict:set("t" .. (i % 32), i)
+    return i * 2
+  elseif kind == 7 then
+    return i * 2, "two", {three = 3}, nil
+  else                                       -- race to finish the gate
+    local ok = pcall(gate.set_result, gate, i)
+    return i * 2, ok
+  end
+end
+
+local function pick_kind()
+  local r = random(1000)
+  if r <= 600 then return KIND_PLAIN
+  elseif r <= 750 then return KIND_SPIN
+  elseif r <= 752 then return KIND_SLEEP
+  elseif r <= 800 then return KIND_ERROR
+  elseif r <= 830 then return KIND_ERRTABLE
+  elseif r <= 900 then return KIND_SHARED
+  elseif r <= 960 then return KIND_MULTI
+  else return KIND_RACE end
+end
+
+-- One round ----------------------------------------------------------------
+
+local stats = {tasks = 0, results = 0, errors = 0, cancelled = 0,
+               timeouts = 0, collected = 0, shutdown_cancel = 0, rounds = 0,
+               shared_adds = 0, races = 0, late_callbacks = 0}
+
+local BATCH = 2000
+
+local function check_future(rec, f, callbacks)
+  if not f:done() then
+    fail("future %d of round %d not done at the end", rec.i, stats.rounds)
+    return
+  end
+  local n = callbacks[f] or 0
+  if n ~= 1 then
+    fail("future %d: done-callback ran %d times", rec.i, n)
+  end
+  if f:cancelled() then
+    stats.cancelled = stats.cancelled + 1
+    if not rec.cancel_ok and not rec.may_cancel then
+      fail("future %d cancelled but nobody cancelled it", rec.i)
+    end
+    return
+  end
+  if rec.cancel_ok then
+    fail("future %d: cancel() said true but it ran", rec.i)
+  end
+  local ok, a, b = pcall(f.result, f, 0)
+  local kind = rec.kind
+  if kind == KIND_ERROR then
+    if ok or type(a) ~= "string" or not a:find("task " .. rec.i .. " failed", 1, true) then
+      fail("future %d: expected its error, got %s %s", rec.i, tostring(ok), tostring(a))
+    end
+    stats.errors = stats.errors + 1
+  elseif kind == KIND_ERRTABLE then
+    if ok or type(a) ~= "table" or a.code ~= rec.i then
+      fail("future %d: expected error table, got %s %s", rec.i, tostring(ok), tostring(a))
+    end
+    stats.errors = stats.errors + 1
+  else
+    if not ok or a ~= rec.i * 2 then
+      fail("future %d (kind %d): expected %d, got %s %s", rec.i, kind, rec.i * 2,
+        tostring(ok), tostring(a))
+    end
+    if kind == KIND_MULTI then
+      local r = table.pack(f:result())
+      if r.n ~= 4 or r[2] ~= "two" or r[3].three ~= 3 or r[4] ~= nil then
+        fail("future %d: multiple results lost", rec.i)
+      end
+    elseif kind == KIND_SHARED then
+      stats.shared_adds = stats.shared_adds + 1
+    elseif kind == KIND_RACE and b then
+      rec.round.winners = rec.round.winners + 1
+    end
+    stats.results = stats.results + 1
+  end
+end
+
+local function round()
+  stats.rounds = stats.rounds + 1
+  local max_workers = random(1, 4)
+  local ex = futures.ThreadPoolExecutor(max_workers)
+  local gate = futures.Future()
+  local this = {winners = 0, racers = 0}
+  local recs, fs, callbacks = {}, {}, {}
+  local function on_done(f) callbacks[f] = (callbacks[f] or 0) + 1 end
+  -- How the executor ends: 1 shutdown(wait), 2 collected mid-flight,
+  -- 3 shutdown(cancel_futures) mid-flight, 4 shutdown(false) mid-flight.
+  local ending = random(4)
+  local cut = random(BATCH)
+  local base = stats.tasks
+  for n = 1, BATCH do
+    local i = base + n
+    local kind = pick_kind()
+    local f = ex:submit(task, kind, i, counter, dict, gate)
+    local rec = {i = i, kind = kind, round = this}
+    if kind == KIND_RACE then this.racers = this.racers + 1 end
+    f:add_done_callback(on_done)
+    local r = random(100)
+    if r <= 3 then
+      rec.cancel_ok = f:cancel()
+    elseif r <= 6 then                         -- a random timeout on result
+      local ok, err = pcall(f.result, f, random() * 0.0005)
+      if not ok and futures.iserror(err, futures.TimeoutError) then
+        stats.timeouts = stats.timeouts + 1
+      end
+    end
+    recs[n], fs[n] = rec, f
+    if n == cut then
+      if ending == 2 then
+        ex = nil                               -- collected with work queued
+        collectgarbage()
+        stats.collected = stats.collected + 1
+        break
+      elseif ending == 3 then
+        ex:shutdown{wait = false, cancel_futures = true}
+        for k = 1, n do recs[k].may_cancel = true end
+        stats.shutdown_cancel = stats.shutdown_cancel + 1
+        break
+      elseif ending == 4 then
+        ex:shutdown(false)
+        break
+      end
+    end
+  end
+  local submitted = #fs
+  stats.tasks = stats.tasks + submitted
+  -- Every future must finish; a minute is far more than any needs.
+  local done, not_done = futures.wait(fs, 60)
+  if #not_done > 0 then
+    fail("round %d: %d futures not done after 60 s", stats.rounds, #not_done)
+  end
+  futures.poll()
+  -- A callback is queued by the thread that finished its future just
+  -- after the future is published done, so wait() can return a moment
+  -- before it is queued (see the report of `make stress`): count those,
+  -- and give them a few seconds to arrive; more than one call, or none in
+  -- the end, fails.
+  local late, deadline = 0, monotonic() + 5
+  for k = 1, submitted do
+    if fs[k]:done() and not callbacks[fs[k]] then late = late + 1 end
+  end
+  stats.late_callbacks = stats.late_callbacks + late
+  while late > 0 and monotonic() < deadline do
+    concurrent.sleep(0.001)
+    futures.poll()
+    late = 0
+    for k = 1, submitted do
+      if not callbacks[fs[k]] then late = late + 1 end
+    end
+  end
+  for k = 1, submitted do check_future(recs[k], fs[k], callbacks) end
+  if this.racers > 0 then
+    local ran = 0
+    for k = 1, submitted do
+      if recs[k].kind == KIND_RACE and not fs[k]:cancelled() then ran = ran + 1 end
+    end
+    if ran > 0 and this.winners ~= 1 then
+      fail("round %d: %d tasks won the race to set one future", stats.rounds, this.winners)
+    end
+    if ran > 0 then stats.races = stats.races + 1 end
+  end
+  if ex then ex:shutdown(true) end
+end
+
+-- Main -------------------------------------------------------------------
+
+local t0 = monotonic()
+local warm_rss, warm_tasks
+local last_report = t0
+while stats.tasks < opts.tasks do
+  round()
+  if warm_rss == nil and stats.tasks >= opts.tasks // 10 then
+    collectgarbage()
+    collectgarbage()
+    warm_rss, warm_tasks = rss_kb(), stats.tasks
+    print(("progress warm-up done after %d tasks: RSS %d kB"):format(warm_tasks, warm_rss))
+  end
+  if monotonic() - last_report >= 2 then
+    last_report = monotonic()
+    print(("progress %d tasks, %d rounds, %.0f s, RSS %d kB, Lua heap %.0f kB"):format(
+      stats.tasks, stats.rounds, last_report - t0, rss_kb(), collectgarbage("count")))
+    io.stdout:flush()
+  end
+end
+
+stop:set()
+if not hammer:join(60) then fail("the hammer thread did not stop") end
+collectgarbage()
+collectgarbage()
+local end_rss = rss_kb()
+local elapsed = monotonic() - t0
+
+-- The counter got one add per shared task that ran, and the hammer's.
+local expected = stats.shared_adds + hammer_adds:get()
+if counter:get() ~= expected then
+  fail("counter is %d, expected %d (lost updates)", counter:get(), expected)
+end
+local dict_sum = 0
+for k = 0, 63 do dict_sum = dict_sum + (dict:get("k" .. k) or 0) end
+if dict_sum ~= hammer_adds:get() then
+  fail("dict updates add up to %d, expected %d", dict_sum, hammer_adds:get())
+end
+
+local growth = warm_rss and warm_rss > 0 and (end_rss - warm_rss) / warm_rss or 0
+print(("stress: %d tasks in %d rounds, %.1f s (seed %d)"):format(
+  stats.tasks, stats.rounds, elapsed, opts.seed))
+print(("stress: %d results, %d errors, %d cancelled, %d result timeouts, %d races, %d executors collected mid-flight, %d shut down with cancel"):format(
+  stats.results, stats.errors, stats.cancelled, stats.timeouts, stats.races,
+  stats.collected, stats.shutdown_cancel))
+print(("stress: %d done-callbacks not yet queued when wait() returned (ran later, once)"):format(
+  stats.late_callbacks))
+print(("stress: hammer thread made %d rounds of updates; counter %d"):format(
+  hammer_adds:get(), counter:get()))
+print(("stress: RSS after warm-up (%d tasks) %d kB, at the end %d kB (%+.1f%%)"):format(
+  warm_tasks or 0, warm_rss or 0, end_rss, growth * 100))
+if growth > 0.10 then
+  fail("RSS grew by %.1f%% (more than 10%%)", growth * 100)
+end
+if failures > 0 then
+  print(("stress: FAIL (%d failures)"):format(failures))
+  os.exit(1)
+end
+print("stress: PASS")
