@@ -93,19 +93,23 @@ warm(procs)
 warm(threads)
 
 local times = {serial = {}, process = {}, thread = {}}
+local jobs = {
+  serial = function() return count_primes(0, opts.n) end,
+  process = function() return on_pool(procs) end,
+  thread = function() return on_pool(threads) end,
+}
 local expected
--- Interleaved, so that noise on this machine falls on all three alike.
-for _ = 1, opts["repeat"] do
-  local t, r = time(function() return count_primes(0, opts.n) end)
-  expected = expected or r
-  assert(r == expected)
-  times.serial[#times.serial + 1] = t
-  t, r = time(function() return on_pool(procs) end)
-  assert(r == expected, "process pool counted " .. r)
-  times.process[#times.process + 1] = t
-  t, r = time(function() return on_pool(threads) end)
-  assert(r == expected, "thread pool counted " .. r)
-  times.thread[#times.thread + 1] = t
+-- Interleaved, and in a rotated order each round, so that noise on this
+-- machine and any order effect fall on all three alike.
+local order = {"serial", "process", "thread"}
+for round = 1, opts["repeat"] do
+  for k = 0, 2 do
+    local name = order[(round + k - 1) % 3 + 1]
+    local t, r = time(jobs[name])
+    expected = expected or r
+    assert(r == expected, name .. " counted " .. r .. ", expected " .. expected)
+    times[name][#times[name] + 1] = t
+  end
 end
 
 local serial = median(times.serial)
