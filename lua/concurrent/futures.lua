@@ -427,7 +427,7 @@ local POOL_OPTIONS = {max_workers = true, thread_name_prefix = true,
 
 local function check_max_workers(n, fname)
   if n == nil then return math.min(32, core.cpu_count() + 4) end
-  if type(n) ~= "number" or n ~= math.floor(n) or n <= 0 then
+  if type(n) ~= "number" or n ~= math.floor(n) or n <= 0 or math.tointeger(n) == nil then
     error(string.format("bad argument #1 to '%s' (max_workers must be a positive integer, got %s)",
       fname, tostring(n)), 3)
   end
