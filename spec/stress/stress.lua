@@ -1,8 +1,9 @@
 --- spec/stress/stress.lua -- a million tasks through executors, with
 -- random durations, cancels, timeouts on result, task errors, executors
--- shut down or collected mid-flight, while a Thread hammers the shared
--- objects (Value, Dict, Queue, Lock, Event, a shared Future) that the tasks
--- use too.
+-- (thread pools, and now and then a process pool) shut down or collected
+-- mid-flight, while a Thread hammers the shared objects (Value, Dict,
+-- Queue, Lock, RLock, Semaphore, Condition, Event, a shared Future) that
+-- the tasks use too.
 --
 -- Checks, each failing the run (exit status 1):
 --   * every future resolves exactly once: it ends done, its one
@@ -63,11 +64,15 @@ local queue = thread.Queue(1000)
 local lock = thread.Lock()
 local stop = thread.Event()
 local hammer_adds = thread.Value(0) -- what the hammer added to counter
+local sem = thread.Semaphore(2)
+local rlock = thread.RLock()
+local cond = thread.Condition()
 
 -- The hammer: a Thread that hits every shared object in a loop until told
 -- to stop, then reports how much it added.
-local hammer = thread.Thread{name = "hammer", args = {counter, dict, queue, lock, stop, hammer_adds},
-  target = function(counter, dict, queue, lock, stop, hammer_adds)
+local hammer = thread.Thread{name = "hammer",
+  args = {counter, dict, queue, lock, stop, hammer_adds, sem, rlock, cond},
+  target = function(counter, dict, queue, lock, stop, hammer_adds, sem, rlock, cond)
     local n = 0
     while not stop:is_set() do
       for _ = 1, 200 do
@@ -80,6 +85,9 @@ local hammer = thread.Thread{name = "hammer", args = {counter, dict, queue, lock
         if lock:acquire(true, 0.01) then lock:release() end
         pcall(queue.put_nowait, queue, n)
         pcall(queue.get_nowait, queue)
+        if sem:acquire(true, 0.01) then sem:release() end
+        rlock:acquire(); rlock:acquire(); rlock:release(); rlock:release()
+        cond:acquire(); cond:notify_all(); cond:release()
       end
       local _ = dict:keys()
     end
@@ -136,7 +144,8 @@ end
 
 local stats = {tasks = 0, results = 0, errors = 0, cancelled = 0,
                timeouts = 0, collected = 0, shutdown_cancel = 0, rounds = 0,
-               shared_adds = 0, races = 0, late_callbacks = 0}
+               shared_adds = 0, races = 0, late_callbacks = 0,
+               process_rounds = 0, process_tasks = 0}
 
 local BATCH = 2000
 
@@ -277,13 +286,81 @@ local function round()
   if ex then ex:shutdown(true) end
 end
 
+-- Every PROCESS_EVERY-th round goes through a ProcessPoolExecutor: the
+-- same kinds that need no shared object, cancels, errors, and the pool
+-- shut down, cancelled or collected mid-flight.
+local PROCESS_EVERY, PROCESS_BATCH = 40, 300
+
+local function process_task(kind, i)
+  if kind == 2 then
+    local s = 0
+    for k = 1, (i % 2000) do s = s + k end
+    return i * 2, s
+  elseif kind == 4 then
+    error("task " .. i .. " failed")
+  elseif kind == 5 then
+    error({code = i})
+  elseif kind == 7 then
+    return i * 2, "two", {three = 3}, nil
+  end
+  return i * 2
+end
+
+local PROCESS_KINDS = {KIND_PLAIN, KIND_SPIN, KIND_ERROR, KIND_ERRTABLE, KIND_MULTI}
+
+local function process_round()
+  stats.rounds = stats.rounds + 1
+  stats.process_rounds = stats.process_rounds + 1
+  local ex = futures.ProcessPoolExecutor(random(1, 2))
+  local recs, fs, callbacks = {}, {}, {}
+  local function on_done(f) callbacks[f] = (callbacks[f] or 0) + 1 end
+  local ending, cut = random(3), random(PROCESS_BATCH)
+  local base = stats.tasks
+  for n = 1, PROCESS_BATCH do
+    local i = base + n
+    local kind = PROCESS_KINDS[random(#PROCESS_KINDS)]
+    local f = ex:submit(process_task, kind, i)
+    f:add_done_callback(on_done)
+    local rec = {i = i, kind = kind, round = {winners = 0}}
+    if random(100) <= 3 then rec.cancel_ok = f:cancel() end
+    recs[n], fs[n] = rec, f
+    if n == cut and ending > 1 then
+      if ending == 2 then
+        ex = nil
+        collectgarbage()
+        stats.collected = stats.collected + 1
+      else
+        ex:shutdown{wait = false, cancel_futures = true}
+        for k = 1, n do recs[k].may_cancel = true end
+        stats.shutdown_cancel = stats.shutdown_cancel + 1
+      end
+      break
+    end
+  end
+  stats.tasks = stats.tasks + #fs
+  stats.process_tasks = stats.process_tasks + #fs
+  local _, not_done = futures.wait(fs, 60)
+  if #not_done > 0 then
+    fail("process round %d: %d futures not done after 60 s", stats.rounds, #not_done)
+  end
+  local deadline = monotonic() + 5
+  repeat
+    futures.poll()
+    local missing = 0
+    for k = 1, #fs do if not callbacks[fs[k]] then missing = missing + 1 end end
+    if missing > 0 then concurrent.sleep(0.001) end
+  until missing == 0 or monotonic() > deadline
+  for k = 1, #fs do check_future(recs[k], fs[k], callbacks) end
+  if ex then ex:shutdown(true) end
+end
+
 -- Main -------------------------------------------------------------------
 
 local t0 = monotonic()
 local warm_rss, warm_tasks
 local last_report = t0
 while stats.tasks < opts.tasks do
-  round()
+  if stats.rounds % PROCESS_EVERY == PROCESS_EVERY - 1 then process_round() else round() end
   if warm_rss == nil and stats.tasks >= opts.tasks // 10 then
     collectgarbage()
     collectgarbage()
@@ -322,6 +399,8 @@ print(("stress: %d tasks in %d rounds, %.1f s (seed %d)"):format(
 print(("stress: %d results, %d errors, %d cancelled, %d result timeouts, %d races, %d executors collected mid-flight, %d shut down with cancel"):format(
   stats.results, stats.errors, stats.cancelled, stats.timeouts, stats.races,
   stats.collected, stats.shutdown_cancel))
+print(("stress: %d of the tasks in %d ProcessPoolExecutor rounds"):format(
+  stats.process_tasks, stats.process_rounds))
 print(("stress: %d done-callbacks not yet queued when wait() returned (ran later, once)"):format(
   stats.late_callbacks))
 print(("stress: hammer thread made %d rounds of updates; counter %d"):format(
