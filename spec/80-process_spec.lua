@@ -311,7 +311,7 @@ describe("Process", function()
   end)
 end)
 
-describe("ProcessPoolExecutor", function()
+describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   it("runs tasks in other processes and returns every value, subtypes kept", function()
     local ex <close> = futures.ProcessPoolExecutor(2)
     local f = ex:submit(function(a, b) return a + b, 1.5, math.type(a), require("concurrent.process").getpid(), {x = {y = "z"}} end, 40, 2)
