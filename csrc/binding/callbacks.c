@@ -45,7 +45,7 @@ static void inbox_destroy(void *obj) {
 
 static const cf_kind inbox_kind = {"inbox", inbox_destroy};
 
-static void inbox_close(lcf_state *s) {
+void lcf_callbacks_close(lcf_state *s) {
   lcf_inbox *ib = s->inbox;
   entry *e, *next;
   if (ib == NULL) return;
@@ -64,8 +64,8 @@ static void inbox_close(lcf_state *s) {
   cf_release(ib);
 }
 
-/* The inbox is made on a state's first add_done_callback (inbox_close is
-** registered once per state, at luaopen). */
+/* The inbox is made on a state's first add_done_callback; the state's
+** finalizer closes it (lcf_callbacks_close). */
 static lcf_inbox *get_inbox(lua_State *L) {
   lcf_state *s = lcf_getstate(L);
   if (s->inbox == NULL) {
@@ -216,7 +216,6 @@ static int l_poll(lua_State *L) {
 }
 
 void lcf_callbacks_open(lua_State *L) {
-  lcf_state_on_close(L, inbox_close);
   luaL_getmetatable(L, LCF_FUTURE);
   lua_pushcfunction(L, l_add_done_callback);
   lua_setfield(L, -2, "add_done_callback");

@@ -15,27 +15,11 @@
 
 static const char STATE_KEY = 's';
 
-#define MAX_CLOSERS 4
-static void (*closers[MAX_CLOSERS])(lcf_state *);
-
-void lcf_state_on_close(lua_State *L, void (*fn)(lcf_state *s)) {
-  int i;
-  (void)L;
-  for (i = 0; i < MAX_CLOSERS; i++) {
-    if (closers[i] == fn) return;
-    if (closers[i] == NULL) {   /* set once per fn, same from any state */
-      closers[i] = fn;
-      return;
-    }
-  }
-}
-
 static int state_gc(lua_State *L) {
   lcf_state *s = lua_touserdata(L, 1);
   size_t i;
-  int c;
-  for (c = 0; c < MAX_CLOSERS; c++)
-    if (closers[c]) closers[c](s);
+  lcf_callbacks_close(s);
+  lcf_threads_close(s);
   for (i = 0; i < s->npools; i++) {
     cf_pool_shutdown(s->pools[i], 1, 0);
     cf_release(s->pools[i]);

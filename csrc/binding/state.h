@@ -27,8 +27,9 @@ lcf_state *lcf_getstate(lua_State *L);
 void lcf_state_open(lua_State *L);
 /* Remember a pool to join when the state closes. */
 void lcf_state_add_pool(lua_State *L, cf_pool *p);
-/* Closers registered by other areas, run when the state closes, before
-** pools are joined (e.g. the callback inbox). */
-void lcf_state_on_close(lua_State *L, void (*fn)(lcf_state *s));
+/* What other areas hold per state, released when it closes, before its
+** pools are joined (state_gc calls them in this order). */
+void lcf_callbacks_close(lcf_state *s);   /* callbacks.c: the inbox */
+void lcf_threads_close(lcf_state *s);     /* thread.c: join the threads */
 
 #endif

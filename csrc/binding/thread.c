@@ -47,7 +47,7 @@ typedef struct tlist {
   size_t n, cap;
 } tlist;
 
-static void threads_close(lcf_state *s) {
+void lcf_threads_close(lcf_state *s) {
   tlist *l = s->threads;
   size_t i;
   if (l == NULL) return;
@@ -69,7 +69,6 @@ static tlist *reserve(lua_State *L) {
   if (l == NULL) {
     if ((l = calloc(1, sizeof *l)) == NULL) luaL_error(L, "not enough memory");
     s->threads = l;
-    lcf_state_on_close(L, threads_close);
   }
   if (l->n < l->cap) return l;
   for (i = 0; i < l->n; i++) {
