@@ -121,6 +121,16 @@ describe("transfer", function()
       fmt, sqrt):result()))
   end)
 
+  it("copies tables kept in globals, as arguments, upvalues and results", function()
+    transfer_spec_config = {b = 2}
+    local cfg = transfer_spec_config
+    assert.equal(2, ex:submit(function(c) return c.b end, transfer_spec_config):result())
+    assert.equal(2, ex:submit(function() return cfg.b end):result())
+    local r = ex:submit(function() worker_config = {a = 1}; return worker_config end):result()
+    assert.same({a = 1}, r)
+    transfer_spec_config = nil
+  end)
+
   it("sends module tables captured as upvalues by name", function()
     local c = concurrent
     assert.equal(concurrent.cpu_count(), ex:submit(function() return c.cpu_count() end):result())

@@ -411,6 +411,7 @@ static lua_Integer loaded_count(lua_State *L);
 
 /* Pushes the new names table and keeps it in the context at cidx. */
 static void build_names(lua_State *L, tctx *c, int cidx) {
+  int globals;
   lua_newtable(L);                                  /* names */
   lua_newtable(L);
   lua_pushliteral(L, "k");
@@ -427,11 +428,17 @@ static void build_names(lua_State *L, tctx *c, int cidx) {
         lua_rawset(L, -7);
       }
       lua_pop(L, 1);
+      /* The globals table is a module too (_G), but its tables are the
+      ** program's data, not the library's: only its C functions (print,
+      ** ...) are named; its modules are named by their own entries. */
+      lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+      globals = lua_rawequal(L, -1, -2);
+      lua_pop(L, 1);
       lua_pushnil(L);
       while (lua_next(L, -2)) {                     /* ... mod m k v */
         int t = lua_type(L, -1);
         if (lua_type(L, -2) == LUA_TSTRING &&
-            (t == LUA_TTABLE || plain_cfunction(L, -1))) {
+            ((t == LUA_TTABLE && !globals) || plain_cfunction(L, -1))) {
           lua_pushvalue(L, -1);
           if (lua_rawget(L, -7) == LUA_TNIL) {
             lua_pushvalue(L, -2);                   /* key: the value */
