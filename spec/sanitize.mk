@@ -17,7 +17,7 @@ ASAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_FLAGS   := -fsanitize=thread
 SAN_BUSTED_ARGS ?=
 STRESS_TASKS ?= 1000000
-STRESS_TIME  ?= 240
+STRESS_TIME  ?= 420
 
 .PHONY: asan tsan stress reliability-deps san-build
 
