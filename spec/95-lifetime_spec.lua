@@ -120,6 +120,25 @@ describe("lifetime", function()
     assert.equal(40, callbacks)
   end)
 
+  it("lets another state wait on the futures of an executor collected mid-flight", function()
+    local fs = {}
+    do
+      local ex = futures.ThreadPoolExecutor(1)
+      for i = 1, 10 do
+        fs[i] = ex:submit(function(x) require("concurrent").sleep(0.005) return x + 1 end, i)
+      end
+    end
+    collectgarbage()
+    collectgarbage()
+    local other <close> = futures.ThreadPoolExecutor(2)
+    local sum = other:submit(function(fs)
+      local s = 0
+      for i = 1, #fs do s = s + fs[i]:result(30) end
+      return s
+    end, fs)
+    assert.equal(65, sum:result(60))
+  end)
+
   it("lets a future made in a worker's own executor outlive that worker's state", function()
     local inner
     do
