@@ -1266,8 +1266,15 @@ static void decode_table(dec *d, int shared) {
 static void decode_value(dec *d) {
   lua_State *L = d->L;
   int tag;
-  if (d->depth > 8 && !lua_checkstack(L, 8)) malformed(d);
   tag = get_byte(d);
+  /* Every value that is more than a scalar (a table, a function, a name,
+  ** an object) makes room for what it pushes while it is built: its
+  ** container keeps at most a key and itself below it, so 8 free slots at
+  ** each level are enough. Checking only below some depth let a buffer of
+  ** shallow tables with keys, metatables and references write past the
+  ** end of the Lua stack (found by csrc/fuzz/fuzz_decode). Scalars push
+  ** one slot into room their container made. */
+  if ((tag & ~T_SHARED) >= T_TABLE && !lua_checkstack(L, 8)) malformed(d);
   switch (tag & ~T_SHARED) {
     case T_NIL: lua_pushnil(L); break;
     case T_FALSE: lua_pushboolean(L, 0); break;

@@ -156,6 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             lua_gettop(A) - n - 1, n);
     abort();
   }
+  if (!lua_checkstack(A, n + 4)) abort();  /* 3n values: make the room */
   for (i = 1; i <= n; i++) lua_pushvalue(A, i);
   /* same(copies..., originals...): both lists after the function. */
   if (lua_pcall(A, 2 * n, 1, 0) != LUA_OK) die(A, "same() raised");
