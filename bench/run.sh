@@ -5,7 +5,9 @@
 # against the goals of the performance issue.
 #
 #   sh bench/run.sh [LUA] [--quick] [--repeat R] [--only A,Ap,App,B,C,Cp,D,M]
-#                         [--json FILE] [--no-peers]
+#                         [--json FILE] [--markdown] [--no-peers]
+#
+# --markdown also prints the table in Markdown (for bench/README.md).
 #
 # Options may also come from the environment: BENCH_ARGS="--quick", and
 # BENCH_JSON=FILE (same as --json). CONCURRENT_CPATH (default build/?.so)
@@ -23,7 +25,7 @@ esac
 # shellcheck disable=SC2086
 set -- "$@" $BENCH_ARGS
 
-quick=""; repeat=""; only="A,Ap,App,B,C,Cp,D,M"; json=${BENCH_JSON:-}; peers=1
+quick=""; repeat=""; only="A,Ap,App,B,C,Cp,D,M"; json=${BENCH_JSON:-}; peers=1; md=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=--quick ;;
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --json) json=$2; shift ;;
     --no-peers) peers=0 ;;
+    --markdown) md=1 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -73,4 +76,8 @@ if [ -n "$json" ]; then
   "$lua" bench/report.lua "$out" --json "$json"
 else
   "$lua" bench/report.lua "$out"
+fi
+if [ $md = 1 ]; then
+  echo
+  "$lua" bench/report.lua "$out" --markdown
 fi
