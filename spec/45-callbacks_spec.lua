@@ -221,4 +221,20 @@ describe("callbacks added in a worker", function()
     assert.equal(0, futures.poll())
     assert.equal(1, g:result())
   end)
+  it("runs a future's callbacks before wait, as_completed or result returns on it", function()
+    local ex <close> = futures.ThreadPoolExecutor(2)
+    local late = {wait = 0, ac = 0, result = 0}
+    for _, how in ipairs{"wait", "ac", "result"} do
+      for i = 1, 5000 do
+        local f = ex:submit(function(x) return x end, i)
+        local seen = false
+        f:add_done_callback(function() seen = true end)
+        if how == "wait" then futures.wait({f})
+        elseif how == "ac" then for _ in futures.as_completed({f}) do end
+        else f:result() end
+        if not seen then late[how] = late[how] + 1 end
+      end
+    end
+    assert.same({wait = 0, ac = 0, result = 0}, late)
+  end)
 end)

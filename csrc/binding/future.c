@@ -87,7 +87,7 @@ static int l_result(lua_State *L) {
   }
   lua_settop(L, top);
   if (f == NULL) f = lcf_checkfuture(L, 1);
-  if (!cf_future_done(f) || !lua_isnoneornil(L, 2))
+  if (!cf_future_settled(f) || !lua_isnoneornil(L, 2))
     wait_done(L, f, lcf_opttimeout(L, 2));
   else if (((lcf_state *)lua_touserdata(L, lua_upvalueindex(2)))->inbox)
     lcf_callbacks_run(L);

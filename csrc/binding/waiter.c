@@ -53,6 +53,7 @@ static int l_next(lua_State *L) {
   int rc;
   cf_future *f = cf_waiter_next(w, timeout, &rc);
   if (f != NULL) {
+    cf_future_wait(f, -1);   /* done; let its callbacks be handed over */
     lua_pushlightuserdata(L, f);
     cf_release(f);   /* the waiter's watched list still holds it */
   }

@@ -119,6 +119,18 @@ static inline int is_done(uint32_t w) {
   return s == CF_FINISHED || s == CF_CANCELLED;
 }
 
+/* The future whose callbacks this thread is running: a callback that
+** waits on it must not wait for itself to return. */
+static CF_TLS cf_future *calling_future;
+
+static inline int is_settled(cf_future *f, uint32_t w) {
+  return is_done(w) && (!(w & FW_CALLING) || calling_future == f);
+}
+
+int cf_future_settled(cf_future *f) {
+  return is_settled(f, load_word(f));
+}
+
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -397,11 +409,14 @@ static struct cf_callback *mark_done_locked(cf_future *f, stripe *s,
 
 static void run_callbacks(cf_future *f, struct cf_callback *cb) {
   struct cf_callback *next;
+  cf_future *outer = calling_future;
+  calling_future = f;
   for (; cb != NULL; cb = next) {
     next = cb->next;
     cb->fn(f, cb->ud);
     free(cb);
   }
+  calling_future = outer;
 }
 
 /* Publish a new state: CAS from the current word, keeping the flags; if
@@ -414,6 +429,9 @@ static int publish(cf_future *f, uint32_t want, uint32_t clear,
   do {
     if (!ok(old)) return -1;
     nw = (old & ~(FW_STATE | FW_OUTCOME | clear)) | want;
+    /* With listeners, the future is "calling" until its callbacks ran:
+    ** waits see it settled only then. */
+    if (is_done(nw) && (old & FW_LISTENED)) nw |= FW_CALLING;
   } while (!atomic_compare_exchange_weak_explicit(
       &f->word, &old, nw, memory_order_acq_rel, memory_order_acquire));
   if (is_done(nw) && (old & (FW_WAITED | FW_LISTENED))) {
@@ -423,6 +441,15 @@ static int publish(cf_future *f, uint32_t want, uint32_t clear,
     cbs = mark_done_locked(f, s, old);
     cf_unlock(&s->mu);
     run_callbacks(f, cbs);
+    if (nw & FW_CALLING) {
+      /* Under the lock, so a waiter cannot sit between seeing the flag
+      ** and sleeping. */
+      cf_lock(&s->mu);
+      if (atomic_fetch_and_explicit(&f->word, ~FW_CALLING,
+                                    memory_order_acq_rel) & FW_WAITED)
+        pthread_cond_broadcast(&s->cv);
+      cf_unlock(&s->mu);
+    }
   }
   return 0;
 }
@@ -540,18 +567,18 @@ int cf_future_wait(cf_future *f, double timeout) {
   stripe *s;
   int rc = 0, i;
   uint32_t w = load_word(f);
-  if (is_done(w)) return 0;
-  if (timeout == 0) return CF_ETIMEDOUT;
+  if (is_settled(f, w)) return 0;
+  if (timeout == 0 && !is_done(w)) return CF_ETIMEDOUT;
   for (i = 0; i < SPIN_PAUSES + SPIN_YIELDS; i++) {
     if (i < SPIN_PAUSES) cpu_relax();
     else sched_yield();
-    if (is_done(load_word(f))) return 0;
+    if (is_settled(f, load_word(f))) return 0;
   }
   cf_deadline_set(&d, timeout);
   s = stripe_of(f);
   cf_lock(&s->mu);
   w = load_word(f);
-  while (!is_done(w)) {
+  while (!is_settled(f, w)) {
     if (!(w & FW_WAITED)) {
       if (!atomic_compare_exchange_weak_explicit(&f->word, &w, w | FW_WAITED,
                                                  memory_order_acq_rel,
@@ -559,7 +586,12 @@ int cf_future_wait(cf_future *f, double timeout) {
         continue;                            /* w reloaded: re-check */
     }
     if (cf_cond_wait_until(&s->cv, &s->mu, &d) == CF_ETIMEDOUT) {
-      if (!is_done(load_word(f))) rc = CF_ETIMEDOUT;
+      w = load_word(f);
+      if (!is_done(w)) rc = CF_ETIMEDOUT;
+      else if (!is_settled(f, w)) {     /* done: its callbacks are brief */
+        d.forever = 1;
+        continue;
+      }
       break;
     }
     w = load_word(f);

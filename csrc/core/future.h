@@ -29,6 +29,7 @@ struct cf_future_ext;
 #define FW_LISTENED  0x80u   /* callbacks or waiters are registered */
 #define FW_INLINE    0x100u  /* data is stored inline */
 #define FW_HEAP      0x200u  /* data is a cf_buffer pointed at by inl[0] */
+#define FW_CALLING   0x400u  /* done; its callbacks are being run */
 
 struct cf_future {
   cf_object hdr;
@@ -82,6 +83,11 @@ cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb);
 
 /* The task a pool worker is running in this thread (for cf_future_input
 ** and for the pool's count of workers about to come back for work). */
+/* Done, and its done-callbacks have all been run (waits and waiters
+** return only then, so a state blocked on a future sees the callbacks it
+** queued before the call returns). */
+int cf_future_settled(cf_future *f);
+
 extern CF_TLS cf_future *cf_current_task;
 extern CF_TLS cf_buffer *cf_current_input;
 extern CF_TLS atomic_int *cf_current_finishing;
