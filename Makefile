@@ -47,7 +47,7 @@ $(BUILD)/%.o: csrc/%.c $(HEADERS)
 # The module never links liblua: the host interpreter provides it.
 $(MODULE): $(CORE_OBJ) $(BINDING_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(ALL_LDFLAGS) -ldl
+	$(CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ $(ALL_LDFLAGS) -ldl
 
 $(CORELIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
