@@ -20,6 +20,7 @@
 ** parent thread) does not end under a running thread. Daemon threads are
 ** not joined; they own everything they use, so they need not be.
 */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,8 +92,9 @@ static tlist *reserve(lua_State *L) {
 
 typedef struct start_rec {
   lcf_worker_config *cfg;
-  cf_buffer input;       /* the encoded instance */
+  cf_buffer input;       /* the encoded instance, or {_target=, _args=} */
   char *name;
+  int direct;            /* input is {_target=, _args=}: call the target */
 } start_rec;
 
 static void start_rec_free(start_rec *r) {
@@ -115,12 +117,42 @@ static int traceback_handler(lua_State *L) {
   return 1;
 }
 
+/* The base class's run(), for a thread started direct: the input is
+** {_target=, _args=} at 1, and this is target(table.unpack(args, 1,
+** args.n or #args)) as Thread.run does it. */
+static int run_direct(lua_State *L) {
+  lua_Integer n = 0, i;
+  if (lua_getfield(L, 1, "_target") == LUA_TNIL) return 0;      /* 2 */
+  if (lua_getfield(L, 1, "_args") != LUA_TNIL) {                /* 3 */
+    lua_getfield(L, 3, "n");
+    if (lua_toboolean(L, -1)) {
+      int isint;
+      n = lua_tointegerx(L, -1, &isint);
+      if (!isint)
+        return luaL_error(L, "bad argument #3 to 'unpack' (number has no "
+                             "integer representation)");
+    } else {
+      n = luaL_len(L, 3);
+    }
+    lua_pop(L, 1);
+    if (n >= INT_MAX || !lua_checkstack(L, n > 0 ? (int)n : 0))
+      return luaL_error(L, "too many results to unpack");
+    for (i = 1; i <= n; i++) lua_geti(L, 3, i);
+    lua_remove(L, 3);
+  } else {
+    lua_pop(L, 1);
+  }
+  lua_call(L, n > 0 ? (int)n : 0, 0);
+  return 0;
+}
+
 /* self = decode(input); self.ident = get_ident(); self:run() */
 static int run_body(lua_State *L) {
   start_rec *r = lua_touserdata(L, 1);
   lua_settop(L, 0);
   if (lcf_decode(L, &r->input, 0) != 1 || !lua_istable(L, 1))
     return luaL_error(L, "thread received no instance to run");
+  if (r->direct) return run_direct(L);
   lua_pushliteral(L, "ident");
   lua_pushinteger(L, (lua_Integer)cf_thread_ident());
   lua_rawset(L, 1);
@@ -168,7 +200,10 @@ static int l_handle_new(lua_State *L) {
   return 1;
 }
 
-/* handle:start(self, name [, daemon]) -> ident */
+/* handle:start(self, name [, daemon [, direct]]) -> ident. direct: the
+** instance's run is the base class's, so only {_target=, _args=} is sent
+** (named as self's fields in errors) and the target is called as run would;
+** the class, and the module that defines it, stay behind. */
 static int l_start(lua_State *L) {
   cf_thread *t = check_handle(L, 1);
   const char *name;
@@ -176,15 +211,26 @@ static int l_start(lua_State *L) {
   lcf_worker_config *cfg;
   start_rec *r;
   tlist *l = NULL;
-  int daemon, rc;
+  int daemon, direct, rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   name = luaL_checkstring(L, 3);
   daemon = lua_toboolean(L, 4);
-  lua_settop(L, 4);
+  direct = lua_toboolean(L, 5);
+  lua_settop(L, 5);
   if (cf_thread_started(t))
     return luaL_error(L, "threads can only be started once");
-  b = lcf_newbuffer(L);                       /* 5 */
-  lcf_encode(L, 2, 1, b, &self_opts);
+  if (direct) {                               /* 5: {_target=, _args=} */
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "_target");
+    lua_rawget(L, 2);
+    lua_setfield(L, -2, "_target");
+    lua_pushliteral(L, "_args");
+    lua_rawget(L, 2);
+    lua_setfield(L, -2, "_args");
+    lua_replace(L, 5);
+  }
+  b = lcf_newbuffer(L);                       /* 6 */
+  lcf_encode(L, direct ? 5 : 2, 1, b, &self_opts);
   if (!daemon) l = reserve(L);
   cfg = lcf_worker_config_new(L, NULL);       /* raises before we own */
   r = calloc(1, sizeof *r);
@@ -194,6 +240,7 @@ static int l_start(lua_State *L) {
     return luaL_error(L, "not enough memory");
   }
   r->cfg = cfg;
+  r->direct = direct;
   cf_buffer_init(&r->input);
   cf_buffer_move(&r->input, b);
   rc = cf_thread_start(t, thread_body, r, name);

@@ -113,8 +113,37 @@ function Thread:run()
   end
 end
 
+local base_run = Thread.run
+local getupvalue = debug and debug.getupvalue
+
+-- Whether the target or args name the instance itself (directly): then
+-- the instance must cross as self, so that the copy the target sees is
+-- the one whose ident is set.
+local function names_self(self)
+  local target, args = rawget(self, "_target"), rawget(self, "_args")
+  if rawequal(target, self) then return true end
+  if type(target) == "function" and getupvalue then
+    local i = 1
+    while true do
+      local k, v = getupvalue(target, i)
+      if k == nil then break end
+      if rawequal(v, self) then return true end
+      i = i + 1
+    end
+  end
+  if type(args) == "table" then
+    for _, v in next, args do
+      if rawequal(v, self) then return true end
+    end
+  end
+  return false
+end
+
 --- Start the thread: copies self (with its class) into a new thread's Lua
--- state and calls self:run() there. Once only.
+-- state and calls self:run() there. Once only. When run is the base
+-- class's, only the target and its args are copied and called directly
+-- (the same work, without sending the class chain, whose methods need
+-- this module in the new state).
 function Thread:start()
   if rawget(self, "_handle") ~= nil then
     error("threads can only be started once", 2)
@@ -124,7 +153,9 @@ function Thread:start()
   end
   local h = core.ThreadHandle()
   rawset(self, "_handle", h)
-  local ok, ident = pcall(h.start, h, self, tostring(self.name), self.daemon)
+  local direct = self.run == base_run and not names_self(self)
+  local ok, ident = pcall(h.start, h, self, tostring(self.name), self.daemon,
+                          direct)
   if not ok then
     rawset(self, "_handle", nil)          -- nothing started: may try again
     error(ident, 2)
