@@ -22,6 +22,17 @@
 /* Registry keys (their addresses). */
 static const char CELL_KEY = 'u';       /* makes fresh upvalue cells */
 static const char PACK_KEY = 'k';       /* function(...) return {...} end */
+static const char KEYS_KEY = 's';       /* the key cache below */
+
+/* Short string keys repeat (records: "id", "name", ...): the decoder of
+** a large buffer keeps the last key string seen per slot of a small
+** table (kept in the registry, put on the stack for the decode), and
+** pushes that string again instead of hashing and interning the bytes
+** anew. An entry is used only if its bytes are the key's: a cache, never
+** a meaning of the format. */
+#define KEYS_SLOTS 64
+#define KEYS_MAXLEN 24
+#define KEYS_MINBUF 256     /* smaller buffers decode without the cache */
 
 #define TEMPLATES_MAX 512
 
@@ -41,6 +52,7 @@ typedef struct dec {
   int reuse;             /* the next function may be a kept template */
   int cidx;              /* the transfer context, or 0 (look it up) */
   int classes;           /* the library's classes are known to exist */
+  int kidx;              /* stack index of the key cache, or 0 */
 } dec;
 
 static _Noreturn void malformed(dec *d) {
@@ -276,6 +288,35 @@ static void decode_function(dec *d, int tag, int shared) {
   }
 }
 
+/* A short string key through the key cache: returns 1 having pushed it,
+** or 0 having read nothing (not such a key, or no cache). Pushes at most
+** two values, as decode_value may. */
+static int decode_key(dec *d) {
+  lua_State *L = d->L;
+  const unsigned char *p = d->p;
+  const char *s, *cs;
+  size_t n, cn;
+  unsigned slot;
+  if (d->kidx == 0 || d->end - p < 2 || p[0] != T_STR || p[1] == 0 ||
+      p[1] > KEYS_MAXLEN || (size_t)(d->end - p) < 2 + (size_t)p[1])
+    return 0;
+  n = p[1];
+  s = (const char *)p + 2;
+  slot = ((unsigned)n * 31u + (unsigned char)s[0] * 7u +
+          (unsigned char)s[n - 1] + (unsigned char)s[n / 2]) % KEYS_SLOTS;
+  d->p += 2 + n;
+  d->reuse = 0;
+  if (lua_rawgeti(L, d->kidx, (lua_Integer)slot + 1) == LUA_TSTRING) {
+    cs = lua_tolstring(L, -1, &cn);
+    if (cn == n && memcmp(cs, s, n) == 0) return 1;
+  }
+  lua_pop(L, 1);
+  lua_pushlstring(L, s, n);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, d->kidx, (lua_Integer)slot + 1);
+  return 1;
+}
+
 static void push_packer(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PACK_KEY) != LUA_TFUNCTION) {
     lua_pop(L, 1);
@@ -330,6 +371,11 @@ static void decode_table(dec *d, int shared) {
     }
   }
   for (i = 0; i < nhash; i++) {
+    if (decode_key(d)) {
+      decode_value(d);
+      lua_rawset(L, t);
+      continue;
+    }
     decode_value(d);
     if (lua_isnil(L, -1) ||
         (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) != lua_tonumber(L, -1)))
@@ -472,6 +518,7 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
   d.L = L;
   d.cidx = cidx;
   d.classes = 0;
+  d.kidx = 0;
   d.b = b;
   d.p = b->data;
   d.end = b->data + b->len;
@@ -481,8 +528,17 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
   d.reuse = reuse_first;
   n = get_varint(&d);
   if (n > b->len || n > INT32_MAX / 2) malformed(&d);
-  luaL_checkstack(L, (int)n + 8, "too many values");
+  luaL_checkstack(L, (int)n + 9, "too many values");
   d.refs = 0;
+  if (b->len >= KEYS_MINBUF) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &KEYS_KEY) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_createtable(L, KEYS_SLOTS, 0);
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &KEYS_KEY);
+    }
+    d.kidx = lua_gettop(L);
+  }
   for (i = 0; i < n; i++) {
     if (i > 0) {
       d.reuse = 0;
@@ -506,6 +562,7 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &d);
   }
+  if (d.kidx) lua_remove(L, d.kidx);
   return (int)n;
 }
 
