@@ -45,6 +45,11 @@ int  cf_deadline_passed(const cf_deadline *d);
 int cf_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
                        const cf_deadline *d);
 
+/* A fresh thread identity, and making it the calling thread's (before it
+** has asked for one): thread.c names a thread before it runs (sync.c). */
+uint64_t cf_thread_ident_next(void);
+void cf_thread_ident_adopt(uint64_t id);
+
 /* Block every signal in the calling thread (worker threads). */
 void cf_block_signals(void);
 

@@ -32,6 +32,18 @@ uint64_t cf_thread_ident(void) {
   return ident_mine;
 }
 
+/* For core/thread.c: the starter takes the new thread's identity from the
+** counter and the thread adopts it first thing, so start() need not wait
+** for the thread to learn it. */
+uint64_t cf_thread_ident_next(void) {
+  return (uint64_t)atomic_fetch_add_explicit(&ident_next, 1,
+                                             memory_order_relaxed);
+}
+
+void cf_thread_ident_adopt(uint64_t id) {
+  ident_mine = id;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Lock.                                                                   */
 

@@ -15,8 +15,10 @@
 ** handle is freed, by whichever thread drops the last reference (possibly
 ** the thread itself).
 **
-** start() waits until the new thread has taken its identity, so the
-** starter can read the ident at once (Python's start() waits the same way).
+** start() gives the new thread its identity (cf_thread_ident_next) and the
+** thread adopts it first thing, so the starter can read the ident at once
+** without waiting for the thread to be scheduled (Python's start() waits
+** for that; here it would cost a wake-up per start and nothing else).
 **
 ** Lock order: one mutex per handle, never held with any other, and never
 ** while the thread's function runs.
@@ -70,11 +72,10 @@ cf_thread *cf_thread_new(void) {
 static void *thread_main(void *p) {
   cf_thread *t = p;
   cf_block_signals();
+  cf_thread_ident_adopt(t->ident);   /* set before we were created */
   if (t->name[0]) pthread_setname_np(pthread_self(), t->name);
   cf_lock(&t->m);
-  t->ident = cf_thread_ident();
   t->state = T_RUNNING;
-  pthread_cond_broadcast(&t->cv);
   cf_unlock(&t->m);
   t->fn(t->arg);   /* fn and arg are not changed once started */
   cf_lock(&t->m);
@@ -90,7 +91,6 @@ int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
   pthread_attr_t a;
   pthread_t id;
   int e;
-  cf_deadline forever;
   cf_lock(&t->m);
   if (t->state != T_NEW) {
     cf_unlock(&t->m);
@@ -103,6 +103,7 @@ int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
     strncpy(t->name, name, sizeof t->name - 1);
     t->name[sizeof t->name - 1] = '\0';
   }
+  t->ident = cf_thread_ident_next();
   cf_retain(t);    /* for the thread */
   pthread_attr_init(&a);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_JOINABLE);
@@ -113,14 +114,13 @@ int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
     t->has_tid = 1;
   } else {
     t->state = T_NEW;
+    t->ident = 0;
     t->fn = NULL;
     t->arg = NULL;
     cf_unlock(&t->m);
     cf_release(t);   /* never the last: the caller holds one */
     return -e;
   }
-  cf_deadline_set(&forever, -1.0);
-  while (t->state == T_STARTING) cf_cond_wait_until(&t->cv, &t->m, &forever);
   cf_unlock(&t->m);
   return 0;
 }
