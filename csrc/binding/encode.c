@@ -325,7 +325,7 @@ static void encode_table(enc *e, int idx) {
           k < (lua_Integer)UINT32_MAX / 2) {
         if (vt == LUA_TNUMBER) {                   /* inline: the most */
           put_number(e, L, -1);
-        } else if (vt == LUA_TBOOLEAN) {
+        } else if (vt == LUA_TBOOLEAN || vt == LUA_TSTRING) {
           encode_value(e, -1, vt, 0);              /* no path needed */
         } else {
           push_path(e, SEG_INDEX, k, 0, NULL);
@@ -337,6 +337,27 @@ static void encode_table(enc *e, int idx) {
         continue;
       }
       in_array = 0;
+    }
+    /* A string key with a scalar value (records): neither can fail, so
+    ** no path; the bytes are encode_value's. */
+    if ((vt == LUA_TNUMBER || vt == LUA_TSTRING || vt == LUA_TBOOLEAN) &&
+        lua_type(L, -2) == LUA_TSTRING) {
+      size_t n;
+      const char *s = lua_tolstring(L, -2, &n);
+      put_byte(e, T_STR);
+      put_string(e, s, n);
+      if (vt == LUA_TNUMBER) {
+        put_number(e, L, -1);
+      } else if (vt == LUA_TSTRING) {
+        s = lua_tolstring(L, -1, &n);
+        put_byte(e, T_STR);
+        put_string(e, s, n);
+      } else {
+        put_byte(e, lua_toboolean(L, -1) ? T_TRUE : T_FALSE);
+      }
+      lua_pop(L, 1);
+      nhash++;
+      continue;
     }
     push_path(e, SEG_KEY, 0, lua_gettop(L) - 1, NULL);
     encode_value(e, lua_gettop(L) - 1, lua_type(L, -2), 0);
