@@ -3,8 +3,9 @@
 #   make asan       C core tests + busted suite, module built with
 #                   AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make tsan       the same under ThreadSanitizer (build-tsan/)
-#   make stress     >= 1,000,000 tasks with random cancels, timeouts, errors
+#   make stress     2,000,000 tasks with random cancels, timeouts, errors
 #                   and executors collected mid-flight, under a watchdog
+#                   (the first million is the warm-up of the RSS check)
 #   make fuzz / fuzz-long   see csrc/fuzz/fuzz.mk
 #
 # The sanitized copies are built by re-invoking make with their own BUILD,
@@ -16,7 +17,7 @@ SAN_OPT      := -O1 -g -fno-omit-frame-pointer
 ASAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_FLAGS   := -fsanitize=thread
 SAN_BUSTED_ARGS ?=
-STRESS_TASKS ?= 1000000
+STRESS_TASKS ?= 2000000
 STRESS_TIME  ?= 420
 
 .PHONY: asan tsan stress reliability-deps san-build
@@ -44,3 +45,6 @@ stress: deps reliability-deps
 	@$(MAKE) --no-print-directory all
 	@sh spec/stress/watchdog.sh $(STRESS_TIME) $(LUA) spec/stress/stress.lua \
 	  --cpath='$(BUILD)/?.so' --tasks=$(STRESS_TASKS)
+	@for m in wait ac result; do \
+	  sh spec/stress/watchdog.sh 120 $(LUA) spec/stress/late_callbacks.lua $$m --cpath='$(BUILD)/?.so' || exit 1; \
+	done
