@@ -196,6 +196,11 @@ lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
     snprintf(msg, msgsz, "not enough memory for a worker state");
     return NULL;
   }
+  return lcf_worker_setupstate(L, cfg, msg, msgsz);
+}
+
+lua_State *lcf_worker_setupstate(lua_State *L, const lcf_worker_config *cfg,
+                                 char *msg, size_t msgsz) {
   lua_pushcfunction(L, setup_state);
   lua_pushlightuserdata(L, (void *)cfg);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {

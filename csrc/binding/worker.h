@@ -36,6 +36,11 @@ void lcf_worker_stop(void *cfg, void *ctx);
 lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
                                size_t msgsz);
 
+/* The same on a state the caller made (thread.c: its own allocator);
+** closes it and returns NULL with a message on failure. */
+lua_State *lcf_worker_setupstate(lua_State *L, const lcf_worker_config *cfg,
+                                 char *msg, size_t msgsz);
+
 /* The task function for Lua tasks: the future's input holds the function
 ** and its arguments. */
 void lcf_lua_task(cf_future *f, void *ctx, void *arg);
