@@ -2,12 +2,15 @@
 ** thread.c -- native threads for Lua (concurrent.thread's Thread, built in
 ** lua/concurrent/thread.lua on the ThreadHandle class here).
 **
-** handle:start(self, name, daemon) encodes the Thread instance (with its
-** class chain, through its metatables) in the caller, so a value that
-** cannot cross raises there and no thread is made. The new thread makes
-** its own lua_State (worker.c: libraries, the creator's package paths,
-** the host hook), decodes the instance, sets self.ident and calls
-** self:run() protected. An error is printed to stderr as Python does
+** handle:start(self, name, daemon, direct) encodes the Thread instance
+** (with its class chain, through its metatables) in the caller, so a value
+** that cannot cross raises there and no thread is made; direct (run is the
+** base class's) encodes only {_target=, _args=} and the new thread calls
+** the target itself, so neither the class nor concurrent.thread has to be
+** made there. The new thread makes its own lua_State (its own allocator
+** for small blocks; worker.c: libraries, the creator's package paths, the
+** host hook, concurrent.core on first use), decodes the instance, sets
+** self.ident and calls self:run() protected. An error is printed to stderr as Python does
 ** ("Exception in thread NAME:" and the traceback); join never raises it.
 **
 ** Ownership: the thread owns its state, its decoded instance and the

@@ -3,7 +3,8 @@
 --
 -- Every thread runs in a Lua state of its own: a Thread's instance (with
 -- its class's methods) is copied into the new thread's state, and run()
--- is called there. Lua states share no memory, so state shared between
+-- is called there (a Thread whose run is the base one sends only its
+-- target and args, and the target is called directly). Lua states share no memory, so state shared between
 -- threads lives in the objects below, which are C objects used by
 -- reference from every state they are sent to: Lock, RLock, Condition,
 -- Semaphore, BoundedSemaphore, Event, Barrier, Queue, Value, Dict.
