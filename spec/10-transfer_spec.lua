@@ -211,6 +211,29 @@ describe("transfer", function()
     assert.equal(0.5, r[1])
   end)
 
+  it("copies many records whose short keys repeat, with shared parts and a cycle", function()
+    local shared = {tag = "s"}
+    local recs = {}
+    for i = 1, 2000 do
+      local r = {shared = shared}
+      for k = 1, 30 do r["k" .. (i * 7 + k) % 97] = i * k end
+      r["key-" .. i] = "v" .. i
+      recs[i] = r
+    end
+    recs.loop = recs
+    local r, same, cyc = ex:submit(function(t) return t, t[1].shared == t[2000].shared, t.loop == t end,
+      recs):result()
+    assert.is_true(same)
+    assert.is_true(cyc)
+    for i = 1, 2000, 97 do
+      for k, v in pairs(recs[i]) do
+        if k ~= "shared" then assert.equal(v, r[i][k]) end
+      end
+      assert.equal("v" .. i, r[i]["key-" .. i])
+    end
+    assert.equal(r[1].shared, r[1999].shared)
+  end)
+
   it("copies 10,000 records", function()
     local recs = {}
     for i = 1, 10000 do recs[i] = {id = i, name = "name" .. i, tags = {"a", "b"}} end
