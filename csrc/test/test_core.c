@@ -11,7 +11,8 @@
 
 #include "../core/object.h"
 
-static int passed, failed;
+/* Atomic: worker hooks check things too. */
+static atomic_int passed, failed;
 
 #define CHECK(cond)                                                   \
   do {                                                                \
@@ -263,6 +264,7 @@ int main(void) {
   test_pool_broken();
   test_pool_release_busy();
   cf_sleep(0.1);   /* let detached workers of the last test exit */
-  printf("test_core: %d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  printf("test_core: %d passed, %d failed\n", atomic_load(&passed),
+         atomic_load(&failed));
+  return atomic_load(&failed) != 0;
 }
