@@ -17,7 +17,9 @@
 --     first half of the run: RSS climbs for about a million tasks (malloc
 --     arenas of the threads that come and go, the per-thread free lists of
 --     futures) and is flat after that (3M-task runs: 9.7-10.2 MB from 1M
---     tasks on), so the second half is where a leak would show.
+--     tasks on), so the second half is where a leak would show. The
+--     level after warm-up is the highest RSS sampled over the second half
+--     of the warm-up, since one sample moves by several percent.
 -- A deadlock shows as a stall: watchdog.sh kills the run and dumps stacks.
 --
 -- Usage: lua5.4 spec/stress/stress.lua [--cpath=P] [--tasks=N] [--seed=S]
@@ -363,18 +365,24 @@ end
 -- Main -------------------------------------------------------------------
 
 local t0 = monotonic()
-local warm_rss, warm_tasks
+-- The RSS level after warm-up: the highest RSS seen in the second half of
+-- the warm-up (a single sample moves by several percent with malloc's
+-- arenas from one moment to the next; a leak grows past any of them).
+local warm_rss, warm_tasks, warm_peak = nil, nil, 0
 local last_report = t0
 while stats.tasks < opts.tasks do
   if stats.rounds % PROCESS_EVERY == PROCESS_EVERY - 1 then process_round() else round() end
   if warm_rss == nil and stats.tasks >= opts.tasks // 2 then
     collectgarbage()
     collectgarbage()
-    warm_rss, warm_tasks = rss_kb(), stats.tasks
+    warm_rss, warm_tasks = math.max(warm_peak, rss_kb()), stats.tasks
     print(("progress warm-up done after %d tasks: RSS %d kB"):format(warm_tasks, warm_rss))
   end
   if monotonic() - last_report >= 2 then
     last_report = monotonic()
+    if warm_rss == nil and stats.tasks >= opts.tasks // 4 then
+      warm_peak = math.max(warm_peak, rss_kb())
+    end
     print(("progress %d tasks, %d rounds, %.0f s, RSS %d kB, Lua heap %.0f kB"):format(
       stats.tasks, stats.rounds, last_report - t0, rss_kb(), collectgarbage("count")))
     io.stdout:flush()
