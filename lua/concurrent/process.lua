@@ -11,6 +11,7 @@
 -- a fresh Lua state (as a thread worker does): functions and values cross
 -- by copy, as for threads, and the library's shared objects cannot cross.
 local core = require "concurrent.core"
+local options = require "concurrent._options"
 local futures = require "concurrent.futures"
 
 local process = {}
@@ -56,46 +57,10 @@ end
 Process.__call = new                 -- subclasses: their metatable is Process
 setmetatable(Process, {__call = new})
 
-local OPTIONS = {target = true, args = true, name = true, daemon = true}
-
-local function callable(f)
-  if type(f) == "function" then return true end
-  local mt = getmetatable(f)
-  return type(mt) == "table" and type(rawget(mt, "__call")) == "function"
-end
-
 --- The base class's init. Subclasses need not call it: the name is set
 -- after init, and run() is theirs.
 function Process:init(opts)
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then
-    error(("bad argument #1 to 'Process' (table expected, got %s)"):format(type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not OPTIONS[k] then
-      error(("bad argument #1 to 'Process' (unknown option '%s')"):format(tostring(k)), 3)
-    end
-  end
-  if opts.target ~= nil and not callable(opts.target) then
-    error("bad argument #1 to 'Process' (target must be a function)", 3)
-  end
-  if opts.args ~= nil and type(opts.args) ~= "table" then
-    error("bad argument #1 to 'Process' (args must be a table)", 3)
-  end
-  local name = opts.name
-  if name ~= nil and type(name) ~= "string" then
-    if type(name) ~= "number" then
-      error("bad argument #1 to 'Process' (name must be a string)", 3)
-    end
-    name = tostring(name)
-  end
-  if opts.daemon ~= nil and type(opts.daemon) ~= "boolean" then
-    error("bad argument #1 to 'Process' (daemon must be a boolean)", 3)
-  end
-  rawset(self, "_target", opts.target)
-  rawset(self, "_args", opts.args)
-  rawset(self, "name", name)
-  rawset(self, "daemon", opts.daemon or false)
+  options.apply(self, opts, "Process", 4)
 end
 
 --- Process:extend([methods]) -> a subclass.
@@ -212,7 +177,7 @@ function process._pool_executor(opts, level)
     end
     max_workers = n
   end
-  if initializer ~= nil and not callable(initializer) then
+  if initializer ~= nil and not options.callable(initializer) then
     error("bad argument #1 to 'ProcessPoolExecutor' (initializer must be a function)", level)
   end
   if initargs ~= nil and type(initargs) ~= "table" then

@@ -9,6 +9,7 @@
 -- reference from every state they are sent to: Lock, RLock, Condition,
 -- Semaphore, BoundedSemaphore, Event, Barrier, Queue, Value, Dict.
 local core = require "concurrent.core"
+local options = require "concurrent._options"
 
 local thread = {}
 
@@ -45,47 +46,11 @@ end
 Thread.__call = new                 -- subclasses: their metatable is Thread
 setmetatable(Thread, {__call = new})
 
-local OPTIONS = {target = true, args = true, name = true, daemon = true}
-
-local function callable(f)
-  if type(f) == "function" then return true end
-  local mt = getmetatable(f)
-  return type(mt) == "table" and type(rawget(mt, "__call")) == "function"
-end
-
 --- The base class's init: Thread{target=fn, args={...}, name=, daemon=}.
 -- Subclasses need not call it (Python's super().__init__ is done for them:
 -- the name is set after init, and run() is theirs).
 function Thread:init(opts)
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then
-    error(("bad argument #1 to 'Thread' (table expected, got %s)"):format(type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not OPTIONS[k] then
-      error(("bad argument #1 to 'Thread' (unknown option '%s')"):format(tostring(k)), 3)
-    end
-  end
-  if opts.target ~= nil and not callable(opts.target) then
-    error("bad argument #1 to 'Thread' (target must be a function)", 3)
-  end
-  if opts.args ~= nil and type(opts.args) ~= "table" then
-    error("bad argument #1 to 'Thread' (args must be a table)", 3)
-  end
-  local name = opts.name
-  if name ~= nil and type(name) ~= "string" then
-    if type(name) ~= "number" then
-      error("bad argument #1 to 'Thread' (name must be a string)", 3)
-    end
-    name = tostring(name)
-  end
-  if opts.daemon ~= nil and type(opts.daemon) ~= "boolean" then
-    error("bad argument #1 to 'Thread' (daemon must be a boolean)", 3)
-  end
-  rawset(self, "_target", opts.target)
-  rawset(self, "_args", opts.args)
-  rawset(self, "name", name)
-  rawset(self, "daemon", opts.daemon or false)
+  options.apply(self, opts, "Thread", 4)
 end
 
 --- Thread:extend([methods]) -> a subclass. Its metamethods are copied, so
