@@ -8,6 +8,8 @@
 
 #define LCF_EXECUTOR "concurrent.ThreadPoolExecutor"
 
-void lcf_executor_open(lua_State *L);   /* class and constructor into top */
+void lcf_executor_open(lua_State *L);
+/* Parse shutdown's arguments (both forms), shared by every executor. */
+void lcf_shutdown_args(lua_State *L, int *wait, int *cancel);   /* class and constructor into top */
 
 #endif

@@ -27,6 +27,7 @@
 #include <lauxlib.h>
 
 #include "callbacks.h"
+#include "executor.h"
 #include "future.h"
 #include "objects.h"
 #include "process.h"
@@ -336,22 +337,10 @@ static int l_submit(lua_State *L) {
   return 1;
 }
 
-/* shutdown([wait=true [, cancel_futures=false]]) or
-** shutdown{wait=, cancel_futures=} */
 static int l_shutdown(lua_State *L) {
   cf_procpool *p = check_pool(L, 1);
-  int wait = 1, cancel = 0;
-  if (lua_istable(L, 2)) {
-    lua_getfield(L, 2, "wait");
-    lua_getfield(L, 2, "cancel_futures");
-    wait = lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2);
-    cancel = lua_toboolean(L, -1);
-  } else {
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TBOOLEAN);
-    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TBOOLEAN);
-    wait = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
-    cancel = lua_toboolean(L, 3);
-  }
+  int wait, cancel;
+  lcf_shutdown_args(L, &wait, &cancel);
   cf_procpool_shutdown(p, wait, cancel);
   lcf_callbacks_run(L);
   return 0;
