@@ -42,8 +42,6 @@ static const char LIST_KEY = 'l';
 
 static const lcf_encode_opts submit_opts = {"args", 0, 1, 0, REFUSE};
 static const lcf_encode_opts init_opts = {"initargs", 0, 1, 0, REFUSE};
-static const lcf_encode_opts results_opts = {"results", 0, 0, 0, REFUSE};
-static const lcf_encode_opts error_opts = {"error", 1, 0, 0, REFUSE};
 
 /* ---------------------------------------------------------------------- */
 /* In the worker process.                                                 */
@@ -111,86 +109,13 @@ static void pw_stop(void *ud, void *ctx) {
   free(w);
 }
 
-/* Message handler: the error value stays; its traceback goes to the
-** table in upvalue 1. */
-static int message_handler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-      msg = lua_tostring(L, -1);
-    else
-      msg = lua_pushfstring(L, "(error object is a %s value)",
-                            luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
-  lua_setfield(L, lua_upvalueindex(1), "traceback");
-  lua_settop(L, 1);
-  return 1;
-}
-
-static int task_body(lua_State *L) {
-  const cf_buffer *input = lua_touserdata(L, 1);
-  cf_buffer *out = lua_touserdata(L, 2);
-  int top, n;
-  lua_settop(L, 0);
-  n = lcf_decode(L, input, 1);
-  if (n < 1) return luaL_error(L, "task has no function");
-  lua_call(L, n - 1, LUA_MULTRET);
-  top = lua_gettop(L);
-  cf_buffer_reset(out);
-  lcf_encode(L, 1, top, out, &results_opts);
-  return 0;
-}
-
-static int encode_error_body(lua_State *L) {
-  cf_buffer *out = lua_touserdata(L, 2);
-  cf_buffer_reset(out);
-  lcf_encode(L, 1, 1, out, &error_opts);
-  return 0;
-}
-
-/* The error value, or its string form if it cannot cross. */
-static void encode_error(lua_State *L, int eidx, cf_buffer *out) {
-  lua_pushcfunction(L, encode_error_body);
-  lua_pushvalue(L, eidx);
-  lua_pushlightuserdata(L, out);
-  if (lua_pcall(L, 2, 0, 0) == LUA_OK) return;
-  lua_pop(L, 1);
-  lua_pushcfunction(L, encode_error_body);
-  luaL_tolstring(L, eidx, NULL);
-  lua_pushlightuserdata(L, out);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-    lua_pop(L, 1);
-    cf_buffer_reset(out);
-  }
-}
-
 /* The core's task function, in the worker: f is the worker's own future
 ** carrying the input; its outcome is sent back by the core. */
 static void pw_task(cf_future *f, void *ctx, void *arg) {
   pworker *w = ctx;
-  lua_State *L = w->L;
-  int base = lua_gettop(L), status;
   (void)arg;
-  lua_newtable(L);                          /* base+1: traceback slot */
-  lua_pushvalue(L, -1);
-  lua_pushcclosure(L, message_handler, 1);  /* base+2 */
-  lua_pushcfunction(L, task_body);
-  lua_pushlightuserdata(L, cf_future_input(f));
-  lua_pushlightuserdata(L, &w->out);
-  status = lua_pcall(L, 2, 0, base + 2);
-  if (status == LUA_OK) {
-    cf_future_finish(f, CF_OUTCOME_RESULT, &w->out, NULL);
-  } else {
-    const char *tb;
-    lua_getfield(L, base + 1, "traceback");
-    tb = lua_tostring(L, -1);
-    encode_error(L, base + 3, &w->out);
-    cf_future_finish(f, CF_OUTCOME_ERROR, &w->out, tb);
-  }
-  cf_buffer_reset(&w->out);
-  lua_settop(L, base);
-  lcf_callbacks_run(L);
+  lcf_run_encoded(w->L, f, cf_future_input(f), &w->out, 1);
+  lcf_callbacks_run(w->L);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -267,8 +267,13 @@ void lcf_worker_stop(void *cfg, void *ctx) {
 /* ---------------------------------------------------------------------- */
 /* Running a task.                                                        */
 
-static const lcf_encode_opts results_opts = {"results", 0, 0, 1, NULL};
-static const lcf_encode_opts error_opts = {"error", 1, 0, 1, NULL};
+/* How results and errors are encoded: [0] for the caller's process,
+** [1] for a process pool's parent (library objects cannot go there). */
+#define REFUSE_REMOTE "shared objects cannot be sent to another process"
+static const lcf_encode_opts results_opts[2] = {
+  {"results", 0, 0, 1, NULL}, {"results", 0, 0, 0, REFUSE_REMOTE}};
+static const lcf_encode_opts error_opts[2] = {
+  {"error", 1, 0, 1, NULL}, {"error", 1, 0, 0, REFUSE_REMOTE}};
 
 /* Message handler: keep the error value as it is, and leave the
 ** traceback in upvalue 1's slot (a table) for the runner to pick up. */
@@ -287,40 +292,45 @@ static int message_handler(lua_State *L) {
   return 1;
 }
 
-/* (input, out [, transfer context]): decode, call, encode the results. */
+/* (input, out, transfer context or nil, results opts): decode, call,
+** encode the results. */
 static int task_body(lua_State *L) {
   const cf_buffer *input = lua_touserdata(L, 1);
   cf_buffer *out = lua_touserdata(L, 2);
-  int cidx = lua_isnoneornil(L, 3) ? 0 : 3, top, n;
-  lua_settop(L, 3);
+  const lcf_encode_opts *opts = lua_touserdata(L, 4);
+  int cidx = lua_isnil(L, 3) ? 0 : 3, top, n;
+  lua_settop(L, 4);
   n = lcf_decode_with(L, cidx, input, 1);
   if (n < 1) return luaL_error(L, "task has no function");
-  lua_call(L, n - 1, LUA_MULTRET);          /* results from 4 */
+  lua_call(L, n - 1, LUA_MULTRET);          /* results from 5 */
   top = lua_gettop(L);
   cf_buffer_reset(out);
-  lcf_encode_with(L, cidx, 4, top - 3, out, &results_opts);
+  lcf_encode_with(L, cidx, 5, top - 4, out, opts);
   return 0;
 }
 
 static int encode_error_body(lua_State *L) {
   cf_buffer *out = lua_touserdata(L, 2);
   cf_buffer_reset(out);
-  lcf_encode(L, 1, 1, out, &error_opts);
+  lcf_encode(L, 1, 1, out, lua_touserdata(L, 3));
   return 0;
 }
 
 /* An error value that cannot cross (a coroutine, say) is sent as its
 ** string form instead, so the caller still learns what went wrong. */
-static void encode_error(lua_State *L, int eidx, cf_buffer *out) {
+static void encode_error(lua_State *L, int eidx, cf_buffer *out,
+                         const lcf_encode_opts *opts) {
   lua_pushcfunction(L, encode_error_body);
   lua_pushvalue(L, eidx);
   lua_pushlightuserdata(L, out);
-  if (lua_pcall(L, 2, 0, 0) == LUA_OK) return;
+  lua_pushlightuserdata(L, (void *)opts);
+  if (lua_pcall(L, 3, 0, 0) == LUA_OK) return;
   lua_pop(L, 1);
   lua_pushcfunction(L, encode_error_body);
   luaL_tolstring(L, eidx, NULL);
   lua_pushlightuserdata(L, out);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+  lua_pushlightuserdata(L, (void *)opts);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
     lua_pop(L, 1);
     cf_buffer_reset(out);
   }
@@ -331,7 +341,7 @@ static void encode_error(lua_State *L, int eidx, cf_buffer *out) {
 static const char HANDLER_KEY = 'h';
 
 static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
-                   const cf_buffer *input, cf_buffer *out);
+                   const cf_buffer *input, cf_buffer *out, int remote);
 
 static void push_handler(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLER_KEY) == LUA_TFUNCTION) return;
@@ -343,16 +353,16 @@ static void push_handler(lua_State *L) {
 }
 
 void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
-                     cf_buffer *out) {
+                     cf_buffer *out, int remote) {
   int base = lua_gettop(L);
   push_handler(L);                          /* base+1 */
-  run_in(L, base + 1, 0, f, input, out);
+  run_in(L, base + 1, 0, f, input, out, remote);
   lua_settop(L, base);
 }
 
 /* With the handler at hidx and the transfer context at cidx (0: none). */
 static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
-                   const cf_buffer *input, cf_buffer *out) {
+                   const cf_buffer *input, cf_buffer *out, int remote) {
   int base = lua_gettop(L), status;
   capped *cap = capped_of(L);
   lua_pushcfunction(L, task_body);
@@ -360,8 +370,9 @@ static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
   lua_pushlightuserdata(L, out);
   if (cidx) lua_pushvalue(L, cidx);
   else lua_pushnil(L);
+  lua_pushlightuserdata(L, (void *)&results_opts[remote]);
   if (cap) cap->enforce = 1;
-  status = lua_pcall(L, 3, 0, hidx);
+  status = lua_pcall(L, 4, 0, hidx);
   if (cap) cap->enforce = 0;
   if (status == LUA_OK) {
     cf_future_finish(f, CF_OUTCOME_RESULT, out, NULL);
@@ -372,7 +383,7 @@ static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
     lua_pushnil(L);
     lua_setfield(L, base + 2, "traceback"); /* empty for the next task */
     tb = lua_tostring(L, base + 3);
-    encode_error(L, base + 1, out);
+    encode_error(L, base + 1, out, &error_opts[remote]);
     cf_future_finish(f, CF_OUTCOME_ERROR, out, tb);
   }
   cf_buffer_reset(out);
@@ -382,7 +393,7 @@ static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
 void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
   worker *w = ctx;
   (void)arg;
-  run_in(w->L, 1, 2, f, cf_future_input(f), &w->out);
+  run_in(w->L, 1, 2, f, cf_future_input(f), &w->out, 0);
   if (w->st->inbox)
     lcf_callbacks_run(w->L);  /* callbacks queued for this worker's state */
 }

@@ -47,8 +47,9 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg);
 
 /* Run the function and arguments encoded in input in L, protected;
 ** finishes f with the results or the error and its traceback. out is
-** scratch space the caller owns. */
+** scratch space the caller owns. remote: the results go to another
+** process (a process pool's parent), so library objects are refused. */
 void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
-                     cf_buffer *out);
+                     cf_buffer *out, int remote);
 
 #endif
