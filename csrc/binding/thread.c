@@ -109,15 +109,7 @@ static void start_rec_free(start_rec *r) {
 }
 
 static int traceback_handler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-      msg = lua_tostring(L, -1);
-    else
-      msg = lua_pushfstring(L, "(error object is a %s value)",
-                            luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
+  luaL_traceback(L, L, lcf_error_text(L, 1), 1);
   return 1;
 }
 

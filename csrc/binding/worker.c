@@ -275,18 +275,19 @@ static const lcf_encode_opts results_opts[2] = {
 static const lcf_encode_opts error_opts[2] = {
   {"error", 1, 0, 1, NULL}, {"error", 1, 0, 0, REFUSE_REMOTE}};
 
+const char *lcf_error_text(lua_State *L, int idx) {
+  const char *msg = lua_tostring(L, idx);
+  if (msg != NULL) return msg;
+  if (luaL_callmeta(L, idx, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    return lua_tostring(L, -1);
+  return lua_pushfstring(L, "(error object is a %s value)",
+                         luaL_typename(L, idx));
+}
+
 /* Message handler: keep the error value as it is, and leave the
 ** traceback in upvalue 1's slot (a table) for the runner to pick up. */
 static int message_handler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-      msg = lua_tostring(L, -1);
-    else
-      msg = lua_pushfstring(L, "(error object is a %s value)",
-                            luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
+  luaL_traceback(L, L, lcf_error_text(L, 1), 1);
   lua_setfield(L, lua_upvalueindex(1), "traceback");
   lua_settop(L, 1);
   return 1;
