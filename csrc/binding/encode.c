@@ -497,29 +497,7 @@ static void encode_value(enc *e, int idx, int type, int named) {
   switch (type) {
     case LUA_TNIL: put_byte(e, T_NIL); break;
     case LUA_TBOOLEAN: put_byte(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE); break;
-    case LUA_TNUMBER:
-      if (lua_isinteger(L, idx)) {
-        lua_Integer v = lua_tointeger(L, idx);
-        unsigned char *q = room(e, 9);
-        if (v >= INT32_MIN && v <= INT32_MAX) {
-          int32_t w = (int32_t)v;
-          q[0] = T_INT32;
-          memcpy(q + 1, &w, 4);
-          e->b->len += 5;
-        } else {
-          int64_t w = (int64_t)v;
-          q[0] = T_INT64;
-          memcpy(q + 1, &w, 8);
-          e->b->len += 9;
-        }
-      } else {
-        double d = (double)lua_tonumber(L, idx);
-        unsigned char *q = room(e, 9);
-        q[0] = T_FLOAT;
-        memcpy(q + 1, &d, 8);
-        e->b->len += 9;
-      }
-      break;
+    case LUA_TNUMBER: put_number(e, L, idx); break;
     case LUA_TSTRING: {
       size_t n;
       const char *s = lua_tolstring(L, idx, &n);
