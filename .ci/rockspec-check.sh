@@ -19,5 +19,14 @@ lua5.4 -e '
   local f = ex:submit(function(n) return n * 2 end, 21)
   assert(f:result() == 42, "wrong result")
   assert(package.searchpath("concurrent.core", package.cpath):find("'"$work"'/tree", 1, true))
+  -- The Lua modules are installed precompiled, with their debug info and
+  -- chunk names kept (tracebacks read concurrent/futures.lua:LINE).
+  local path = assert(package.searchpath("concurrent.futures", package.path))
+  local fh = assert(io.open(path, "rb"))
+  assert(fh:read(1) == "\27", path .. " is not bytecode")
+  fh:close()
+  local info = debug.getinfo(futures.iserror, "S")
+  assert(info.source == "@concurrent/futures.lua" and info.linedefined > 0,
+    "chunk name or lines lost: " .. info.source .. ":" .. info.linedefined)
   print("rockspec: installed tree works (" .. package.searchpath("concurrent.core", package.cpath) .. ")")
 '

@@ -139,12 +139,23 @@ end
 -- The child modes (fresh processes for require and M).
 
 if arg[1] == "--_require-child" then
+  -- Time what a user gets after `make install`: the Lua modules as the
+  -- bytecode `make` writes next to the C module (CONCURRENT_CPATH's
+  -- "?.so" -> "lua/?.lua"), unless CONCURRENT_LPATH names other modules.
+  -- The source tree stays behind them, for a build made before bytecode.
+  if not os.getenv("CONCURRENT_LPATH") then
+    local cdir = (os.getenv("CONCURRENT_CPATH") or "build/?.so"):match("^[^;]*")
+    package.path = cdir:gsub("%?%.so$", "lua/?.lua") .. ";" .. package.path
+  end
   local ok, uv = pcall(require, "luv")
   local clock = ok and function() return uv.hrtime() / 1e9 end or os.clock
   local t0 = clock()
   require "concurrent.futures"
   local t1 = clock()
-  print(string.format("%.9f %s", t1 - t0, ok and "hrtime" or "os.clock"))
+  local fh = io.open(package.searchpath("concurrent.futures", package.path), "rb")
+  local kind = fh:read(1) == "\27" and "bytecode" or "source"
+  fh:close()
+  print(string.format("%.9f %s %s", t1 - t0, ok and "hrtime" or "os.clock", kind))
   return
 end
 
@@ -352,18 +363,18 @@ local function run_D(S, R)
   emit("D", runs, "ms", {inner = inner, workers = WORKERS, tasks = 2})
 
   local script = debug.getinfo(1, "S").source:sub(2)
-  local req, clock = {}, nil
+  local req, clock, kind = {}, nil, nil
   for _ = 1, R do
     local ts = {}
     for i = 1, S.require_n do
-      local secs, c = child(script .. " --_require-child"):match("^(%S+) (%S+)$")
+      local secs, c, k = child(script .. " --_require-child"):match("^(%S+) (%S+) (%S+)$")
       ts[i] = tonumber(secs) * 1e3
-      clock = c
+      clock, kind = c, k
     end
     req[#req + 1] = median(ts)
   end
   emit("require", req, "ms", {module = "concurrent.futures", clock = clock,
-    fresh_processes = S.require_n})
+    lua_modules = kind, fresh_processes = S.require_n})
 end
 
 local function run_M(S, R)

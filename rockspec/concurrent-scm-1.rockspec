@@ -23,6 +23,9 @@ build = {
     CFLAGS = "$(CFLAGS)",
     LUA_INCDIR = "$(LUA_INCDIR)",
     LUA_VERSION = "5.4",
+    -- `make` precompiles the Lua modules with this interpreter (the
+    -- installed .lua files are bytecode, which must match it).
+    LUA = "$(LUA)",
   },
   install_target = "install",
   install_variables = {
@@ -30,5 +33,6 @@ build = {
     LUA_CMODULE_DIR = "$(LIBDIR)",
     LUA_MODULE_DIR = "$(LUADIR)",
     LUA_VERSION = "5.4",
+    LUA = "$(LUA)",
   },
 }
