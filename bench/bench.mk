@@ -1,6 +1,7 @@
 # bench/bench.mk -- included by the Makefile. `make bench` (the Makefile's
 # target) runs bench/run.sh: every workload for this library and for the
-# peers installed here, then the table against the goals. Options:
+# peers installed here, the floor (bench/floor/floor.c: bare pthreads and
+# the Lua C API), then the table against the goals. Options:
 #   make bench BENCH_ARGS="--repeat 3 --only A,C"  BENCH_JSON=out.json
 #   make bench-quick                                (a smoke run, ~15 s)
 # A benchmark, not a test: nothing here is part of `make test`.
@@ -9,6 +10,21 @@ BENCH_JSON ?=
 export BENCH_ARGS BENCH_JSON
 bench: export CONCURRENT_CPATH := $(BUILD)/?.so
 
+# The floor program links liblua itself (unlike the module, it is its own
+# host). Recursive variables: pkg-config runs only when the floor is built.
+FLOOR := $(BUILD)/bench/floor
+FLOOR_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) \
+	$(shell $(PKG_CONFIG) --cflags lua$(LUA_VERSION)) $(CFLAGS)
+FLOOR_LIBS = $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION)) -pthread $(LDFLAGS)
+
+# deps first (order-only): it installs liblua5.4-dev when missing.
+$(FLOOR): bench/floor/floor.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(FLOOR_CFLAGS) $< -o $@ $(FLOOR_LIBS)
+
+bench: $(FLOOR)
+bench: export CONCURRENT_FLOOR := $(FLOOR)
+
 .PHONY: bench-quick
-bench-quick: all
-	@CONCURRENT_CPATH='$(BUILD)/?.so' sh bench/run.sh $(LUA) --quick
+bench-quick: all $(FLOOR)
+	@CONCURRENT_CPATH='$(BUILD)/?.so' CONCURRENT_FLOOR='$(FLOOR)' sh bench/run.sh $(LUA) --quick

@@ -4,8 +4,10 @@ medians from the same run, and each goal of the performance issue.
 
   lua5.4 bench/report.lua RESULTS.jsonl [--json OUT.json] [--markdown]
 
-RESULTS.jsonl holds the JSON lines printed by bench/ours.lua and the peers
-(bench/peers/*). Prints a table; --markdown prints it as a Markdown table
+RESULTS.jsonl holds the JSON lines printed by bench/ours.lua, the peers
+(bench/peers/*) and the floor (bench/floor/floor.c, peer "api-floor": bare
+pthreads and the Lua C API, the least any Lua 5.4 library pays here; its
+column sits next to ours, and its details follow the table). Prints a table; --markdown prints it as a Markdown table
 (for bench/README.md); --json writes every record and every goal check to
 OUT.json. Always exits 0: this is a benchmark, not a test.
 --]]
@@ -171,6 +173,7 @@ local GOALS = {
   {w = "M", unit = "MB", max = 15},
 }
 local PEERS = {"python-thread", "python-process", "python-pickle", "luv"}
+local FLOOR = "api-floor"
 
 local function fmt(x)
   if x == nil then return "-" end
@@ -185,6 +188,14 @@ local rows, checks = {}, {}
 for _, g in ipairs(GOALS) do
   local ours, rec = get("concurrent", g.w)
   local check = {workload = g.w, unit = g.unit, ours = ours}
+  local floor, frec = get(FLOOR, g.w)
+  if frec then
+    check.floor, check.floor_params, check.floor_error = floor, frec.params, frec.error
+    if floor then
+      if g.max then check.floor_meets_goal = floor <= g.max
+      else check.floor_meets_goal = floor >= g.min end
+    end
+  end
   local met, goal_txt = nil, nil
   if g.max then
     goal_txt = "<= " .. fmt(g.max)
@@ -212,7 +223,7 @@ for _, g in ipairs(GOALS) do
   if rec and rec.error then check.error = rec.error end
   check.met = met
   checks[#checks + 1] = check
-  local cells = {g.w, g.unit, fmt(ours), goal_txt}
+  local cells = {g.w, g.unit, fmt(ours), fmt(floor), goal_txt}
   for _, p in ipairs(PEERS) do cells[#cells + 1] = fmt((get(p, g.w))) end
   cells[#cells + 1] = vs
   cells[#cells + 1] = met == nil and (rec and rec.error and "ERROR" or "n/a")
@@ -220,7 +231,7 @@ for _, g in ipairs(GOALS) do
   rows[#rows + 1] = cells
 end
 
-local header = {"workload", "unit", "ours", "goal"}
+local header = {"workload", "unit", "ours", "floor", "goal"}
 for _, p in ipairs(PEERS) do header[#header + 1] = p end
 header[#header + 1] = "ratio vs peer"
 header[#header + 1] = "status"
@@ -246,6 +257,60 @@ else
   end
   line(header)
   for _, r in ipairs(rows) do line(r) end
+end
+
+-- What the floor column is made of: its parts, from the params floor.c
+-- writes, so a reader sees which part of a workload no library avoids.
+local function floor_notes()
+  local notes = {}
+  local function pass_list(t)
+    if type(t) ~= "table" then return "?" end
+    local out = {}
+    for i, x in ipairs(t) do out[i] = fmt(x) end
+    return table.concat(out, " / ")
+  end
+  for _, g in ipairs(GOALS) do
+    local m, r = get(FLOOR, g.w)
+    local p = r and r.params or {}
+    local text
+    if r and r.error then
+      text = "error: " .. tostring(r.error):match("[^\n]*")
+    elseif not m then
+      text = nil
+    elseif g.w == "A''" then
+      text = string.format("%s us/thread = pthread_create + newstate + openlibs + "
+        .. "chunk + close + join; an empty thread's create + join alone %s us, "
+        .. "newstate + openlibs + close alone %s us",
+        fmt(m), fmt(p.create_join_us), fmt(p.newstate_openlibs_close_us))
+    elseif g.w == "C" then
+      text = string.format("%s ms reading with lua_rawgeti (passes read/build/read/build "
+        .. "%s ms), %s ms reading with lua_next (%s ms)", fmt(m),
+        pass_list(p.pass_ms), fmt(p.next_ms), pass_list(p.next_pass_ms))
+    elseif g.w == "C'" then
+      text = string.format("%s ms, every table read with lua_next (passes "
+        .. "read/build/read/build %s ms)", fmt(m), pass_list(p.pass_ms))
+    elseif g.w == "D" then
+      text = string.format("%s ms for two such threads together; two empty "
+        .. "threads %s ms", fmt(m), fmt(p.two_empty_threads_ms))
+    else
+      text = string.format("%s %s", fmt(m), g.unit)
+    end
+    if text then
+      if m and ((g.max and m > g.max) or (g.min and m < g.min)) then
+        text = text .. " -- the floor alone misses the goal"
+      end
+      notes[#notes + 1] = string.format("%s: %s", g.w, text)
+    end
+  end
+  return notes
+end
+
+local notes = floor_notes()
+if #notes > 0 then
+  print()
+  print("floor (" .. FLOOR .. ", bench/floor/floor.c): bare pthreads and the "
+    .. "Lua C API, two lua_States, no library; medians")
+  for _, n in ipairs(notes) do print((markdown and "- " or "  ") .. n) end
 end
 
 for _, r in ipairs(records) do

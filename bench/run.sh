@@ -2,17 +2,21 @@
 # bench/run.sh -- the benchmark suite: every workload for this library and,
 # in the same run, for the peers installed here (Python's concurrent.futures
 # with python3, luv's work queue with lua-luv), then the table of medians
-# against the goals of the performance issue.
+# against the goals of the performance issue. The floor (bench/floor/floor.c,
+# peer name api-floor: bare pthreads and the Lua C API) runs A'', C, C' and D
+# in the same run, for the table's floor column.
 #
 #   sh bench/run.sh [LUA] [--quick] [--repeat R] [--only A,Ap,App,B,C,Cp,D,M]
-#                         [--json FILE] [--markdown] [--no-peers]
+#                         [--json FILE] [--markdown] [--no-peers] [--no-floor]
 #
 # --markdown also prints the table in Markdown (for bench/README.md).
 #
 # Options may also come from the environment: BENCH_ARGS="--quick", and
 # BENCH_JSON=FILE (same as --json). CONCURRENT_CPATH (default build/?.so)
-# says where concurrent/core.so is. Workloads run one after the other, each
-# for us and then for its peers, so each comparison is made close in time.
+# says where concurrent/core.so is; CONCURRENT_FLOOR (default
+# build/bench/floor) the floor program, which `make bench` builds.
+# Workloads run one after the other, each for us, then for its peers and
+# the floor, so each comparison is made close in time.
 # A benchmark, not a test: it never fails on a slow figure.
 set -e
 cd "$(dirname "$0")/.."
@@ -26,6 +30,7 @@ esac
 set -- "$@" $BENCH_ARGS
 
 quick=""; repeat=""; only="A,Ap,App,B,C,Cp,D,M"; json=${BENCH_JSON:-}; peers=1; md=0
+floor=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=--quick ;;
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --json) json=$2; shift ;;
     --no-peers) peers=0 ;;
+    --no-floor) floor=0 ;;
     --markdown) md=1 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -50,6 +56,11 @@ have_luv=0
 if [ $peers = 1 ] && "$lua" -e 'require "luv"' >/dev/null 2>&1; then have_luv=1; fi
 [ $peers = 1 ] && [ $have_python = 0 ] && echo "bench: python3 not found, no Python peer" >&2
 [ $peers = 1 ] && [ $have_luv = 0 ] && echo "bench: luv not found (apt-get install lua-luv), no luv peer" >&2
+floor_bin=${CONCURRENT_FLOOR:-build/bench/floor}
+if [ $floor = 1 ] && [ ! -x "$floor_bin" ]; then
+  echo "bench: no floor program at $floor_bin (make bench builds it), no floor column" >&2
+  floor=0
+fi
 
 start=$(date +%s)
 for w in $(echo "$only" | tr ',' ' '); do
@@ -69,6 +80,14 @@ for w in $(echo "$only" | tr ',' ' '); do
     "$lua" bench/peers/luv_peer.lua $quick $repeat --only "$w" | tee -a "$out" ||
       echo "bench: luv peer failed on $w" >&2
   fi
+  case "$w" in
+    App|C|Cp|D)
+      if [ $floor = 1 ]; then
+        # shellcheck disable=SC2086
+        "$floor_bin" $quick $repeat --only "$w" | tee -a "$out" ||
+          echo "bench: floor failed on $w" >&2
+      fi ;;
+  esac
 done
 echo "bench: $(( $(date +%s) - start )) s" >&2
 echo
