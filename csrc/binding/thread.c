@@ -7,9 +7,9 @@
 ** that cannot cross raises there and no thread is made; direct (run is the
 ** base class's) encodes only {_target=, _args=} and the new thread calls
 ** the target itself, so neither the class nor concurrent.thread has to be
-** made there. The new thread makes its own lua_State (its own allocator
-** for small blocks; worker.c: libraries, the creator's package paths, the
-** host hook, concurrent.core on first use), decodes the instance, sets
+** made there. The new thread makes its own lua_State (worker.c: salloc.c's
+** allocator, libraries, the creator's package paths, the host hook,
+** concurrent.core on first use), decodes the instance, sets
 ** self.ident and calls self:run() protected. An error is printed to stderr as Python does
 ** ("Exception in thread NAME:" and the traceback); join never raises it.
 **
@@ -158,175 +158,6 @@ static int run_body(lua_State *L) {
   return 0;
 }
 
-/* ---------------------------------------------------------------------- */
-/* The thread's allocator.                                                */
-/*
-** A thread's state is made and closed once per start, and most of what it
-** allocates (the standard libraries' tables, strings and closures) is
-** small: through malloc that was a third of a start's instructions. Blocks
-** up to SMALL_MAX bytes come from slabs owned by the state, in size
-** classes of GRAIN bytes with a free list each (Lua tells the size of
-** every block it frees, so no header is needed); larger ones from malloc.
-** Small blocks freed while the thread runs are reused by the state, not
-** returned to the system: its slabs go at lua_close, which frees the
-** state's main block (always malloc'd: the first allocation) last, so that
-** free releases the slabs and the allocator itself. Used by this thread
-** only.
-*/
-#define GRAIN 16
-#define NCLASS 16                       /* small: up to 256 bytes */
-#define SMALL_MAX (GRAIN * NCLASS)
-#define SLAB_SIZE 16384
-
-typedef struct slab {
-  struct slab *next;
-  max_align_t pad_;                     /* blocks start aligned */
-} slab;
-
-typedef struct talloc {
-  void *freel[NCLASS];
-  char *bump, *end;
-  slab *slabs;
-  void *first;                          /* the state's main block */
-  int *released;                        /* set when freed (lua_newstate) */
-} talloc;
-
-static void *small_new(talloc *a, size_t n) {
-  size_t c = (n - 1) / GRAIN, sz = (c + 1) * GRAIN;
-  void *p = a->freel[c];
-  if (p != NULL) {
-    a->freel[c] = *(void **)p;
-    return p;
-  }
-  if ((size_t)(a->end - a->bump) < sz) {
-    slab *s = malloc(SLAB_SIZE);
-    if (s == NULL) return NULL;
-    s->next = a->slabs;
-    a->slabs = s;
-    a->bump = (char *)(s + 1);
-    a->end = (char *)s + SLAB_SIZE;
-  }
-  p = a->bump;
-  a->bump += sz;
-  return p;
-}
-
-static void small_free(talloc *a, void *p, size_t n) {
-  size_t c = (n - 1) / GRAIN;
-  *(void **)p = a->freel[c];
-  a->freel[c] = p;
-}
-
-static void talloc_release(talloc *a) {
-  slab *s = a->slabs;
-  while (s != NULL) {
-    slab *next = s->next;
-    free(s);
-    s = next;
-  }
-  if (a->released) *a->released = 1;
-  free(a);
-}
-
-static void *talloc_f(void *ud, void *ptr, size_t osize, size_t nsize) {
-  talloc *a = ud;
-  void *np;
-  if (ptr == NULL) {                    /* osize is a type tag: new block */
-    if (nsize == 0) return NULL;
-    if (a->first == NULL) return a->first = malloc(nsize);
-    return nsize <= SMALL_MAX ? small_new(a, nsize) : malloc(nsize);
-  }
-  if (ptr == a->first) {                /* only ever freed, by lua_close */
-    if (nsize != 0) return NULL;
-    free(ptr);
-    talloc_release(a);
-    return NULL;
-  }
-  if (nsize == 0) {
-    if (osize <= SMALL_MAX) small_free(a, ptr, osize);
-    else free(ptr);
-    return NULL;
-  }
-  if (osize > SMALL_MAX && nsize > SMALL_MAX) return realloc(ptr, nsize);
-  if (osize <= SMALL_MAX && nsize <= SMALL_MAX &&
-      (osize - 1) / GRAIN == (nsize - 1) / GRAIN)
-    return ptr;
-  np = nsize <= SMALL_MAX ? small_new(a, nsize) : malloc(nsize);
-  if (np == NULL) {
-    /* Lua takes a shrink to succeed: keep the block, which is then
-    ** reused as a small one (bigger than its class: harmless) and never
-    ** returned to malloc. Only when memory is exhausted. */
-    return nsize <= osize ? ptr : NULL;
-  }
-  memcpy(np, ptr, osize < nsize ? osize : nsize);
-  if (osize <= SMALL_MAX) small_free(a, ptr, osize);
-  else free(ptr);
-  return np;
-}
-
-/* What luaL_newstate installs besides the allocator: the panic message
-** and warnings (off until "@on"; "@off" and "@on" are control messages;
-** a warning in pieces is one line "Lua warning: ..."). */
-static int t_panic(lua_State *L) {
-  const char *m = lua_tostring(L, -1);
-  fprintf(stderr, "PANIC: unprotected error in call to Lua API (%s)\n",
-          m ? m : "error object is not a string");
-  fflush(stderr);
-  return 0;   /* Lua aborts */
-}
-
-static void warn_on(void *ud, const char *m, int tocont);
-static void warn_off(void *ud, const char *m, int tocont);
-
-static int warn_control(lua_State *L, const char *m, int tocont) {
-  if (tocont || m[0] != '@') return 0;
-  if (strcmp(m + 1, "off") == 0) lua_setwarnf(L, warn_off, L);
-  else if (strcmp(m + 1, "on") == 0) lua_setwarnf(L, warn_on, L);
-  return 1;
-}
-
-static void warn_off(void *ud, const char *m, int tocont) {
-  warn_control(ud, m, tocont);
-}
-
-static void warn_cont(void *ud, const char *m, int tocont) {
-  fprintf(stderr, "%s", m);
-  if (tocont) {
-    lua_setwarnf(ud, warn_cont, ud);
-  } else {
-    fprintf(stderr, "\n");
-    lua_setwarnf(ud, warn_on, ud);
-  }
-  fflush(stderr);
-}
-
-static void warn_on(void *ud, const char *m, int tocont) {
-  if (warn_control(ud, m, tocont)) return;
-  fprintf(stderr, "Lua warning: ");
-  warn_cont(ud, m, tocont);
-}
-
-static lua_State *thread_state(const lcf_worker_config *cfg, char *msg,
-                               size_t msgsz) {
-  talloc *a;
-  lua_State *L = NULL;
-  int released = 0;
-  if (cfg->memory_limit) return lcf_worker_newstate(cfg, msg, msgsz);
-  if ((a = calloc(1, sizeof *a)) != NULL) {
-    a->released = &released;    /* a failed lua_newstate may close it */
-    L = lua_newstate(talloc_f, a);
-    if (L != NULL) a->released = NULL;
-    else if (!released) free(a);
-  }
-  if (L == NULL) {
-    snprintf(msg, msgsz, "not enough memory for a worker state");
-    return NULL;
-  }
-  lua_atpanic(L, t_panic);
-  lua_setwarnf(L, warn_off, L);
-  return lcf_worker_setupstate(L, cfg, msg, msgsz);
-}
-
 static void report(const char *name, const char *msg) {
   fprintf(stderr, "Exception in thread %s:\n%s\n", name, msg);
   fflush(stderr);
@@ -335,7 +166,7 @@ static void report(const char *name, const char *msg) {
 static void thread_body(void *arg) {
   start_rec *r = arg;
   char msg[512];
-  lua_State *L = thread_state(r->cfg, msg, sizeof msg);
+  lua_State *L = lcf_worker_newstate(r->cfg, msg, sizeof msg);
   if (L == NULL) {
     report(r->name, msg);
   } else {

@@ -1,0 +1,14 @@
+/*
+** salloc.h -- states whose small blocks come from a region they own
+** (worker and thread states: see salloc.c).
+*/
+#ifndef LCF_SALLOC_H
+#define LCF_SALLOC_H
+
+#include <lua.h>
+
+/* Like luaL_newstate (panic message, warnings off until "@on"), with the
+** state's own small-block allocator. NULL when out of memory. */
+lua_State *lcf_salloc_newstate(void);
+
+#endif
