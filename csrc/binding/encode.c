@@ -264,24 +264,29 @@ static void put_name(enc *e, int tag) {
 
 static void encode_value(enc *e, int idx, int type, int named);
 
+static inline void put_integer(enc *e, lua_Integer v) {
+  unsigned char *q = room(e, 9);
+  if (v >= INT32_MIN && v <= INT32_MAX) {
+    int32_t w = (int32_t)v;
+    q[0] = T_INT32;
+    memcpy(q + 1, &w, 4);
+    e->b->len += 5;
+  } else {
+    int64_t w = (int64_t)v;
+    q[0] = T_INT64;
+    memcpy(q + 1, &w, 8);
+    e->b->len += 9;
+  }
+}
+
 /* A number, inline in the loops that meet many. */
 static inline void put_number(enc *e, lua_State *L, int idx) {
-  unsigned char *q = room(e, 9);
+  unsigned char *q;
   if (lua_isinteger(L, idx)) {
-    lua_Integer v = lua_tointeger(L, idx);
-    if (v >= INT32_MIN && v <= INT32_MAX) {
-      int32_t w = (int32_t)v;
-      q[0] = T_INT32;
-      memcpy(q + 1, &w, 4);
-      e->b->len += 5;
-    } else {
-      int64_t w = (int64_t)v;
-      q[0] = T_INT64;
-      memcpy(q + 1, &w, 8);
-      e->b->len += 9;
-    }
+    put_integer(e, lua_tointeger(L, idx));
   } else {
     double dv = (double)lua_tonumber(L, idx);
+    q = room(e, 9);
     q[0] = T_FLOAT;
     memcpy(q + 1, &dv, 8);
     e->b->len += 9;
@@ -319,11 +324,19 @@ static void encode_table(enc *e, int idx) {
   e->b->len += 8;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
-    int vt = lua_type(L, -1);
+    int vt;
     if (in_array) {
       if (lua_isinteger(L, -2) && lua_tointeger(L, -2) == k &&
           k < (lua_Integer)UINT32_MAX / 2) {
-        if (vt == LUA_TNUMBER) {                   /* inline: the most */
+        /* An integer element (most large arrays) costs two API calls. */
+        if (lua_isinteger(L, -1)) {
+          put_integer(e, lua_tointeger(L, -1));
+          k++;
+          lua_pop(L, 1);
+          continue;
+        }
+        vt = lua_type(L, -1);
+        if (vt == LUA_TNUMBER) {
           put_number(e, L, -1);
         } else if (vt == LUA_TBOOLEAN || vt == LUA_TSTRING) {
           encode_value(e, -1, vt, 0);              /* no path needed */
@@ -338,6 +351,7 @@ static void encode_table(enc *e, int idx) {
       }
       in_array = 0;
     }
+    vt = lua_type(L, -1);
     /* A string key with a scalar value (records): neither can fail, so
     ** no path; the bytes are encode_value's. */
     if ((vt == LUA_TNUMBER || vt == LUA_TSTRING || vt == LUA_TBOOLEAN) &&
