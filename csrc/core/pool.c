@@ -3,10 +3,11 @@
 **
 ** Threads are made on submit while none is idle, up to max_workers; an
 ** idle one is woken before a new one is made. Each worker holds a
-** reference to the pool; "joining" is waiting on exit_cv until nthreads
-** is 0, which a worker announces as the last thing it does with the
-** pool's lock, then reaping the threads with pthread_join, so that when
-** shutdown(wait) returns the threads are gone. Threads nobody joined are
+** reference to the pool. shutdown(wait) claims the threads not yet
+** reaped and joins them with pthread_join, then waits on exit_cv until
+** nthreads is 0 (threads a concurrent shutdown claimed; a worker
+** announces its end as the last thing it does with the pool's lock), so
+** that when it returns the threads are gone. Threads nobody joined are
 ** detached when the pool is freed. Shutdown lets queued tasks run unless
 ** cancel_futures.
 **
@@ -25,6 +26,7 @@
 #endif
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +52,8 @@ struct cf_pool {
   int broken;
   char *broken_msg;
   pid_t owner;                 /* its process: inert in a forked child */
+  int masked;                  /* threads are born with signals blocked */
+  pthread_attr_t attr;         /* how workers are created */
   cf_pool_hooks hooks;
 };
 
@@ -104,6 +108,14 @@ cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
     free(p);
     return NULL;
   }
+  {
+    /* Workers are born with every signal blocked: one sigprocmask call
+    ** fewer per worker than blocking them in the thread. */
+    sigset_t all;
+    if (pthread_attr_init(&p->attr) != 0) abort();
+    sigfillset(&all);
+    p->masked = pthread_attr_setsigmask_np(&p->attr, &all) == 0;
+  }
   pthread_once(&pid_once, setup_pid);
   p->owner = cached_pid;
   if (hooks) p->hooks = *hooks;
@@ -148,6 +160,7 @@ static void pool_destroy(void *obj) {
   }
   if (p->hooks.destroy) p->hooks.destroy(p->hooks.ud);
   free(p->broken_msg);
+  pthread_attr_destroy(&p->attr);
   pthread_cond_destroy(&p->work_cv);
   pthread_cond_destroy(&p->exit_cv);
   pthread_mutex_destroy(&p->mu);
@@ -230,7 +243,7 @@ static void *worker_main(void *arg) {
   void *ctx = NULL;
   int started = 1, was_counted = 0;
   cf_buffer in = CF_BUFFER_INIT;
-  cf_block_signals();
+  if (!p->masked) cf_block_signals();
 #ifdef SCHED_BATCH
   {
     /* A batch thread does not preempt the thread that woke it: a submit
@@ -295,7 +308,7 @@ static int spawn_worker(cf_pool *p) {
   if (p->ntids >= p->max_workers) return -EAGAIN;   /* not reaped yet */
   cf_retain(p);
   p->nthreads++;
-  e = pthread_create(&t, NULL, worker_main, p);
+  e = pthread_create(&t, &p->attr, worker_main, p);
   if (e != 0) {
     p->nthreads--;
     cf_release(p);   /* never the last: the caller holds one */
@@ -403,9 +416,10 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
   if (wait) {
     int self = current_pool == p, i, n = 0;
     pthread_t me = pthread_self(), *reap;
+    /* Claim the threads to reap (all but this one, if it is a worker) and
+    ** join them straight away: a join returns once its thread is gone,
+    ** so waiting for exit_cv first would only add a wake-up per thread. */
     cf_lock(&p->mu);
-    while (p->nthreads > self) pthread_cond_wait(&p->exit_cv, &p->mu);
-    /* Take the threads to reap (all but this one, if it is a worker). */
     reap = malloc((size_t)(p->ntids ? p->ntids : 1) * sizeof *reap);
     if (reap != NULL) {
       for (i = 0; i < p->ntids; i++) {
@@ -419,6 +433,10 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
     cf_unlock(&p->mu);
     for (i = 0; i < n; i++) pthread_join(reap[i], NULL);
     free(reap);
+    /* Threads another shutdown claimed (or none could be claimed). */
+    cf_lock(&p->mu);
+    while (p->nthreads > self) pthread_cond_wait(&p->exit_cv, &p->mu);
+    cf_unlock(&p->mu);
   }
   return 0;
 }
