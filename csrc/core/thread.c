@@ -9,7 +9,9 @@
 ** DONE, which the thread announces after its function has returned (so
 ** after its Lua state is closed and everything it held is released); then
 ** the first joiner reaps the thread with pthread_join and any others wait
-** for that, so a join that returns means the OS thread is gone (a process
+** for that (a join without a timeout claims the reaping at once, and
+** pthread_join's own wait covers DONE), so a join that returns means the
+** OS thread is gone (a process
 ** may exit at once: no thread is still unwinding, which LeakSanitizer's
 ** exit check trips over). A thread nobody joined is detached when its
 ** handle is freed, by whichever thread drops the last reference (possibly
@@ -33,7 +35,8 @@
 
 #include "object.h"
 
-enum { T_NEW, T_STARTING, T_RUNNING, T_DONE };
+/* STARTED: alive from start() until its function has returned. */
+enum { T_NEW, T_STARTED, T_DONE };
 
 struct cf_thread {
   cf_object hdr;
@@ -76,9 +79,8 @@ static void *thread_main(void *p) {
   if (!t->masked) cf_block_signals();
   cf_thread_ident_adopt(t->ident);   /* set before we were created */
   if (t->name[0]) pthread_setname_np(pthread_self(), t->name);
-  cf_lock(&t->m);
-  t->state = T_RUNNING;
-  cf_unlock(&t->m);
+  /* No lock here: the starter may still hold it around pthread_create,
+  ** and waiting for that cost a futex sleep and wake per start. */
   t->fn(t->arg);   /* fn and arg are not changed once started */
   cf_lock(&t->m);
   t->state = T_DONE;
@@ -99,7 +101,7 @@ int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
     cf_unlock(&t->m);
     return CF_ESTATE;
   }
-  t->state = T_STARTING;
+  t->state = T_STARTED;
   t->fn = fn;
   t->arg = arg;
   if (name) {
@@ -151,7 +153,7 @@ int cf_thread_started(cf_thread *t) {
 int cf_thread_is_alive(cf_thread *t) {
   int v;
   cf_lock(&t->m);
-  v = t->state == T_STARTING || t->state == T_RUNNING;
+  v = t->state == T_STARTED;
   cf_unlock(&t->m);
   return v;
 }
@@ -163,6 +165,19 @@ int cf_thread_join(cf_thread *t, double timeout) {
   if (t->state == T_NEW || t->ident == cf_thread_ident()) {
     cf_unlock(&t->m);
     return CF_ESTATE;
+  }
+  if (!t->reaping && !(timeout >= 0)) {
+    /* No timeout: reap at once. pthread_join returns once the thread is
+    ** gone (after DONE), so this sleeps once, where waiting for DONE
+    ** first and then joining slept twice. */
+    t->reaping = 1;
+    cf_unlock(&t->m);
+    if (pthread_join(t->tid, NULL) != 0) abort();
+    cf_lock(&t->m);
+    t->reaped = 1;
+    pthread_cond_broadcast(&t->cv);
+    cf_unlock(&t->m);
+    return 0;
   }
   if (t->state != T_DONE) {
     cf_deadline_set(&dl, timeout);
