@@ -278,10 +278,12 @@ local function floor_notes()
     elseif not m then
       text = nil
     elseif g.w == "A''" then
-      text = string.format("%s us/thread = pthread_create + newstate + openlibs + "
-        .. "chunk + close + join; an empty thread's create + join alone %s us, "
-        .. "newstate + openlibs + close alone %s us",
-        fmt(m), fmt(p.create_join_us), fmt(p.newstate_openlibs_close_us))
+      text = string.format("%s us/thread, one thread = pthread_create + state + "
+        .. "openlibs + chunk + close + join (luaL_newstate %s, region allocator %s); "
+        .. "an empty thread's create + join alone %s us, newstate + openlibs + "
+        .. "close alone %s us (region %s)",
+        fmt(m), fmt(p.malloc_us), fmt(p.region_us), fmt(p.create_join_us),
+        fmt(p.newstate_openlibs_close_us), fmt(p.region_newstate_openlibs_close_us))
     elseif g.w == "C" then
       text = string.format("%s ms reading with lua_rawgeti (passes read/build/read/build "
         .. "%s ms), %s ms reading with lua_next (%s ms)", fmt(m),
@@ -290,8 +292,9 @@ local function floor_notes()
       text = string.format("%s ms, every table read with lua_next (passes "
         .. "read/build/read/build %s ms)", fmt(m), pass_list(p.pass_ms))
     elseif g.w == "D" then
-      text = string.format("%s ms for two such threads together; two empty "
-        .. "threads %s ms", fmt(m), fmt(p.two_empty_threads_ms))
+      text = string.format("%s ms for two such threads together (luaL_newstate "
+        .. "%s, region allocator %s); two empty threads %s ms", fmt(m),
+        fmt(p.malloc_ms), fmt(p.region_ms), fmt(p.two_empty_threads_ms))
     else
       text = string.format("%s %s", fmt(m), g.unit)
     end

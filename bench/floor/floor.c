@@ -13,11 +13,12 @@
  *
  * Workloads (the sizes of bench/ours.lua; --quick takes its quick sizes):
  *   A''  pthread_create + (in the thread) luaL_newstate + luaL_openlibs +
- *        a trivial chunk + lua_close, then pthread_join: us per thread.
- *        params: the thread alone (create+join of an empty thread) and the
- *        state alone (newstate+openlibs+close, no thread, no chunk).
+ *        a trivial chunk + lua_close, then pthread_join: us per thread;
+ *        also with lua_newstate and a region allocator (the floor is the
+ *        lower). params: both, the thread alone (create+join of an empty
+ *        thread), the state alone (newstate+openlibs+close, no thread).
  *   D    two such threads started together, then both joined: a pool of 2
- *        that runs nothing; ms.
+ *        that runs nothing; ms (the lower allocator again).
  *   C    the round trip of {0, ..., 99999} in four passes over two states
  *        (main and worker): main reads t into a C array (lua_rawgeti +
  *        lua_tointegerx), the worker builds a table from it (lua_createtable
@@ -131,19 +132,66 @@ static lua_State *newstate(void) {
 /* ---------------------------------------------------------------------- */
 /* A'' and D: threads and states. */
 
-enum { BODY_EMPTY, BODY_STATE };
+enum { BODY_EMPTY, BODY_STATE, BODY_REGION };
+
+/* The least a state's allocator can do: blocks cut from one region in
+ * order, never reused (a state that only opens its libraries and runs a
+ * chunk frees little), the region freed in one go after lua_close. What
+ * does not fit goes to malloc; a block is the region's if its address is
+ * in it. A library may give its worker states such an allocator, so the
+ * floor of A'' and D is the lower of this and luaL_newstate's malloc. */
+#define REGION_SIZE (256 * 1024)
+
+typedef struct region {
+  char *top, *end;
+  char base[];
+} region;
+
+static void *region_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  region *r = ud;
+  int inside = ptr && (char *)ptr >= r->base && (char *)ptr < r->end;
+  if (nsize == 0) {
+    if (ptr && !inside) free(ptr);
+    return NULL;
+  }
+  if (ptr && !inside) return realloc(ptr, nsize);
+  if (ptr && nsize <= osize) return ptr;
+  size_t need = (nsize + 15) & ~(size_t)15;
+  void *p;
+  if ((size_t)(r->end - r->top) >= need) {
+    p = r->top;
+    r->top += need;
+  } else {
+    p = malloc(nsize);
+    if (!p) return NULL;
+  }
+  if (ptr) memcpy(p, ptr, osize);
+  return p;
+}
+
+static lua_State *region_newstate(region **rp) {
+  region *r = malloc(sizeof *r + REGION_SIZE);
+  if (!r) return NULL;
+  r->top = r->base;
+  r->end = r->base + REGION_SIZE;
+  lua_State *L = lua_newstate(region_alloc, r);
+  if (!L) free(r);
+  *rp = r;
+  return L;
+}
 
 /* What a worker of any such library does at least: make a state with the
  * standard libraries, run something in it, close it. Returns non-NULL on
  * failure (the joiner reports it). */
 static void *state_body(void *arg) {
-  (void)arg;
-  lua_State *L = luaL_newstate();
-  if (!L) return (void *)"luaL_newstate failed";
+  region *r = NULL;
+  lua_State *L = arg ? region_newstate(&r) : luaL_newstate();
+  if (!L) return (void *)"lua_newstate failed";
   luaL_openlibs(L);
   int bad = luaL_loadstring(L, "return 1") != LUA_OK ||
             lua_pcall(L, 0, 1, 0) != LUA_OK || lua_tointeger(L, -1) != 1;
   lua_close(L);
+  free(r);
   return bad ? (void *)"the trivial chunk failed" : NULL;
 }
 
@@ -158,7 +206,8 @@ static const char *spawn_join(int k, int which) {
   int started = 0;
   for (; started < k; started++) {
     int rc = pthread_create(&th[started], NULL,
-                            which == BODY_STATE ? state_body : empty_body, NULL);
+                            which == BODY_EMPTY ? empty_body : state_body,
+                            which == BODY_REGION ? (void *)1 : NULL);
     if (rc) {
       err = strerror(rc);
       break;
@@ -172,65 +221,97 @@ static const char *spawn_join(int k, int which) {
   return err;
 }
 
+/* n times k threads of body; seconds, or -1 after reporting an error. */
+static double time_spawn(const char *workload, int n, int k, int body) {
+  double t0 = now();
+  for (int i = 0; i < n; i++) {
+    const char *err = spawn_join(k, body);
+    if (err) {
+      emit_error(workload, err);
+      return -1;
+    }
+  }
+  return now() - t0;
+}
+
+/* The lower of the two allocators' medians is the floor; runs and the
+ * name of the variant go with it. */
+static const double *lower(const double *a, const double *b, int R,
+                           const char **name) {
+  int second = median(b, R) < median(a, R);
+  *name = second ? "lua_newstate with a region allocator" : "luaL_newstate";
+  return second ? b : a;
+}
+
 static void run_App(const sizes *S, int R) {
-  double runs[MAXRUNS], bare[MAXRUNS], state[MAXRUNS];
+  double mall[MAXRUNS], reg[MAXRUNS], bare[MAXRUNS], state[MAXRUNS],
+         rstate[MAXRUNS];
   int n = S->app_n;
   current = "A''";
   for (int r = 0; r < R; r++) {
-    /* The three measures follow each other within a run, so the noise of
-     * the moment falls on all three alike. */
+    /* The measures follow each other within a run, so the noise of the
+     * moment falls on all alike. */
+    double tm = time_spawn("A''", n, 1, BODY_STATE);
+    double tr = time_spawn("A''", n, 1, BODY_REGION);
+    double te = time_spawn("A''", n, 1, BODY_EMPTY);
+    if (tm < 0 || tr < 0 || te < 0) return;
     double t0 = now();
-    for (int i = 0; i < n; i++) {
-      const char *err = spawn_join(1, BODY_STATE);
-      if (err) { emit_error("A''", err); return; }
-    }
-    double t1 = now();
-    for (int i = 0; i < n; i++) {
-      const char *err = spawn_join(1, BODY_EMPTY);
-      if (err) { emit_error("A''", err); return; }
-    }
-    double t2 = now();
     for (int i = 0; i < n; i++) {
       lua_State *L = luaL_newstate();
       if (!L) { emit_error("A''", "luaL_newstate failed"); return; }
       luaL_openlibs(L);
       lua_close(L);
     }
-    double t3 = now();
-    runs[r] = (t1 - t0) / n * 1e6;
-    bare[r] = (t2 - t1) / n * 1e6;
-    state[r] = (t3 - t2) / n * 1e6;
+    double t1 = now();
+    for (int i = 0; i < n; i++) {
+      region *rg;
+      lua_State *L = region_newstate(&rg);
+      if (!L) { emit_error("A''", "lua_newstate failed"); return; }
+      luaL_openlibs(L);
+      lua_close(L);
+      free(rg);
+    }
+    double t2 = now();
+    mall[r] = tm / n * 1e6;
+    reg[r] = tr / n * 1e6;
+    bare[r] = te / n * 1e6;
+    state[r] = (t1 - t0) / n * 1e6;
+    rstate[r] = (t2 - t1) / n * 1e6;
   }
-  char params[256];
+  const char *variant;
+  const double *runs = lower(mall, reg, R, &variant);
+  char params[512];
   snprintf(params, sizeof params,
-           "\"n\": %d, \"create_join_us\": %.5g, \"newstate_openlibs_close_us\": %.5g",
-           n, median(bare, R), median(state, R));
+           "\"n\": %d, \"variant\": \"%s\", \"malloc_us\": %.5g, "
+           "\"region_us\": %.5g, \"create_join_us\": %.5g, "
+           "\"newstate_openlibs_close_us\": %.5g, "
+           "\"region_newstate_openlibs_close_us\": %.5g",
+           n, variant, median(mall, R), median(reg, R), median(bare, R),
+           median(state, R), median(rstate, R));
   emit("A''", runs, R, "us/thread", params);
 }
 
 static void run_D(const sizes *S, int R) {
-  double runs[MAXRUNS], bare[MAXRUNS];
+  double mall[MAXRUNS], reg[MAXRUNS], bare[MAXRUNS];
   int inner = S->d_inner;
   current = "D";
   for (int r = 0; r < R; r++) {
-    double t0 = now();
-    for (int i = 0; i < inner; i++) {
-      const char *err = spawn_join(2, BODY_STATE);
-      if (err) { emit_error("D", err); return; }
-    }
-    double t1 = now();
-    for (int i = 0; i < inner; i++) {
-      const char *err = spawn_join(2, BODY_EMPTY);
-      if (err) { emit_error("D", err); return; }
-    }
-    double t2 = now();
-    runs[r] = (t1 - t0) / inner * 1e3;
-    bare[r] = (t2 - t1) / inner * 1e3;
+    double tm = time_spawn("D", inner, 2, BODY_STATE);
+    double tr = time_spawn("D", inner, 2, BODY_REGION);
+    double te = time_spawn("D", inner, 2, BODY_EMPTY);
+    if (tm < 0 || tr < 0 || te < 0) return;
+    mall[r] = tm / inner * 1e3;
+    reg[r] = tr / inner * 1e3;
+    bare[r] = te / inner * 1e3;
   }
-  char params[256];
+  const char *variant;
+  const double *runs = lower(mall, reg, R, &variant);
+  char params[512];
   snprintf(params, sizeof params,
-           "\"inner\": %d, \"threads\": 2, \"two_empty_threads_ms\": %.5g",
-           inner, median(bare, R));
+           "\"inner\": %d, \"threads\": 2, \"variant\": \"%s\", "
+           "\"malloc_ms\": %.5g, \"region_ms\": %.5g, "
+           "\"two_empty_threads_ms\": %.5g",
+           inner, variant, median(mall, R), median(reg, R), median(bare, R));
   emit("D", runs, R, "ms", params);
 }
 
