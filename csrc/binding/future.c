@@ -77,21 +77,21 @@ int lcf_future_push_results(lua_State *L, cf_future *f) {
 ** queued callbacks only if this state ever added one). */
 static int l_result(lua_State *L) {
   lcf_box *box = lua_touserdata(L, 1);
-  cf_future *f;
+  cf_future *f = NULL;
   int top = lua_gettop(L);
-  if (box != NULL && box->obj != NULL && lua_getmetatable(L, 1) &&
-      lua_rawequal(L, -1, lua_upvalueindex(1))) {
-    f = box->obj;
-  } else {
-    f = NULL;
+  /* The class is compared by address (cheaper than lua_rawequal with an
+  ** upvalue index). */
+  if (box != NULL && box->obj != NULL && lua_getmetatable(L, 1)) {
+    if (lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(1)))
+      f = box->obj;
+    lua_pop(L, 1);
   }
-  lua_settop(L, top);
   if (f == NULL) f = lcf_checkfuture(L, 1);
   if (!cf_future_settled(f) || !lua_isnoneornil(L, 2))
     wait_done(L, f, lcf_opttimeout(L, 2));
   else if (((lcf_state *)lua_touserdata(L, lua_upvalueindex(2)))->inbox)
     lcf_callbacks_run(L);
-  lua_settop(L, 1);
+  if (top != 1) lua_settop(L, 1);
   return push_outcome(L, f, 0);
 }
 
