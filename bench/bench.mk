@@ -18,9 +18,10 @@ FLOOR_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) \
 FLOOR_LIBS = $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION)) -pthread $(LDFLAGS)
 
 # deps first (order-only): it installs liblua5.4-dev when missing.
-$(FLOOR): bench/floor/floor.c | deps
+FLOOR_SRC := bench/floor/floor.c bench/floor/copy.c
+$(FLOOR): $(FLOOR_SRC) bench/floor/floor.h | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(FLOOR_CFLAGS) $< -o $@ $(FLOOR_LIBS)
+	$(CC) $(FLOOR_CFLAGS) $(FLOOR_SRC) -o $@ $(FLOOR_LIBS)
 
 bench: $(FLOOR)
 bench: export CONCURRENT_FLOOR := $(FLOOR)

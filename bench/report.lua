@@ -285,12 +285,19 @@ local function floor_notes()
         fmt(m), fmt(p.malloc_us), fmt(p.region_us), fmt(p.create_join_us),
         fmt(p.newstate_openlibs_close_us), fmt(p.region_newstate_openlibs_close_us))
     elseif g.w == "C" then
-      text = string.format("%s ms reading with lua_rawgeti (passes read/build/read/build "
-        .. "%s ms), %s ms reading with lua_next (%s ms)", fmt(m),
-        pass_list(p.pass_ms), fmt(p.next_ms), pass_list(p.next_pass_ms))
+      local vs, names = {}, {}
+      for k in pairs(type(p.variants_ms) == "table" and p.variants_ms or {}) do
+        names[#names + 1] = k
+      end
+      table.sort(names)
+      for _, k in ipairs(names) do vs[#vs + 1] = k .. " " .. fmt(p.variants_ms[k]) end
+      text = string.format("%s ms by %s (passes read/build/read/build %s ms); "
+        .. "reads and builds: %s ms", fmt(m), tostring(p.variant),
+        pass_list(p.pass_ms), table.concat(vs, ", "))
     elseif g.w == "C'" then
-      text = string.format("%s ms, every table read with lua_next (passes "
-        .. "read/build/read/build %s ms)", fmt(m), pass_list(p.pass_ms))
+      text = string.format("%s ms, every table read with lua_next, records built "
+        .. "with lua_createtable + lua_setfield (passes read/build/read/build %s ms)",
+        fmt(m), pass_list(p.pass_ms))
     elseif g.w == "D" then
       text = string.format("%s ms for two such threads together (luaL_newstate "
         .. "%s, region allocator %s); two empty threads %s ms", fmt(m),

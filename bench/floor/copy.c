@@ -1,0 +1,522 @@
+/*
+ * copy.c -- the floor of C and C': a table copied from a main state to a
+ * worker state and back in four passes (read, build, read, build) through
+ * C memory, with the fewest public Lua C API calls, no threads and no
+ * format. Any library that copies tables between lua_States (it must: a
+ * state's values never cross) pays at least this.
+ *
+ * C (100,000 integers) is timed with four pairs of reader and builder, the
+ * floor being the fastest (the issue's brief asked for the first two):
+ *   rawgeti+rawseti  lua_rawgeti + lua_tointegerx; lua_createtable +
+ *                    lua_pushinteger + lua_rawseti
+ *   next+rawseti     reads by lua_next, as an encoder that does not know
+ *                    where the array part ends walks a table
+ *   unpack+pack      table.unpack(t, 1, #t) pushes every element in one
+ *                    call; the elements pushed, then a Lua function
+ *                    `function(...) return {...} end` builds the table
+ *                    with one OP_SETLIST (a copy an element) instead of a
+ *                    lua_rawseti (~60 instructions) each
+ *   next+pack        the general reader with that builder
+ * C' (10,000 records) reads every table by lua_next into a stream of items
+ * (strings copied out), and builds records with lua_createtable sized as
+ * seen + lua_setfield, pure arrays of 64 items or more with the packer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "floor.h"
+
+/* ---------------------------------------------------------------------- */
+/* Per state: the packer and table.unpack, in the registry. */
+
+static const char PACK_KEY = 'p', UNPACK_KEY = 'u';
+
+#define PACK_MIN 64  /* below this, lua_rawseti is cheaper than a call */
+
+static lua_State *copy_state(void) {
+  lua_State *L = newstate();
+  if (luaL_loadstring(L, "return function(...) return {...} end, table.unpack")
+      != LUA_OK)
+    lua_error(L);
+  lua_call(L, 0, 2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &UNPACK_KEY);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &PACK_KEY);
+  return L;
+}
+
+/* Lua's own deep comparison, run once outside the timing: the floor must
+ * copy the data, not just spend the time. */
+static const char SAME[] =
+  "local function same(a, b)\n"
+  "  if type(a) ~= 'table' then return a == b and math.type(a) == math.type(b) end\n"
+  "  if type(b) ~= 'table' or #a ~= #b then return false end\n"
+  "  for k, v in pairs(a) do if not same(v, b[k]) then return false end end\n"
+  "  for k in pairs(b) do if a[k] == nil then return false end end\n"
+  "  return true\n"
+  "end\n"
+  "return same(...)\n";
+
+static int same(lua_State *L, int a, int b) {
+  a = lua_absindex(L, a);
+  b = lua_absindex(L, b);
+  if (luaL_loadstring(L, SAME) != LUA_OK) lua_error(L);
+  lua_pushvalue(L, a);
+  lua_pushvalue(L, b);
+  lua_call(L, 2, 1);
+  int ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* ---------------------------------------------------------------------- */
+/* C: 100,000 integers. Readers take the table at absolute index t. */
+
+static NOINLINE size_t c_read_rawgeti(lua_State *L, int t, lua_Integer *out,
+                                      size_t cap) {
+  size_t n = (size_t)lua_rawlen(L, t);
+  if (n > cap) luaL_error(L, "table longer than %d", (int)cap);
+  for (size_t i = 0; i < n; i++) {
+    int isnum;
+    lua_rawgeti(L, t, (lua_Integer)i + 1);
+    out[i] = lua_tointegerx(L, -1, &isnum);
+    if (!isnum) luaL_error(L, "not an integer at [%d]", (int)i + 1);
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* Every pair, the key read and checked as well as the value. */
+static NOINLINE size_t c_read_next(lua_State *L, int t, lua_Integer *out,
+                                   size_t cap) {
+  size_t n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    int kok, vok;
+    lua_Integer k = lua_tointegerx(L, -2, &kok);
+    lua_Integer v = lua_tointegerx(L, -1, &vok);
+    if (!kok || !vok || k < 1 || (size_t)k > cap)
+      luaL_error(L, "not an integer array");
+    out[k - 1] = v;
+    n++;
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* table.unpack(t, 1, #t), then the stack slots read in place. */
+static NOINLINE size_t c_read_unpack(lua_State *L, int t, lua_Integer *out,
+                                     size_t cap) {
+  size_t n = (size_t)lua_rawlen(L, t);
+  if (n > cap) luaL_error(L, "table longer than %d", (int)cap);
+  luaL_checkstack(L, (int)n + 4, "array too long");
+  int base = lua_gettop(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &UNPACK_KEY);
+  lua_pushvalue(L, t);
+  lua_pushinteger(L, 1);
+  lua_pushinteger(L, (lua_Integer)n);
+  /* LUA_MULTRET: a CallInfo keeps the count of results wanted in a short */
+  lua_call(L, 3, LUA_MULTRET);
+  if ((size_t)(lua_gettop(L) - base) != n) luaL_error(L, "unpack gave too few");
+  for (size_t i = 0; i < n; i++) {
+    int isnum;
+    out[i] = lua_tointegerx(L, base + 1 + (int)i, &isnum);
+    if (!isnum) luaL_error(L, "not an integer at [%d]", (int)i + 1);
+  }
+  lua_settop(L, base);
+  return n;
+}
+
+/* A table pre-sized for its array part. [-0, +1] */
+static NOINLINE void c_build_rawseti(lua_State *L, const lua_Integer *a,
+                                     size_t n) {
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(L, a[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+/* The elements pushed, then {...}. [-0, +1] */
+static NOINLINE void c_build_pack(lua_State *L, const lua_Integer *a,
+                                  size_t n) {
+  luaL_checkstack(L, (int)n + 2, "array too long");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &PACK_KEY);
+  for (size_t i = 0; i < n; i++) lua_pushinteger(L, a[i]);
+  lua_call(L, (int)n, 1);
+}
+
+typedef size_t (*c_reader)(lua_State *, int, lua_Integer *, size_t);
+typedef void (*c_builder)(lua_State *, const lua_Integer *, size_t);
+
+static const struct c_variant {
+  const char *name;
+  c_reader rd;
+  c_builder bd;
+} C_VARIANTS[] = {
+  {"rawgeti+rawseti", c_read_rawgeti, c_build_rawseti},
+  {"next+rawseti", c_read_next, c_build_rawseti},
+  {"unpack+pack", c_read_unpack, c_build_pack},
+  {"next+pack", c_read_next, c_build_pack},
+};
+#define NVARIANTS (int)(sizeof C_VARIANTS / sizeof C_VARIANTS[0])
+
+/* One round trip: main reads src (at index 1 of main), worker builds and
+ * reads back, main builds the result, left on main's stack. pass[] gets
+ * the seconds of each pass added. */
+static void c_round_trip(lua_State *M, lua_State *W, const struct c_variant *v,
+                         lua_Integer *a, lua_Integer *b, size_t cap,
+                         double pass[4]) {
+  double t0 = now();
+  size_t n = v->rd(M, 1, a, cap);
+  double t1 = now();
+  v->bd(W, a, n);
+  double t2 = now();
+  size_t m = v->rd(W, lua_gettop(W), b, cap);
+  lua_pop(W, 1);
+  double t3 = now();
+  v->bd(M, b, m);
+  double t4 = now();
+  pass[0] += t1 - t0;
+  pass[1] += t2 - t1;
+  pass[2] += t3 - t2;
+  pass[3] += t4 - t3;
+}
+
+static double runs_[NVARIANTS][MAXRUNS], pass_[NVARIANTS][4][MAXRUNS];
+
+void run_C(const sizes *S, int R) {
+  size_t n = (size_t)S->c_len;
+  int inner = S->c_inner, ok = 1;
+  lua_Integer *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+  current = "C";
+  if (!a || !b) { emit_error("C", "out of memory"); free(a); free(b); return; }
+  lua_State *M = copy_state(), *W = copy_state();
+  lua_createtable(M, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(M, (lua_Integer)i);
+    lua_rawseti(M, -2, (lua_Integer)i + 1);
+  }
+  for (int v = 0; v < NVARIANTS && ok; v++) {
+    double p[4] = {0};
+    c_round_trip(M, W, &C_VARIANTS[v], a, b, n, p);
+    ok = same(M, 1, -1);
+    lua_pop(M, 1);
+  }
+  if (!ok) {
+    emit_error("C", "the copy differs");
+  } else {
+    /* The variants alternate within each run, so the noise of the moment
+     * falls on all alike. The tables made are dropped at once and left to
+     * each state's collector, as a caller dropping its result would. */
+    for (int r = 0; r < R; r++) {
+      for (int v = 0; v < NVARIANTS; v++) {
+        double p[4] = {0};
+        lua_gc(M, LUA_GCCOLLECT);
+        lua_gc(W, LUA_GCCOLLECT);
+        double t0 = now();
+        for (int i = 0; i < inner; i++) {
+          c_round_trip(M, W, &C_VARIANTS[v], a, b, n, p);
+          lua_pop(M, 1);
+        }
+        runs_[v][r] = (now() - t0) / inner * 1e3;
+        for (int k = 0; k < 4; k++) pass_[v][k][r] = p[k] / inner * 1e3;
+      }
+    }
+    int best = 0;
+    double med[NVARIANTS];
+    for (int v = 0; v < NVARIANTS; v++) {
+      med[v] = median(runs_[v], R);
+      if (med[v] < med[best]) best = v;
+    }
+    char params[1024];
+    int len = snprintf(params, sizeof params,
+             "\"payload\": \"%d integers\", \"inner\": %d, \"states\": 2, "
+             "\"gc\": %s, \"variant\": \"%s\", "
+             "\"pass_ms\": [%.4g, %.4g, %.4g, %.4g], \"variants_ms\": {",
+             (int)n, inner, gc_off ? "false" : "true", C_VARIANTS[best].name,
+             median(pass_[best][0], R), median(pass_[best][1], R),
+             median(pass_[best][2], R), median(pass_[best][3], R));
+    for (int v = 0; v < NVARIANTS; v++)
+      len += snprintf(params + len, sizeof params - (size_t)len,
+                      "%s\"%s\": %.5g", v ? ", " : "", C_VARIANTS[v].name, med[v]);
+    snprintf(params + len, sizeof params - (size_t)len, "}");
+    emit("C", runs_[best], R, "ms", params);
+  }
+  lua_close(W);
+  lua_close(M);
+  free(a);
+  free(b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* C': records, through a neutral stream of items. */
+
+enum { I_INT, I_FLT, I_STR, I_BOOL, I_TAB };
+
+/* One key or value, in preorder: a table item is followed by its count
+ * pairs of (key item, value items). Strings are offsets into the arena,
+ * which may move while it grows. */
+typedef struct item {
+  int type;
+  int narr, nrec;       /* I_TAB: the sizes seen, for lua_createtable */
+  size_t len;           /* I_STR: bytes; I_TAB: pairs */
+  union {
+    lua_Integer i;
+    lua_Number d;
+    size_t off;         /* I_STR: arena offset of len bytes and a '\0' */
+    int b;
+  } u;
+} item;
+
+#define NKEYS 8
+
+typedef struct stream {
+  item *items;
+  size_t n, cap;
+  char *arena;
+  size_t used, acap;
+  /* The last distinct string keys: records repeat theirs, and a key kept
+   * once lets lua_setfield hit Lua's string cache (keyed by address). */
+  size_t key_off[NKEYS], key_len[NKEYS];
+  int nkeys, next_key;
+} stream;
+
+static void stream_reset(stream *s) {
+  s->n = s->used = 0;
+  s->nkeys = s->next_key = 0;
+}
+
+/* Growth raises through the state that is being read; the stream's own
+ * memory stays owned by the caller (freed at the end of run_Cp). */
+static size_t new_item(lua_State *L, stream *s) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 4096;
+    item *p = realloc(s->items, cap * sizeof *p);
+    if (!p) luaL_error(L, "out of memory");
+    s->items = p;
+    s->cap = cap;
+  }
+  return s->n++;
+}
+
+static size_t put_bytes(lua_State *L, stream *s, const char *p, size_t len) {
+  if (s->acap - s->used < len + 1) {
+    size_t cap = s->acap ? s->acap : 65536;
+    while (cap - s->used < len + 1) cap *= 2;
+    char *a = realloc(s->arena, cap);
+    if (!a) luaL_error(L, "out of memory");
+    s->arena = a;
+    s->acap = cap;
+  }
+  size_t off = s->used;
+  memcpy(s->arena + off, p, len);
+  s->arena[off + len] = '\0';
+  s->used += len + 1;
+  return off;
+}
+
+static size_t put_key(lua_State *L, stream *s, const char *p, size_t len) {
+  for (int i = 0; i < s->nkeys; i++)
+    if (s->key_len[i] == len && memcmp(s->arena + s->key_off[i], p, len) == 0)
+      return s->key_off[i];
+  size_t off = put_bytes(L, s, p, len);
+  int k = s->nkeys < NKEYS ? s->nkeys++ : (s->next_key++ % NKEYS);
+  s->key_off[k] = off;
+  s->key_len[k] = len;
+  return off;
+}
+
+static void read_table(lua_State *L, int t, stream *s, int depth);
+
+/* The value at the top of L's stack. */
+static void read_value(lua_State *L, stream *s, int depth) {
+  size_t len;
+  const char *p;
+  switch (lua_type(L, -1)) {
+    case LUA_TNUMBER: {
+      size_t k = new_item(L, s);
+      if (lua_isinteger(L, -1)) {
+        s->items[k].type = I_INT;
+        s->items[k].u.i = lua_tointeger(L, -1);
+      } else {
+        s->items[k].type = I_FLT;
+        s->items[k].u.d = lua_tonumber(L, -1);
+      }
+      break;
+    }
+    case LUA_TSTRING: {
+      p = lua_tolstring(L, -1, &len);
+      size_t off = put_bytes(L, s, p, len);
+      size_t k = new_item(L, s);
+      s->items[k].type = I_STR;
+      s->items[k].len = len;
+      s->items[k].u.off = off;
+      break;
+    }
+    case LUA_TBOOLEAN: {
+      size_t k = new_item(L, s);
+      s->items[k].type = I_BOOL;
+      s->items[k].u.b = lua_toboolean(L, -1);
+      break;
+    }
+    case LUA_TTABLE:
+      read_table(L, lua_gettop(L), s, depth + 1);
+      break;
+    default:
+      luaL_error(L, "cannot send %s", luaL_typename(L, -1));
+  }
+}
+
+/* Every pair by lua_next, keys included; the array part (keys 1, 2, ...
+ * in order, as lua_next yields them first) and the rest are counted so
+ * the builder can size the table. */
+static void read_table(lua_State *L, int t, stream *s, int depth) {
+  if (depth > 100) luaL_error(L, "tables nested too deep");
+  luaL_checkstack(L, 3, "tables nested too deep");
+  size_t h = new_item(L, s);
+  int narr = 0, nrec = 0;
+  size_t pairs = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    size_t k = new_item(L, s);
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      size_t len;
+      const char *p = lua_tolstring(L, -2, &len);
+      size_t off = put_key(L, s, p, len);
+      s->items[k].type = I_STR;
+      s->items[k].len = len;
+      s->items[k].u.off = off;
+      nrec++;
+    } else if (lua_isinteger(L, -2)) {
+      lua_Integer i = lua_tointeger(L, -2);
+      s->items[k].type = I_INT;
+      s->items[k].u.i = i;
+      if (i == narr + 1) narr++; else nrec++;
+    } else {
+      luaL_error(L, "cannot send a %s key", luaL_typename(L, -2));
+    }
+    read_value(L, s, depth);
+    lua_pop(L, 1);
+    pairs++;
+  }
+  item *it = &s->items[h];
+  it->type = I_TAB;
+  it->narr = narr;
+  it->nrec = nrec;
+  it->len = pairs;
+}
+
+/* Pass 1/3: the whole value into s. */
+static NOINLINE void cp_read(lua_State *L, int t, stream *s) {
+  stream_reset(s);
+  read_table(L, lua_absindex(L, t), s, 0);
+}
+
+/* Push the value starting at item i; returns the index after it. */
+static size_t build_value(lua_State *L, const stream *s, size_t i) {
+  const item *it = &s->items[i++];
+  switch (it->type) {
+    case I_INT: lua_pushinteger(L, it->u.i); break;
+    case I_FLT: lua_pushnumber(L, it->u.d); break;
+    case I_STR: lua_pushlstring(L, s->arena + it->u.off, it->len); break;
+    case I_BOOL: lua_pushboolean(L, it->u.b); break;
+    default:
+      if (it->nrec == 0 && it->narr >= PACK_MIN) {
+        /* Keys 1..n in order (lua_next yields the array part first): the
+         * elements pushed, then {...}. */
+        luaL_checkstack(L, it->narr + 2, "array too long");
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &PACK_KEY);
+        for (size_t p = 0; p < it->len; p++) i = build_value(L, s, i + 1);
+        lua_call(L, it->narr, 1);
+        break;
+      }
+      luaL_checkstack(L, 3, "tables nested too deep");
+      lua_createtable(L, it->narr, it->nrec);
+      for (size_t p = 0; p < it->len; p++) {
+        const item *k = &s->items[i];
+        i = build_value(L, s, i + 1);
+        if (k->type == I_INT)
+          lua_rawseti(L, -2, k->u.i);
+        else
+          lua_setfield(L, -2, s->arena + k->u.off);
+      }
+  }
+  return i;
+}
+
+/* Pass 2/4. [-0, +1] */
+static NOINLINE void cp_build(lua_State *L, const stream *s) {
+  build_value(L, s, 0);
+}
+
+static void cp_round_trip(lua_State *M, lua_State *W, stream *s1, stream *s2,
+                          double pass[4]) {
+  double t0 = now();
+  cp_read(M, 1, s1);
+  double t1 = now();
+  cp_build(W, s1);
+  double t2 = now();
+  cp_read(W, -1, s2);
+  lua_pop(W, 1);
+  double t3 = now();
+  cp_build(M, s2);
+  double t4 = now();
+  pass[0] += t1 - t0;
+  pass[1] += t2 - t1;
+  pass[2] += t3 - t2;
+  pass[3] += t4 - t3;
+}
+
+void run_Cp(const sizes *S, int R) {
+  int n = S->cp_len, inner = S->c_inner;
+  double runs[MAXRUNS], pass[4][MAXRUNS];
+  stream s1 = {0}, s2 = {0};
+  current = "C'";
+  lua_State *M = copy_state(), *W = copy_state();
+  if (luaL_loadstring(M,
+        "local n = ...\n"
+        "local t = {}\n"
+        "for i = 1, n do t[i] = {id = i - 1, name = 'name' .. (i - 1), tags = {'a', 'b'}} end\n"
+        "return t\n") != LUA_OK)
+    lua_error(M);
+  lua_pushinteger(M, n);
+  lua_call(M, 1, 1);
+  double p[4] = {0};
+  cp_round_trip(M, W, &s1, &s2, p);
+  int ok = same(M, 1, -1);
+  lua_pop(M, 1);
+  if (!ok) {
+    emit_error("C'", "the copy differs");
+  } else {
+    for (int r = 0; r < R; r++) {
+      double pr[4] = {0};
+      lua_gc(M, LUA_GCCOLLECT);
+      lua_gc(W, LUA_GCCOLLECT);
+      double t0 = now();
+      for (int i = 0; i < inner; i++) {
+        cp_round_trip(M, W, &s1, &s2, pr);
+        lua_pop(M, 1);
+      }
+      runs[r] = (now() - t0) / inner * 1e3;
+      for (int k = 0; k < 4; k++) pass[k][r] = pr[k] / inner * 1e3;
+    }
+    char params[512];
+    snprintf(params, sizeof params,
+             "\"payload\": \"%d records\", \"inner\": %d, \"states\": 2, "
+             "\"gc\": %s, \"items\": %d, \"pack_min\": %d, "
+             "\"pass_ms\": [%.4g, %.4g, %.4g, %.4g]",
+             n, inner, gc_off ? "false" : "true", (int)s1.n, PACK_MIN,
+             median(pass[0], R), median(pass[1], R), median(pass[2], R),
+             median(pass[3], R));
+    emit("C'", runs, R, "ms", params);
+  }
+  lua_close(W);
+  lua_close(M);
+  free(s1.items);
+  free(s1.arena);
+  free(s2.items);
+  free(s2.arena);
+}
