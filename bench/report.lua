@@ -292,7 +292,8 @@ local function floor_notes()
       table.sort(names)
       for _, k in ipairs(names) do vs[#vs + 1] = k .. " " .. fmt(p.variants_ms[k]) end
       text = string.format("%s ms by %s (passes read/build/read/build %s ms); "
-        .. "reads and builds: %s ms", fmt(m), tostring(p.variant),
+        .. "reads and builds: %s ms (an encoder that cannot tell where the array "
+        .. "part ends reads by lua_next)", fmt(m), tostring(p.variant),
         pass_list(p.pass_ms), table.concat(vs, ", "))
     elseif g.w == "C'" then
       text = string.format("%s ms, every table read with lua_next, records built "
