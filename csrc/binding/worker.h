@@ -32,12 +32,14 @@ int  lcf_worker_start(void *cfg, void **ctx, char *msg, size_t msgsz);
 void lcf_worker_stop(void *cfg, void *ctx);
 
 /* Make a fresh state set up as a worker (no initializer run); NULL and a
-** message on failure. Used by threads too. */
+** message on failure. Used by threads and process-pool workers too. Its
+** small blocks come from a region of its own (salloc.c) unless the config
+** has a memory limit. */
 lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
                                size_t msgsz);
 
-/* The same on a state the caller made (thread.c: its own allocator);
-** closes it and returns NULL with a message on failure. */
+/* The same on a state the caller made; closes it and returns NULL with a
+** message on failure. */
 lua_State *lcf_worker_setupstate(lua_State *L, const lcf_worker_config *cfg,
                                  char *msg, size_t msgsz);
 
