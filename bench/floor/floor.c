@@ -20,8 +20,9 @@
  *   D    two such threads started together, then both joined: a pool of 2
  *        that runs nothing; ms (the lower allocator again).
  *   C    the round trip of {0, ..., 99999} in four passes over two states
- *        (main and worker): main reads t into a C array, the worker builds
- *        a table from it and reads it back, main builds the final table;
+ *        (main, and a worker on a thread of its own): main reads t into a
+ *        C array, the worker builds a table from it and reads it back,
+ *        main builds the final table;
  *        ms per round trip, the fastest of four ways to read and build
  *        (copy.c; params.variants_ms has all four, params.pass_ms each
  *        pass of the fastest).
