@@ -30,7 +30,18 @@
 #define GRAIN 16
 #define NCLASS 16                       /* small: up to 256 bytes */
 #define SMALL_MAX (GRAIN * NCLASS)
+/* Under AddressSanitizer the region is empty: every block is malloc's,
+** so overflows of Lua blocks (userdata the binding writes) stay caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define REGION 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REGION 0
+#endif
+#endif
+#ifndef REGION
 #define REGION 65536                    /* a fresh state uses ~20 KB */
+#endif
 
 typedef struct salloc {
   void *freel[NCLASS];
