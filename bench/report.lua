@@ -320,7 +320,7 @@ local notes = floor_notes()
 if #notes > 0 then
   print()
   print("floor (" .. FLOOR .. ", bench/floor/floor.c): bare pthreads and the "
-    .. "Lua C API, no library, glibc's mmap threshold fixed at 32 MB; medians")
+    .. "Lua C API, no library, glibc's mmap and trim thresholds fixed; medians")
   for _, n in ipairs(notes) do print((markdown and "- " or "  ") .. n) end
 end
 

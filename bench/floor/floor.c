@@ -38,7 +38,8 @@
  * between runs), to show what share of the floor is Lua's collector; the
  * figures of `make bench` run with the collectors on, as ours do.
  *
- * glibc's mmap threshold is fixed at 32 MB (mallopt) unless --mmap-default:
+ * glibc's mmap threshold is fixed at 32 MB and its trim threshold at 64 MB
+ * (mallopt) unless --mmap-default:
  * by default blocks over 128 KB (a 10,000-slot array, a Lua stack grown by
  * 10,000 pushes) are mmapped and unmapped every round trip until a large
  * free raises the threshold, so C' took 55-65 ms run alone and 40 ms after
@@ -377,7 +378,10 @@ int main(int argc, char **argv) {
       usage("");
     }
   }
-  if (!mmap_default) mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  if (!mmap_default) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);  /* fixed too once the other is */
+  }
   const sizes *S = quick ? &QUICK : &FULL;
   if (!R) R = quick ? 1 : 5;
   /* The order of ours.lua: A'', C, C', D. */
