@@ -56,69 +56,73 @@ static inline int in_region(const salloc *a, const void *p) {
   return (const char *)p >= a->base && (const char *)p < a->end;
 }
 
-static void *small_new(salloc *a, size_t n) {
+/* A block for n bytes from its class's free list or the region's tail;
+** NULL when the region has none (the caller then uses malloc). */
+static inline void *region_take(salloc *a, size_t n) {
   size_t c = (n - 1) / GRAIN, sz = (c + 1) * GRAIN;
   void *p = a->freel[c];
   if (p != NULL) {
     a->freel[c] = *(void **)p;
     return p;
   }
-  if ((size_t)(a->end - a->bump) < sz) return malloc(n);
+  if ((size_t)(a->end - a->bump) < sz) return NULL;
   p = a->bump;
   a->bump += sz;
   return p;
 }
 
-/* A block of osize bytes goes back where it came from. */
-static void give_back(salloc *a, void *p, size_t osize) {
-  if (in_region(a, p)) {
-    size_t c = (osize - 1) / GRAIN;
-    *(void **)p = a->freel[c];
-    a->freel[c] = p;
-  } else {
-    free(p);
-  }
+static inline void region_give(salloc *a, void *p, size_t osize) {
+  size_t c = (osize - 1) / GRAIN;
+  *(void **)p = a->freel[c];
+  a->freel[c] = p;
 }
 
+/* The common cases first, and a block outside the region costs one
+** range check more than plain malloc/free/realloc (allocation-heavy
+** tasks outgrow the region quickly). */
 static void *salloc_f(void *ud, void *ptr, size_t osize, size_t nsize) {
   salloc *a = ud;
   void *np;
-  if (ptr == NULL) {                    /* osize is a type tag: new block */
-    if (nsize == 0) return NULL;
-    if (a->first == NULL) return a->first = malloc(nsize);
-    return nsize <= SMALL_MAX ? small_new(a, nsize) : malloc(nsize);
+  if (nsize == 0) {                     /* free */
+    if (in_region(a, ptr)) {
+      region_give(a, ptr, osize);
+    } else if (ptr != NULL && ptr == a->first) {
+      free(ptr);                        /* lua_close: the main block, last */
+      if (a->released) *a->released = 1;
+      free(a);
+    } else {
+      free(ptr);
+    }
+    return NULL;
   }
-  if (ptr == a->first) {                /* only ever freed, by lua_close */
-    if (nsize != 0) return NULL;
+  if (ptr == NULL) {                    /* new block; osize is a type tag */
+    if (nsize <= SMALL_MAX && a->first != NULL &&
+        (np = region_take(a, nsize)) != NULL)
+      return np;
+    np = malloc(nsize);
+    if (a->first == NULL) a->first = np;
+    return np;
+  }
+  if (!in_region(a, ptr)) {             /* malloc's block */
+    if (nsize > SMALL_MAX || (np = region_take(a, nsize)) == NULL)
+      return realloc(ptr, nsize);
+    memcpy(np, ptr, osize < nsize ? osize : nsize);
     free(ptr);
-    if (a->released) *a->released = 1;
-    free(a);
-    return NULL;
+    return np;
   }
-  if (nsize == 0) {
-    give_back(a, ptr, osize);
-    return NULL;
-  }
-  if (!in_region(a, ptr)) {
-    if (nsize > SMALL_MAX || (np = small_new(a, nsize)) == NULL)
-      return realloc(ptr, nsize);
-    if (!in_region(a, np)) {            /* the region is full: malloc's */
-      free(np);
-      return realloc(ptr, nsize);
-    }
-  } else if (nsize <= SMALL_MAX &&
-             (osize - 1) / GRAIN == (nsize - 1) / GRAIN) {
-    return ptr;                         /* same class */
+  if (nsize <= SMALL_MAX) {
+    if ((osize - 1) / GRAIN == (nsize - 1) / GRAIN) return ptr;
+    if ((np = region_take(a, nsize)) == NULL) np = malloc(nsize);
   } else {
-    np = nsize <= SMALL_MAX ? small_new(a, nsize) : malloc(nsize);
-    if (np == NULL) {
-      /* Lua takes a shrink to succeed: keep the block (later freed into
-      ** a smaller class: harmless). Only when memory is exhausted. */
-      return nsize <= osize ? ptr : NULL;
-    }
+    np = malloc(nsize);
+  }
+  if (np == NULL) {
+    /* Lua takes a shrink to succeed: keep the block (later freed into a
+    ** smaller class: harmless). Only when memory is exhausted. */
+    return nsize <= osize ? ptr : NULL;
   }
   memcpy(np, ptr, osize < nsize ? osize : nsize);
-  give_back(a, ptr, osize);
+  region_give(a, ptr, osize);
   return np;
 }
 
