@@ -158,6 +158,17 @@ int cf_thread_is_alive(cf_thread *t) {
   return v;
 }
 
+/* Called and returns with t->m held, t not yet claimed for reaping:
+** claims it, joins it unlocked (others wait for reaped), marks it. */
+static void reap(cf_thread *t) {
+  t->reaping = 1;
+  cf_unlock(&t->m);
+  if (pthread_join(t->tid, NULL) != 0) abort();
+  cf_lock(&t->m);
+  t->reaped = 1;
+  pthread_cond_broadcast(&t->cv);
+}
+
 int cf_thread_join(cf_thread *t, double timeout) {
   cf_deadline dl;
   int rc = 0;
@@ -170,12 +181,7 @@ int cf_thread_join(cf_thread *t, double timeout) {
     /* No timeout: reap at once. pthread_join returns once the thread is
     ** gone (after DONE), so this sleeps once, where waiting for DONE
     ** first and then joining slept twice. */
-    t->reaping = 1;
-    cf_unlock(&t->m);
-    if (pthread_join(t->tid, NULL) != 0) abort();
-    cf_lock(&t->m);
-    t->reaped = 1;
-    pthread_cond_broadcast(&t->cv);
+    reap(t);
     cf_unlock(&t->m);
     return 0;
   }
@@ -189,12 +195,7 @@ int cf_thread_join(cf_thread *t, double timeout) {
     return CF_ETIMEDOUT;
   }
   if (!t->reaping) {          /* the thread is past its last lock: soon gone */
-    t->reaping = 1;
-    cf_unlock(&t->m);
-    if (pthread_join(t->tid, NULL) != 0) abort();
-    cf_lock(&t->m);
-    t->reaped = 1;
-    pthread_cond_broadcast(&t->cv);
+    reap(t);
   } else {
     cf_deadline_set(&dl, -1.0);
     while (!t->reaped) cf_cond_wait_until(&t->cv, &t->m, &dl);
