@@ -183,7 +183,11 @@ lua_State *lcf_salloc_newstate(void) {
     return NULL;
   }
   a->released = NULL;
+  lcf_state_defaults(L);
+  return L;
+}
+
+void lcf_state_defaults(lua_State *L) {
   lua_atpanic(L, s_panic);
   lua_setwarnf(L, warn_off, L);
-  return L;
 }

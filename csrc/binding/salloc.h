@@ -11,4 +11,8 @@
 ** state's own small-block allocator. NULL when out of memory. */
 lua_State *lcf_salloc_newstate(void);
 
+/* What luaL_newstate installs besides its allocator (the panic message,
+** warnings off until "@on"), for a state made with lua_newstate. */
+void lcf_state_defaults(lua_State *L);
+
 #endif

@@ -181,21 +181,13 @@ static capped *capped_of(lua_State *L) {
   return lua_getallocf(L, &ud) == capped_alloc ? ud : NULL;
 }
 
-static int capped_panic(lua_State *L) {
-  const char *m = lua_tostring(L, -1);
-  fprintf(stderr, "PANIC: unprotected error in call to Lua API (%s)\n",
-          m ? m : "error object is not a string");
-  fflush(stderr);
-  return 0;   /* Lua aborts */
-}
-
 static lua_State *new_capped_state(size_t limit) {
   capped *c = calloc(1, sizeof *c);
   lua_State *L;
   if (c == NULL) return NULL;
   c->limit = limit;
   L = lua_newstate(capped_alloc, c);   /* on failure c is freed already */
-  if (L != NULL) lua_atpanic(L, capped_panic);
+  if (L != NULL) lcf_state_defaults(L);
   return L;
 }
 
