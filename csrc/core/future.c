@@ -1,6 +1,7 @@
 /*
 ** future.c -- the future state machine (pending -> running -> finished,
-** pending -> cancelled), waits, waiters and done-callbacks.
+** pending -> cancelled), waits, done-callbacks, and the watch records
+** that hand a finished future to its waiters (the waiters: waiter.c).
 **
 ** The state is one atomic word, so the common paths take no lock: a
 ** worker claims a task (PENDING -> RUNNING), a finisher claims the right
@@ -50,17 +51,6 @@ struct cf_future_ext {
   void (*arg_free)(void *);
   cf_buffer view;              /* cf_future_outcome's inline payload */
   int has_view;
-};
-
-struct cf_waiter {
-  cf_object hdr;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  cf_future **ready;           /* ring of finished futures, retained */
-  size_t rhead, rlen, rcap;
-  cf_future **watched;         /* every future watched, retained */
-  size_t nwatched, wcap;
-  size_t returned;
 };
 
 CF_TLS cf_future *cf_current_task;
@@ -387,8 +377,6 @@ int cf_future_done(cf_future *f) {
   return is_done(load_word(f));
 }
 
-static void waiter_push(cf_waiter *w, cf_future *f);
-
 /* Called with the stripe locked, once, after f became done: hand f to its
 ** waiters, wake the sleepers, and return the callbacks to run after the
 ** caller unlocks. */
@@ -398,7 +386,7 @@ static struct cf_callback *mark_done_locked(cf_future *f, stripe *s,
   struct cf_callback *cbs = NULL;
   if (x) {
     struct cf_watch *wt;
-    for (wt = x->watches; wt != NULL; wt = wt->next) waiter_push(wt->w, f);
+    for (wt = x->watches; wt != NULL; wt = wt->next) cf_waiter_push(wt->w, f);
     cbs = x->callbacks;
     x->callbacks = NULL;
     x->cb_tail = &x->callbacks;
@@ -699,168 +687,46 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* Waiters.                                                               */
+/* Watch records: a waiter's registration on one future (waiter.c).       */
 
-static void waiter_destroy(void *obj);
-static const cf_kind waiter_kind = {"waiter", waiter_destroy};
-
-cf_waiter *cf_waiter_new(void) {
-  cf_waiter *w = calloc(1, sizeof *w);
-  if (w == NULL) return NULL;
-  cf_object_init(w, &waiter_kind);
-  cf_mutex_init(&w->mu);
-  cf_cond_init(&w->cv);
-  return w;
-}
-
-static void waiter_destroy(void *obj) {
-  cf_waiter *w = obj;
-  cf_waiter_unwatch_all(w);
-  free(w->ready);
-  free(w->watched);
-  pthread_cond_destroy(&w->cv);
-  pthread_mutex_destroy(&w->mu);
-  free(w);
-}
-
-/* Room for every watched future is reserved in cf_waiter_watch, so a push
-** (made under the future's lock) never allocates. */
-static void waiter_push(cf_waiter *w, cf_future *f) {
-  cf_lock(&w->mu);
-  w->ready[(w->rhead + w->rlen) % w->rcap] = cf_retain(f);
-  w->rlen++;
-  pthread_cond_signal(&w->cv);
-  cf_unlock(&w->mu);
-}
-
-static int grow(void *pp, size_t *cap, size_t need, size_t size) {
-  void **p = pp;
-  size_t n = *cap ? *cap : 8;
-  void *np;
-  if (need <= *cap) return 0;
-  while (n < need) n *= 2;
-  np = realloc(*p, n * size);
-  if (np == NULL) return -ENOMEM;
-  *p = np;
-  *cap = n;
-  return 0;
-}
-
-/* The ready ring is kept as large as the watched list, so it can hold every
-** future at once. Growing it re-lays the ring out flat. */
-static int reserve_ready(cf_waiter *w, size_t need) {
-  cf_future **r;
-  size_t n = w->rcap ? w->rcap : 8, i;
-  if (need <= w->rcap) return 0;
-  while (n < need) n *= 2;
-  r = malloc(n * sizeof *r);
-  if (r == NULL) return -ENOMEM;
-  for (i = 0; i < w->rlen; i++) r[i] = w->ready[(w->rhead + i) % w->rcap];
-  free(w->ready);
-  w->ready = r;
-  w->rhead = 0;
-  w->rcap = n;
-  return 0;
-}
-
-int cf_waiter_watch(cf_waiter *w, cf_future *f) {
+struct cf_watch *cf_watch_new(cf_future *f, cf_waiter *w) {
   struct cf_watch *wt = malloc(sizeof *wt);
-  struct cf_future_ext *x = get_ext(f);
-  stripe *s = stripe_of(f);
-  int rc;
-  if (wt == NULL || x == NULL) {
+  if (wt == NULL || get_ext(f) == NULL) {
     free(wt);
-    return -ENOMEM;
-  }
-  cf_lock(&w->mu);
-  rc = grow(&w->watched, &w->wcap, w->nwatched + 1, sizeof *w->watched);
-  if (rc == 0) rc = reserve_ready(w, w->nwatched + 1);
-  if (rc == 0) w->watched[w->nwatched++] = cf_retain(f);
-  cf_unlock(&w->mu);
-  if (rc != 0) {
-    free(wt);
-    return rc;
+    return NULL;
   }
   wt->w = w;
+  wt->next = NULL;
+  return wt;
+}
+
+void cf_watch_attach(cf_future *f, struct cf_watch *wt) {
+  struct cf_future_ext *x = ext_of(f);   /* made by cf_watch_new */
+  stripe *s = stripe_of(f);
   cf_lock(&s->mu);
   if (listen_locked(f)) {
-    waiter_push(w, f);
-    free(wt);
-  } else {
-    wt->next = x->watches;
-    x->watches = wt;
-  }
-  cf_unlock(&s->mu);
-  return 0;
-}
-
-void cf_waiter_unwatch_all(cf_waiter *w) {
-  size_t i, n;
-  cf_future **watched;
-  cf_lock(&w->mu);
-  watched = w->watched;
-  n = w->nwatched;
-  w->watched = NULL;
-  w->nwatched = w->wcap = 0;
-  cf_unlock(&w->mu);
-  for (i = 0; i < n; i++) {
-    cf_future *f = watched[i];
-    struct cf_future_ext *x = ext_of(f);
-    stripe *s = stripe_of(f);
-    struct cf_watch **pp, *dead = NULL;
-    cf_lock(&s->mu);
-    for (pp = x ? &x->watches : NULL; pp && *pp != NULL; pp = &(*pp)->next) {
-      if ((*pp)->w == w) {
-        dead = *pp;
-        *pp = dead->next;
-        break;
-      }
-    }
+    cf_waiter_push(wt->w, f);
     cf_unlock(&s->mu);
-    free(dead);
-    cf_release(f);
+    free(wt);
+    return;
   }
-  free(watched);
-  cf_lock(&w->mu);
-  while (w->rlen > 0) {
-    cf_future *f = w->ready[w->rhead];
-    w->rhead = (w->rhead + 1) % w->rcap;
-    w->rlen--;
-    cf_unlock(&w->mu);
-    cf_release(f);                 /* not under the waiter's mutex */
-    cf_lock(&w->mu);
-  }
-  w->returned = 0;
-  cf_unlock(&w->mu);
+  wt->next = x->watches;
+  x->watches = wt;
+  cf_unlock(&s->mu);
 }
 
-cf_future *cf_waiter_next(cf_waiter *w, double timeout, int *rc) {
-  cf_deadline d;
-  cf_future *f = NULL;
-  cf_deadline_set(&d, timeout);
-  cf_lock(&w->mu);
-  *rc = 0;
-  while (w->rlen == 0) {
-    if (timeout == 0 || w->returned >= w->nwatched ||
-        cf_cond_wait_until(&w->cv, &w->mu, &d) == CF_ETIMEDOUT) {
-      if (w->rlen == 0) *rc = CF_ETIMEDOUT;
+void cf_watch_detach(cf_future *f, cf_waiter *w) {
+  struct cf_future_ext *x = ext_of(f);
+  stripe *s = stripe_of(f);
+  struct cf_watch **pp, *dead = NULL;
+  cf_lock(&s->mu);
+  for (pp = x ? &x->watches : NULL; pp && *pp != NULL; pp = &(*pp)->next) {
+    if ((*pp)->w == w) {
+      dead = *pp;
+      *pp = dead->next;
       break;
     }
   }
-  if (w->rlen > 0) {
-    f = w->ready[w->rhead];
-    w->rhead = (w->rhead + 1) % w->rcap;
-    w->rlen--;
-    w->returned++;
-  }
-  cf_unlock(&w->mu);
-  return f;
-}
-
-size_t cf_waiter_pending(cf_waiter *w) {
-  size_t n;
-  cf_lock(&w->mu);
-  n = w->nwatched - w->returned;
-  cf_unlock(&w->mu);
-  return n;
+  cf_unlock(&s->mu);
+  free(dead);
 }

@@ -71,6 +71,19 @@ void *cf_future_arg(cf_future *f);
 /* Run arg_free(arg) now and forget them. */
 void cf_future_free_arg(cf_future *f);
 
+/* A waiter's registration on f (future.c), and the waiter side (waiter.c).
+** cf_watch_new allocates the record and f's extension (NULL: no memory),
+** so cf_watch_attach cannot fail: it links the record under f's stripe,
+** or, if f is done, hands f to the waiter at once and frees the record.
+** cf_watch_detach unlinks and frees w's record on f, if any.
+** cf_waiter_push is called under f's stripe (lock order: stripe, then the
+** waiter's mutex) and never allocates: cf_waiter_watch reserved room. */
+struct cf_watch;
+struct cf_watch *cf_watch_new(cf_future *f, cf_waiter *w);
+void cf_watch_attach(cf_future *f, struct cf_watch *wt);
+void cf_watch_detach(cf_future *f, cf_waiter *w);
+void cf_waiter_push(cf_waiter *w, cf_future *f);
+
 /* How f ended, with a read-only view of its payload in *view (data and
 ** refs point into f: valid while the caller holds a reference). Takes no
 ** lock once f is done. */
