@@ -554,6 +554,31 @@ static void encode_value(enc *e, int idx, int type, int named) {
   }
 }
 
+/* Whether the n values from stack index first are all numbers, booleans
+** or nils: the fast paths below write those without the walk. */
+static int all_scalars(lua_State *L, int first, int n) {
+  int i;
+  for (i = 0; i < n; i++) {
+    int t = lua_type(L, first + i);
+    if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TNIL) return 0;
+  }
+  return 1;
+}
+
+static void put_scalars(enc *e, int first, int n) {
+  lua_State *L = e->L;
+  int i;
+  for (i = 0; i < n; i++) {
+    switch (lua_type(L, first + i)) {
+      case LUA_TNUMBER: put_number(e, L, first + i); break;
+      case LUA_TBOOLEAN:
+        put_byte(e, lua_toboolean(L, first + i) ? T_TRUE : T_FALSE);
+        break;
+      default: put_byte(e, T_NIL); break;
+    }
+  }
+}
+
 /* The common task: a Lua function whose only upvalue, if any, is _ENV,
 ** with numbers, booleans or nils as arguments, written without the
 ** walk's bookkeeping (paths, seen set, depth checks). Returns 0, having
@@ -564,14 +589,11 @@ static int encode_simple_task(lua_State *L, int cidx, int first, int n,
   tctx *c = lua_touserdata(L, cidx);
   const char *name;
   lcf_proto *pr;
-  int i, nup = 0;
+  int nup = 0;
   if (c->busy || !o->allow_objects || n > 100 || b->len != 0 ||
       lua_type(L, first) != LUA_TFUNCTION || lua_iscfunction(L, first))
     return 0;
-  for (i = 1; i < n; i++) {
-    int t = lua_type(L, first + i);
-    if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TNIL) return 0;
-  }
+  if (!all_scalars(L, first + 1, n - 1)) return 0;
   if ((name = lua_getupvalue(L, first, 1)) != NULL) {
     int env = strcmp(name, "_ENV") == 0;
     lua_pop(L, 1);
@@ -592,15 +614,7 @@ static int encode_simple_task(lua_State *L, int cidx, int first, int n,
   put_byte(&e, T_PROTO);
   put_byte(&e, nup);
   if (nup) put_byte(&e, T_ENV);
-  for (i = 1; i < n; i++) {
-    switch (lua_type(L, first + i)) {
-      case LUA_TNUMBER: put_number(&e, L, first + i); break;
-      case LUA_TBOOLEAN:
-        put_byte(&e, lua_toboolean(L, first + i) ? T_TRUE : T_FALSE);
-        break;
-      default: put_byte(&e, T_NIL); break;
-    }
-  }
+  put_scalars(&e, first + 1, n - 1);
   return 1;
 }
 
@@ -608,26 +622,13 @@ static int encode_simple_task(lua_State *L, int cidx, int first, int n,
 ** walk. Returns 0, having written nothing, otherwise. */
 static int encode_scalars(lua_State *L, int first, int n, cf_buffer *b) {
   enc e;
-  int i;
-  if (n > 16) return 0;
-  for (i = 0; i < n; i++) {
-    int t = lua_type(L, first + i);
-    if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TNIL) return 0;
-  }
+  if (n > 16 || !all_scalars(L, first, n)) return 0;
   e.L = L;
   e.b = b;
   e.c = e.home = NULL;
   if (cf_buffer_reserve(b, 1 + 9 * (size_t)n) != 0) return 0;
   put_varint(&e, (uint64_t)n);
-  for (i = 0; i < n; i++) {
-    switch (lua_type(L, first + i)) {
-      case LUA_TNUMBER: put_number(&e, L, first + i); break;
-      case LUA_TBOOLEAN:
-        put_byte(&e, lua_toboolean(L, first + i) ? T_TRUE : T_FALSE);
-        break;
-      default: put_byte(&e, T_NIL); break;
-    }
-  }
+  put_scalars(&e, first, n);
   return 1;
 }
 
