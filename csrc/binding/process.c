@@ -55,7 +55,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -215,16 +214,6 @@ typedef struct phandle {
   int status;              /* waitpid status, -1 if lost */
   precord *r;              /* retained */
 } phandle;
-
-static int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-  return fd >= 0 ? fd : -1;
-#else
-  (void)pid;
-  return -1;
-#endif
-}
 
 static phandle *check_handle(lua_State *L, const char *what) {
   phandle *h = luaL_checkudata(L, 1, LCF_PHANDLE);
@@ -438,7 +427,7 @@ static int l_process_start(lua_State *L) {
   if (pid == 0) child_main(L);   /* never returns */
   h->pid = pid;
   h->owner = getpid();
-  h->pidfd = open_pidfd(pid);
+  h->pidfd = cf_pidfd_open(pid);
   h->daemon = lua_toboolean(L, 3);
   cf_lock(&r->mu);
   r->refs++;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "object.h"
@@ -118,4 +119,14 @@ int cf_sleep(double seconds) {
 int cf_cpu_count(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (int)n : 1;
+}
+
+int cf_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  return fd >= 0 ? fd : -1;
+#else
+  (void)pid;
+  return -1;
+#endif
 }

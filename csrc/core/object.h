@@ -53,4 +53,8 @@ void cf_thread_ident_adopt(uint64_t id);
 /* Block every signal in the calling thread (worker threads). */
 void cf_block_signals(void);
 
+/* A pidfd for child pid (pollable until it exits), or -1 where the
+** kernel has none: callers then poll waitpid (process.c, procpool.c). */
+int cf_pidfd_open(pid_t pid);
+
 #endif

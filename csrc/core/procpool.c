@@ -340,16 +340,6 @@ static void child_main(cf_procpool *p, int fd) {
 /* ---------------------------------------------------------------------- */
 /* The manager thread.                                                    */
 
-static int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-  return fd >= 0 ? fd : -1;
-#else
-  (void)pid;
-  return -1;
-#endif
-}
-
 static int spawn(cf_procpool *p, wproc *w) {
   int sv[2], e;
   pid_t pid;
@@ -368,7 +358,7 @@ static int spawn(cf_procpool *p, wproc *w) {
   }
   close(sv[1]);
   w->fd = sv[0];
-  w->pidfd = open_pidfd(pid);
+  w->pidfd = cf_pidfd_open(pid);
   w->state = W_STARTING;
   w->task = NULL;
   cf_lock(&p->mu);
