@@ -21,6 +21,7 @@
 #include "../core/object.h"
 #include "callbacks.h"
 #include "future.h"
+#include "objects.h"
 #include "state.h"
 
 typedef struct entry {
@@ -160,15 +161,6 @@ int lcf_callbacks_run(lua_State *L) {
   return n;
 }
 
-static int callable(lua_State *L, int idx) {
-  int ok;
-  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
-  if (!luaL_getmetafield(L, idx, "__call")) return 0;
-  ok = lua_type(L, -1) == LUA_TFUNCTION;
-  lua_pop(L, 1);
-  return ok;
-}
-
 /* f:add_done_callback(fn): fn(f) at once if f is done, else queued on this
 ** state's inbox when f finishes (in whatever thread) and run here. The
 ** entry is allocated before the core registration, so once the core has
@@ -178,7 +170,7 @@ static int l_add_done_callback(lua_State *L) {
   lcf_inbox *ib;
   entry *e;
   int ref;
-  luaL_argexpected(L, callable(L, 2), 2, "function");
+  luaL_argexpected(L, lcf_callable(L, 2), 2, "function");
   lua_settop(L, 2);
   if (cf_future_done(f)) {          /* at once, in the caller */
     lua_pushvalue(L, 2);

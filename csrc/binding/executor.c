@@ -23,15 +23,6 @@ static cf_pool *check_pool(lua_State *L, int arg) {
   return lcf_checkobject(L, arg, LCF_EXECUTOR);
 }
 
-static int callable(lua_State *L, int idx) {
-  int ok;
-  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
-  if (!luaL_getmetafield(L, idx, "__call")) return 0;
-  ok = lua_type(L, -1) == LUA_TFUNCTION;
-  lua_pop(L, 1);
-  return ok;
-}
-
 /* core.thread_pool(max_workers [, prefix [, initializer [, initargs
 ** [, memory_limit]]]]) */
 static int l_thread_pool(lua_State *L) {
@@ -50,7 +41,7 @@ static int l_thread_pool(lua_State *L) {
   lua_settop(L, 4);
   if (!lua_isnoneornil(L, 3)) {
     int n = 0, i;
-    luaL_argexpected(L, callable(L, 3), 3, "function");
+    luaL_argexpected(L, lcf_callable(L, 3), 3, "function");
     if (!lua_isnoneornil(L, 4)) {
       luaL_checktype(L, 4, LUA_TTABLE);
       n = (int)luaL_len(L, 4);
@@ -100,7 +91,7 @@ static int l_submit(lua_State *L) {
     p = box->obj;
     if (p == NULL) luaL_argerror(L, 1, "object is closed");
   }
-  luaL_argexpected(L, n >= 1 && callable(L, 2), 2, "function");
+  luaL_argexpected(L, n >= 1 && lcf_callable(L, 2), 2, "function");
   if (cf_pool_is_shutdown(p))
     return luaL_error(L, "cannot schedule new futures after shutdown");
   b = lcf_scratch_begin(L, lua_upvalueindex(3));

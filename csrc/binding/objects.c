@@ -91,3 +91,12 @@ void *lcf_checkobject(lua_State *L, int arg, const char *tname) {
   if (b->obj == NULL) luaL_argerror(L, arg, "object is closed");
   return b->obj;
 }
+
+int lcf_callable(lua_State *L, int idx) {
+  int ok;
+  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
+  if (!luaL_getmetafield(L, idx, "__call")) return 0;
+  ok = lua_type(L, -1) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  return ok;
+}

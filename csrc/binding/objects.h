@@ -28,5 +28,8 @@ void *lcf_toobject(lua_State *L, int idx);
 /* The object in a box of class tname at argument arg (raises otherwise,
 ** also once the box has been closed). */
 void *lcf_checkobject(lua_State *L, int arg, const char *tname);
+/* Whether the value at idx can be called: a function, or a value whose
+** metatable's __call is one (tasks, initializers, callbacks). */
+int lcf_callable(lua_State *L, int idx);
 
 #endif

@@ -186,15 +186,6 @@ static cf_procpool *check_pool(lua_State *L, int arg) {
   return lcf_checkobject(L, arg, LCF_PROCPOOL);
 }
 
-static int callable(lua_State *L, int idx) {
-  int ok;
-  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
-  if (!luaL_getmetafield(L, idx, "__call")) return 0;
-  ok = lua_type(L, -1) == LUA_TFUNCTION;
-  lua_pop(L, 1);
-  return ok;
-}
-
 /* core.process_pool(max_workers [, initializer [, initargs]]) */
 static int l_process_pool(lua_State *L) {
   lua_Integer max = luaL_checkinteger(L, 1);
@@ -209,7 +200,7 @@ static int l_process_pool(lua_State *L) {
   lua_settop(L, 3);
   if (!lua_isnil(L, 2)) {
     int n = 0, i;
-    luaL_argexpected(L, callable(L, 2), 2, "function");
+    luaL_argexpected(L, lcf_callable(L, 2), 2, "function");
     if (!lua_isnil(L, 3)) {
       luaL_checktype(L, 3, LUA_TTABLE);
       n = (int)luaL_len(L, 3);
@@ -246,7 +237,7 @@ static int l_submit(lua_State *L) {
   int n = lua_gettop(L) - 1, rc;
   cf_buffer *b;
   cf_future *f;
-  luaL_argexpected(L, n >= 1 && callable(L, 2), 2, "function");
+  luaL_argexpected(L, n >= 1 && lcf_callable(L, 2), 2, "function");
   if (cf_procpool_is_shutdown(p))
     return luaL_error(L, "cannot schedule new futures after shutdown");
   b = lcf_newbuffer(L);
