@@ -48,24 +48,29 @@ static void reinit_in_child(void) {
   pthread_mutex_init(&depot_mu, NULL);
 }
 
+/* Move up to BATCH blocks from the head of t's list (not empty) to the
+** depot as one batch; returns how many moved. */
+static int give_batch(tlist *t) {
+  fblock *batch = t->head, *last = batch;
+  int k = 1;
+  while (k < BATCH && last->next) {
+    last = last->next;
+    k++;
+  }
+  t->head = last->next;
+  last->next = NULL;
+  cf_lock(&depot_mu);
+  batch->next_batch = depot;
+  depot = batch;
+  atomic_fetch_add(&depot_batches, 1);
+  cf_unlock(&depot_mu);
+  return k;
+}
+
 /* A thread that ends gives its free blocks to the depot. */
 static void thread_exit(void *arg) {
   tlist *t = arg;
-  while (t->head) {
-    fblock *batch = t->head, *last = batch;
-    int k = 1;
-    while (k < BATCH && last->next) {
-      last = last->next;
-      k++;
-    }
-    t->head = last->next;
-    last->next = NULL;
-    cf_lock(&depot_mu);
-    batch->next_batch = depot;
-    depot = batch;
-    atomic_fetch_add(&depot_batches, 1);
-    cf_unlock(&depot_mu);
-  }
+  while (t->head) give_batch(t);
   t->n = 0;
 }
 
@@ -127,17 +132,5 @@ void cf_fblock_free(void *p) {
   }
   b->next = local.head;
   local.head = b;
-  if (++local.n >= 2 * BATCH) {      /* give a batch away */
-    fblock *batch = local.head, *last = batch;
-    int k;
-    for (k = 1; k < BATCH; k++) last = last->next;
-    local.head = last->next;
-    local.n -= BATCH;
-    last->next = NULL;
-    cf_lock(&depot_mu);
-    batch->next_batch = depot;
-    depot = batch;
-    atomic_fetch_add(&depot_batches, 1);
-    cf_unlock(&depot_mu);
-  }
+  if (++local.n >= 2 * BATCH) local.n -= give_batch(&local);  /* give some away */
 }
