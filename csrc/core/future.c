@@ -121,14 +121,6 @@ int cf_future_settled(cf_future *f) {
   return is_settled(f, load_word(f));
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 /* ---------------------------------------------------------------------- */
 /* Data: the task input, then the payload.                                */
 
@@ -558,7 +550,7 @@ int cf_future_wait(cf_future *f, double timeout) {
   if (is_settled(f, w)) return 0;
   if (timeout == 0 && !is_done(w)) return CF_ETIMEDOUT;
   for (i = 0; i < SPIN_PAUSES + SPIN_YIELDS; i++) {
-    if (i < SPIN_PAUSES) cpu_relax();
+    if (i < SPIN_PAUSES) cf_cpu_relax();
     else sched_yield();
     if (is_settled(f, load_word(f))) return 0;
   }

@@ -50,6 +50,15 @@ int cf_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
 uint64_t cf_thread_ident_next(void);
 void cf_thread_ident_adopt(uint64_t id);
 
+/* A pause inside a spin loop (future.c's waits, pool.c's idle workers). */
+static inline void cf_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 /* Block every signal in the calling thread (worker threads). */
 void cf_block_signals(void);
 

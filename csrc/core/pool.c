@@ -218,21 +218,13 @@ static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
 #define IDLE_YIELDS 0
 #endif
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 static int queue_shows_work(cf_pool *p) {
   int i;
   for (i = 0; i < IDLE_PAUSES + IDLE_YIELDS; i++) {
     if (atomic_load_explicit(&p->queued, memory_order_relaxed) > 0 ||
         atomic_load_explicit(&p->shutdown, memory_order_relaxed))
       return 1;
-    if (i < IDLE_PAUSES) cpu_relax();
+    if (i < IDLE_PAUSES) cf_cpu_relax();
     else sched_yield();
   }
   return 0;
