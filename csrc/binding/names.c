@@ -99,28 +99,30 @@ static lua_Integer loaded_count(lua_State *L) {
 /* Push the "module\0key" name of the value at idx, or return 0. A miss
 ** checks once per encode whether package.loaded changed since the names
 ** were made. */
-int lcf_find_name(lua_State *L, tctx *c, int cidx, int idx, int *checked) {
-  if (lua_getiuservalue(L, cidx, UV_NAMES) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    build_names(L, c, cidx);
-    *checked = 1;
-  }
+/* With the names table on the stack top: push the name of the value at
+** idx and return 1, or return 0; the table is popped either way. */
+static int name_in(lua_State *L, int idx) {
   lua_pushvalue(L, idx);
   if (lua_rawget(L, -2) == LUA_TSTRING) {
     lua_remove(L, -2);
     return 1;
   }
   lua_pop(L, 2);
+  return 0;
+}
+
+int lcf_find_name(lua_State *L, tctx *c, int cidx, int idx, int *checked) {
+  if (lua_getiuservalue(L, cidx, UV_NAMES) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    build_names(L, c, cidx);
+    *checked = 1;
+  }
+  if (name_in(L, idx)) return 1;
   if (!*checked) {
     *checked = 1;
     if (c->names_sig == loaded_count(L)) return 0;
     build_names(L, c, cidx);
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, -2) == LUA_TSTRING) {
-      lua_remove(L, -2);
-      return 1;
-    }
-    lua_pop(L, 2);
+    return name_in(L, idx);
   }
   return 0;
 }
