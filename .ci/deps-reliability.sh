@@ -3,20 +3,5 @@
 # runtimes for gcc, clang with libFuzzer, a symbolizer for readable
 # reports, gdb for the stress watchdog's stack dumps), if missing.
 # As root this runs apt-get; otherwise it prints the one command to run.
-set -e
-need=""
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc libasan8 libubsan1 libtsan2 clang-14 libclang-rt-14-dev llvm-14 gdb procps; do
-  have_pkg "$p" || need="$need $p"
-done
-[ -z "$need" ] && exit 0
-if [ "$(id -u)" = 0 ]; then
-  echo "installing:$need"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq $need >/dev/null
-else
-  echo "missing Debian packages:$need" >&2
-  echo "run as root:  apt-get install -y$need" >&2
-  exit 1
-fi
+exec sh "$(dirname "$0")/deps.sh" gcc libasan8 libubsan1 libtsan2 clang-14 \
+  libclang-rt-14-dev llvm-14 gdb procps

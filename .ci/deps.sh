@@ -1,10 +1,12 @@
 #!/bin/sh
-# Install the Debian packages the build and the tests need, if missing.
+# Install the Debian packages the build and the tests need, if missing,
+# or the ones named as arguments (deps-reliability.sh).
 # As root this runs apt-get; otherwise it prints the one command to run.
 set -e
+[ $# -gt 0 ] || set -- lua5.4 liblua5.4-dev lua-busted luarocks pkg-config gcc make
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in lua5.4 liblua5.4-dev lua-busted luarocks pkg-config gcc make; do
+for p in "$@"; do
   have_pkg "$p" || need="$need $p"
 done
 [ -z "$need" ] && exit 0
