@@ -53,66 +53,12 @@ local QUICK = {
 }
 
 ---------------------------------------------------------------------------
--- JSON lines (the same writer as the luv peer's).
+-- JSON lines (bench/jsonl.lua, shared with the luv peer).
 
-local function jnum(x)
-  if math.type(x) == "integer" then return string.format("%d", x) end
-  if x ~= x or x == math.huge or x == -math.huge then return "null" end
-  return string.format("%.5g", x)
-end
-
-local function jstr(s)
-  return '"' .. tostring(s):gsub('[%c"\\]', function(c)
-    return string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
-
-local function jval(v)
-  local ty = type(v)
-  if ty == "number" then return jnum(v)
-  elseif ty == "string" then return jstr(v)
-  elseif ty == "boolean" then return tostring(v)
-  elseif ty == "table" then
-    if #v > 0 or next(v) == nil then
-      local out = {}
-      for i, x in ipairs(v) do out[i] = jval(x) end
-      return "[" .. table.concat(out, ", ") .. "]"
-    end
-    local keys, out = {}, {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for i, k in ipairs(keys) do out[i] = jstr(k) .. ": " .. jval(v[k]) end
-    return "{" .. table.concat(out, ", ") .. "}"
-  end
-  return "null"
-end
-
-local function median(t)
-  local s = {table.unpack(t)}
-  table.sort(s)
-  local n = #s
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
-local function emit(workload, runs, unit, params)
-  local parts = {
-    '"peer": "concurrent"',
-    '"workload": ' .. jstr(workload),
-    '"median": ' .. jnum(median(runs)),
-    '"unit": ' .. jstr(unit),
-    '"runs": ' .. jval(runs),
-  }
-  if params then parts[#parts + 1] = '"params": ' .. jval(params) end
-  io.stdout:write("{", table.concat(parts, ", "), "}\n")
-  io.stdout:flush()
-end
-
-local function emit_error(workload, err)
-  io.stdout:write('{"peer": "concurrent", "workload": ', jstr(workload),
-    ', "error": ', jstr(tostring(err)), "}\n")
-  io.stdout:flush()
-end
+local BENCH_DIR = arg[0]:match("^(.*)/[^/]*$") or "."
+local jsonl = dofile(BENCH_DIR .. "/jsonl.lua")
+local median = jsonl.median
+local emit, emit_error = jsonl.writer("concurrent")
 
 local function rss_mb()
   local fh = assert(io.open("/proc/self/status"))
@@ -190,7 +136,7 @@ end
 local futures = require "concurrent.futures"
 local concurrent = require "concurrent"
 local now = concurrent.monotonic
-local quiet = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/quiet.lua")
+local quiet = dofile(BENCH_DIR .. "/quiet.lua")
 
 local function inc(x) return x + 1 end
 local function identity(x) return x end

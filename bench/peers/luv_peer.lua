@@ -39,63 +39,12 @@ local QUICK = { A_n = 20000,  B_N = 300000 }
 ---------------------------------------------------------------------------
 
 local function now() return uv.hrtime() end          -- nanoseconds
-local quiet = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../quiet.lua")
+local BENCH_DIR = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
+local quiet = dofile(BENCH_DIR .. "/quiet.lua")
+local jsonl = dofile(BENCH_DIR .. "/jsonl.lua")
+local median = jsonl.median
+local emit = jsonl.writer("luv")
 local function sleep(s) uv.sleep(math.floor(s * 1000)) end
-
-local function median(t)
-  local s = {}
-  for i, v in ipairs(t) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
-local function jnum(x)
-  if math.type(x) == "integer" then return string.format("%d", x) end
-  assert(x == x and x ~= math.huge and x ~= -math.huge, "non-finite number")
-  return string.format("%.5g", x)
-end
-
-local function jstr(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
-
-local function jval(v)
-  local ty = type(v)
-  if ty == "number" then return jnum(v)
-  elseif ty == "string" then return jstr(v)
-  elseif ty == "boolean" then return tostring(v)
-  elseif ty == "table" then
-    if #v > 0 or next(v) == nil then                  -- array
-      local out = {}
-      for i, x in ipairs(v) do out[i] = jval(x) end
-      return "[" .. table.concat(out, ", ") .. "]"
-    end
-    local keys, out = {}, {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys)                                   -- stable output
-    for i, k in ipairs(keys) do out[i] = jstr(k) .. ": " .. jval(v[k]) end
-    return "{" .. table.concat(out, ", ") .. "}"
-  end
-  error("cannot encode " .. ty)
-end
-
-local function emit(workload, runs, unit, params)
-  -- fixed key order, like the Python peer
-  local parts = {
-    '"peer": "luv"',
-    '"workload": ' .. jstr(workload),
-    '"median": ' .. jnum(median(runs)),
-    '"unit": ' .. jstr(unit),
-    '"runs": ' .. jval(runs),
-  }
-  if params then parts[#parts + 1] = '"params": ' .. jval(params) end
-  io.stdout:write("{", table.concat(parts, ", "), "}\n")
-  io.stdout:flush()
-end
 
 -- number of OS threads in this process minus the main one
 local function pool_threads()
