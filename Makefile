@@ -27,10 +27,10 @@ ALL_CFLAGS        = $(BASE_CFLAGS) $(OPT) -I$(LUA_INCDIR) $(CFLAGS) $(SANITIZE)
 ALL_LDFLAGS       = -pthread $(LDFLAGS) $(SANITIZE)
 
 CORE_SRC    := $(wildcard csrc/core/*.c)
-BINDING_SRC := $(wildcard csrc/binding/*.c)
+BINDING_SRC := $(wildcard csrc/binding/*.c csrc/binding/*/*.c)
 CORE_OBJ    := $(CORE_SRC:csrc/%.c=$(BUILD)/%.o)
 BINDING_OBJ := $(BINDING_SRC:csrc/%.c=$(BUILD)/%.o)
-HEADERS     := $(wildcard csrc/*.h csrc/core/*.h csrc/binding/*.h)
+HEADERS     := $(wildcard csrc/*.h csrc/core/*.h csrc/binding/*/*.h)
 C_TESTS     := $(patsubst csrc/test/%.c,$(BUILD)/test/%,$(wildcard csrc/test/test_*.c))
 
 MODULE := $(BUILD)/concurrent/core.so

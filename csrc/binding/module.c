@@ -12,14 +12,14 @@
 #include <lauxlib.h>
 
 #include "../concurrent.h"
-#include "callbacks.h"
-#include "errors.h"
-#include "executor.h"
-#include "future.h"
-#include "process.h"
-#include "state.h"
-#include "sync.h"
-#include "thread.h"
+#include "runtime/inbox.h"
+#include "runtime/errors.h"
+#include "executors/executors.h"
+#include "classes/future_class.h"
+#include "classes/process_class.h"
+#include "runtime/record.h"
+#include "classes/sync_classes.h"
+#include "classes/thread_class.h"
 
 /* Worker threads run this module's code; keep it mapped even when every
 ** state that loaded it has closed (dlclose would unmap it under them). */

@@ -29,7 +29,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "../binding/transfer.h"
+#include "../binding/transfer/transfer.h"
 
 static lua_State *L;
 static cf_buffer templ = CF_BUFFER_INIT;   /* refs handed to every input */

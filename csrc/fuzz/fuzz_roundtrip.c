@@ -25,7 +25,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "../binding/transfer.h"
+#include "../binding/transfer/transfer.h"
 
 static lua_State *A, *B;
 

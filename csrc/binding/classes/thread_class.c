@@ -31,14 +31,14 @@
 
 #include <lauxlib.h>
 
-#include "../core/object.h"
-#include "callbacks.h"
-#include "future.h"
-#include "objects.h"
-#include "state.h"
-#include "thread.h"
-#include "transfer.h"
-#include "worker.h"
+#include "../../core/object.h"
+#include "../runtime/inbox.h"
+#include "future_class.h"
+#include "../runtime/boxes.h"
+#include "../runtime/record.h"
+#include "thread_class.h"
+#include "../transfer/transfer.h"
+#include "../worker/worker.h"
 
 #define LCF_THREADHANDLE "concurrent.ThreadHandle"
 

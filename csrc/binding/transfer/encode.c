@@ -15,10 +15,10 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "../core/object.h"
-#include "objects.h"
+#include "../../core/object.h"
+#include "../runtime/boxes.h"
 #include "transfer.h"
-#include "transfer_int.h"
+#include "internal.h"
 
 #define PROTO_BOX "concurrent.proto"
 

@@ -26,13 +26,13 @@
 
 #include <lauxlib.h>
 
-#include "callbacks.h"
-#include "executor.h"
-#include "future.h"
-#include "objects.h"
-#include "process.h"
-#include "transfer.h"
-#include "worker.h"
+#include "../runtime/inbox.h"
+#include "executors.h"
+#include "../classes/future_class.h"
+#include "../runtime/boxes.h"
+#include "../classes/process_class.h"
+#include "../transfer/transfer.h"
+#include "../worker/worker.h"
 
 #define LCF_PROCPOOL "concurrent.ProcessPoolExecutor"
 #define LCF_PPLIST "concurrent.ProcessPoolList"

@@ -11,7 +11,7 @@
 
 #include <lauxlib.h>
 
-#include "state.h"
+#include "record.h"
 
 static const char STATE_KEY = 's';
 

@@ -3,8 +3,8 @@
 */
 #include <string.h>
 
-#include "../core/object.h"
-#include "objects.h"
+#include "../../core/object.h"
+#include "boxes.h"
 
 /* Core kind name -> class name, for boxes made on the receiving side of a
 ** transfer. */

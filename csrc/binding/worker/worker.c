@@ -17,10 +17,10 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "callbacks.h"
-#include "salloc.h"
-#include "state.h"
-#include "transfer.h"
+#include "../runtime/inbox.h"
+#include "../runtime/allocator.h"
+#include "../runtime/record.h"
+#include "../transfer/transfer.h"
 #include "worker.h"
 
 /* A pool worker's state keeps at the bottom of its stack: 1 the message

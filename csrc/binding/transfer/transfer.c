@@ -44,10 +44,10 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "../core/object.h"
-#include "objects.h"
+#include "../../core/object.h"
+#include "../runtime/boxes.h"
 #include "transfer.h"
-#include "transfer_int.h"
+#include "internal.h"
 
 /* Registry key (its address): the state's transfer context. */
 static const char CTX_KEY = 'x';

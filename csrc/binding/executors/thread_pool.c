@@ -8,13 +8,13 @@
 
 #include <lauxlib.h>
 
-#include "callbacks.h"
-#include "executor.h"
-#include "future.h"
-#include "objects.h"
-#include "state.h"
-#include "transfer.h"
-#include "worker.h"
+#include "../runtime/inbox.h"
+#include "executors.h"
+#include "../classes/future_class.h"
+#include "../runtime/boxes.h"
+#include "../runtime/record.h"
+#include "../transfer/transfer.h"
+#include "../worker/worker.h"
 
 static const lcf_encode_opts submit_opts = {"args", 0, 1, 1, NULL};
 static const lcf_encode_opts init_opts = {"initargs", 0, 1, 1, NULL};

@@ -8,7 +8,7 @@
 
 #include <lua.h>
 
-#include "../concurrent.h"
+#include "../../concurrent.h"
 
 /* What every worker of one pool (or one thread) starts from. Immutable
 ** once made; owned by the pool (freed by its destroy hook). */

@@ -10,7 +10,7 @@
 
 #include <lua.h>
 
-#include "../concurrent.h"
+#include "../../concurrent.h"
 
 /* Deepest nesting of tables (and functions' upvalues) that crosses. */
 #define LCF_MAX_DEPTH 200

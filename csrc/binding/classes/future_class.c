@@ -8,13 +8,13 @@
 
 #include <lauxlib.h>
 
-#include "../core/future.h"
-#include "callbacks.h"
-#include "errors.h"
-#include "future.h"
-#include "objects.h"
-#include "state.h"
-#include "transfer.h"
+#include "../../core/future.h"
+#include "../runtime/inbox.h"
+#include "../runtime/errors.h"
+#include "future_class.h"
+#include "../runtime/boxes.h"
+#include "../runtime/record.h"
+#include "../transfer/transfer.h"
 
 cf_future *lcf_checkfuture(lua_State *L, int arg) {
   return lcf_checkobject(L, arg, LCF_FUTURE);

@@ -29,12 +29,12 @@
 
 #include <lauxlib.h>
 
-#include "../core/object.h"
-#include "callbacks.h"
-#include "future.h"
-#include "objects.h"
-#include "sync.h"
-#include "transfer.h"
+#include "../../core/object.h"
+#include "../runtime/inbox.h"
+#include "future_class.h"
+#include "../runtime/boxes.h"
+#include "sync_classes.h"
+#include "../transfer/transfer.h"
 
 #define LCF_VALUE "concurrent.Value"
 #define LCF_DICT "concurrent.Dict"

@@ -14,10 +14,10 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "../core/object.h"
-#include "objects.h"
+#include "../../core/object.h"
+#include "../runtime/boxes.h"
 #include "transfer.h"
-#include "transfer_int.h"
+#include "internal.h"
 
 /* Registry keys (their addresses). */
 static const char CELL_KEY = 'u';       /* makes fresh upvalue cells */

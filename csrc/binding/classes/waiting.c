@@ -20,9 +20,9 @@
 
 #include <lauxlib.h>
 
-#include "callbacks.h"
-#include "future.h"
-#include "objects.h"
+#include "../runtime/inbox.h"
+#include "future_class.h"
+#include "../runtime/boxes.h"
 
 #define LCF_WAITER "concurrent.Waiter"
 

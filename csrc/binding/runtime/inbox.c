@@ -18,11 +18,11 @@
 
 #include <lauxlib.h>
 
-#include "../core/object.h"
-#include "callbacks.h"
-#include "future.h"
-#include "objects.h"
-#include "state.h"
+#include "../../core/object.h"
+#include "inbox.h"
+#include "../classes/future_class.h"
+#include "boxes.h"
+#include "record.h"
 
 typedef struct entry {
   struct lcf_inbox *inbox;   /* retained */

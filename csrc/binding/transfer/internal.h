@@ -16,8 +16,8 @@
 
 #include <lua.h>
 
-#include "../concurrent.h"
-#include "../core/object.h"
+#include "../../concurrent.h"
+#include "../../core/object.h"
 
 /* The tags of the format (see transfer.c). */
 enum {

@@ -6,7 +6,7 @@
 
 #include <lua.h>
 
-#include "../concurrent.h"
+#include "../../concurrent.h"
 
 #define LCF_FUTURE "concurrent.Future"
 

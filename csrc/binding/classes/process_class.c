@@ -60,11 +60,11 @@
 
 #include <lauxlib.h>
 
-#include "../core/object.h"
-#include "callbacks.h"
-#include "future.h"
-#include "process.h"
-#include "state.h"
+#include "../../core/object.h"
+#include "../runtime/inbox.h"
+#include "future_class.h"
+#include "process_class.h"
+#include "../runtime/record.h"
 
 #define LCF_PHANDLE "concurrent.ProcessHandle"
 #define LCF_PRECORD "concurrent.ProcessRecord"

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "salloc.h"
+#include "allocator.h"
 
 #define GRAIN 16
 #define NCLASS 16                       /* small: up to 256 bytes */

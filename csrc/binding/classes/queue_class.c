@@ -17,12 +17,12 @@
 
 #include <lauxlib.h>
 
-#include "callbacks.h"
-#include "errors.h"
-#include "future.h"
-#include "objects.h"
-#include "sync.h"
-#include "transfer.h"
+#include "../runtime/inbox.h"
+#include "../runtime/errors.h"
+#include "future_class.h"
+#include "../runtime/boxes.h"
+#include "sync_classes.h"
+#include "../transfer/transfer.h"
 
 #define LCF_QUEUE "concurrent.Queue"
 

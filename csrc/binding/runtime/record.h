@@ -8,7 +8,7 @@
 
 #include <lua.h>
 
-#include "../concurrent.h"
+#include "../../concurrent.h"
 
 typedef struct lcf_inbox lcf_inbox;
 

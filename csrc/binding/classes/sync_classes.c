@@ -17,12 +17,12 @@
 
 #include <lauxlib.h>
 
-#include "../core/object.h"
-#include "callbacks.h"
-#include "errors.h"
-#include "future.h"
-#include "objects.h"
-#include "sync.h"
+#include "../../core/object.h"
+#include "../runtime/inbox.h"
+#include "../runtime/errors.h"
+#include "future_class.h"
+#include "../runtime/boxes.h"
+#include "sync_classes.h"
 
 #define LCF_LOCK "concurrent.Lock"
 #define LCF_RLOCK "concurrent.RLock"
