@@ -25,6 +25,7 @@
 ** state that loaded it has closed (dlclose would unmap it under them). */
 static void pin_module(void) {
   Dl_info info;
+  lcf_set_module_open(luaopen_concurrent_core);
   if (dladdr((void *)luaopen_concurrent_core, &info) && info.dli_fname)
     dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
 }
@@ -49,8 +50,14 @@ static int l_cpu_count(lua_State *L) {
   return 1;
 }
 
+static int l_poll(lua_State *L) {
+  lua_pushinteger(L, lcf_callbacks_run(L));
+  return 1;
+}
+
 static const luaL_Reg functions[] = {
   {"sleep", l_sleep},
+  {"poll", l_poll},
   {"monotonic", l_monotonic},
   {"cpu_count", l_cpu_count},
   {NULL, NULL}
@@ -62,12 +69,12 @@ int luaopen_concurrent_core(lua_State *L) {
   luaL_newlib(L, functions);
   lcf_errors_open(L);
   lcf_future_open(L);
-  lcf_callbacks_open(L);
   lcf_waiter_open(L);
   lcf_executor_open(L);
   lcf_sync_open(L);
   lcf_thread_open(L);
   lcf_process_open(L);
+  lcf_procpool_open(L);
   lua_pushliteral(L, CF_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

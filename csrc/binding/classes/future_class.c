@@ -210,7 +210,25 @@ static int l_future_id(lua_State *L) {
   return 1;
 }
 
+/* f:add_done_callback(fn): fn(f) at once if f is done, else queued on this
+** state's inbox when f finishes (in whatever thread) and run here. */
+static int l_add_done_callback(lua_State *L) {
+  cf_future *f = lcf_checkfuture(L, 1);
+  luaL_argexpected(L, lcf_callable(L, 2), 2, "function");
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 1);
+  if (cf_future_done(f)) {          /* at once, in the caller */
+    lcf_inbox_call(L);
+    return 0;
+  }
+  lcf_inbox_watch(L, f);
+  lcf_callbacks_run(L);   /* it may have finished meanwhile */
+  return 0;
+}
+
 static const luaL_Reg methods[] = {
+  {"add_done_callback", l_add_done_callback},
   {"exception", l_exception},
   {"traceback", l_traceback},
   {"done", l_done},

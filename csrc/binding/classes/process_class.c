@@ -67,7 +67,6 @@
 #include "../runtime/record.h"
 
 #define LCF_PHANDLE "concurrent.ProcessHandle"
-#define LCF_PRECORD "concurrent.ProcessRecord"
 
 static const char RECORD_KEY = 'p';
 
@@ -157,12 +156,11 @@ static void hand_to_reaper(precord *r, pid_t pid, int daemon) {
   pthread_attr_destroy(&a);
 }
 
-/* The state closes: terminate daemon children, wait for the others. */
-static int record_gc(lua_State *L) {
-  precord **box = lua_touserdata(L, 1), *r = *box;
+/* The state closes (its close registry): terminate daemon children, wait
+** for the others. */
+static void record_close(void *obj) {
+  precord *r = obj;
   orphan *o, *rest = NULL, *next;
-  *box = NULL;
-  if (r == NULL || r->owner != getpid()) return 0;   /* a forked copy */
   cf_lock(&r->mu);
   for (o = r->orphans; o; o = o->next)
     if (o->daemon) kill(o->pid, SIGTERM);
@@ -176,29 +174,31 @@ static int record_gc(lua_State *L) {
     free(o);
   }
   record_release(r);
-  return 0;
 }
 
+static const lcf_close_kind record_closer = {
+  .order = LCF_CLOSE_PROCESSES,
+  .close = record_close,
+};
+
+/* The state's record of children, registered with its close registry; a
+** forked copy of the state makes its own. */
 static precord *get_record(lua_State *L) {
-  precord **box, *r;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &RECORD_KEY) == LUA_TUSERDATA) {
-    box = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (*box && (*box)->owner == getpid()) return *box;
-  } else {
-    lua_pop(L, 1);
-  }
-  box = lua_newuserdatauv(L, sizeof *box, 0);
-  *box = NULL;
-  luaL_setmetatable(L, LCF_PRECORD);
+  precord *r;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &RECORD_KEY);
+  r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (r && r->owner == getpid()) return r;
+  lcf_close_reserve(L);
   r = calloc(1, sizeof *r);
   if (r == NULL) luaL_error(L, "not enough memory");
   cf_mutex_init(&r->mu);
   cf_cond_init(&r->cv);
   r->owner = getpid();
   r->refs = 1;
-  *box = r;
+  lua_pushlightuserdata(L, r);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &RECORD_KEY);
+  lcf_close_add(L, &record_closer, r);
   return r;
 }
 
@@ -360,8 +360,6 @@ static int child_body(lua_State *L) {
   lua_State *co;
   int code = 0, status, nres;
   s->inbox = NULL;       /* fed by the parent's threads; its lock may be held */
-  s->pools = NULL;       /* the parent's pools: not ours to join */
-  s->npools = s->cap = 0;
   lua_pushnil(L);        /* the parent's record: children of ours get a new one */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &RECORD_KEY);
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -490,16 +488,10 @@ void lcf_process_open(lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
-  if (luaL_newmetatable(L, LCF_PRECORD)) {
-    lua_pushcfunction(L, record_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
   lua_pushcfunction(L, l_process_start);
   lua_setfield(L, -2, "process_start");
   lua_pushcfunction(L, l_getpid);
   lua_setfield(L, -2, "getpid");
   lua_pushcfunction(L, l_children);
   lua_setfield(L, -2, "_children");
-  lcf_procpool_open(L);
 }

@@ -1,5 +1,5 @@
 /*
-** process.h -- Process and ProcessPoolExecutor (concurrent.process).
+** process_class.h -- Process handles (concurrent.process).
 */
 #ifndef LCF_PROCESS_H
 #define LCF_PROCESS_H
@@ -7,10 +7,7 @@
 #include <lua.h>
 
 /* Add this area's classes and functions to the module table on the top
-** (process handles, getpid, and the process pool of procpool.c). */
+** (process handles, getpid, the children list). */
 void lcf_process_open(lua_State *L);
-
-/* core.process_pool and its class (procpool.c). */
-void lcf_procpool_open(lua_State *L);
 
 #endif

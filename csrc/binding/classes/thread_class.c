@@ -45,51 +45,27 @@
 static const lcf_encode_opts self_opts = {"self", 1, 0, 1, NULL};
 
 /* ---------------------------------------------------------------------- */
-/* The threads a state joins when it closes.                              */
+/* The threads a state joins when it closes (its close registry).         */
 
-typedef struct tlist {
-  cf_thread **v;     /* retained */
-  size_t n, cap;
-} tlist;
-
-void lcf_threads_close(lcf_state *s) {
-  tlist *l = s->threads;
-  size_t i;
-  if (l == NULL) return;
-  s->threads = NULL;
-  for (i = 0; i < l->n; i++) {
-    cf_thread_join(l->v[i], -1.0);
-    cf_release(l->v[i]);
-  }
-  free(l->v);
-  free(l);
+static void thread_close(void *t) {
+  cf_thread_join(t, -1.0);
+  cf_release(t);
 }
 
-/* Make room for one more entry (dropping threads that have ended), so
-** that registering after the start cannot fail. Raises on ENOMEM. */
-static tlist *reserve(lua_State *L) {
-  lcf_state *s = lcf_getstate(L);
-  tlist *l = s->threads;
-  size_t i, j = 0;
-  if (l == NULL) {
-    if ((l = calloc(1, sizeof *l)) == NULL) luaL_error(L, "not enough memory");
-    s->threads = l;
-  }
-  if (l->n < l->cap) return l;
-  for (i = 0; i < l->n; i++) {
-    if (cf_thread_is_alive(l->v[i])) l->v[j++] = l->v[i];
-    else cf_release(l->v[i]);
-  }
-  l->n = j;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 8;
-    cf_thread **nv = realloc(l->v, cap * sizeof *nv);
-    if (nv == NULL) luaL_error(L, "not enough memory");
-    l->v = nv;
-    l->cap = cap;
-  }
-  return l;
+static int thread_finished(void *t) {
+  return !cf_thread_is_alive(t);
 }
+
+static void thread_drop(void *t) {
+  cf_release(t);
+}
+
+static const lcf_close_kind thread_closer = {
+  .order = LCF_CLOSE_THREADS,
+  .close = thread_close,
+  .finished = thread_finished,
+  .drop = thread_drop,
+};
 
 /* ---------------------------------------------------------------------- */
 /* In the new thread.                                                      */
@@ -206,7 +182,6 @@ static int l_start(lua_State *L) {
   cf_buffer *b;
   lcf_worker_config *cfg;
   start_rec *r;
-  tlist *l = NULL;
   int daemon, direct, rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   name = luaL_checkstring(L, 3);
@@ -227,7 +202,7 @@ static int l_start(lua_State *L) {
   }
   b = lcf_newbuffer(L);                       /* 6 */
   lcf_encode(L, direct ? 5 : 2, 1, b, &self_opts);
-  if (!daemon) l = reserve(L);
+  if (!daemon) lcf_close_reserve(L);   /* so that registering cannot fail */
   cfg = lcf_worker_config_new(L, NULL);       /* raises before we own */
   r = calloc(1, sizeof *r);
   if (r == NULL || (r->name = strdup(name)) == NULL) {
@@ -246,7 +221,7 @@ static int l_start(lua_State *L) {
       return luaL_error(L, "threads can only be started once");
     return luaL_error(L, "cannot start a thread (error %d)", -rc);
   }
-  if (l) l->v[l->n++] = cf_retain(t);
+  if (!daemon) lcf_close_add(L, &thread_closer, cf_retain(t));
   lua_pushinteger(L, (lua_Integer)cf_thread_get_ident(t));
   return 1;
 }

@@ -14,10 +14,9 @@
 ** asked, flushing stdout and stderr, then _exit): the pool sees the worker
 ** die and breaks, as Python's does.
 **
-** Lifetime: collecting the executor shuts it down without waiting; a
-** per-state list joins (waits for the manager, which reaps every worker)
-** the pools made from that state when it closes. The list is made before
-** the first pool's box, so its finalizer runs after theirs.
+** Lifetime: collecting the executor shuts it down without waiting; the
+** state's close registry (runtime/record.c) joins it when the state
+** closes.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +29,13 @@
 #include "executors.h"
 #include "../classes/future_class.h"
 #include "../runtime/boxes.h"
-#include "../classes/process_class.h"
+#include "../runtime/record.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
 
 #define LCF_PROCPOOL "concurrent.ProcessPoolExecutor"
-#define LCF_PPLIST "concurrent.ProcessPoolList"
 #define REFUSE "shared objects cannot be sent to another process"
 
-static const char LIST_KEY = 'l';
 
 static const lcf_encode_opts submit_opts = {"args", 0, 1, 0, REFUSE};
 static const lcf_encode_opts init_opts = {"initargs", 0, 1, 0, REFUSE};
@@ -119,65 +116,28 @@ static void pw_task(cf_future *f, void *ctx, void *arg) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* The per-state list of pools to join at close.                          */
+/* The state's close registry joins the pool (waits for the manager, which
+** reaps every worker); the box's finalizer only shuts it down.           */
 
-typedef struct pplist {
-  cf_procpool **pools;   /* retained */
-  size_t n, cap;
-  pid_t owner;
-} pplist;
-
-static int list_gc(lua_State *L) {
-  pplist *l = lua_touserdata(L, 1);
-  size_t i;
-  if (l->owner == getpid())   /* in a forked copy the pools are not ours */
-    for (i = 0; i < l->n; i++) {
-      cf_procpool_shutdown(l->pools[i], 1, 0);
-      cf_release(l->pools[i]);
-    }
-  free(l->pools);
-  l->pools = NULL;
-  l->n = l->cap = 0;
-  return 0;
+static void pool_close(void *p) {
+  cf_procpool_shutdown(p, 1, 0);
+  cf_release(p);
 }
 
-static pplist *get_list(lua_State *L) {
-  pplist *l;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LIST_KEY) == LUA_TUSERDATA) {
-    l = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (l->owner == getpid()) return l;
-  } else {
-    lua_pop(L, 1);
-  }
-  l = lua_newuserdatauv(L, sizeof *l, 0);
-  memset(l, 0, sizeof *l);
-  l->owner = getpid();
-  luaL_setmetatable(L, LCF_PPLIST);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &LIST_KEY);
-  return l;
+static int pool_finished(void *p) {
+  return cf_procpool_is_shutdown(p) && !cf_procpool_is_running(p);
 }
 
-/* Make room for one more, dropping pools that are done with. */
-static void list_reserve(lua_State *L, pplist *l) {
-  size_t i, j = 0;
-  if (l->n < l->cap) return;
-  for (i = 0; i < l->n; i++) {
-    cf_procpool *p = l->pools[i];
-    if (cf_procpool_is_shutdown(p) && !cf_procpool_is_running(p))
-      cf_release(p);
-    else
-      l->pools[j++] = p;
-  }
-  l->n = j;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 8;
-    cf_procpool **np = realloc(l->pools, cap * sizeof *np);
-    if (np == NULL) luaL_error(L, "not enough memory");
-    l->pools = np;
-    l->cap = cap;
-  }
+static void pool_drop(void *p) {
+  cf_release(p);
 }
+
+static const lcf_close_kind pool_closer = {
+  .order = LCF_CLOSE_PROCESS_POOLS,
+  .close = pool_close,
+  .finished = pool_finished,
+  .drop = pool_drop,
+};
 
 /* ---------------------------------------------------------------------- */
 /* The executor.                                                          */
@@ -194,7 +154,6 @@ static int l_process_pool(lua_State *L) {
   cf_pool_hooks hooks;
   lcf_box *box;
   cf_procpool *p;
-  pplist *list;
   luaL_argcheck(L, max > 0 && max <= 1024, 1,
                 "max_workers must be a positive integer (at most 1024)");
   lua_settop(L, 3);
@@ -212,8 +171,7 @@ static int l_process_pool(lua_State *L) {
     lcf_encode(L, 5, n + 1, init, &init_opts);
     lua_settop(L, 4);
   }
-  list = get_list(L);   /* before the box: finalized after it */
-  list_reserve(L, list);
+  lcf_close_reserve(L);
   box = lcf_pushbox(L, LCF_PROCPOOL, NULL);
   cfg = lcf_worker_config_new(L, NULL);
   if (init) cf_buffer_move(&cfg->init, init);
@@ -228,7 +186,7 @@ static int l_process_pool(lua_State *L) {
                          "descriptors)");
   }
   box->obj = p;
-  list->pools[list->n++] = cf_retain(p);
+  lcf_close_add(L, &pool_closer, cf_retain(p));
   return 1;
 }
 
@@ -330,11 +288,6 @@ static const luaL_Reg methods[] = {
 void lcf_procpool_open(lua_State *L) {
   lcf_newclass(L, LCF_PROCPOOL, methods);
   lua_setfield(L, -2, "ProcessPoolExecutor_class");
-  if (luaL_newmetatable(L, LCF_PPLIST)) {
-    lua_pushcfunction(L, list_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
   lua_pushcfunction(L, l_process_pool);
   lua_setfield(L, -2, "process_pool");
 }

@@ -19,6 +19,29 @@
 static const lcf_encode_opts submit_opts = {"args", 0, 1, 1, NULL};
 static const lcf_encode_opts init_opts = {"initargs", 0, 1, 1, NULL};
 
+/* The state's close registry joins the pool: its finalizer (l_gc) only
+** shuts it down without waiting. */
+static void pool_close(void *p) {
+  cf_pool_shutdown(p, 1, 0);
+  cf_release(p);
+}
+
+/* All threads gone after a shutdown: nothing to join. */
+static int pool_finished(void *p) {
+  return cf_pool_is_shutdown(p) && cf_pool_thread_count(p) == 0;
+}
+
+static void pool_drop(void *p) {
+  cf_release(p);
+}
+
+static const lcf_close_kind pool_closer = {
+  .order = LCF_CLOSE_THREAD_POOLS,
+  .close = pool_close,
+  .finished = pool_finished,
+  .drop = pool_drop,
+};
+
 static cf_pool *check_pool(lua_State *L, int arg) {
   return lcf_checkobject(L, arg, LCF_EXECUTOR);
 }
@@ -53,6 +76,7 @@ static int l_thread_pool(lua_State *L) {
     lcf_encode(L, 6, n + 1, init, &init_opts);
     lua_settop(L, 5);
   }
+  lcf_close_reserve(L);
   box = lcf_pushbox(L, LCF_EXECUTOR, NULL);
   cfg = lcf_worker_config_new(L, prefix);
   if (init) cf_buffer_move(&cfg->init, init);
@@ -67,7 +91,7 @@ static int l_thread_pool(lua_State *L) {
     return luaL_error(L, "not enough memory");
   }
   box->obj = p;
-  lcf_state_add_pool(L, p);
+  lcf_close_add(L, &pool_closer, cf_retain(p));
   return 1;
 }
 

@@ -20,8 +20,6 @@
 
 #include "../../core/object.h"
 #include "inbox.h"
-#include "../classes/future_class.h"
-#include "boxes.h"
 #include "record.h"
 
 typedef struct entry {
@@ -46,7 +44,9 @@ static void inbox_destroy(void *obj) {
 
 static const cf_kind inbox_kind = {"inbox", inbox_destroy};
 
-void lcf_callbacks_close(lcf_state *s) {
+/* The state closes (its close registry, first of all). */
+static void inbox_close(void *record) {
+  lcf_state *s = record;
   lcf_inbox *ib = s->inbox;
   entry *e, *next;
   if (ib == NULL) return;
@@ -65,17 +65,25 @@ void lcf_callbacks_close(lcf_state *s) {
   cf_release(ib);
 }
 
+static const lcf_close_kind inbox_closer = {
+  .order = LCF_CLOSE_INBOX,
+  .close = inbox_close,
+};
+
 /* The inbox is made on a state's first add_done_callback; the state's
-** finalizer closes it (lcf_callbacks_close). */
+** close registry closes it. */
 static lcf_inbox *get_inbox(lua_State *L) {
   lcf_state *s = lcf_getstate(L);
   if (s->inbox == NULL) {
-    lcf_inbox *ib = calloc(1, sizeof *ib);
+    lcf_inbox *ib;
+    lcf_close_reserve(L);
+    ib = calloc(1, sizeof *ib);
     if (ib == NULL) luaL_error(L, "not enough memory");
     cf_object_init(ib, &inbox_kind);
     cf_mutex_init(&ib->mu);
     ib->tail = &ib->head;
     s->inbox = ib;
+    lcf_close_add(L, &inbox_closer, s);
   }
   return s->inbox;
 }
@@ -120,9 +128,7 @@ static int traceback_handler(lua_State *L) {
   return 1;
 }
 
-/* Call the function at -2 with the future at -1, reporting errors. Pops
-** both. */
-static void call_reported(lua_State *L) {
+void lcf_inbox_call(lua_State *L) {
   lua_pushcfunction(L, traceback_handler);
   lua_insert(L, -3);                        /* handler fn future */
   if (lua_pcall(L, 1, 0, -3) != LUA_OK) report(L);
@@ -155,40 +161,28 @@ int lcf_callbacks_run(lua_State *L) {
     lua_remove(L, -3);                              /* fn future */
     free(e);
     cf_release(ib);
-    call_reported(L);
+    lcf_inbox_call(L);
     n++;
   }
   return n;
 }
 
-/* f:add_done_callback(fn): fn(f) at once if f is done, else queued on this
-** state's inbox when f finishes (in whatever thread) and run here. The
-** entry is allocated before the core registration, so once the core has
-** it nothing below can fail. */
-static int l_add_done_callback(lua_State *L) {
-  cf_future *f = lcf_checkfuture(L, 1);
-  lcf_inbox *ib;
+/* The entry is allocated before the core registration, so once the core
+** has it nothing below can fail. */
+void lcf_inbox_watch(lua_State *L, cf_future *f) {
+  lcf_inbox *ib = get_inbox(L);
   entry *e;
   int ref;
-  luaL_argexpected(L, lcf_callable(L, 2), 2, "function");
-  lua_settop(L, 2);
-  if (cf_future_done(f)) {          /* at once, in the caller */
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 1);
-    call_reported(L);
-    return 0;
-  }
-  ib = get_inbox(L);
   lua_createtable(L, 2, 0);
-  lua_pushvalue(L, 2);
+  lua_rotate(L, -3, 1);                      /* t fn future */
+  lua_rawseti(L, -3, 2);
   lua_rawseti(L, -2, 1);
-  lua_pushvalue(L, 1);
-  lua_rawseti(L, -2, 2);
   ref = luaL_ref(L, LUA_REGISTRYINDEX);      /* raises only for memory */
   e = malloc(sizeof *e);
   if (e == NULL) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
-    return luaL_error(L, "not enough memory");
+    luaL_error(L, "not enough memory");
+    return;
   }
   e->ref = ref;
   e->inbox = cf_retain(ib);
@@ -196,22 +190,6 @@ static int l_add_done_callback(lua_State *L) {
     luaL_unref(L, LUA_REGISTRYINDEX, e->ref);
     cf_release(ib);
     free(e);
-    return luaL_error(L, "not enough memory");
+    luaL_error(L, "not enough memory");
   }
-  lcf_callbacks_run(L);   /* it may have finished meanwhile */
-  return 0;
-}
-
-static int l_poll(lua_State *L) {
-  lua_pushinteger(L, lcf_callbacks_run(L));
-  return 1;
-}
-
-void lcf_callbacks_open(lua_State *L) {
-  luaL_getmetatable(L, LCF_FUTURE);
-  lua_pushcfunction(L, l_add_done_callback);
-  lua_setfield(L, -2, "add_done_callback");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_poll);
-  lua_setfield(L, -2, "poll");
 }

@@ -1,13 +1,18 @@
 /*
-** state.c -- the per-state record, kept as a userdata in the registry.
+** record.c -- the per-state record, kept as a userdata in the registry,
+** and its close registry.
 **
-** Its finalizer is made when the module is first opened in a state, before
-** any executor, so at lua_close it runs after the executors' own
-** finalizers: those shut their pools down without waiting, and this one
-** then joins them all, so no worker thread outlives the state that made
-** its pool (and the module's code, which is also pinned in memory).
+** The record's finalizer is made when the module is first opened in a
+** state, before any box, so at lua_close it runs after every box's own
+** finalizer: executors' finalizers shut their pools down without
+** waiting, and this one then closes what was registered, in the order of
+** lcf_close_order, so no worker thread or process outlives the state
+** that made it (and the module's code, which is also pinned in memory).
+** Entries registered in another process (a forked copy of the state) are
+** not ours and are left alone.
 */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -15,18 +20,31 @@
 
 static const char STATE_KEY = 's';
 
+/* Written once, under module.c's pthread_once, before any worker exists. */
+static lua_CFunction module_open;
+
+void lcf_set_module_open(lua_CFunction open) {
+  module_open = open;
+}
+
+lua_CFunction lcf_module_open(void) {
+  return module_open;
+}
+
 static int state_gc(lua_State *L) {
   lcf_state *s = lua_touserdata(L, 1);
+  pid_t self = getpid();
+  int order;
   size_t i;
-  lcf_callbacks_close(s);
-  lcf_threads_close(s);
-  for (i = 0; i < s->npools; i++) {
-    cf_pool_shutdown(s->pools[i], 1, 0);
-    cf_release(s->pools[i]);
-  }
-  free(s->pools);
-  s->pools = NULL;
-  s->npools = s->cap = 0;
+  for (order = 0; order < LCF_CLOSE_ORDERS; order++)
+    for (i = 0; i < s->nclosers; i++) {
+      lcf_closer *c = &s->closers[i];
+      if ((int)c->kind->order == order && c->owner == self)
+        c->kind->close(c->obj);
+    }
+  free(s->closers);
+  s->closers = NULL;
+  s->nclosers = s->cap = 0;
   return 0;
 }
 
@@ -38,12 +56,7 @@ void lcf_state_open(lua_State *L) {
   }
   lua_pop(L, 1);
   s = lua_newuserdatauv(L, sizeof *s, 0);
-  s->pools = NULL;
-  s->npools = s->cap = 0;
-  s->setup = NULL;
-  s->setup_ud = NULL;
-  s->inbox = NULL;
-  s->threads = NULL;
+  *s = (lcf_state){0};
   lua_newtable(L);
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");
@@ -63,33 +76,38 @@ lcf_state *lcf_getstate(lua_State *L) {
   return s;
 }
 
-/* Pools whose threads are all gone after a shutdown need no joining:
-** drop them, so a program that makes many executors stays small. */
+/* Entries with nothing left to join are dropped, so a program that makes
+** many executors or threads stays small. */
 static void prune(lcf_state *s) {
+  pid_t self = getpid();
   size_t i, j = 0;
-  for (i = 0; i < s->npools; i++) {
-    cf_pool *p = s->pools[i];
-    if (cf_pool_is_shutdown(p) && cf_pool_thread_count(p) == 0)
-      cf_release(p);
+  for (i = 0; i < s->nclosers; i++) {
+    lcf_closer *c = &s->closers[i];
+    if (c->owner == self && c->kind->finished && c->kind->finished(c->obj))
+      c->kind->drop(c->obj);
     else
-      s->pools[j++] = p;
+      s->closers[j++] = *c;
   }
-  s->npools = j;
+  s->nclosers = j;
 }
 
-void lcf_state_add_pool(lua_State *L, cf_pool *p) {
+void lcf_close_reserve(lua_State *L) {
   lcf_state *s = lcf_getstate(L);
-  if (s->npools == s->cap) {
-    prune(s);
-    if (s->npools == s->cap) {
-      size_t cap = s->cap ? s->cap * 2 : 8;
-      cf_pool **np = realloc(s->pools, cap * sizeof *np);
-      if (np == NULL) luaL_error(L, "not enough memory");
-      s->pools = np;
-      s->cap = cap;
-    }
+  if (s->nclosers < s->cap) return;
+  prune(s);
+  if (s->nclosers == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    lcf_closer *nc = realloc(s->closers, cap * sizeof *nc);
+    if (nc == NULL) luaL_error(L, "not enough memory");
+    s->closers = nc;
+    s->cap = cap;
   }
-  s->pools[s->npools++] = cf_retain(p);
+}
+
+void lcf_close_add(lua_State *L, const lcf_close_kind *kind, void *obj) {
+  lcf_state *s = lcf_getstate(L);
+  s->closers[s->nclosers++] =
+      (lcf_closer){.kind = kind, .obj = obj, .owner = getpid()};
 }
 
 void cf_lua_set_worker_setup(lua_State *L, cf_lua_setup_fn fn, void *ud) {

@@ -16,6 +16,7 @@
 
 #include "../../core/object.h"
 #include "../runtime/boxes.h"
+#include "../runtime/record.h"
 #include "transfer.h"
 #include "internal.h"
 
@@ -454,8 +455,11 @@ static void decode_value(dec *d) {
       if (!d->classes) {
         /* Worker states open concurrent.core on first use: its classes
         ** must exist before a box is made. */
-        luaL_requiref(L, "concurrent.core", luaopen_concurrent_core, 0);
-        lua_pop(L, 1);
+        lua_CFunction open = lcf_module_open();
+        if (open) {
+          luaL_requiref(L, "concurrent.core", open, 0);
+          lua_pop(L, 1);
+        }
         d->classes = 1;
       }
       lcf_push_object(L, next_ref(d));

@@ -106,13 +106,15 @@ static int setup_state(lua_State *L) {
   }
   lua_pop(L, 1);
   /* concurrent.core is opened on first use (require, or an object of the
-  ** library arriving: transfer.c opens it then): its classes cost more
-  ** than the standard libraries, and most tasks never touch them. */
-  lua_getglobal(L, "package");
-  lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, luaopen_concurrent_core);
-  lua_setfield(L, -2, "concurrent.core");
-  lua_pop(L, 2);
+  ** library arriving: decode.c opens it then): its classes cost more than
+  ** the standard libraries, and most tasks never touch them. */
+  if (lcf_module_open()) {
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, lcf_module_open());
+    lua_setfield(L, -2, "concurrent.core");
+    lua_pop(L, 2);
+  }
   lua_getglobal(L, "os");
   lua_pushcfunction(L, worker_exit);
   lua_setfield(L, -2, "exit");
