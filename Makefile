@@ -50,7 +50,7 @@ CORELIB := $(BUILD)/libconcurrent.a
 LUA_SRC      := $(wildcard lua/concurrent/*.lua)
 LUA_BYTECODE := $(LUA_SRC:lua/%=$(BUILD)/lua/%)
 
-.PHONY: all test demo bench install clean deps check-deps c-tests busted
+.PHONY: all test demo bench install clean deps check-deps c-tests busted layers
 
 all: $(MODULE) $(CORELIB) $(LUA_BYTECODE)
 
@@ -84,6 +84,11 @@ $(BUILD)/test/%: csrc/test/%.c $(CORELIB) $(HEADERS)
 deps:
 	@sh .ci/deps.sh
 
+# Lower layers never use higher ones (ARCHITECTURE.md): includes and the
+# objects' undefined symbols.
+layers: $(CORE_OBJ) $(BINDING_OBJ)
+	@sh csrc/layers.sh $(BUILD)
+
 c-tests: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do $(TEST_ENV) $$t; done
 
@@ -96,7 +101,7 @@ TEST_DEPS :=
 -include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk
 
 test: deps
-	@$(MAKE) --no-print-directory all c-tests $(TEST_DEPS)
+	@$(MAKE) --no-print-directory all layers c-tests $(TEST_DEPS)
 	@$(MAKE) --no-print-directory busted
 
 demo: deps
