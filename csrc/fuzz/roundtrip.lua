@@ -1,7 +1,7 @@
 --- csrc/fuzz/roundtrip.lua -- the Lua half of fuzz_roundtrip.c: build(s)
 -- turns fuzz bytes into values, same(...) compares what came back with
 -- what left.
-local futures = require "concurrent.futures"
+local futures = require "concurrent.core"
 
 local RT = {}
 local FUTURE = futures.Future()
