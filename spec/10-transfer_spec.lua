@@ -241,4 +241,55 @@ describe("transfer", function()
     assert.equal(10000, #r)
     assert.same(recs[9999], r[9999])
   end)
+  it("gives back its context and scratch buffer when it runs out of memory mid-encode", function()
+    -- In a worker capped by memory_limit: fill the state to ~40 KB short
+    -- of the cap, then send 3000 new functions (each needs a proto box):
+    -- the encode fails for memory inside the walk. Afterwards the state's
+    -- context must be free again (busy false), so the next encode of an
+    -- already sent function reuses its cached dump (no new dump); the
+    -- same through the scratch buffer of an executor's submit.
+    local capped <close> = futures.ThreadPoolExecutor{max_workers = 1, memory_limit = 4 * 1024 * 1024}
+    local f = capped:submit(function()
+      local core = require "concurrent.core"
+      local thread = require "concurrent.thread"
+      local futures = require "concurrent.futures"
+      local q = thread.Queue()
+      local inner = futures.ThreadPoolExecutor{max_workers = 1}
+      local function g() return 1 end
+      q:put(g); q:get()
+      local function squeezed(send, sign)
+        local many = {}
+        for i = 1, 3000 do many[i] = load("return " .. sign .. i) end
+        local hog = {}
+        pcall(function() for k = 1, 1e6 do hog[k] = ("x"):rep(200) .. k end end)
+        for k = #hog, #hog - 200, -1 do hog[k] = nil end
+        collectgarbage()
+        local ok, err = pcall(send, many)
+        hog, many = nil, nil
+        collectgarbage()
+        return ok, tostring(err)
+      end
+      local r = {}
+      r.ok1, r.err1 = squeezed(function(v) q:put(v) end, "")
+      r.dumps1, r.busy1, r.scratch1 = core._transfer_stats()
+      q:put(g); q:get()
+      r.dumps2 = core._transfer_stats()
+      r.ok2, r.err2 = squeezed(function(v) inner:submit(function() end, v) end, "-")
+      r.dumps3, r.busy2, r.scratch2 = core._transfer_stats()
+      r.fine = inner:submit(function(t) return #t end, {1, 2, 3}):result(30)
+      inner:shutdown()
+      return r
+    end)
+    local r = f:result(60)
+    assert.is_false(r.ok1)
+    assert.matches("not enough memory", r.err1)
+    assert.is_false(r.busy1)
+    assert.is_false(r.scratch1)
+    assert.equal(r.dumps1, r.dumps2)      -- g's dump was reused
+    assert.is_false(r.ok2)
+    assert.matches("not enough memory", r.err2)
+    assert.is_false(r.busy2)
+    assert.is_false(r.scratch2)
+    assert.equal(3, r.fine)
+  end)
 end)

@@ -18,6 +18,7 @@
 #include "classes/future_class.h"
 #include "classes/process_class.h"
 #include "runtime/record.h"
+#include "transfer/transfer.h"
 #include "classes/sync_classes.h"
 #include "classes/thread_class.h"
 
@@ -58,6 +59,7 @@ static int l_poll(lua_State *L) {
 static const luaL_Reg functions[] = {
   {"sleep", l_sleep},
   {"poll", l_poll},
+  {"_transfer_stats", lcf_transfer_stats},
   {"monotonic", l_monotonic},
   {"cpu_count", l_cpu_count},
   {NULL, NULL}

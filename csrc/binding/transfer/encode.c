@@ -54,13 +54,15 @@ typedef struct enc {
   int names_checked;     /* the names were found fresh in this encode */
   int depth;
   int npath;
-  segment path[LCF_MAX_DEPTH * 2 + 8];
+  segment *path;         /* the walk's (MAX_PATH); the fast paths have none */
 } enc;
+
+#define MAX_PATH (LCF_MAX_DEPTH * 2 + 8)
 
 static void push_path(enc *e, int kind, lua_Integer index, int key,
                       const char *name) {
   segment *s;
-  if (e->npath >= (int)(sizeof e->path / sizeof e->path[0])) {
+  if (e->npath >= MAX_PATH) {
     e->npath++;   /* deeper than the depth limit lets us get; not shown */
     return;
   }
@@ -88,8 +90,7 @@ static void push_path_string(enc *e) {
   lua_State *L = e->L;
   luaL_Buffer lb;
   int i, n = e->npath;
-  if (n > (int)(sizeof e->path / sizeof e->path[0]))
-    n = (int)(sizeof e->path / sizeof e->path[0]);
+  if (n > MAX_PATH) n = MAX_PATH;
   luaL_buffinit(L, &lb);
   for (i = 0; i < n; i++) {
     segment *s = &e->path[i];
@@ -142,22 +143,31 @@ static void push_path_string(enc *e) {
   luaL_pushresult(&lb);
 }
 
-/* Every error of an encode goes through here: the seen set, and the
-** scratch buffer if that is what is being filled, are released first,
-** since the error unwinds past lcf_encode and its caller. */
-static void release_ctx(enc *e) {
-  e->c->busy = 0;
-  if (e->b == &e->home->scratch) e->home->scratch_busy = 0;
+/* Mark the context in use by this encode (and the state's scratch buffer,
+** if that is what is being filled) and push it as a to-be-closed value:
+** any error unwinding past the encode (a refusal, or a memory error
+** raised anywhere in the walk) closes it, which gives both back
+** (transfer.c's ctx_close). A normal end keeps the scratch buffer, whose
+** bytes the caller moves on: see let_go. */
+static void hold(enc *e) {
+  e->c->busy = 1;
+  e->c->scratch_of = e->b == &e->home->scratch ? e->home : NULL;
+  lua_pushvalue(e->L, e->cidx);
+  lua_toclose(e->L, -1);
+}
+
+/* The encode is done: close the slot (top: the stack below hold's). */
+static void let_go(enc *e, int top) {
+  e->c->scratch_of = NULL;
+  lua_settop(e->L, top);
 }
 
 static _Noreturn void enc_fail(enc *e, const char *msg) {
-  release_ctx(e);
   luaL_error(e->L, "%s", msg);
   abort();
 }
 
 static _Noreturn void refuse(enc *e, const char *what, const char *why) {
-  release_ctx(e);
   push_path_string(e);
   luaL_error(e->L, "cannot send %s at %s%s%s", what, lua_tostring(e->L, -1),
              why ? ": " : "", why ? why : "");
@@ -440,6 +450,7 @@ static lcf_proto *get_proto(enc *e, int idx) {
     enc_fail(e, "not enough memory");
   }
   lua_pop(L, 1);
+  e->home->dumps++;
   cf_object_init(pr, &lcf_proto_kind);
   pr->id = lcf_hash_bytes(b.data, b.len);
   pr->len = b.len;
@@ -585,11 +596,10 @@ static void put_scalars(enc *e, int first, int n) {
 ** written nothing, if the call is not like that. */
 static int encode_simple_task(lua_State *L, int cidx, int first, int n,
                               cf_buffer *b, const lcf_encode_opts *o) {
-  enc e;
   tctx *c = lua_touserdata(L, cidx);
   const char *name;
   lcf_proto *pr;
-  int nup = 0;
+  int nup = 0, top;
   if (c->busy || !o->allow_objects || n > 100 || b->len != 0 ||
       lua_type(L, first) != LUA_TFUNCTION || lua_iscfunction(L, first))
     return 0;
@@ -603,11 +613,10 @@ static int encode_simple_task(lua_State *L, int cidx, int first, int n,
     }
     nup = 1;
   }
-  e.L = L;
-  e.b = b;
-  e.o = o;
-  e.c = e.home = c;
-  e.cidx = cidx;
+  luaL_checkstack(L, 8, "too many values");
+  top = lua_gettop(L);
+  enc e = {.L = L, .b = b, .o = o, .c = c, .home = c, .cidx = cidx};
+  hold(&e);
   pr = get_proto(&e, first);
   if (cf_buffer_add_ref(b, pr, NULL) != 0) enc_fail(&e, "not enough memory");
   put_varint(&e, (uint64_t)n);
@@ -615,17 +624,15 @@ static int encode_simple_task(lua_State *L, int cidx, int first, int n,
   put_byte(&e, nup);
   if (nup) put_byte(&e, T_ENV);
   put_scalars(&e, first + 1, n - 1);
+  let_go(&e, top);
   return 1;
 }
 
 /* Only numbers, booleans and nils (most task results): no context, no
 ** walk. Returns 0, having written nothing, otherwise. */
 static int encode_scalars(lua_State *L, int first, int n, cf_buffer *b) {
-  enc e;
+  enc e = {.L = L, .b = b};
   if (n > 16 || !all_scalars(L, first, n)) return 0;
-  e.L = L;
-  e.b = b;
-  e.c = e.home = NULL;
   if (cf_buffer_reserve(b, 1 + 9 * (size_t)n) != 0) return 0;
   put_varint(&e, (uint64_t)n);
   put_scalars(&e, first, n);
@@ -634,8 +641,10 @@ static int encode_scalars(lua_State *L, int first, int n, cf_buffer *b) {
 
 void lcf_encode_with(lua_State *L, int cidx, int first, int n,
                      cf_buffer *b, const lcf_encode_opts *opts) {
-  static const lcf_encode_opts defaults = {"value", 1, 0, 1, NULL};
-  enc e;
+  static const lcf_encode_opts defaults = {.root = "value", .bare = 1,
+                                           .allow_objects = 1};
+  enc e = {.L = L, .b = b};
+  segment path[MAX_PATH];
   int i, top = lua_gettop(L);
   if (opts && opts->fn_first) {
     if (cidx != 0 &&
@@ -646,9 +655,8 @@ void lcf_encode_with(lua_State *L, int cidx, int first, int n,
   }
   first = lua_absindex(L, first);
   luaL_checkstack(L, 16, "too many values");
-  e.L = L;
-  e.b = b;
   e.o = opts ? opts : &defaults;
+  e.path = path;
   if (cidx == 0) {
     lcf_transfer_context(L);
     cidx = lua_gettop(L);
@@ -659,7 +667,7 @@ void lcf_encode_with(lua_State *L, int cidx, int first, int n,
     e.c = lcf_ctx_new(L);
     e.cidx = lua_gettop(L);
   }
-  e.c->busy = 1;
+  hold(&e);
   if (++e.c->gen == 0) {             /* wrapped: clear the stamps */
     if (e.c->slots) memset(e.c->slots, 0, e.c->cap * sizeof *e.c->slots);
     e.c->gen = 1;
@@ -683,8 +691,7 @@ void lcf_encode_with(lua_State *L, int cidx, int first, int n,
     encode_value(&e, first + i, t, 1);
     e.npath--;
   }
-  e.c->busy = 0;
-  lua_settop(L, top);
+  let_go(&e, top);
 }
 
 void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,

@@ -58,6 +58,8 @@ typedef struct tctx {
   uint32_t gen;
   int busy;              /* an encode is using the seen set */
   int scratch_busy;
+  struct tctx *scratch_of; /* busy filling that context's scratch buffer */
+  lua_Integer dumps;     /* functions dumped by this state (for tests) */
   cf_buffer scratch;
   lua_Integer names_sig; /* package.loaded's signature when names were made */
   const void *last_fn;   /* user value 3's address, and its proto */

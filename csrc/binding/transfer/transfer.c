@@ -83,6 +83,19 @@ static int ctx_gc(lua_State *L) {
   return 0;
 }
 
+/* An encode's to-be-closed slot (encode.c's hold) is closed: give back
+** the context, and the scratch buffer it was filling (on an error). */
+static int ctx_close(lua_State *L) {
+  tctx *c = lua_touserdata(L, 1);
+  c->busy = 0;
+  if (c->scratch_of) {
+    cf_buffer_reset(&c->scratch_of->scratch);
+    c->scratch_of->scratch_busy = 0;
+    c->scratch_of = NULL;
+  }
+  return 0;
+}
+
 /* Pushes a new context. */
 tctx *lcf_ctx_new(lua_State *L) {
   tctx *c = lua_newuserdatauv(L, sizeof *c, NUV);
@@ -90,6 +103,8 @@ tctx *lcf_ctx_new(lua_State *L) {
   if (luaL_newmetatable(L, "concurrent.transfer")) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, ctx_close);
+    lua_setfield(L, -2, "__close");
   }
   lua_setmetatable(L, -2);
   lua_newtable(L);                                  /* protos */
@@ -116,6 +131,14 @@ static tctx *ctx_at(lua_State *L, int cidx) {
   c = lua_touserdata(L, -1);
   lua_pop(L, 1);                 /* the registry holds it */
   return c;
+}
+
+int lcf_transfer_stats(lua_State *L) {
+  tctx *c = ctx_at(L, 0);
+  lua_pushinteger(L, c->dumps);
+  lua_pushboolean(L, c->busy);
+  lua_pushboolean(L, c->scratch_busy);
+  return 3;
 }
 
 cf_buffer *lcf_scratch_begin(lua_State *L, int cidx) {

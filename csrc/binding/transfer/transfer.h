@@ -53,6 +53,9 @@ void lcf_scratch_end(lua_State *L, int cidx, cf_buffer *b);
 void lcf_transfer_context(lua_State *L);
 void lcf_encode_with(lua_State *L, int cidx, int first, int n, cf_buffer *b,
                      const lcf_encode_opts *opts);
+/* core._transfer_stats() -> the functions this state has dumped, and
+** whether its context and its scratch buffer are in use (for tests). */
+int lcf_transfer_stats(lua_State *L);
 
 /* A buffer holding one number, as lcf_encode writes it, without a Lua
 ** state (for C code under a mutex). lcf_buffer_number: 0 if b holds
