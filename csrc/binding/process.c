@@ -65,6 +65,7 @@
 #include "future.h"
 #include "process.h"
 #include "state.h"
+#include "worker.h"
 
 #define LCF_PHANDLE "concurrent.ProcessHandle"
 #define LCF_PRECORD "concurrent.ProcessRecord"
@@ -333,12 +334,8 @@ static int l_handle_gc(lua_State *L) {
 
 /* The message of the error value on top of co. */
 static const char *error_message(lua_State *L, lua_State *co) {
-  if (lua_type(co, -1) == LUA_TSTRING) return lua_tostring(co, -1);
   lua_xmove(co, L, 1);
-  if (luaL_callmeta(L, -1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-    return lua_tostring(L, -1);
-  return lua_pushfstring(L, "(error object is a %s value)",
-                         luaL_typename(L, -1));
+  return lcf_error_text(L, -1);
 }
 
 /* os.exit in a Process child: flush, then _exit (the copied state is

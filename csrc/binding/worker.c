@@ -132,9 +132,7 @@ static int setup_state(lua_State *L) {
 
 static void copy_message(lua_State *L, const char *prefix, char *msg,
                          size_t msgsz) {
-  const char *m = lua_tostring(L, -1);
-  if (m == NULL) m = luaL_typename(L, -1);
-  snprintf(msg, msgsz, "%s%s", prefix, m);
+  snprintf(msg, msgsz, "%s%s", prefix, lcf_error_text(L, -1));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -278,11 +276,34 @@ static const lcf_encode_opts results_opts[2] = {
 static const lcf_encode_opts error_opts[2] = {
   {"error", 1, 0, 1, NULL}, {"error", 1, 0, 0, REFUSE_REMOTE}};
 
+/* The value at 1's __tostring, or nothing: run protected by the below. */
+static int call_tostring(lua_State *L) {
+  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    return 1;
+  return 0;
+}
+
+/* The error value itself is never changed: a number is converted on a
+** copy (lua_tostring would turn the value in its slot into a string),
+** and __tostring runs protected, so one that raises, yields or recurses
+** gives the generic text instead of replacing the error. */
 const char *lcf_error_text(lua_State *L, int idx) {
-  const char *msg = lua_tostring(L, idx);
-  if (msg != NULL) return msg;
-  if (luaL_callmeta(L, idx, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-    return lua_tostring(L, -1);
+  idx = lua_absindex(L, idx);
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: return lua_tostring(L, idx);
+    case LUA_TNUMBER:
+      lua_pushvalue(L, idx);
+      return lua_tostring(L, -1);
+    default: break;
+  }
+  if (luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushcfunction(L, call_tostring);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+      return lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
   return lua_pushfstring(L, "(error object is a %s value)",
                          luaL_typename(L, idx));
 }

@@ -54,8 +54,9 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg);
 void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
                      cf_buffer *out, int remote);
 
-/* The text of the error value at idx for a traceback: the string, its
-** __tostring, or "(error object is a T value)". May push a value. */
+/* The text of the error value at idx for a traceback: the string, the
+** number's text, its __tostring (called protected), or "(error object is
+** a T value)"; the value at idx is left as it is. May push values. */
 const char *lcf_error_text(lua_State *L, int idx);
 
 #endif
