@@ -498,9 +498,9 @@ describe("what cannot cross", function()
     local ex <close> = futures.ThreadPoolExecutor(1)
     local q = thread.Queue()
     q:put("first")
-    assert.matches("cannot send concurrent%.ThreadPoolExecutor at value",
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at item",
       helpers.error_of(q.put, q, ex))
-    assert.matches("cannot send concurrent%.ThreadPoolExecutor at value%.pool",
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at item%.pool",
       helpers.error_of(q.put, q, {pool = ex}))
     assert.equal(1, q:qsize())
     assert.equal("first", q:get_nowait())

@@ -540,12 +540,17 @@ static void encode_value(enc *e, int idx, int type, int named) {
     case LUA_TUSERDATA: {
       void *obj = lcf_toobject(L, idx);
       if (obj == NULL) refuse(e, "userdata", NULL);
+      if (lcf_object_class(obj) == NULL) {   /* an executor, say */
+        luaL_getmetafield(L, idx, "__name");
+        refuse(e, lua_tostring(L, -1), "it cannot cross to another state");
+      }
       if (!e->o->allow_objects)
         refuse(e, cf_kind_name(obj), e->o->refuse ? e->o->refuse
                                                   : "objects cannot cross");
       if (cf_buffer_add_ref(e->b, obj, NULL) != 0)
         enc_fail(e, "not enough memory");
       put_byte(e, T_OBJ);
+      lcf_remember_box(L, idx, obj);
       break;
     }
     case LUA_TTHREAD: refuse(e, "coroutine", NULL); break;

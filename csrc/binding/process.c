@@ -480,7 +480,8 @@ static const luaL_Reg handle_methods[] = {
 };
 
 void lcf_process_open(lua_State *L) {
-  /* Handles are plain userdata (no __concurrent): they cannot be sent. */
+  /* Handles are plain userdata (not a class of lcf_newclass): they
+  ** cannot be sent. */
   if (luaL_newmetatable(L, LCF_PHANDLE)) {
     luaL_setfuncs(L, handle_methods, 0);
     lua_pushvalue(L, -1);
