@@ -562,8 +562,9 @@ static void encode_value(enc *e, int idx, int type, int named) {
       void *obj = lcf_toobject(L, idx);
       if (obj == NULL) refuse(e, "userdata", NULL);
       if (lcf_object_class(obj) == NULL) {   /* an executor, say */
-        luaL_getmetafield(L, idx, "__name");
-        refuse(e, lua_tostring(L, -1), "it cannot cross to another state");
+        int named = luaL_getmetafield(L, idx, "__name") == LUA_TSTRING;
+        refuse(e, named ? lua_tostring(L, -1) : "object",
+               "it cannot cross to another state");
       }
       if (!e->o->allow_objects)
         refuse(e, cf_kind_name(obj), e->o->refuse ? e->o->refuse
