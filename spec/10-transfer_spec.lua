@@ -202,6 +202,57 @@ describe("transfer", function()
     assert.matches("cannot send coroutine at results%[1%]", err)
   end)
 
+  it("keeps closures that share an upvalue sharing it on the other side", function()
+    local counter = 0
+    local function incr() counter = counter + 1 end
+    local function task() for _ = 1, 10 do incr() end return counter end
+    assert.equal(10, ex:submit(task):result())
+    assert.equal(10, ex:submit(task):result())   -- a fresh snapshot each task
+    assert.equal(0, counter)
+    -- Two closures passed as separate arguments of one call: one transfer.
+    local n = 1
+    local function get() return n end
+    local function set(v) n = v end
+    assert.equal(42, ex:submit(function(g, s) s(42) return g() end, get, set):result())
+    -- A closure that is the value of an upvalue it shares (the first
+    -- function is still being received when the second joins it).
+    local shared = {}
+    local x = 5
+    shared.bump = function() x = x + 1 return x end
+    local function read() local _ = shared return x end
+    assert.equal(7, ex:submit(function() shared.bump() shared.bump() return read() end):result())
+  end)
+
+  it("refuses an executor at the call that sends it, in a task and in its upvalues", function()
+    local inner <close> = futures.ThreadPoolExecutor(1)
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at args%[1%]",
+      helpers.error_of(ex.submit, ex, print, inner))
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at function<upvalue inner>",
+      helpers.error_of(ex.submit, ex, function() return inner end))
+    assert.equal(3, ex:submit(function() return 3 end):result())   -- still usable
+  end)
+
+  it("recognises the library's objects by their metatable, not by a field", function()
+    local lock = require("concurrent.thread").Lock()
+    local real = getmetatable(lock)
+    local forged = {}
+    for k, v in pairs(real) do forged[k] = v end
+    debug.setmetatable(lock, forged)            -- looks the same, is not the class
+    local ok, err = pcall(ex.submit, ex, print, lock)
+    debug.setmetatable(lock, real)
+    assert.is_false(ok)
+    assert.matches("cannot send userdata at args%[1%]", err)
+    local file = io.tmpfile()
+    local fmt = getmetatable(file)
+    debug.setmetatable(file, {__concurrent = true, __name = "concurrent.Lock"})
+    ok, err = pcall(ex.submit, ex, print, file)
+    debug.setmetatable(file, fmt)
+    file:close()
+    assert.is_false(ok)
+    assert.matches("cannot send userdata at args%[1%]", err)
+    assert.is_true(helpers.roundtrip(ex, lock) == lock)   -- the real one still crosses
+  end)
+
   it("copies a 100,000-number array there and back", function()
     local t = {}
     for i = 1, 100000 do t[i] = i * 0.5 end

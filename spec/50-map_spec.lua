@@ -163,6 +163,21 @@ for _, kind in ipairs(EXECUTORS) do
       end
     end)
 
+    it("raises a task's error value with its type, with chunksize 1 and larger", function()
+      local ex <close> = make(2)
+      for _, chunksize in ipairs{1, 3} do
+        for _, v in ipairs{500, 2.5} do
+          local ok, err = pcall(function()
+            for _ in ex:map(function(x) if x == 2 then error(v) end return x end, {1, 2, 3},
+                            {chunksize = chunksize}) do end
+          end)
+          assert.is_false(ok)
+          assert.equal(math.type(v), math.type(err))
+          assert.equal(v, err)
+        end
+      end
+    end)
+
     it("keeps a string error's position", function()
       local ex <close> = make(1)
       for _, cs in ipairs({1, 3}) do

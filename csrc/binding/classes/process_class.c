@@ -65,6 +65,7 @@
 #include "future_class.h"
 #include "process_class.h"
 #include "../runtime/record.h"
+#include "../runtime/errors.h"
 
 #define LCF_PHANDLE "concurrent.ProcessHandle"
 
@@ -333,12 +334,8 @@ static int l_handle_gc(lua_State *L) {
 
 /* The message of the error value on top of co. */
 static const char *error_message(lua_State *L, lua_State *co) {
-  if (lua_type(co, -1) == LUA_TSTRING) return lua_tostring(co, -1);
   lua_xmove(co, L, 1);
-  if (luaL_callmeta(L, -1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-    return lua_tostring(L, -1);
-  return lua_pushfstring(L, "(error object is a %s value)",
-                         luaL_typename(L, -1));
+  return lcf_error_text(L, -1);
 }
 
 /* os.exit in a Process child: flush, then _exit (the copied state is
@@ -481,7 +478,8 @@ static const luaL_Reg handle_methods[] = {
 };
 
 void lcf_process_open(lua_State *L) {
-  /* Handles are plain userdata (no __concurrent): they cannot be sent. */
+  /* Handles are plain userdata (not a class of lcf_newclass): they
+  ** cannot be sent. */
   if (luaL_newmetatable(L, LCF_PHANDLE)) {
     luaL_setfuncs(L, handle_methods, 0);
     lua_pushvalue(L, -1);

@@ -39,6 +39,7 @@
 #include "thread_class.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
+#include "../runtime/errors.h"
 
 #define LCF_THREADHANDLE "concurrent.ThreadHandle"
 

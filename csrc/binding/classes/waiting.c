@@ -148,9 +148,7 @@ static int l_map_chunk(lua_State *L) {
 }
 
 void lcf_waiter_open(lua_State *L) {
-  lcf_newclass(L, LCF_WAITER, methods);
-  lua_pushnil(L);                   /* not an object that crosses states */
-  lua_setfield(L, -2, "__concurrent");
+  lcf_newclass(L, LCF_WAITER, methods);   /* a kind that does not cross */
   lua_pop(L, 1);
   lua_pushcfunction(L, l_waiter_new);
   lua_setfield(L, -2, "waiter");

@@ -32,6 +32,7 @@
 #include "../runtime/record.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
+#include "../runtime/errors.h"
 
 #define LCF_PROCPOOL "concurrent.ProcessPoolExecutor"
 #define REFUSE "shared objects cannot be sent to another process"
@@ -80,8 +81,7 @@ static int pw_start(void *ud, void **ctx, char *msg, size_t msgsz) {
     lua_pushcfunction(L, run_initializer);
     lua_pushlightuserdata(L, c);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-      const char *m = lua_tostring(L, -1);
-      snprintf(msg, msgsz, "initializer failed: %s", m ? m : luaL_typename(L, -1));
+      snprintf(msg, msgsz, "initializer failed: %s", lcf_error_text(L, -1));
       lua_close(L);
       return -1;
     }

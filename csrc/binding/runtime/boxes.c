@@ -6,8 +6,10 @@
 #include "../../core/object.h"
 #include "boxes.h"
 
-/* Core kind name -> class name, for boxes made on the receiving side of a
-** transfer. */
+/* The kinds of core object that cross between states by reference, and
+** the class of the box the receiver makes: the one table both sides use
+** (encode.c refuses what is not here, so no object is sent that cannot be
+** received). Executors, waiters and the like are not here. */
 static const struct {
   const char *kind, *tname;
 } classes[] = {
@@ -24,6 +26,11 @@ static const struct {
   {"thread", "concurrent.ThreadHandle"},
   {NULL, NULL}
 };
+
+/* Registry keys (their addresses): the set of the library's metatables,
+** and the per-state cache of boxes (core object -> box, weak values). */
+static const char CLASSES_KEY = 'c';
+static const char BOXES_KEY = 'b';
 
 static int box_gc(lua_State *L) {
   lcf_box *b = lua_touserdata(L, 1);
@@ -47,12 +54,22 @@ void lcf_newclass(lua_State *L, const char *tname, const luaL_Reg *methods) {
     lua_setfield(L, -2, "__name");
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, tname);
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "__concurrent");
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
+    /* Recognised by identity (lcf_toobject), not by a field a forged
+    ** metatable could copy. */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CLASSES_KEY) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &CLASSES_KEY);
+    }
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);                               /* set[mt] = true */
+    lua_pop(L, 1);
   }
   if (methods) luaL_setfuncs(L, methods, 0);
 }
@@ -65,25 +82,76 @@ lcf_box *lcf_pushbox(lua_State *L, const char *tname, void *obj) {
   return b;
 }
 
-void lcf_push_object(lua_State *L, void *obj) {
+const char *lcf_object_class(const void *obj) {
   const char *kind = cf_kind_name(obj);
   int i;
-  for (i = 0; classes[i].kind; i++) {
-    if (strcmp(classes[i].kind, kind) == 0) {
-      lcf_pushbox(L, classes[i].tname, NULL)->obj = cf_retain(obj);
-      return;
-    }
+  for (i = 0; classes[i].kind; i++)
+    if (strcmp(classes[i].kind, kind) == 0) return classes[i].tname;
+  return NULL;
+}
+
+/* Push the state's box cache, made on first use. */
+static void push_boxes(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &BOXES_KEY) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &BOXES_KEY);
+}
+
+/* A box leaves the cache when it is collected (weak values are cleared
+** before finalizers run), so a cached box always holds its object. */
+void lcf_remember_box(lua_State *L, int idx, void *obj) {
+  idx = lua_absindex(L, idx);
+  push_boxes(L);
+  lua_pushlightuserdata(L, obj);
+  lua_pushvalue(L, idx);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+/* The box this state already has for obj, if any: a future that comes
+** back from a worker is then the very value the state holds (a table key
+** still finds it). */
+void lcf_push_object(lua_State *L, void *obj) {
+  const char *tname = lcf_object_class(obj);
+  lcf_box *b;
+  if (tname == NULL)
+    luaL_error(L, "cannot receive an object of kind '%s'", cf_kind_name(obj));
+  push_boxes(L);                                     /* boxes */
+  lua_pushlightuserdata(L, obj);
+  if (lua_rawget(L, -2) == LUA_TUSERDATA &&
+      ((lcf_box *)lua_touserdata(L, -1))->obj == obj) {
+    lua_remove(L, -2);
+    return;
   }
-  luaL_error(L, "cannot receive an object of kind '%s'", kind);
+  lua_pop(L, 1);
+  b = lcf_pushbox(L, tname, NULL);                   /* boxes box */
+  b->obj = cf_retain(obj);
+  lua_pushlightuserdata(L, obj);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4);
+  lua_remove(L, -2);
 }
 
 void *lcf_toobject(lua_State *L, int idx) {
   lcf_box *b = lua_touserdata(L, idx);
   int ours;
-  if (b == NULL || !lua_getmetatable(L, idx)) return NULL;
-  ours = lua_getfield(L, -1, "__concurrent") == LUA_TBOOLEAN;
+  if (b == NULL || lua_type(L, idx) != LUA_TUSERDATA ||
+      lua_rawlen(L, idx) != sizeof *b || !lua_getmetatable(L, idx))
+    return NULL;
+  ours = lua_rawgetp(L, LUA_REGISTRYINDEX, &CLASSES_KEY) == LUA_TTABLE;
+  if (ours) {
+    lua_pushvalue(L, -2);
+    ours = lua_rawget(L, -2) == LUA_TBOOLEAN;
+    lua_pop(L, 1);
+  }
   lua_pop(L, 2);
-  return ours && lua_rawlen(L, idx) == sizeof *b ? b->obj : NULL;
+  return ours ? b->obj : NULL;
 }
 
 void *lcf_checkobject(lua_State *L, int arg, const char *tname) {

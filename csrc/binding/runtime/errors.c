@@ -105,3 +105,35 @@ int lcf_raise(lua_State *L, const char *name, const char *fmt, ...) {
   lcf_pusherror(L, name, msg);
   return lua_error(L);
 }
+
+/* The value at 1's __tostring, or nothing: run protected by the below. */
+static int call_tostring(lua_State *L) {
+  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+    return 1;
+  return 0;
+}
+
+/* The error value itself is never changed: a number is converted on a
+** copy (lua_tostring would turn the value in its slot into a string),
+** and __tostring runs protected, so one that raises, yields or recurses
+** gives the generic text instead of replacing the error. */
+const char *lcf_error_text(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: return lua_tostring(L, idx);
+    case LUA_TNUMBER:
+      lua_pushvalue(L, idx);
+      return lua_tostring(L, -1);
+    default: break;
+  }
+  if (luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushcfunction(L, call_tostring);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+      return lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  return lua_pushfstring(L, "(error object is a %s value)",
+                         luaL_typename(L, idx));
+}

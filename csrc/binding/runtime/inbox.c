@@ -21,6 +21,7 @@
 #include "../../core/object.h"
 #include "inbox.h"
 #include "record.h"
+#include "errors.h"
 
 typedef struct entry {
   struct lcf_inbox *inbox;   /* retained */
@@ -118,13 +119,11 @@ static void report(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* Message handler: the error as a string (its __tostring if it has one)
-** followed by the traceback. An error in here makes the pcall return
+/* Message handler: the error's text (lcf_error_text) followed by the
+** traceback. An error in here makes the pcall return
 ** LUA_ERRERR with a string, which report() handles too. */
 static int traceback_handler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) msg = luaL_tolstring(L, 1, NULL);
-  luaL_traceback(L, L, msg, 1);
+  luaL_traceback(L, L, lcf_error_text(L, 1), 1);
   return 1;
 }
 

@@ -190,6 +190,23 @@ static void fresh_cell(lua_State *L, int fidx, int i) {
   lua_pop(L, 1);
 }
 
+/* UPREF: upvalue i of the function at fidx becomes the same upvalue as
+** the one named in the buffer, of a function received earlier in this
+** decode (kept, since the encoder marked it shared). */
+static void join_upvalue(dec *d, int fidx, int i) {
+  lua_State *L = d->L;
+  uint64_t num = get_varint(d);
+  int up = get_byte(d);
+  if (num >= d->nnum || !d->refs || up < 1) malformed(d);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, d);
+  if (lua_rawgeti(L, -1, (lua_Integer)num + 1) != LUA_TFUNCTION ||
+      lua_iscfunction(L, -1) || lua_getupvalue(L, -1, up) == NULL)
+    malformed(d);
+  lua_pop(L, 1);
+  lua_upvaluejoin(L, fidx, i, -1, up);
+  lua_pop(L, 2);
+}
+
 /* Push the kept template for id, or load and keep one. */
 /* Push the templates table (a new one if fresh), kept in the context. */
 static void push_templates(dec *d, int fresh) {
@@ -280,6 +297,11 @@ static void decode_function(dec *d, int tag, int shared) {
     if (d->p < d->end && *d->p == T_ENV) {
       d->p++;
       lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    } else if (d->p < d->end && *d->p == T_UPREF) {
+      d->p++;
+      if (!numbered) malformed(d);
+      join_upvalue(d, fidx, i);
+      continue;                      /* joined: nothing to set */
     } else {
       if (!numbered) malformed(d);   /* a leaf has only _ENV */
       if (reused) fresh_cell(L, fidx, i);

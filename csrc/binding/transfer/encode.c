@@ -221,7 +221,7 @@ static seen_slot *seen_find(enc *e, const void *p) {
   }
 }
 
-static void seen_add(enc *e, const void *p, uint32_t num, size_t at) {
+static seen_slot *seen_add(enc *e, const void *p, uint32_t num, size_t at) {
   tctx *c = e->c;
   size_t mask, i;
   if ((c->used + 1) * 2 > c->cap) {
@@ -249,6 +249,7 @@ static void seen_add(enc *e, const void *p, uint32_t num, size_t at) {
   c->slots[i].num = num;
   c->slots[i].at = at;
   c->used++;
+  return &c->slots[i];
 }
 
 /* A repeat: mark the first copy shared and refer to it. */
@@ -478,12 +479,32 @@ static int is_env_upvalue(lua_State *L, const char *name, int idx) {
   return g;
 }
 
+/* An upvalue already sent with another closure of this transfer: refer
+** to it (marking that function shared, so the receiver keeps it), and
+** return 1; or remember it as upvalue i of function num (tag at) and
+** return 0. */
+static int put_upvalue_ref(enc *e, int idx, int i, uint32_t num, size_t at) {
+  const void *id = lua_upvalueid(e->L, idx, i);
+  seen_slot *s = seen_find(e, id);
+  if (s == NULL) {
+    seen_add(e, id, num, at)->up = i;
+    return 0;
+  }
+  e->b->data[s->at] |= T_SHARED;
+  put_byte(e, T_UPREF);
+  put_varint(e, s->num);
+  put_byte(e, s->up);
+  return 1;
+}
+
 static void encode_lfunction(enc *e, int idx) {
   lua_State *L = e->L;
   const char *name;
   int nup = 0, i, leaf = 1;
   const void *p = lua_topointer(L, idx);
   lcf_proto *pr;
+  uint32_t num = e->nnum;
+  size_t at = e->b->len;
   if (put_seen_ref(e, p)) return;
   enter(e, "function");
   while ((name = lua_getupvalue(L, idx, nup + 1)) != NULL) {
@@ -492,7 +513,7 @@ static void encode_lfunction(enc *e, int idx) {
     nup++;
   }
   if (nup > 255) refuse(e, "function", "more than 255 upvalues");
-  if (!leaf) seen_add(e, p, e->nnum++, e->b->len);
+  if (!leaf) seen_add(e, p, e->nnum++, at);
   pr = get_proto(e, idx);
   if (e->o->allow_objects) {
     if (cf_buffer_add_ref(e->b, pr, NULL) != 0) enc_fail(e, "not enough memory");
@@ -507,7 +528,7 @@ static void encode_lfunction(enc *e, int idx) {
     name = lua_getupvalue(L, idx, i);
     if (is_env_upvalue(L, name, lua_gettop(L))) {
       put_byte(e, T_ENV);
-    } else {
+    } else if (!put_upvalue_ref(e, idx, i, num, at)) {
       push_path(e, SEG_UPVALUE, 0, 0, name);
       encode_value(e, lua_gettop(L), lua_type(L, -1), 1);
       e->npath--;
@@ -551,12 +572,18 @@ static void encode_value(enc *e, int idx, int type, int named) {
     case LUA_TUSERDATA: {
       void *obj = lcf_toobject(L, idx);
       if (obj == NULL) refuse(e, "userdata", NULL);
+      if (lcf_object_class(obj) == NULL) {   /* an executor, say */
+        int named = luaL_getmetafield(L, idx, "__name") == LUA_TSTRING;
+        refuse(e, named ? lua_tostring(L, -1) : "object",
+               "it cannot cross to another state");
+      }
       if (!e->o->allow_objects)
         refuse(e, cf_kind_name(obj), e->o->refuse ? e->o->refuse
                                                   : "objects cannot cross");
       if (cf_buffer_add_ref(e->b, obj, NULL) != 0)
         enc_fail(e, "not enough memory");
       put_byte(e, T_OBJ);
+      lcf_remember_box(L, idx, obj);
       break;
     }
     case LUA_TTHREAD: refuse(e, "coroutine", NULL); break;

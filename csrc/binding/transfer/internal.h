@@ -22,7 +22,8 @@
 /* The tags of the format (see transfer.c). */
 enum {
   T_NIL, T_FALSE, T_TRUE, T_INT32, T_INT64, T_FLOAT, T_STR, T_TABLE, T_REF,
-  T_LFUNC, T_LFUNCR, T_ENV, T_CFUNC, T_NAMED, T_OBJ, T_PROTO, T_PROTOR
+  T_LFUNC, T_LFUNCR, T_ENV, T_CFUNC, T_NAMED, T_OBJ, T_PROTO, T_PROTOR,
+  T_UPREF
 };
 #define T_SHARED 0x40   /* or'ed into TABLE, LFUNCR, PROTOR */
 
@@ -40,9 +41,10 @@ extern const cf_kind lcf_proto_kind;
 /* The per-state context: a seen set and a scratch buffer.                */
 
 typedef struct seen_slot {
-  const void *key;
+  const void *key;       /* a table, a function, or an upvalue's id */
   uint32_t gen, num;
   size_t at;             /* offset of the value's tag in the buffer */
+  int up;                /* an upvalue: its index in function num */
 } seen_slot;
 
 /* The context is a userdata with user values: 1 the protos table

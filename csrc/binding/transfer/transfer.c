@@ -15,10 +15,13 @@
 **            | NAMED str(module) str(key)   a module or a field of one
 **            | OBJ                     the next reference of the buffer
 **   upval   := ENV | value
+**            | UPREF varint(n) u8(i)   the i-th upvalue of function n
 ** Tables and LFUNCR/PROTOR are numbered in the order they start, before
-** their contents, so cycles resolve. LFUNC/PROTO (functions whose only
+** their contents, so cycles resolve. Closures that share an upvalue
+** (one lua_upvalueid) share it on the other side too: the first one
+** carries it, the others an UPREF, joined with lua_upvaluejoin. LFUNC/PROTO (functions whose only
 ** upvalue is _ENV) are not numbered. The S bit (SHARED) is set on a
-** numbered value once a REF to it is written: the decoder only keeps
+** numbered value once a REF (or an UPREF) to it is written: the decoder only keeps
 ** those, and may build the others in any order (a large array is pushed
 ** on the stack and made in one step by a vararg constructor). PROTO and
 ** OBJ take the buffer's references in order: a PROTO's reference is a

@@ -22,6 +22,7 @@
 #include "../runtime/record.h"
 #include "../transfer/transfer.h"
 #include "worker.h"
+#include "../runtime/errors.h"
 
 /* A pool worker's state keeps at the bottom of its stack: 1 the message
 ** handler, 2 the transfer context; so a task looks nothing up. */
@@ -134,9 +135,7 @@ static int setup_state(lua_State *L) {
 
 static void copy_message(lua_State *L, const char *prefix, char *msg,
                          size_t msgsz) {
-  const char *m = lua_tostring(L, -1);
-  if (m == NULL) m = luaL_typename(L, -1);
-  snprintf(msg, msgsz, "%s%s", prefix, m);
+  snprintf(msg, msgsz, "%s%s", prefix, lcf_error_text(L, -1));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -280,15 +279,6 @@ static const lcf_encode_opts results_opts[2] = {
 static const lcf_encode_opts error_opts[2] = {
   {"error", 1, 0, 1, NULL}, {"error", 1, 0, 0, REFUSE_REMOTE}};
 
-const char *lcf_error_text(lua_State *L, int idx) {
-  const char *msg = lua_tostring(L, idx);
-  if (msg != NULL) return msg;
-  if (luaL_callmeta(L, idx, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-    return lua_tostring(L, -1);
-  return lua_pushfstring(L, "(error object is a %s value)",
-                         luaL_typename(L, idx));
-}
-
 /* Message handler: keep the error value as it is, and leave the
 ** traceback in upvalue 1's slot (a table) for the runner to pick up. */
 static int message_handler(lua_State *L) {
@@ -315,31 +305,38 @@ static int task_body(lua_State *L) {
   return 0;
 }
 
+/* (error, out, opts, how): encode the error (how 0), its tostring text
+** (1), or the text that names its type (2). */
 static int encode_error_body(lua_State *L) {
   cf_buffer *out = lua_touserdata(L, 2);
+  int how = (int)lua_tointeger(L, 4);
+  if (how == 1) luaL_tolstring(L, 1, NULL);
+  else if (how == 2)
+    lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  if (how > 0) lua_replace(L, 1);
   cf_buffer_reset(out);
   lcf_encode(L, 1, 1, out, lua_touserdata(L, 3));
   return 0;
 }
 
-/* An error value that cannot cross (a coroutine, say) is sent as its
-** string form instead, so the caller still learns what went wrong. */
+/* An error value that cannot cross (a coroutine, say, or a table holding
+** one) is sent as its tostring text instead, so the caller still learns
+** what went wrong; if its __tostring fails too, as the text naming its
+** type. Each try is protected: a failing __tostring here, outside the
+** task's pcall, would abort the process. */
 static void encode_error(lua_State *L, int eidx, cf_buffer *out,
                          const lcf_encode_opts *opts) {
-  lua_pushcfunction(L, encode_error_body);
-  lua_pushvalue(L, eidx);
-  lua_pushlightuserdata(L, out);
-  lua_pushlightuserdata(L, (void *)opts);
-  if (lua_pcall(L, 3, 0, 0) == LUA_OK) return;
-  lua_pop(L, 1);
-  lua_pushcfunction(L, encode_error_body);
-  luaL_tolstring(L, eidx, NULL);
-  lua_pushlightuserdata(L, out);
-  lua_pushlightuserdata(L, (void *)opts);
-  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+  int how;
+  for (how = 0; how <= 2; how++) {
+    lua_pushcfunction(L, encode_error_body);
+    lua_pushvalue(L, eidx);
+    lua_pushlightuserdata(L, out);
+    lua_pushlightuserdata(L, (void *)opts);
+    lua_pushinteger(L, how);
+    if (lua_pcall(L, 4, 0, 0) == LUA_OK) return;
     lua_pop(L, 1);
-    cf_buffer_reset(out);
   }
+  cf_buffer_reset(out);
 }
 
 /* The message handler and its traceback slot are made once per state

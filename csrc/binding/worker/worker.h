@@ -54,8 +54,4 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg);
 void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
                      cf_buffer *out, int remote);
 
-/* The text of the error value at idx for a traceback: the string, its
-** __tostring, or "(error object is a T value)". May push a value. */
-const char *lcf_error_text(lua_State *L, int idx);
-
 #endif
