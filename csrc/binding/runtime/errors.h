@@ -13,5 +13,8 @@ void lcf_errors_open(lua_State *L);
 void lcf_pusherror(lua_State *L, const char *name, const char *message);
 /* Raise one. */
 int lcf_raise(lua_State *L, const char *name, const char *fmt, ...);
+/* Raise the failure of a core call that returned -errno: "not enough
+** memory" for -ENOMEM (as Lua says it), else "<what>: <strerror>". */
+int lcf_raise_errno(lua_State *L, const char *what, int rc);
 
 #endif
