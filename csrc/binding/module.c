@@ -11,7 +11,7 @@
 
 #include <lauxlib.h>
 
-#include "../concurrent.h"
+#include "../concurrent_lua.h"
 #include "runtime/inbox.h"
 #include "runtime/errors.h"
 #include "executors/executors.h"

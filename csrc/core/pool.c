@@ -191,7 +191,9 @@ static void pool_break(cf_pool *p, const char *msg) {
 ** in p->finishing as its result was published. */
 static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
   int rc = cf_future_start(f, in), was_counted = 0;
-  if (rc == 0) {
+  if (rc == -ENOMEM) {                       /* reported, never masked */
+    cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
+  } else if (rc == 0) {
     cf_current_task = f;
     cf_current_input = in;
     cf_current_finishing = &p->finishing;
@@ -310,6 +312,9 @@ static int spawn_worker(cf_pool *p) {
   return 0;
 }
 
+/* Queue f: f, or NULL with *rc set and f untouched (its input and arg
+** still in it, for the caller to take back: a failed submit takes
+** nothing from its caller). */
 static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   int e = 0, queued;
   *rc = 0;
@@ -321,10 +326,6 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   if (p->shutdown) {
     cf_unlock(&p->mu);
     *rc = CF_ESHUTDOWN;
-    cf_future_cancel(f);
-    cf_future_drop_input(f);
-    cf_future_free_arg(f);
-    cf_release(f);
     return NULL;
   }
   if (p->broken) {
@@ -354,9 +355,7 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
     p->head = p->tail = NULL;
     atomic_store_explicit(&p->queued, 0, memory_order_relaxed);
     cf_unlock(&p->mu);
-    cf_release(f);
-    cancel_task(f);
-    cf_release(f);
+    cf_release(f);                    /* the queue's reference */
     *rc = e;
     return NULL;
   }
@@ -366,15 +365,19 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
 
 cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
                           void (*arg_free)(void *), int *rc) {
-  cf_future *f = cf_future_new();
+  cf_future *f = cf_future_new(), *queued;
   if (f == NULL || cf_future_set_arg(f, arg, arg_free) != 0) {
-    if (arg_free) arg_free(arg);
     cf_release(f);
     *rc = -ENOMEM;
     return NULL;
   }
   f->fn = fn;
-  return submit(p, f, rc);
+  if ((queued = submit(p, f, rc)) == NULL) {
+    cf_future_set_arg(f, NULL, NULL);   /* arg stays the caller's */
+    cf_future_cancel(f);
+    cf_release(f);
+  }
+  return queued;
 }
 
 /* The input is stored inline in the future when it is small (one
@@ -382,14 +385,19 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
 cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                  int *rc) {
   size_t room = cf_future_room_for(input);
-  cf_future *f = cf_future_new_sized(room <= 2040 ? room : 0);
-  if (f == NULL) {
+  cf_future *f = cf_future_new_sized(room <= 2040 ? room : 0), *queued;
+  if (f == NULL || cf_future_put_input(f, input) != 0) {
+    cf_release(f);
     *rc = -ENOMEM;
     return NULL;
   }
   f->fn = fn;
-  cf_future_put_input(f, input);
-  return submit(p, f, rc);
+  if ((queued = submit(p, f, rc)) == NULL) {
+    cf_future_take_input(f, input);     /* the input stays the caller's */
+    cf_future_cancel(f);
+    cf_release(f);
+  }
+  return queued;
 }
 
 int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {

@@ -60,7 +60,7 @@
 
 #include "future.h"
 
-enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR };
+enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR, M_NOMEM };
 enum { W_FREE = 0, W_STARTING, W_IDLE, W_BUSY };
 
 #define HDR_SIZE 9   /* u64 length + u8 kind */
@@ -297,14 +297,18 @@ static int child_task(cf_procpool *p, int fd, void *ctx, cf_buffer *in) {
   int rc;
   cf_future *f = cf_future_new();
   if (f == NULL) child_exit(3);
-  cf_future_put_input(f, in);
   cf_future_set_running(f);
-  p->fn(f, ctx, NULL);
+  if (cf_future_put_input(f, in) != 0)
+    cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
+  else
+    p->fn(f, ctx, NULL);
   if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
   o = cf_future_outcome(f, &payload, &tb);
   fflush(stdout);
   fflush(stderr);
-  if (payload->nrefs > 0) {   /* the runner let objects in: never send pointers */
+  if (o == CF_OUTCOME_NOMEM) {
+    rc = send_frame(fd, M_NOMEM, 1, NULL, 0, NULL, 0);
+  } else if (payload->nrefs > 0) {   /* the runner let objects in: never send pointers */
     static const char msg[] = "a task result carried shared objects";
     rc = send_frame(fd, M_ERROR, 1, msg, strlen(msg), NULL, 0);
   } else {
@@ -516,20 +520,22 @@ static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
     char *m = strndup((const char *)body->data, body->len);
     break_pool(p, m ? m : "a worker process failed to start");
     free(m);
-  } else if ((kind == M_RESULT || kind == M_ERROR) && w->state == W_BUSY &&
-             body->len >= 8) {
+  } else if ((kind == M_RESULT || kind == M_ERROR || kind == M_NOMEM) &&
+             w->state == W_BUSY && body->len >= 8) {
     uint64_t tblen;
     char *tb = NULL;
+    cf_outcome how = kind == M_RESULT ? CF_OUTCOME_RESULT
+                   : kind == M_ERROR ? CF_OUTCOME_ERROR : CF_OUTCOME_NOMEM;
     memcpy(&tblen, body->data, 8);
     if (tblen > body->len - 8) {
       lost(p, w);
       return;
     }
-    if (tblen) tb = strndup((const char *)body->data + 8, (size_t)tblen);
+    if (tblen && (tb = strndup((const char *)body->data + 8, (size_t)tblen)) == NULL)
+      how = CF_OUTCOME_NOMEM;   /* reported, not dropped */
     memmove(body->data, body->data + 8 + tblen, body->len - 8 - tblen);
     body->len -= 8 + (size_t)tblen;
-    cf_future_finish(w->task, kind == M_RESULT ? CF_OUTCOME_RESULT
-                                               : CF_OUTCOME_ERROR, body, tb);
+    cf_future_finish(w->task, how, body, tb);
     free(tb);
     cf_release(w->task);
     w->task = NULL;
@@ -701,11 +707,11 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
     return NULL;
   }
   f = cf_future_new();
-  if (f == NULL) {
+  if (f == NULL || cf_future_put_input(f, input) != 0) {
+    cf_release(f);
     *rc = -ENOMEM;
     return NULL;
   }
-  cf_future_put_input(f, input);
   if (foreign(p)) {
     char m[160];
     snprintf(m, sizeof m, "this process pool belongs to process %d; it "
@@ -716,6 +722,7 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   cf_lock(&p->mu);
   if (p->shutdown) {
     cf_unlock(&p->mu);
+    cf_future_take_input(f, input);   /* a failed submit takes nothing */
     cf_release(f);
     *rc = CF_ESHUTDOWN;
     return NULL;
@@ -729,6 +736,7 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   }
   if (p->manager == 0 && (e = start_manager(p)) != 0) {
     cf_unlock(&p->mu);
+    cf_future_take_input(f, input);
     cf_release(f);
     *rc = e;
     return NULL;

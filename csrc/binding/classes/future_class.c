@@ -63,13 +63,13 @@ static int push_outcome(lua_State *L, cf_future *f, int as_exception) {
       lua_remove(L, -2);
       if (as_exception) return 1;
       return lua_error(L);
+    case CF_OUTCOME_NOMEM:              /* as Lua reports it */
+      lua_pushliteral(L, "not enough memory");
+      if (as_exception) return 1;
+      return lua_error(L);
     default:
       return lcf_raise(L, "CancelledError", "the future was cancelled");
   }
-}
-
-int lcf_future_push_results(lua_State *L, cf_future *f) {
-  return push_outcome(L, f, 0);
 }
 
 /* Upvalue 1 is the Future class, 2 the state's record: a finished

@@ -18,9 +18,6 @@ void lcf_pushfuture(lua_State *L, cf_future *f);
 /* Timeout argument: nil/none -> -1 (forever); a negative or NaN number is
 ** an argument error. */
 double lcf_opttimeout(lua_State *L, int arg);
-/* Push f's results (raising its error, CancelledError, ...) as result()
-** does once f is done; returns the count. */
-int lcf_future_push_results(lua_State *L, cf_future *f);
 /* A buffer owned by a new userdata on the stack top (freed with it). */
 cf_buffer *lcf_newbuffer(lua_State *L);
 

@@ -35,6 +35,7 @@
 #include "../runtime/inbox.h"
 #include "future_class.h"
 #include "../runtime/boxes.h"
+#include "../runtime/errors.h"
 #include "../runtime/record.h"
 #include "thread_class.h"
 #include "../transfer/transfer.h"
@@ -220,7 +221,7 @@ static int l_start(lua_State *L) {
     start_rec_free(r);
     if (rc == CF_ESTATE)
       return luaL_error(L, "threads can only be started once");
-    return luaL_error(L, "cannot start a thread (error %d)", -rc);
+    return lcf_raise_errno(L, "cannot start a thread", rc);
   }
   if (!daemon) lcf_close_add(L, &thread_closer, cf_retain(t));
   lua_pushinteger(L, (lua_Integer)cf_thread_get_ident(t));

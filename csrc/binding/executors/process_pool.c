@@ -29,6 +29,7 @@
 #include "executors.h"
 #include "../classes/future_class.h"
 #include "../runtime/boxes.h"
+#include "../runtime/errors.h"
 #include "../runtime/record.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
@@ -204,8 +205,8 @@ static int l_submit(lua_State *L) {
   if (f == NULL) {
     if (rc == CF_ESHUTDOWN)
       return luaL_error(L, "cannot schedule new futures after shutdown");
-    return luaL_error(L, "cannot start the process pool's manager thread "
-                         "(error %d)", -rc);
+    return lcf_raise_errno(L, "cannot start the process pool's manager "
+                              "thread", rc);
   }
   lcf_pushfuture(L, f);
   return 1;

@@ -12,6 +12,7 @@
 #include "executors.h"
 #include "../classes/future_class.h"
 #include "../runtime/boxes.h"
+#include "../runtime/errors.h"
 #include "../runtime/record.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
@@ -126,7 +127,7 @@ static int l_submit(lua_State *L) {
   if (f == NULL) {
     if (rc == CF_ESHUTDOWN)
       return luaL_error(L, "cannot schedule new futures after shutdown");
-    return luaL_error(L, "cannot start a worker thread (error %d)", -rc);
+    return lcf_raise_errno(L, "cannot start a worker thread", rc);
   }
   box = lua_newuserdatauv(L, sizeof *box, 0);
   box->obj = NULL;

@@ -6,6 +6,7 @@
 ** class), and calling a class makes an instance. Classes are fields of the
 ** module, so they cross between states by name and keep their identity.
 */
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -104,6 +105,13 @@ int lcf_raise(lua_State *L, const char *name, const char *fmt, ...) {
   va_end(ap);
   lcf_pusherror(L, name, msg);
   return lua_error(L);
+}
+
+int lcf_raise_errno(lua_State *L, const char *what, int rc) {
+  char buf[128];
+  if (rc == -ENOMEM) return luaL_error(L, "not enough memory");
+  /* The GNU strerror_r (thread-safe; _GNU_SOURCE) returns the message. */
+  return luaL_error(L, "%s: %s", what, strerror_r(-rc, buf, sizeof buf));
 }
 
 /* The value at 1's __tostring, or nothing: run protected by the below. */

@@ -13,6 +13,9 @@ void lcf_errors_open(lua_State *L);
 void lcf_pusherror(lua_State *L, const char *name, const char *message);
 /* Raise one. */
 int lcf_raise(lua_State *L, const char *name, const char *fmt, ...);
+/* Raise the failure of a core call that returned -errno: "not enough
+** memory" for -ENOMEM (as Lua says it), else "<what>: <strerror>". */
+int lcf_raise_errno(lua_State *L, const char *what, int rc);
 /* The text of the error value at idx for a traceback: the string, the
 ** number's text, its __tostring (called protected), or "(error object is
 ** a T value)"; the value at idx is left as it is. May push values. */

@@ -11,7 +11,7 @@
 
 #include <lua.h>
 
-#include "../../concurrent.h"
+#include "../../concurrent_lua.h"
 
 typedef struct lcf_inbox lcf_inbox;
 

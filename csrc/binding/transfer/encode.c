@@ -55,6 +55,7 @@ typedef struct enc {
   int depth;
   int npath;
   segment *path;         /* the walk's (MAX_PATH); the fast paths have none */
+  int slot;              /* the to-be-closed slot of hold() */
 } enc;
 
 #define MAX_PATH (LCF_MAX_DEPTH * 2 + 8)
@@ -153,12 +154,17 @@ static void hold(enc *e) {
   e->c->busy = 1;
   e->c->scratch_of = e->b == &e->home->scratch ? e->home : NULL;
   lua_pushvalue(e->L, e->cidx);
-  lua_toclose(e->L, -1);
+  e->slot = lua_gettop(e->L);
+  lua_toclose(e->L, e->slot);
 }
 
-/* The encode is done: close the slot (top: the stack below hold's). */
+/* The encode is done: close the slot (top: the stack below hold's, so
+** the slot is top + 1 or above). lua_closeslot, not lua_settop: Lua 5.4.4's
+** lua_settop keeps a stack pointer across the __close call, which may
+** move the stack (it did, in threads' small stacks). */
 static void let_go(enc *e, int top) {
   e->c->scratch_of = NULL;
+  lua_closeslot(e->L, e->slot);
   lua_settop(e->L, top);
 }
 

@@ -4,7 +4,7 @@
 */
 #include <lauxlib.h>
 
-#include "../../concurrent.h"
+#include "../../concurrent_lua.h"
 #include "transfer.h"
 
 int cf_lua_push_payload(lua_State *L, const cf_buffer *payload) {

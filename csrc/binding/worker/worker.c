@@ -192,19 +192,11 @@ static lua_State *new_capped_state(size_t limit) {
   return L;
 }
 
-lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
-                               size_t msgsz) {
-  lua_State *L = cfg->memory_limit ? new_capped_state(cfg->memory_limit)
-                                   : lcf_salloc_newstate();
-  if (L == NULL) {
-    snprintf(msg, msgsz, "not enough memory for a worker state");
-    return NULL;
-  }
-  return lcf_worker_setupstate(L, cfg, msg, msgsz);
-}
-
-lua_State *lcf_worker_setupstate(lua_State *L, const lcf_worker_config *cfg,
-                                 char *msg, size_t msgsz) {
+/* Set up a state just made; closes it and returns NULL with a message on
+** failure. */
+static lua_State *setup_worker_state(lua_State *L,
+                                     const lcf_worker_config *cfg,
+                                     char *msg, size_t msgsz) {
   lua_pushcfunction(L, setup_state);
   lua_pushlightuserdata(L, (void *)cfg);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
@@ -214,6 +206,18 @@ lua_State *lcf_worker_setupstate(lua_State *L, const lcf_worker_config *cfg,
   }
   return L;
 }
+
+lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
+                               size_t msgsz) {
+  lua_State *L = cfg->memory_limit ? new_capped_state(cfg->memory_limit)
+                                   : lcf_salloc_newstate();
+  if (L == NULL) {
+    snprintf(msg, msgsz, "not enough memory for a worker state");
+    return NULL;
+  }
+  return setup_worker_state(L, cfg, msg, msgsz);
+}
+
 
 static int run_initializer(lua_State *L) {
   const lcf_worker_config *c = lua_touserdata(L, 1);

@@ -8,7 +8,7 @@
 
 #include <lua.h>
 
-#include "../../concurrent.h"
+#include "../../concurrent_lua.h"
 
 /* What every worker of one pool (or one thread) starts from. Immutable
 ** once made; owned by the pool (freed by its destroy hook). */
@@ -37,11 +37,6 @@ void lcf_worker_stop(void *cfg, void *ctx);
 ** has a memory limit. */
 lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
                                size_t msgsz);
-
-/* The same on a state the caller made; closes it and returns NULL with a
-** message on failure. */
-lua_State *lcf_worker_setupstate(lua_State *L, const lcf_worker_config *cfg,
-                                 char *msg, size_t msgsz);
 
 /* The task function for Lua tasks: the future's input holds the function
 ** and its arguments. */
