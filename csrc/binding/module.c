@@ -8,6 +8,7 @@
 #endif
 #include <dlfcn.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -49,7 +50,17 @@ static int l_cpu_count(lua_State *L) {
   return 1;
 }
 
+/* isatty(fd): for progress bars (concurrent.progress draws only on a
+** terminal). */
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)) == 1);
+  return 1;
+}
+
+void lcf_trace_open(lua_State *L);   /* trace_binding.c */
+
 static const luaL_Reg functions[] = {
+  {"isatty", l_isatty},
   {"sleep", l_sleep},
   {"monotonic", l_monotonic},
   {"cpu_count", l_cpu_count},
@@ -68,6 +79,7 @@ int luaopen_concurrent_core(lua_State *L) {
   lcf_sync_open(L);
   lcf_thread_open(L);
   lcf_process_open(L);
+  lcf_trace_open(L);
   lua_pushliteral(L, CF_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

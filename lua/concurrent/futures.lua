@@ -227,6 +227,7 @@ local function generic_puller(seqs, nargs)
 end
 
 local unpack, min = table.unpack, math.min
+local tracing, trace_items = core.tracing, core.trace_items
 
 -- submit's "cannot send X at args[k]..." names the k-th value of one task;
 -- say which item (and which of its sequences) that was.
@@ -311,7 +312,10 @@ local function map(self, fn, ...)
         if single then
           ok, f = pcall(submit, self, fn, unpack(src, from, to))
         else
+          -- one C call a chunk: name the chunk's items in a trace
+          if tracing() then trace_items(nextindex, got) end
           ok, f = pcall(submit, self, run_chunk, fn, nargs, got, unpack(src, from, to))
+          if not ok and tracing() then trace_items(0, 0) end
         end
         if not ok then  -- after shutdown, or a value that cannot cross
           exhausted, submit_err = true, item_error(f, nextindex, nargs, single and 0 or 3)
