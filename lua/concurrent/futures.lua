@@ -20,6 +20,17 @@ futures.FIRST_EXCEPTION = "FIRST_EXCEPTION"
 local monotonic, future_id = core.monotonic, core.future_id
 local FUTURE_MT = getmetatable(core.Future())
 
+-- What progress (concurrent/progress.lua) is told of the iterators of
+-- as_completed and map: total, closing value, whether they yield futures.
+local iterators = setmetatable({}, {__mode = "k"})
+futures._iterators = iterators
+
+--- progress(fs_or_iterator [, opts]): see concurrent/progress.lua, loaded
+-- on first use (a tail call: its errors name the caller's line).
+function futures.progress(...)
+  return require("concurrent.progress").wrap(...)
+end
+
 --- iserror(err [, class]): is err an error object of class (default: any
 -- of this library's classes), following the class hierarchy?
 function futures.iserror(err, class)
@@ -92,6 +103,7 @@ function futures.as_completed(fs, timeout)
     left = left - 1
     return byid[id]
   end
+  iterators[iterate] = {total = #list, closing = waiter, futures = true}
   return iterate, nil, nil, waiter
 end
 
@@ -418,6 +430,12 @@ local function map(self, fn, ...)
   end
   -- Leaving the loop early (break, error) cancels what has not started.
   local closer = setmetatable({}, {__close = cancel_all})
+  local total   -- known when every sequence is a table
+  for k = 1, nseqs do
+    if type(seqs[k]) ~= "table" then total = nil break end
+    total = math.min(total or math.maxinteger, #seqs[k])
+  end
+  iterators[iterate] = {total = total, closing = closer}
   return iterate, nil, nil, closer
 end
 
