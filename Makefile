@@ -83,6 +83,7 @@ $(BUILD)/test/%: csrc/test/%.c $(CORELIB) $(HEADERS)
 # Install what is missing from Debian's packages (as root), or say how.
 deps:
 	@sh .ci/deps.sh
+	@sh .ci/deps-optional.sh
 
 c-tests: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do $(TEST_ENV) $$t; done
@@ -93,7 +94,8 @@ busted: $(MODULE)
 # Fragments add their own targets, and to TEST_DEPS what `make test`
 # needs built before the specs run.
 TEST_DEPS :=
--include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk
+-include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk \
+  examples/trace/trace.mk
 
 test: deps
 	@$(MAKE) --no-print-directory all c-tests $(TEST_DEPS)
