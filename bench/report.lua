@@ -81,21 +81,10 @@ local function get(peer, w)
   return r and r.median, r
 end
 
--- The goals of the issue. max/min bound our median; peer/ratio ask for
--- peer median / our median >= ratio (ratio of speeds, same run).
-local GOALS = {
-  {w = "A", unit = "us/task", max = 0.65, peer = "luv", ratio = 2},
-  {w = "A'", unit = "us/item", max = 0.2, peer = "python-process", ratio = 2},
-  {w = "A''", unit = "us/thread", max = 50},
-  {w = "B", unit = "x", min = 1.95},
-  {w = "C", unit = "ms", max = 2.5, peer = "python-pickle", ratio = 4},
-  {w = "C'", unit = "ms", max = 7, peer = "python-pickle", ratio = 2},
-  {w = "D", unit = "ms", max = 0.15},
-  {w = "require", unit = "ms", max = 1},
-  {w = "M", unit = "MB", max = 15},
-}
-local PEERS = {"python-thread", "python-process", "python-pickle", "luv"}
-local FLOOR = "api-floor"
+-- The goals, the peers' columns and the floor's name (bench/goals.lua,
+-- shared with the charts).
+local goals = dofile(BENCH_DIR .. "/goals.lua")
+local GOALS, PEERS, FLOOR = goals.GOALS, goals.PEERS, goals.FLOOR
 
 local function fmt(x)
   if x == nil then return "-" end
