@@ -414,13 +414,35 @@ local function map(self, fn, ...)
     end
   end
 
+  -- A watcher (futures.progress) sees the slow path only, about once a
+  -- chunk: hook(i) as item i is yielded, hook(n, false, true) at the end
+  -- (n items), hook(nil, true) as an error leaves the iterator. Without
+  -- one, the cost is one upvalue test a chunk.
+  local hook
+  local function after_slow(ok, i, ...)
+    if not ok then
+      hook(nil, true)
+      error(i, 0)
+    end
+    if i == nil then hook(nextindex - 1, false, true) else hook(i) end
+    return i, ...
+  end
+
   local function iterate()
     local p = pos
     if p <= stop then
       pos = p + 1
       return base + p, flat[p]
     end
+    if hook then return after_slow(pcall(slow)) end
     return slow()
+  end
+
+  -- watch(fn): set the hook; returns position(), the index of the last
+  -- item yielded by the fast path (nil outside a chunk's results).
+  local function watch(fn)
+    hook = fn
+    return function() return flat and base + pos - 1 or nil end
   end
 
   fill(0)
@@ -435,7 +457,7 @@ local function map(self, fn, ...)
     if type(seqs[k]) ~= "table" then total = nil break end
     total = math.min(total or math.maxinteger, #seqs[k])
   end
-  iterators[iterate] = {total = total, closing = closer}
+  iterators[iterate] = {total = total, closing = closer, watch = watch}
   return iterate, nil, nil, closer
 end
 

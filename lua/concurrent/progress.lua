@@ -12,12 +12,14 @@
 -- opts.quiet prints nothing; opts.on_progress(done, total, failed) is
 -- called instead of drawing (hosts that draw their own bar).
 --
--- Per item it costs one Lua call and a counter: the clock is read only
--- every `stride` items, a stride sized from the rate so that checks come
--- about fifty times a second. An error raised by the wrapped iterator (a
--- map item that failed, as_completed's TimeoutError) is seen by the
--- loop's closing value, without a pcall per item: it is counted as a
--- failure, the line is finished, and the error goes on.
+-- A map's iterator is returned as it is: map tells progress where it is
+-- from its slow path (about once a chunk), so a map loop pays nothing per
+-- item. Other iterators get a step per item: one Lua call and a counter;
+-- the clock is read only every `stride` items, a stride sized from the
+-- rate so that checks come about fifty times a second. An error raised by
+-- the wrapped iterator (a map item that failed, as_completed's
+-- TimeoutError) is counted as a failure, the line is finished, and the
+-- error goes on.
 local core = require "concurrent.core"
 local futures = require "concurrent.futures"
 
@@ -210,42 +212,80 @@ function progress.wrap(src, ...)
     emit(true)
   end
 
-  local function after(first, ...)
-    in_iter = false
-    if first == nil then
-      finish()
-      return nil
-    end
-    done = done + 1
-    if futures_mode and not first:cancelled() and select("#", first:exception(0)) > 0 then
-      failed = failed + 1
-    end
-    if done >= next_check then check() end
-    return first, ...
-  end
-
-  local function step(s, c)
-    in_iter = true
-    return after(iter(s, c))
-  end
-
-  -- The loop's closing value: an error out of the wrapped iterator (a
-  -- failed map item, a TimeoutError) counts as one failed item; a break
-  -- or an error finishes the line too. Then the wrapped iterator closes.
-  local closer = setmetatable({}, {__close = function(_, err)
-    if in_iter and err ~= nil then
-      in_iter = false
-      failed = failed + 1
-      if not futures_mode then done = done + 1 end   -- the item that failed
-    end
+  -- Closing: finish the line, then close the wrapped iterator as the loop
+  -- would have (a break cancels a map's pending items).
+  local function close_all(err)
     finish()
     if closing ~= nil then
       local mt = getmetatable(closing)
       local close = mt and mt.__close
       if close then close(closing, err) end
     end
+  end
+
+  if known and known.watch then
+    -- A map: it calls us from its slow path (about once a chunk), so the
+    -- loop runs map's own iterator and pays nothing per item.
+    local position
+    position = known.watch(function(i, bad, ended)
+      if bad then
+        done, failed = (position() or done) + 1, failed + 1
+        finish()
+        return
+      end
+      done = i
+      if ended then finish()
+      elseif done >= next_check then check() end
+    end)
+    local closer = setmetatable({}, {__close = function(_, err)
+      if not finished then done = position() or done end
+      close_all(err)
+    end})
+    if tty then emit(false) end
+    return iter, state, control, closer
+  end
+
+  -- Others: a step per item. An error out of the wrapped iterator (not
+  -- out of the loop body: in_iter tells them apart) is seen by the
+  -- loop's closing value, without a pcall per item.
+  local step
+  if futures_mode then   -- one value, a future
+    step = function(s, c)
+      in_iter = true
+      local f = iter(s, c)
+      in_iter = false
+      if f == nil then finish() return nil end
+      done = done + 1
+      if not f:cancelled() and select("#", f:exception(0)) > 0 then failed = failed + 1 end
+      if done >= next_check then check() end
+      return f
+    end
+  else
+    local function after(first, ...)
+      in_iter = false
+      if first == nil then
+        finish()
+        return nil
+      end
+      done = done + 1
+      if done >= next_check then check() end
+      return first, ...
+    end
+    step = function(s, c)
+      in_iter = true
+      return after(iter(s, c))
+    end
+  end
+
+  local closer = setmetatable({}, {__close = function(_, err)
+    if in_iter and err ~= nil then
+      in_iter = false
+      failed = failed + 1
+      if not futures_mode then done = done + 1 end   -- the item that failed
+    end
+    close_all(err)
   end})
-  if tty and not cb then emit(false) end
+  if tty then emit(false) end
   return step, state, control, closer
 end
 
