@@ -13,7 +13,8 @@
 
 #include "future.h"
 
-extern atomic_int cf_trace_flag;
+/* Hidden: a pool reads it with one load, not through the GOT. */
+extern atomic_int cf_trace_flag __attribute__((visibility("hidden")));
 #define CF_TRACING() \
   atomic_load_explicit(&cf_trace_flag, memory_order_relaxed)
 
