@@ -128,6 +128,32 @@ describe("futures.progress", function()
     assert.same({4, 6, 1}, calls[#calls])
   end)
 
+  it("counts exactly inside map chunks: a failed item, and a break", function()
+    local ex <close> = helpers.pool(2)
+    local t = {}
+    for i = 1, 9 do t[i] = i end
+    local calls, cb = recorder()
+    local got = {}
+    local ok, err = pcall(function()
+      for _, v in futures.progress(ex:map(function(x)
+        if x == 5 then error("five", 0) end
+        return x
+      end, t, {chunksize = 3}), {on_progress = cb}) do
+        got[#got + 1] = v
+      end
+    end)
+    assert.is_false(ok)
+    assert.equal("five", err)
+    assert.same({1, 2, 3, 4}, got)
+    assert.same({5, 9, 1}, calls[#calls])
+    calls, cb = recorder()
+    for i in futures.progress(ex:map(function(x) return x end, t, {chunksize = 3}),
+                              {on_progress = cb}) do
+      if i == 5 then break end
+    end
+    assert.same({5, 9, 0}, calls[#calls])
+  end)
+
   it("does not count an error of the loop body as a failed item", function()
     local ex <close> = helpers.pool(2)
     local calls, cb = recorder()

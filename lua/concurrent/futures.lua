@@ -324,10 +324,12 @@ local function map(self, fn, ...)
         if single then
           ok, f = pcall(submit, self, fn, unpack(src, from, to))
         else
-          -- one C call a chunk: name the chunk's items in a trace
-          if tracing() then trace_items(nextindex, got) end
+          -- one C call a chunk: name the chunk's items in a trace (the
+          -- label is the thread's until a submit takes it: clear it)
+          local traced = tracing()
+          if traced then trace_items(nextindex, got) end
           ok, f = pcall(submit, self, run_chunk, fn, nargs, got, unpack(src, from, to))
-          if not ok and tracing() then trace_items(0, 0) end
+          if traced then trace_items(0, 0) end
         end
         if not ok then  -- after shutdown, or a value that cannot cross
           exhausted, submit_err = true, item_error(f, nextindex, nargs, single and 0 or 3)
