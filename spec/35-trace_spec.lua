@@ -217,6 +217,40 @@ describe("concurrent.trace", function()
     end)
   end)
 
+  describe("make trace-demo's scripts", function()
+    local LUA = os.getenv("LUA") or "lua5.4"
+    local function q(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
+    local core = assert(package.searchpath("concurrent.core", package.cpath))
+    local build = core:gsub("/concurrent/core%.so$", "")
+
+    it("run.lua traces the as_completed and map programs; timeline.lua draws them", function()
+      local png = path .. ".png"
+      local cmd = ("DEMO_SPEED=10 CONCURRENT_BUILD=%s %s examples/trace/run.lua %s "
+        .. "examples/06_as_completed.lua examples/07_map.lua >/dev/null 2>&1"):format(
+        q(build), LUA, q(path))
+      assert.is_true(os.execute(cmd))
+      local tasks, meta = read_trace(path)
+      assert.equal(6, #tasks)   -- three pages in each program, two pools
+      assert.are_not.equal(tasks[1].pid, tasks[6].pid)
+      -- two workers for three pages: the 4 s page waited for one (0.2 s)
+      assert.is_true(tasks[3].args.queue_wait_us >= 0.2 * 1e6 * helpers.EARLY)
+      assert.is_true(#meta >= 6)
+      if not os.execute("command -v gnuplot >/dev/null 2>&1") then
+        pending("gnuplot is not installed (apt-get install gnuplot-nox): no picture drawn")
+        return
+      end
+      assert.is_true(os.execute(("%s examples/trace/timeline.lua %s %s >/dev/null 2>&1"):format(
+        LUA, q(path), q(png))))
+      local fh = assert(io.open(png, "rb"))
+      local head = fh:read(8)
+      fh:close()
+      assert.equal("\137PNG\r\n\26\n", head)
+      os.remove(png)
+      os.remove(png .. ".dat")
+      os.remove(png .. ".gp")
+    end)
+  end)
+
   describe("across fork", function()
     it("a forked child is not recording and never writes its parent's file", function()
       local childpath = os.tmpname()
