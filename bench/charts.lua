@@ -1,7 +1,8 @@
 --[[
 charts.lua -- one chart per workload from the benchmark's JSON lines:
-ours, the floor and the peers side by side (medians as bars, the spread of
-the runs as whiskers, the goal as a dashed line). Drawn with gnuplot.
+ours, the floor and the peers side by side (medians as bars, written under
+each name, the spread of the runs as whiskers, the goal as a dashed line).
+Drawn with gnuplot.
 
   lua5.4 bench/charts.lua RESULTS.jsonl OUTDIR
 
@@ -31,7 +32,7 @@ local WHAT = {
   A = "100,000 tasks x + 1, submit all then result each",
   ["A'"] = "map over 1,000,000 items, chunksize 1000",
   ["A''"] = "Thread start + join",
-  B = "primes: serial / 2 workers (higher is better)",
+  B = "primes, speedup on 2 workers",
   C = "round trip of 100,000 integers",
   ["C'"] = "round trip of 10,000 records",
   D = "pool of 2: make, 2 tasks, shut down",
@@ -88,7 +89,7 @@ for _, g in ipairs(goals.GOALS) do
     local better = g.min and "higher is better" or "lower is better"
     local gp = assert(io.open(base .. ".gp", "w"))
     gp:write(([[
-set terminal pngcairo size 560,340 font "DejaVu Sans,9" noenhanced
+set terminal pngcairo size 560,350 font "DejaVu Sans,9" noenhanced
 set output %q
 set title %q
 set ylabel %q
@@ -97,14 +98,14 @@ set boxwidth 0.65
 set xrange [-0.6:%g]
 %s
 set xtics nomirror scale 0
+set bmargin 4
 set ytics nomirror
 set border 3
 set grid ytics lc rgb "#e0e0e0"
 set key top right
 d = %q
-plot d using 0:2:5:xtic(1) with boxes lc rgb variable notitle, \
-     d using 0:2:3:4 with yerrorbars lc rgb "black" ps 0 notitle, \
-     d using 0:2:(sprintf("%%.3g", $2)) with labels offset 0,0.7 notitle, \
+plot d using 0:2:5:xtic(sprintf("%%s\n%%.3g", strcol(1), $2)) with boxes lc rgb variable notitle, \
+     d using 0:3:(0):($4-$3) with vectors nohead lc rgb "#404040" notitle, \
      %g with lines dt 2 lw 1.5 lc rgb "#c00000" title %q
 ]]):format(base .. ".png", g.w .. ": " .. WHAT[g.w] .. " (" .. better .. ")",
       g.unit, #rows - 0.4,
