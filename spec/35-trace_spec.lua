@@ -86,7 +86,8 @@ describe("concurrent.trace", function()
     assert.matches("^ThreadPoolExecutor %d+$", meta_named(meta, "process_name", tasks[1].pid).name)
   end)
 
-  it("records process pool tasks with the worker's slot and pid", function()
+  -- #nosan: process pool workers fork while threads allocate (spec/sanitize.sh)
+  it("records process pool tasks with the worker's slot and pid #nosan", function()
     trace.start{path = path}
     do
       local ex <close> = futures.ProcessPoolExecutor(2)
@@ -252,7 +253,7 @@ describe("concurrent.trace", function()
   end)
 
   describe("across fork", function()
-    it("a forked child is not recording and never writes its parent's file", function()
+    it("a forked child is not recording and never writes its parent's file #nosan", function()
       local childpath = os.tmpname()
       trace.start{path = path}
       local parent_ex <close> = helpers.pool(1)
