@@ -76,7 +76,7 @@ $(CORELIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/test/%: csrc/test/%.c $(CORELIB) $(HEADERS)
+$(BUILD)/test/%: csrc/test/%.c csrc/test/check.h $(CORELIB) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORELIB) $(ALL_LDFLAGS)
 

@@ -11,16 +11,7 @@
 
 #include "../core/trace.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (cond) passed++;                                               \
-    else {                                                            \
-      failed++;                                                       \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                 \
-  } while (0)
+#include "check.h"
 
 /* Occurrences of needle in the file at path. */
 static long count_in(const char *path, const char *needle) {
@@ -143,6 +134,7 @@ int main(void) {
   test_bound_and_state();
   test_pool();
   unlink(path);
-  printf("test_trace: %d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  printf("test_trace: %d passed, %d failed\n", atomic_load(&passed),
+         atomic_load(&failed));
+  return atomic_load(&failed) != 0;
 }
