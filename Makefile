@@ -76,13 +76,14 @@ $(CORELIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/test/%: csrc/test/%.c $(CORELIB) $(HEADERS)
+$(BUILD)/test/%: csrc/test/%.c csrc/test/check.h $(CORELIB) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORELIB) $(ALL_LDFLAGS)
 
 # Install what is missing from Debian's packages (as root), or say how.
 deps:
 	@sh .ci/deps.sh
+	@sh .ci/deps-optional.sh
 
 # Lower layers never use higher ones (ARCHITECTURE.md): includes and the
 # objects' undefined symbols.
@@ -98,7 +99,8 @@ busted: $(MODULE)
 # Fragments add their own targets, and to TEST_DEPS what `make test`
 # needs built before the specs run.
 TEST_DEPS :=
--include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk
+-include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk \
+  examples/trace/trace.mk
 
 test: deps
 	@$(MAKE) --no-print-directory all layers c-tests $(TEST_DEPS)

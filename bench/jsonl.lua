@@ -1,6 +1,7 @@
 -- jsonl.lua -- the JSON lines the Lua benchmark programs print (ours.lua,
 -- peers/luv_peer.lua), in the format of the Python peer's: one object a
--- workload, keys in a fixed order, params sorted. report.lua reads them.
+-- workload, keys in a fixed order, params sorted; and the reader
+-- (decode) that report.lua, the charts and the trace specs use.
 --
 --   local jsonl = dofile(dir .. "/jsonl.lua")
 --   local emit, emit_error = jsonl.writer("luv")
@@ -70,6 +71,86 @@ function M.writer(peer)
     io.stdout:flush()
   end
   return emit, emit_error
+end
+
+--- decode(s): a small JSON reader, enough for the peers' lines and the
+-- trace files of concurrent.trace (objects, arrays, strings with \u
+-- escapes, numbers, true/false/null; null reads as nil).
+function M.decode(s)
+  local pos = 1
+  local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
+  local value
+  local function str()
+    local out = {}
+    pos = pos + 1
+    while true do
+      local c = s:sub(pos, pos)
+      if c == "" then error("unterminated string") end
+      if c == '"' then pos = pos + 1 break end
+      if c == "\\" then
+        local e = s:sub(pos + 1, pos + 1)
+        if e == "u" then
+          out[#out + 1] = utf8.char(tonumber(s:sub(pos + 2, pos + 5), 16))
+          pos = pos + 6
+        else
+          local map = {n = "\n", t = "\t", r = "\r", b = "\b", f = "\f"}
+          out[#out + 1] = map[e] or e
+          pos = pos + 2
+        end
+      else
+        out[#out + 1] = c
+        pos = pos + 1
+      end
+    end
+    return table.concat(out)
+  end
+  function value()
+    ws()
+    local c = s:sub(pos, pos)
+    if c == "{" then
+      local t = {}
+      pos = pos + 1
+      ws()
+      if s:sub(pos, pos) == "}" then pos = pos + 1 return t end
+      while true do
+        ws()
+        local k = str()
+        ws()
+        assert(s:sub(pos, pos) == ":", "':' expected")
+        pos = pos + 1
+        t[k] = value()
+        ws()
+        c = s:sub(pos, pos)
+        pos = pos + 1
+        if c == "}" then return t end
+        assert(c == ",", "',' expected")
+      end
+    elseif c == "[" then
+      local t = {}
+      pos = pos + 1
+      ws()
+      if s:sub(pos, pos) == "]" then pos = pos + 1 return t end
+      while true do
+        t[#t + 1] = value()
+        ws()
+        c = s:sub(pos, pos)
+        pos = pos + 1
+        if c == "]" then return t end
+        assert(c == ",", "',' expected")
+      end
+    elseif c == '"' then
+      return str()
+    elseif s:find("^true", pos) then pos = pos + 4 return true
+    elseif s:find("^false", pos) then pos = pos + 5 return false
+    elseif s:find("^null", pos) then pos = pos + 4 return nil
+    else
+      local num = s:match("^-?[%d.eE+-]+", pos)
+      assert(num, "bad JSON at " .. pos)
+      pos = pos + #num
+      return tonumber(num)
+    end
+  end
+  return value()
 end
 
 return M

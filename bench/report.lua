@@ -12,86 +12,8 @@ column sits next to ours, and its details follow the table). Prints a table; --m
 OUT.json. Always exits 0: this is a benchmark, not a test.
 --]]
 
----------------------------------------------------------------------------
--- A small JSON reader: enough for the peers' lines (objects, arrays,
--- strings with \u escapes, numbers, true/false/null).
-
-local function decode(s)
-  local pos = 1
-  local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
-  local value
-  local function str()
-    local out = {}
-    pos = pos + 1
-    while true do
-      local c = s:sub(pos, pos)
-      if c == "" then error("unterminated string") end
-      if c == '"' then pos = pos + 1 break end
-      if c == "\\" then
-        local e = s:sub(pos + 1, pos + 1)
-        if e == "u" then
-          out[#out + 1] = utf8.char(tonumber(s:sub(pos + 2, pos + 5), 16))
-          pos = pos + 6
-        else
-          local map = {n = "\n", t = "\t", r = "\r", b = "\b", f = "\f"}
-          out[#out + 1] = map[e] or e
-          pos = pos + 2
-        end
-      else
-        out[#out + 1] = c
-        pos = pos + 1
-      end
-    end
-    return table.concat(out)
-  end
-  function value()
-    ws()
-    local c = s:sub(pos, pos)
-    if c == "{" then
-      local t = {}
-      pos = pos + 1
-      ws()
-      if s:sub(pos, pos) == "}" then pos = pos + 1 return t end
-      while true do
-        ws()
-        local k = str()
-        ws()
-        assert(s:sub(pos, pos) == ":", "':' expected")
-        pos = pos + 1
-        t[k] = value()
-        ws()
-        c = s:sub(pos, pos)
-        pos = pos + 1
-        if c == "}" then return t end
-        assert(c == ",", "',' expected")
-      end
-    elseif c == "[" then
-      local t = {}
-      pos = pos + 1
-      ws()
-      if s:sub(pos, pos) == "]" then pos = pos + 1 return t end
-      while true do
-        t[#t + 1] = value()
-        ws()
-        c = s:sub(pos, pos)
-        pos = pos + 1
-        if c == "]" then return t end
-        assert(c == ",", "',' expected")
-      end
-    elseif c == '"' then
-      return str()
-    elseif s:find("^true", pos) then pos = pos + 4 return true
-    elseif s:find("^false", pos) then pos = pos + 5 return false
-    elseif s:find("^null", pos) then pos = pos + 4 return nil
-    else
-      local num = s:match("^-?[%d.eE+-]+", pos)
-      assert(num, "bad JSON at " .. pos)
-      pos = pos + #num
-      return tonumber(num)
-    end
-  end
-  return value()
-end
+local BENCH_DIR = arg[0]:match("^(.*)/[^/]*$") or "."
+local decode = dofile(BENCH_DIR .. "/jsonl.lua").decode
 
 local function jstr(v)
   return '"' .. tostring(v):gsub('[%c"\\]', function(c)
@@ -159,21 +81,10 @@ local function get(peer, w)
   return r and r.median, r
 end
 
--- The goals of the issue. max/min bound our median; peer/ratio ask for
--- peer median / our median >= ratio (ratio of speeds, same run).
-local GOALS = {
-  {w = "A", unit = "us/task", max = 0.65, peer = "luv", ratio = 2},
-  {w = "A'", unit = "us/item", max = 0.2, peer = "python-process", ratio = 2},
-  {w = "A''", unit = "us/thread", max = 50},
-  {w = "B", unit = "x", min = 1.95},
-  {w = "C", unit = "ms", max = 2.5, peer = "python-pickle", ratio = 4},
-  {w = "C'", unit = "ms", max = 7, peer = "python-pickle", ratio = 2},
-  {w = "D", unit = "ms", max = 0.15},
-  {w = "require", unit = "ms", max = 1},
-  {w = "M", unit = "MB", max = 15},
-}
-local PEERS = {"python-thread", "python-process", "python-pickle", "luv"}
-local FLOOR = "api-floor"
+-- The goals, the peers' columns and the floor's name (bench/goals.lua,
+-- shared with the charts).
+local goals = dofile(BENCH_DIR .. "/goals.lua")
+local GOALS, PEERS, FLOOR = goals.GOALS, goals.PEERS, goals.FLOOR
 
 local function fmt(x)
   if x == nil then return "-" end

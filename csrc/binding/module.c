@@ -8,6 +8,7 @@
 #endif
 #include <dlfcn.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -21,6 +22,7 @@
 #include "transfer/transfer.h"
 #include "classes/sync_classes.h"
 #include "classes/thread_class.h"
+#include "classes/trace_binding.h"
 
 /* Worker threads run this module's code; keep it mapped even when every
 ** state that loaded it has closed (dlclose would unmap it under them). */
@@ -56,7 +58,15 @@ static int l_poll(lua_State *L) {
   return 1;
 }
 
+/* isatty(fd): for progress bars (concurrent.progress draws only on a
+** terminal). */
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)) == 1);
+  return 1;
+}
+
 static const luaL_Reg functions[] = {
+  {"isatty", l_isatty},
   {"sleep", l_sleep},
   {"poll", l_poll},
   {"_transfer_stats", lcf_transfer_stats},
@@ -77,6 +87,7 @@ int luaopen_concurrent_core(lua_State *L) {
   lcf_thread_open(L);
   lcf_process_open(L);
   lcf_procpool_open(L);
+  lcf_trace_open(L);
   lua_pushliteral(L, CF_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

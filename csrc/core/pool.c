@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "trace.h"
 
 struct cf_pool {
   cf_object hdr;
@@ -55,6 +56,7 @@ struct cf_pool {
   int masked;                  /* threads are born with signals blocked */
   pthread_attr_t attr;         /* how workers are created */
   cf_pool_hooks hooks;
+  unsigned trace_id;           /* trace.c's number for it, 0 until traced */
 };
 
 /* The pool the calling thread works for, so that a task shutting its own
@@ -133,6 +135,7 @@ static cf_future *take_queue(cf_pool *p) {
 ** it), then free its input and argument. */
 static void cancel_task(cf_future *f) {
   cf_future_cancel(f);
+  if (CF_TRACING()) cf_trace_end(f);
   cf_future_drop_input(f);
   cf_future_free_arg(f);
 }
@@ -143,6 +146,7 @@ static void fail_broken(cf_future *f, const char *msg) {
   /* finish takes the input itself; a cancelled one keeps it till here. */
   if (cf_future_finish(f, CF_OUTCOME_BROKEN_THREAD, &b, NULL) != 0)
     cf_future_drop_input(f);
+  if (CF_TRACING()) cf_trace_end(f);
   cf_future_free_arg(f);
   cf_buffer_free(&b);
 }
@@ -194,17 +198,20 @@ static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
   if (rc == -ENOMEM) {                       /* reported, never masked */
     cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
   } else if (rc == 0) {
+    if (CF_TRACING()) cf_trace_start(f, -1, 0);
     cf_current_task = f;
     cf_current_input = in;
     cf_current_finishing = &p->finishing;
     cf_current_counted = 0;
     f->fn(f, ctx, cf_future_arg(f));
     if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+    if (CF_TRACING()) cf_trace_end(f);
     was_counted = cf_current_counted;
     cf_current_task = NULL;
     cf_current_input = NULL;
     cf_buffer_reset(in);                     /* keeps its memory */
   } else if (rc == CF_ECANCELLED) {
+    if (CF_TRACING()) cf_trace_end(f);
     cf_future_drop_input(f);
   }
   cf_future_free_arg(f);
@@ -336,6 +343,7 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
     return f;
   }
   cf_retain(f);                       /* the queue's reference */
+  if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_THREADS, f);
   f->next = NULL;
   if (p->tail) p->tail->next = f; else p->head = f;
   p->tail = f;

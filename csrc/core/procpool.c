@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "trace.h"
 
 enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR, M_NOMEM };
 enum { W_FREE = 0, W_STARTING, W_IDLE, W_BUSY };
@@ -89,6 +90,7 @@ struct cf_procpool {
   cf_task_fn fn;
   cf_pool_hooks hooks;
   wproc *w;                    /* max_workers slots, the manager's */
+  unsigned trace_id;           /* trace.c's number for it, 0 until traced */
 };
 
 static void procpool_destroy(void *obj);
@@ -134,6 +136,7 @@ static void fail_broken(cf_future *f, const char *msg) {
   cf_buffer_append(&b, msg, strlen(msg));
   if (cf_future_set_running(f) == 0 || !cf_future_done(f))
     cf_future_finish(f, CF_OUTCOME_BROKEN_PROCESS, &b, NULL);
+  if (CF_TRACING()) cf_trace_end(f);
   cf_buffer_free(&b);
 }
 
@@ -487,12 +490,14 @@ static void dispatch(cf_procpool *p) {
     int rc;
     if (w->state != W_IDLE) continue;
     while ((f = pop(p)) != NULL && cf_future_set_running(f) != 0) {
+      if (CF_TRACING()) cf_trace_end(f);
       cf_future_drop_input(f);     /* cancelled while queued */
       cf_release(f);
     }
     if (f == NULL) return;
     w->task = f;
     w->state = W_BUSY;
+    if (CF_TRACING()) cf_trace_start(f, (int)(w - p->w), (int)w->pid);
     in = cf_future_input(f);     /* freed when the future finishes */
     rc = send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
                     NULL, 0);
@@ -536,6 +541,7 @@ static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
     memmove(body->data, body->data + 8 + tblen, body->len - 8 - tblen);
     body->len -= 8 + (size_t)tblen;
     cf_future_finish(w->task, how, body, tb);
+    if (CF_TRACING()) cf_trace_end(w->task);
     free(tb);
     cf_release(w->task);
     w->task = NULL;
@@ -742,6 +748,7 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
     return NULL;
   }
   cf_retain(f);                       /* the queue's reference */
+  if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_PROCESSES, f);
   f->next = NULL;
   if (p->tail) p->tail->next = f; else p->head = f;
   p->tail = f;
@@ -761,6 +768,7 @@ int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
   for (; q != NULL; q = next) {
     next = q->next;
     cf_future_cancel(q);
+    if (CF_TRACING()) cf_trace_end(q);
     cf_future_drop_input(q);
     cf_release(q);
   }

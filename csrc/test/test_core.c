@@ -11,17 +11,7 @@
 
 #include "../core/object.h"
 
-/* Atomic: worker hooks check things too. */
-static atomic_int passed, failed;
-
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (cond) passed++;                                               \
-    else {                                                            \
-      failed++;                                                       \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                 \
-  } while (0)
+#include "check.h"
 
 /* ---- futures ---------------------------------------------------------- */
 

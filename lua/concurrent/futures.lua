@@ -20,6 +20,17 @@ futures.FIRST_EXCEPTION = "FIRST_EXCEPTION"
 local monotonic, future_id = core.monotonic, core.future_id
 local FUTURE_MT = getmetatable(core.Future())
 
+-- What progress (concurrent/progress.lua) is told of the iterators of
+-- as_completed and map: total, closing value, whether they yield futures.
+local iterators = setmetatable({}, {__mode = "k"})
+futures._iterators = iterators
+
+--- progress(fs_or_iterator [, opts]): see concurrent/progress.lua, loaded
+-- on first use (a tail call: its errors name the caller's line).
+function futures.progress(...)
+  return require("concurrent.progress").wrap(...)
+end
+
 --- iserror(err [, class]): is err an error object of class (default: any
 -- of this library's classes), following the class hierarchy?
 function futures.iserror(err, class)
@@ -92,6 +103,7 @@ function futures.as_completed(fs, timeout)
     left = left - 1
     return byid[id]
   end
+  iterators[iterate] = {total = #list, closing = waiter, futures = true}
   return iterate, nil, nil, waiter
 end
 
@@ -227,6 +239,7 @@ local function generic_puller(seqs, nargs)
 end
 
 local unpack, min = table.unpack, math.min
+local tracing, trace_items = core.tracing, core.trace_items
 
 -- submit's "cannot send X at args[k]..." names the k-th value of one task;
 -- say which item (and which of its sequences) that was.
@@ -311,7 +324,12 @@ local function map(self, fn, ...)
         if single then
           ok, f = pcall(submit, self, fn, unpack(src, from, to))
         else
+          -- one C call a chunk: name the chunk's items in a trace (the
+          -- label is the thread's until a submit takes it: clear it)
+          local traced = tracing()
+          if traced then trace_items(nextindex, got) end
           ok, f = pcall(submit, self, run_chunk, fn, nargs, got, unpack(src, from, to))
+          if traced then trace_items(0, 0) end
         end
         if not ok then  -- after shutdown, or a value that cannot cross
           exhausted, submit_err = true, item_error(f, nextindex, nargs, single and 0 or 3)
@@ -398,13 +416,35 @@ local function map(self, fn, ...)
     end
   end
 
+  -- A watcher (futures.progress) sees the slow path only, about once a
+  -- chunk: hook(i) as item i is yielded, hook(n, false, true) at the end
+  -- (n items), hook(nil, true) as an error leaves the iterator. Without
+  -- one, the cost is one upvalue test a chunk.
+  local hook
+  local function after_slow(ok, i, ...)
+    if not ok then
+      hook(nil, true)
+      error(i, 0)
+    end
+    if i == nil then hook(nextindex - 1, false, true) else hook(i) end
+    return i, ...
+  end
+
   local function iterate()
     local p = pos
     if p <= stop then
       pos = p + 1
       return base + p, flat[p]
     end
+    if hook then return after_slow(pcall(slow)) end
     return slow()
+  end
+
+  -- watch(fn): set the hook; returns position(), the index of the last
+  -- item yielded by the fast path (nil outside a chunk's results).
+  local function watch(fn)
+    hook = fn
+    return function() return flat and base + pos - 1 or nil end
   end
 
   fill(0)
@@ -414,6 +454,12 @@ local function map(self, fn, ...)
   end
   -- Leaving the loop early (break, error) cancels what has not started.
   local closer = setmetatable({}, {__close = cancel_all})
+  local total   -- known when every sequence is a table
+  for k = 1, nseqs do
+    if type(seqs[k]) ~= "table" then total = nil break end
+    total = math.min(total or math.maxinteger, #seqs[k])
+  end
+  iterators[iterate] = {total = total, closing = closer, watch = watch}
   return iterate, nil, nil, closer
 end
 
