@@ -7,7 +7,7 @@
 
 #include <lua.h>
 
-/* Add trace_start and trace_stop to the module table on the top. */
+/* Add the trace_* functions to the module table on the top. */
 void lcf_trace_open(lua_State *L);
 
 #endif
