@@ -175,7 +175,9 @@ static int l_set_result(lua_State *L) {
 
 static int l_set_exception(lua_State *L) {
   lcf_checkfuture(L, 1);
-  luaL_checkany(L, 2);
+  if (lua_isnoneornil(L, 2))   /* nil would read as "no error" */
+    return luaL_argerror(L, 2, lua_pushfstring(L, "error value expected, got %s",
+                                               luaL_typename(L, 2)));
   lua_settop(L, 2);
   return finish_with(L, CF_OUTCOME_ERROR, 2, 1, &exc_opts);
 }

@@ -334,6 +334,9 @@ static int l_cond_wait_for(lua_State *L) {
 static int l_cond_notify(lua_State *L) {
   cf_condition *c = check_cond(L);
   lua_Integer n = luaL_optinteger(L, 2, 1);
+  if (n < 0)
+    return luaL_argerror(L, 2, lua_pushfstring(L,
+        "n must be a non-negative integer, got %I", (LUAI_UACINT)n));
   if (cf_condition_notify(c, cf_thread_ident(), (long)n) != 0)
     return luaL_error(L, "cannot notify on un-acquired lock");
   return 0;

@@ -244,6 +244,10 @@ end
 -- map(executor, fn, seq1 [, seq2, ...] [, opts]): every executor's map,
 -- built on executor:submit only.
 local function map(self, fn, ...)
+  local mt = getmetatable(self)
+  if mt == nil or (mt ~= core.ThreadPoolExecutor_class and mt ~= core.ProcessPoolExecutor_class) then
+    error(string.format("bad argument #1 to 'map' (executor expected, got %s)", type(self)), 2)
+  end
   local nseqs = select("#", ...)
   local opts = nseqs >= 1 and select(nseqs, ...) or nil
   if is_options(opts) then nseqs = nseqs - 1 else opts = nil end
