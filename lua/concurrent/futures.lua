@@ -299,6 +299,7 @@ local function map(self, fn, ...)
   local base, flat, packed, last, pos, stop = 0, nil, nil, 0, 1, 0
   local chunk_failed, chunk_err = false, nil
   local waiting                 -- the single task being waited on
+  local closer, closer_mt       -- see cancel_all
 
   -- Submit chunks while there is room: `held` is the number of items of
   -- the current chunk still to yield after the one being yielded.
@@ -323,6 +324,7 @@ local function map(self, fn, ...)
         end
         qtail = qtail + 1
         qf[qtail], qfirst[qtail], qcount[qtail] = f, nextindex, got
+        if closer then closer = setmetatable({}, closer_mt) end
         nextindex = nextindex + got
         inflight = inflight + got
       end
@@ -352,9 +354,40 @@ local function map(self, fn, ...)
     end
   end
 
+  -- Leaving the loop early (break, error) closes the closing value, and
+  -- collecting the iterator collects `closer`: both cancel what has not
+  -- started, as Python's generator does when it is closed or collected.
+  -- The iterator holds `closer`, so dropping only the fourth value is
+  -- safe. Lua finalizes the newest objects first, so `closer` is remade
+  -- after each submit (a stale one's __gc does nothing): it is finalized
+  -- before the futures it cancels.
+  closer_mt = {__close = cancel_all, __gc = function(c)
+    if rawequal(c, closer) then
+      closed, exhausted, stop = true, true, 0
+      if waiting then pcall(waiting.cancel, waiting) end
+      for k = qhead, qtail do
+        local f = qf[k]
+        if f then pcall(f.cancel, f) end
+      end
+    end
+  end}
+
+  -- With a timeout, wait for f within what is left of it, and raise a
+  -- TimeoutError that names the timeout given to map.
+  local function await(f)
+    if deadline ~= nil and not f:done() then
+      local ok, err = pcall(f.exception, f, remaining(deadline))
+      if not ok and futures.iserror(err, core.TimeoutError) then
+        error(core.TimeoutError(string.format(
+          "map: results not ready within the timeout of %s s", timeout)))
+      end
+    end
+    return f
+  end
+
   local function slow()
     while true do
-      if closed then return nil end
+      if closed or closer == nil then return nil end
       local p = pos
       if p <= last then
         pos = p + 1
@@ -389,9 +422,9 @@ local function map(self, fn, ...)
           fill(0)
           if submit_err then cancel_all() error(submit_err, 2) end
         end
-        return first, f:result(remaining(deadline))   -- raises its error
+        return first, await(f):result()   -- raises its error
       end
-      local r = {f:result(remaining(deadline))}
+      local r = {await(f):result()}
       qf[qhead] = nil
       qhead = qhead + 1
       inflight = inflight - count
@@ -416,8 +449,7 @@ local function map(self, fn, ...)
     cancel_all()
     error(submit_err, 2)
   end
-  -- Leaving the loop early (break, error) cancels what has not started.
-  local closer = setmetatable({}, {__close = cancel_all})
+  closer = setmetatable({}, closer_mt)
   return iterate, nil, nil, closer
 end
 
