@@ -14,6 +14,7 @@
 */
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 
 #include <lauxlib.h>
 
@@ -173,17 +174,21 @@ static int l_join(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   cf_queue *q = check_queue(L);
-  lua_pushfstring(L, "Queue: %p (%d items, maxsize=%d)", (void *)q,
-                  (int)cf_queue_qsize(q), (int)cf_queue_maxsize(q));
+  lua_pushfstring(L, "Queue: %p (%I items, maxsize=%I)", (void *)q,
+                  (LUAI_UACINT)cf_queue_qsize(q),
+                  (LUAI_UACINT)cf_queue_maxsize(q));
   return 1;
 }
 
-/* maxsize() -> the bound given at creation (0: unbounded). A method, not
-** Python's attribute: a field would need an __index function, which would
-** make every method lookup on a queue a C call (about a quarter of the
-** cost of a put/get pair). */
-static int l_maxsize(lua_State *L) {
-  lua_pushinteger(L, cf_queue_maxsize(check_queue(L)));
+/* __index: the methods (upvalue 1) first, so a method lookup costs one
+** raw get more than a table __index; then the field maxsize, the bound
+** given at creation (0: unbounded), as Python's attribute. */
+static int l_index(lua_State *L) {
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNIL &&
+      lua_type(L, 2) == LUA_TSTRING &&
+      strcmp(lua_tostring(L, 2), "maxsize") == 0)
+    lua_pushinteger(L, cf_queue_maxsize(check_queue(L)));
   return 1;
 }
 
@@ -197,14 +202,16 @@ static const luaL_Reg methods[] = {
   {"full", l_full},
   {"task_done", l_task_done},
   {"join", l_join},
-  {"maxsize", l_maxsize},
   {"__tostring", l_tostring},
   {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
 void lcf_queue_open(lua_State *L) {
-  lcf_newclass(L, LCF_QUEUE, methods);
+  lcf_newclass(L, LCF_QUEUE, methods);   /* mt */
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, l_index, 1);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_queue_new);
   lua_setfield(L, -2, "Queue");

@@ -423,8 +423,8 @@ static int l_sem_value(lua_State *L) {
 
 static int l_sem_tostring(lua_State *L) {
   cf_semaphore *s = check_sem(L);
-  lua_pushfstring(L, "Semaphore: %p (value=%d)", (void *)s,
-                  (int)cf_semaphore_value(s));
+  lua_pushfstring(L, "Semaphore: %p (value=%I)", (void *)s,
+                  (LUAI_UACINT)cf_semaphore_value(s));
   return 1;
 }
 
@@ -534,8 +534,9 @@ static int l_barrier_abort(lua_State *L) {
 
 static int l_barrier_tostring(lua_State *L) {
   cf_barrier *b = check_barrier(L);
-  lua_pushfstring(L, "Barrier: %p (%d/%d waiting%s)", (void *)b,
-                  (int)cf_barrier_n_waiting(b), (int)cf_barrier_parties(b),
+  lua_pushfstring(L, "Barrier: %p (%I/%I waiting%s)", (void *)b,
+                  (LUAI_UACINT)cf_barrier_n_waiting(b),
+                  (LUAI_UACINT)cf_barrier_parties(b),
                   cf_barrier_broken(b) ? ", broken" : "");
   return 1;
 }
