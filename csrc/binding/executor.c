@@ -140,18 +140,32 @@ void lcf_shutdown_args(lua_State *L, int *wait, int *cancel) {
   }
 }
 
+static int exit_slice(void *p, double timeout) {
+  return cf_pool_wait_exit(p, timeout);
+}
+
+/* Shut down; with wait, wait for the workers in slices (Ctrl-C), then
+** reap them. */
+static void shutdown_pool(lua_State *L, cf_pool *p, int wait, int cancel) {
+  cf_pool_shutdown(p, 0, cancel);
+  if (wait) {
+    lcf_wait(L, exit_slice, p, -1);
+    cf_pool_shutdown(p, 1, 0);
+  }
+}
+
 static int l_shutdown(lua_State *L) {
   cf_pool *p = check_pool(L, 1);
   int wait, cancel;
   lcf_shutdown_args(L, &wait, &cancel);
-  cf_pool_shutdown(p, wait, cancel);
+  shutdown_pool(L, p, wait, cancel);
   lcf_callbacks_run(L);
   return 0;
 }
 
 static int l_close(lua_State *L) {
   lcf_box *b = luaL_checkudata(L, 1, LCF_EXECUTOR);
-  if (b->obj) cf_pool_shutdown(b->obj, 1, 0);
+  if (b->obj) shutdown_pool(L, b->obj, 1, 0);
   lcf_callbacks_run(L);
   return 0;
 }

@@ -33,10 +33,15 @@ double lcf_opttimeout(lua_State *L, int arg) {
   return (double)t;
 }
 
-/* Wait for f; raise TimeoutError if the timeout passes first. Runs the
-** state's queued done-callbacks afterwards, as every blocking call does. */
+static int future_slice(void *f, double timeout) {
+  return cf_future_wait(f, timeout);
+}
+
+/* Wait for f (in slices: Ctrl-C); raise TimeoutError if the timeout
+** passes first. Runs the state's queued done-callbacks afterwards, as
+** every blocking call does. */
 static void wait_done(lua_State *L, cf_future *f, double timeout) {
-  int rc = cf_future_wait(f, timeout);
+  int rc = lcf_wait(L, future_slice, f, timeout);
   lcf_callbacks_run(L);
   if (rc == CF_ETIMEDOUT) lcf_raise(L, "TimeoutError", "future not done after %f s", timeout);
 }

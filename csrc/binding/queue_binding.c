@@ -73,9 +73,27 @@ static int decode_body(lua_State *L) {
   return 1;
 }
 
+typedef struct queue_op {
+  cf_queue *q;
+  cf_buffer *b;
+} queue_op;
+
+static int put_slice(void *ud, double timeout) {
+  queue_op *op = ud;
+  return cf_queue_put(op->q, op->b, 1, timeout);
+}
+
+static int get_slice(void *ud, double timeout) {
+  queue_op *op = ud;
+  return cf_queue_get(op->q, op->b, 1, timeout);
+}
+
+/* Both wait in slices (Ctrl-C); an interrupted put frees its item before
+** it raises. */
 static int do_put(lua_State *L, cf_queue *q, int block, double timeout) {
   cf_buffer b = CF_BUFFER_INIT;
-  int rc;
+  queue_op op;
+  int rc, raised;
   lua_pushcfunction(L, encode_body);
   lua_pushvalue(L, 2);
   lua_pushlightuserdata(L, &b);
@@ -83,8 +101,11 @@ static int do_put(lua_State *L, cf_queue *q, int block, double timeout) {
     cf_buffer_free(&b);
     return lua_error(L);
   }
-  rc = cf_queue_put(q, &b, block, timeout);
+  op.q = q;
+  op.b = &b;
+  rc = lcf_wait_p(L, put_slice, &op, block ? timeout : 0, &raised);
   cf_buffer_free(&b);   /* empty unless the put failed */
+  if (raised) return lua_error(L);
   if (block) lcf_callbacks_run(L);
   if (rc == CF_ETIMEDOUT) return lcf_raise(L, "Full", "queue is full");
   if (rc != 0) return luaL_error(L, "not enough memory");
@@ -93,7 +114,11 @@ static int do_put(lua_State *L, cf_queue *q, int block, double timeout) {
 
 static int do_get(lua_State *L, cf_queue *q, int block, double timeout) {
   cf_buffer b = CF_BUFFER_INIT;
-  int rc = cf_queue_get(q, &b, block, timeout), status;
+  queue_op op;
+  int rc, status;
+  op.q = q;
+  op.b = &b;
+  rc = lcf_wait(L, get_slice, &op, block ? timeout : 0);   /* b stays empty */
   if (rc != 0) {
     if (block) lcf_callbacks_run(L);
     return lcf_raise(L, "Empty", "queue is empty");
@@ -161,12 +186,16 @@ static int l_task_done(lua_State *L) {
   return 0;
 }
 
+static int join_slice(void *q, double timeout) {
+  return cf_queue_join(q, timeout);
+}
+
 /* join([timeout]) -> true once every item put has been task_done, false
 ** if the timeout passed first (the timeout is an extension: Python's join
 ** has none). */
 static int l_join(lua_State *L) {
   cf_queue *q = check_queue(L);
-  int rc = cf_queue_join(q, lcf_opttimeout(L, 2));
+  int rc = lcf_wait(L, join_slice, q, lcf_opttimeout(L, 2));
   lcf_callbacks_run(L);
   lua_pushboolean(L, rc == 0);
   return 1;

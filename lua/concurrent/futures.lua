@@ -377,9 +377,12 @@ local function map(self, fn, ...)
   local function await(f)
     if deadline ~= nil and not f:done() then
       local ok, err = pcall(f.exception, f, remaining(deadline))
-      if not ok and futures.iserror(err, core.TimeoutError) then
-        error(core.TimeoutError(string.format(
-          "map: results not ready within the timeout of %s s", timeout)))
+      if not ok then
+        if futures.iserror(err, core.TimeoutError) then
+          err = core.TimeoutError(string.format(
+            "map: results not ready within the timeout of %s s", timeout))
+        end
+        error(err, 0)      -- CancelledError, Ctrl-C's "interrupted!"
       end
     end
     return f
