@@ -180,6 +180,9 @@ cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
 /* Stop taking tasks. cancel_futures cancels those still queued; wait joins
 ** every worker (queued tasks not cancelled are run first). Idempotent. */
 int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures);
+/* After a shutdown: wait up to timeout for every worker (but the caller)
+** to end: 0, or CF_ETIMEDOUT. Lets a caller wait in slices. */
+int cf_pool_wait_exit(cf_pool *p, double timeout);
 int cf_pool_max_workers(cf_pool *p);
 int cf_pool_thread_count(cf_pool *p);  /* live worker threads */
 int cf_pool_is_broken(cf_pool *p);
@@ -305,6 +308,11 @@ cf_barrier *cf_barrier_new(long parties);
 ** CF_EBROKEN if the barrier is or becomes broken (aborted, reset, or a
 ** waiter timed out: that waiter breaks it and gets CF_EBROKEN too). */
 int  cf_barrier_wait(cf_barrier *b, double timeout, long *index);
+/* The same, waking every `slice` seconds to call poll(ud) (with no lock
+** held); if it returns nonzero, the barrier breaks as on a timeout and
+** CF_EBROKEN is returned. */
+int  cf_barrier_wait_poll(cf_barrier *b, double timeout, long *index,
+                          double slice, int (*poll)(void *), void *ud);
 void cf_barrier_reset(cf_barrier *b);  /* waiters get CF_EBROKEN; usable */
 void cf_barrier_abort(cf_barrier *b);  /* broken until reset */
 long cf_barrier_parties(cf_barrier *b);
@@ -440,6 +448,9 @@ cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
 cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc);
 /* As cf_pool_shutdown; wait also reaps every worker process. */
 int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures);
+/* After a shutdown: wait up to timeout for the manager (which reaps every
+** worker) to end: 0, or CF_ETIMEDOUT. */
+int cf_procpool_wait_done(cf_procpool *p, double timeout);
 int cf_procpool_max_workers(cf_procpool *p);
 int cf_procpool_process_count(cf_procpool *p);  /* live worker processes */
 /* Up to n pids of live workers into pids; returns how many. */

@@ -184,6 +184,40 @@ local catalogue = {
     local pp <close> = futures.ProcessPoolExecutor(1)
     pp:submit(fn, co)
   end, "cannot send coroutine"},
+
+  -- issue 12: the table form of shutdown is as strict as the positional one
+  {"shutdown{wait = 1}", function() futures.ThreadPoolExecutor(1):shutdown{wait = 1} end, "bad argument #1 to 'shutdown' %(wait must be a boolean"},
+  {"shutdown{cancel_futures = 'x'}", function() futures.ThreadPoolExecutor(1):shutdown{cancel_futures = "x"} end, "cancel_futures must be a boolean"},
+  {"shutdown{unknown key}", function() futures.ThreadPoolExecutor(1):shutdown{wiat = true} end, "unknown option 'wiat'"},
+  {"ProcessPoolExecutor shutdown{wait = 1}", function()
+    local pp <close> = futures.ProcessPoolExecutor(1)
+    pp:shutdown{wait = 1}
+  end, "wait must be a boolean"},
+  {"ProcessPoolExecutor shutdown{unknown key}", function()
+    local pp <close> = futures.ProcessPoolExecutor(1)
+    pp:shutdown{cancel = true}
+  end, "unknown option 'cancel'"},
+  -- issue 12: a method called with a wrong self
+  {"Thread.start({})", function() thread.Thread.start({}) end, "bad argument #1 to 'start' %(Thread expected, got table%)"},
+  {"Thread.start(nil)", function() thread.Thread.start(nil) end, "bad argument #1 to 'start' %(Thread expected, got nil%)"},
+  {"Thread.join(nil)", function() thread.Thread.join(nil) end, "bad argument #1 to 'join' %(Thread expected, got nil%)"},
+  {"Thread.is_alive({})", function() thread.Thread.is_alive({}) end, "bad argument #1 to 'is_alive' %(Thread expected, got table%)"},
+  {"ex.map(nil, ...)", function() ex.map(nil, fn, {1}) end, "bad argument #1 to 'map' %(executor expected, got nil%)"},
+  {"ex.map({}, ...)", function() ex.map({}, fn, {1}) end, "bad argument #1 to 'map' %(executor expected, got table%)"},
+  {"Process.start({})", function() process.Process.start({}) end, "bad argument #1 to 'start' %(Process expected, got table%)"},
+  {"Process.join(nil)", function() process.Process.join(nil) end, "bad argument #1 to 'join' %(Process expected, got nil%)"},
+  -- issue 12: values that are not a result or a count
+  {"set_exception(nil)", function() futures.Future():set_exception(nil) end, "bad argument #1 to 'set_exception' %(error value expected, got nil%)"},
+  {"Condition notify(-1)", function()
+    local c = thread.Condition()
+    local _ <close> = c:guard()
+    c:notify(-1)
+  end, "bad argument #1 to 'notify' %(n must be a non%-negative integer"},
+  {"Condition notify(1.5)", function()
+    local c = thread.Condition()
+    local _ <close> = c:guard()
+    c:notify(1.5)
+  end, "bad argument #1 to 'notify'"},
 }
 
 -- The library still works: a task, a queue, a lock, a value.

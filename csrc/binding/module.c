@@ -14,6 +14,7 @@
 
 #include "../concurrent_lua.h"
 #include "runtime/inbox.h"
+#include "runtime/wait.h"
 #include "runtime/errors.h"
 #include "executors/executors.h"
 #include "classes/future_class.h"
@@ -35,10 +36,16 @@ static void pin_module(void) {
 
 static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 
+static int sleep_slice(void *ud, double seconds) {
+  (void)ud;
+  cf_sleep(seconds);
+  return CF_ETIMEDOUT;
+}
+
 static int l_sleep(lua_State *L) {
   lua_Number s = luaL_checknumber(L, 1);
   luaL_argcheck(L, s >= 0, 1, "seconds must be a non-negative number");
-  cf_sleep((double)s);
+  lcf_wait(L, sleep_slice, NULL, (double)s);   /* in slices: Ctrl-C */
   lcf_callbacks_run(L);
   return 0;
 }

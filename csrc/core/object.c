@@ -73,6 +73,14 @@ void cf_deadline_set(cf_deadline *d, double timeout) {
   }
 }
 
+int cf_deadline_passed(const cf_deadline *d) {
+  struct timespec now;
+  if (d->forever) return 0;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec > d->at.tv_sec ||
+         (now.tv_sec == d->at.tv_sec && now.tv_nsec >= d->at.tv_nsec);
+}
+
 int cf_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
                        const cf_deadline *d) {
   int e;

@@ -39,6 +39,7 @@ typedef struct cf_deadline {
 } cf_deadline;
 
 void cf_deadline_set(cf_deadline *d, double timeout);
+int  cf_deadline_passed(const cf_deadline *d);
 /* Wait on c until signalled or the deadline: 0 or CF_ETIMEDOUT. Callers
 ** loop on their predicate. */
 int cf_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,

@@ -449,6 +449,22 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
   return 0;
 }
 
+/* A shutdown's wait, in pieces: until every worker but the caller has
+** ended (0) or the timeout passes (CF_ETIMEDOUT). The binding waits so,
+** in slices, before cf_pool_shutdown(p, 1, ...) reaps the threads. */
+int cf_pool_wait_exit(cf_pool *p, double timeout) {
+  cf_deadline dl;
+  int self = current_pool == p, rc = 0;
+  if (foreign(p)) return 0;
+  cf_deadline_set(&dl, timeout);
+  cf_lock(&p->mu);
+  while (p->nthreads > self && rc == 0)
+    rc = cf_cond_wait_until(&p->exit_cv, &p->mu, &dl);
+  rc = p->nthreads > self ? CF_ETIMEDOUT : 0;
+  cf_unlock(&p->mu);
+  return rc;
+}
+
 #define POOL_GETTER(name, expr)          \
   int name(cf_pool *p) {                 \
     int v;                               \

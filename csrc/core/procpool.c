@@ -781,6 +781,21 @@ int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
   return 0;
 }
 
+/* A shutdown's wait, in pieces: until the manager has ended (0) or the
+** timeout passes (CF_ETIMEDOUT). */
+int cf_procpool_wait_done(cf_procpool *p, double timeout) {
+  cf_deadline dl;
+  int rc = 0;
+  if (foreign(p)) return 0;
+  cf_deadline_set(&dl, timeout);
+  cf_lock(&p->mu);
+  while (p->manager == 1 && rc == 0)
+    rc = cf_cond_wait_until(&p->done_cv, &p->mu, &dl);
+  rc = p->manager == 1 ? CF_ETIMEDOUT : 0;
+  cf_unlock(&p->mu);
+  return rc;
+}
+
 int cf_procpool_pids(cf_procpool *p, int *pids, int n) {
   int i, k = 0;
   if (foreign(p)) return 0;

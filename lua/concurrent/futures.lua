@@ -257,6 +257,10 @@ end
 -- map(executor, fn, seq1 [, seq2, ...] [, opts]): every executor's map,
 -- built on executor:submit only.
 local function map(self, fn, ...)
+  local mt = getmetatable(self)
+  if mt == nil or (mt ~= core.ThreadPoolExecutor_class and mt ~= core.ProcessPoolExecutor_class) then
+    error(string.format("bad argument #1 to 'map' (executor expected, got %s)", type(self)), 2)
+  end
   local nseqs = select("#", ...)
   local opts = nseqs >= 1 and select(nseqs, ...) or nil
   if is_options(opts) then nseqs = nseqs - 1 else opts = nil end
@@ -308,6 +312,7 @@ local function map(self, fn, ...)
   local base, flat, packed, last, pos, stop = 0, nil, nil, 0, 1, 0
   local chunk_failed, chunk_err = false, nil
   local waiting                 -- the single task being waited on
+  local closer, closer_mt       -- see cancel_all
 
   -- Submit chunks while there is room: `held` is the number of items of
   -- the current chunk still to yield after the one being yielded.
@@ -337,6 +342,7 @@ local function map(self, fn, ...)
         end
         qtail = qtail + 1
         qf[qtail], qfirst[qtail], qcount[qtail] = f, nextindex, got
+        if closer then closer = setmetatable({}, closer_mt) end
         nextindex = nextindex + got
         inflight = inflight + got
       end
@@ -366,9 +372,43 @@ local function map(self, fn, ...)
     end
   end
 
+  -- Leaving the loop early (break, error) closes the closing value, and
+  -- collecting the iterator collects `closer`: both cancel what has not
+  -- started, as Python's generator does when it is closed or collected.
+  -- The iterator holds `closer`, so dropping only the fourth value is
+  -- safe. Lua finalizes the newest objects first, so `closer` is remade
+  -- after each submit (a stale one's __gc does nothing): it is finalized
+  -- before the futures it cancels.
+  closer_mt = {__close = cancel_all, __gc = function(c)
+    if rawequal(c, closer) then
+      closed, exhausted, stop = true, true, 0
+      if waiting then pcall(waiting.cancel, waiting) end
+      for k = qhead, qtail do
+        local f = qf[k]
+        if f then pcall(f.cancel, f) end
+      end
+    end
+  end}
+
+  -- With a timeout, wait for f within what is left of it, and raise a
+  -- TimeoutError that names the timeout given to map.
+  local function await(f)
+    if deadline ~= nil and not f:done() then
+      local ok, err = pcall(f.exception, f, remaining(deadline))
+      if not ok then
+        if futures.iserror(err, core.TimeoutError) then
+          err = core.TimeoutError(string.format(
+            "map: results not ready within the timeout of %s s", timeout))
+        end
+        error(err, 0)      -- CancelledError, Ctrl-C's "interrupted!"
+      end
+    end
+    return f
+  end
+
   local function slow()
     while true do
-      if closed then return nil end
+      if closed or closer == nil then return nil end
       local p = pos
       if p <= last then
         pos = p + 1
@@ -403,9 +443,9 @@ local function map(self, fn, ...)
           fill(0)
           if submit_err then cancel_all() error(submit_err, 2) end
         end
-        return first, f:result(remaining(deadline))   -- raises its error
+        return first, await(f):result()   -- raises its error
       end
-      local r = {f:result(remaining(deadline))}
+      local r = {await(f):result()}
       qf[qhead] = nil
       qhead = qhead + 1
       inflight = inflight - count
@@ -452,8 +492,7 @@ local function map(self, fn, ...)
     cancel_all()
     error(submit_err, 2)
   end
-  -- Leaving the loop early (break, error) cancels what has not started.
-  local closer = setmetatable({}, {__close = cancel_all})
+  closer = setmetatable({}, closer_mt)
   local total   -- known when every sequence is a table
   for k = 1, nseqs do
     if type(seqs[k]) ~= "table" then total = nil break end

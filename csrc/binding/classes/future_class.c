@@ -33,10 +33,15 @@ double lcf_opttimeout(lua_State *L, int arg) {
   return (double)t;
 }
 
-/* Wait for f; raise TimeoutError if the timeout passes first. Runs the
-** state's queued done-callbacks afterwards, as every blocking call does. */
+static int future_slice(void *f, double timeout) {
+  return cf_future_wait(f, timeout);
+}
+
+/* Wait for f (in slices: Ctrl-C); raise TimeoutError if the timeout
+** passes first. Runs the state's queued done-callbacks afterwards, as
+** every blocking call does. */
 static void wait_done(lua_State *L, cf_future *f, double timeout) {
-  int rc = cf_future_wait(f, timeout);
+  int rc = lcf_wait(L, future_slice, f, timeout);
   lcf_callbacks_run(L);
   if (rc == CF_ETIMEDOUT) lcf_raise(L, "TimeoutError", "future not done after %f s", timeout);
 }
@@ -175,7 +180,9 @@ static int l_set_result(lua_State *L) {
 
 static int l_set_exception(lua_State *L) {
   lcf_checkfuture(L, 1);
-  luaL_checkany(L, 2);
+  if (lua_isnoneornil(L, 2))   /* nil would read as "no error" */
+    return luaL_argerror(L, 2, lua_pushfstring(L, "error value expected, got %s",
+                                               luaL_typename(L, 2)));
   lua_settop(L, 2);
   return finish_with(L, CF_OUTCOME_ERROR, 2, 1, &exc_opts);
 }

@@ -7,6 +7,7 @@
 #include <lua.h>
 
 #include "../../concurrent.h"
+#include "../runtime/wait.h"
 
 #define LCF_FUTURE "concurrent.Future"
 

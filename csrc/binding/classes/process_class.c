@@ -275,11 +275,16 @@ static void push_exitcode(lua_State *L, phandle *h) {
   else lua_pushinteger(L, WEXITSTATUS(h->status));
 }
 
-/* h:join([timeout]) -> true once ended, false on timeout. */
+static int end_slice(void *h, double timeout) {
+  return wait_end(h, timeout) ? 0 : CF_ETIMEDOUT;
+}
+
+/* h:join([timeout]) -> true once ended, false on timeout. It waits in
+** slices (Ctrl-C). */
 static int l_join(lua_State *L) {
   phandle *h = check_handle(L, "join");
   double timeout = lcf_opttimeout(L, 2);
-  int ended = wait_end(h, timeout);
+  int ended = lcf_wait(L, end_slice, h, timeout) == 0;
   lcf_callbacks_run(L);
   lua_pushboolean(L, ended);
   return 1;

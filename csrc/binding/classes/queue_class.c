@@ -14,6 +14,7 @@
 */
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 
 #include <lauxlib.h>
 
@@ -23,6 +24,7 @@
 #include "../runtime/boxes.h"
 #include "sync_classes.h"
 #include "../transfer/transfer.h"
+#include "../runtime/wait.h"
 
 #define LCF_QUEUE "concurrent.Queue"
 
@@ -72,9 +74,27 @@ static int decode_body(lua_State *L) {
   return 1;
 }
 
+typedef struct queue_op {
+  cf_queue *q;
+  cf_buffer *b;
+} queue_op;
+
+static int put_slice(void *ud, double timeout) {
+  queue_op *op = ud;
+  return cf_queue_put(op->q, op->b, 1, timeout);
+}
+
+static int get_slice(void *ud, double timeout) {
+  queue_op *op = ud;
+  return cf_queue_get(op->q, op->b, 1, timeout);
+}
+
+/* Both wait in slices (Ctrl-C); an interrupted put frees its item before
+** it raises. */
 static int do_put(lua_State *L, cf_queue *q, int block, double timeout) {
   cf_buffer b = CF_BUFFER_INIT;
-  int rc;
+  queue_op op;
+  int rc, raised;
   lua_pushcfunction(L, encode_body);
   lua_pushvalue(L, 2);
   lua_pushlightuserdata(L, &b);
@@ -82,8 +102,11 @@ static int do_put(lua_State *L, cf_queue *q, int block, double timeout) {
     cf_buffer_free(&b);
     return lua_error(L);
   }
-  rc = cf_queue_put(q, &b, block, timeout);
+  op.q = q;
+  op.b = &b;
+  rc = lcf_wait_p(L, put_slice, &op, block ? timeout : 0, &raised);
   cf_buffer_free(&b);   /* empty unless the put failed */
+  if (raised) return lua_error(L);
   if (block) lcf_callbacks_run(L);
   if (rc == CF_ETIMEDOUT) return lcf_raise(L, "Full", "queue is full");
   if (rc != 0) return luaL_error(L, "not enough memory");
@@ -92,7 +115,11 @@ static int do_put(lua_State *L, cf_queue *q, int block, double timeout) {
 
 static int do_get(lua_State *L, cf_queue *q, int block, double timeout) {
   cf_buffer b = CF_BUFFER_INIT;
-  int rc = cf_queue_get(q, &b, block, timeout), status;
+  queue_op op;
+  int rc, status;
+  op.q = q;
+  op.b = &b;
+  rc = lcf_wait(L, get_slice, &op, block ? timeout : 0);   /* b stays empty */
   if (rc != 0) {
     if (block) lcf_callbacks_run(L);
     return lcf_raise(L, "Empty", "queue is empty");
@@ -160,12 +187,16 @@ static int l_task_done(lua_State *L) {
   return 0;
 }
 
+static int join_slice(void *q, double timeout) {
+  return cf_queue_join(q, timeout);
+}
+
 /* join([timeout]) -> true once every item put has been task_done, false
 ** if the timeout passed first (the timeout is an extension: Python's join
 ** has none). */
 static int l_join(lua_State *L) {
   cf_queue *q = check_queue(L);
-  int rc = cf_queue_join(q, lcf_opttimeout(L, 2));
+  int rc = lcf_wait(L, join_slice, q, lcf_opttimeout(L, 2));
   lcf_callbacks_run(L);
   lua_pushboolean(L, rc == 0);
   return 1;
@@ -173,17 +204,21 @@ static int l_join(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   cf_queue *q = check_queue(L);
-  lua_pushfstring(L, "Queue: %p (%d items, maxsize=%d)", (void *)q,
-                  (int)cf_queue_qsize(q), (int)cf_queue_maxsize(q));
+  lua_pushfstring(L, "Queue: %p (%I items, maxsize=%I)", (void *)q,
+                  (LUAI_UACINT)cf_queue_qsize(q),
+                  (LUAI_UACINT)cf_queue_maxsize(q));
   return 1;
 }
 
-/* maxsize() -> the bound given at creation (0: unbounded). A method, not
-** Python's attribute: a field would need an __index function, which would
-** make every method lookup on a queue a C call (about a quarter of the
-** cost of a put/get pair). */
-static int l_maxsize(lua_State *L) {
-  lua_pushinteger(L, cf_queue_maxsize(check_queue(L)));
+/* __index: the methods (upvalue 1) first, so a method lookup costs one
+** raw get more than a table __index; then the field maxsize, the bound
+** given at creation (0: unbounded), as Python's attribute. */
+static int l_index(lua_State *L) {
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNIL &&
+      lua_type(L, 2) == LUA_TSTRING &&
+      strcmp(lua_tostring(L, 2), "maxsize") == 0)
+    lua_pushinteger(L, cf_queue_maxsize(check_queue(L)));
   return 1;
 }
 
@@ -197,14 +232,16 @@ static const luaL_Reg methods[] = {
   {"full", l_full},
   {"task_done", l_task_done},
   {"join", l_join},
-  {"maxsize", l_maxsize},
   {"__tostring", l_tostring},
   {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
 void lcf_queue_open(lua_State *L) {
-  lcf_newclass(L, LCF_QUEUE, methods);
+  lcf_newclass(L, LCF_QUEUE, methods);   /* mt */
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, l_index, 1);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_queue_new);
   lua_setfield(L, -2, "Queue");

@@ -479,7 +479,7 @@ static int l_dict_len(lua_State *L) {
 
 static int l_dict_tostring(lua_State *L) {
   cf_dict *d = check_dict(L);
-  lua_pushfstring(L, "Dict: %p (%d items)", (void *)d, (int)cf_dict_len(d));
+  lua_pushfstring(L, "Dict: %p (%I items)", (void *)d, (LUAI_UACINT)cf_dict_len(d));
   return 1;
 }
 

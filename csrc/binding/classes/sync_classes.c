@@ -86,6 +86,25 @@ static int acquire_obj(void *obj, int kind, double timeout) {
   }
 }
 
+typedef struct acquiring {
+  void *obj;
+  int kind;
+} acquiring;
+
+static int acquire_slice(void *ud, double timeout) {
+  acquiring *a = ud;
+  return acquire_obj(a->obj, a->kind, timeout);
+}
+
+/* Acquire in slices (Ctrl-C); not blocking is a timeout of 0. */
+static int acquire_sliced(lua_State *L, void *obj, int kind, int blocking,
+                          double timeout) {
+  acquiring a;
+  a.obj = obj;
+  a.kind = kind;
+  return lcf_wait(L, acquire_slice, &a, blocking ? timeout : 0);
+}
+
 /* obj:guard([timeout]) -> a handle for `local _ <close> = ...`. The
 ** userdata is made before acquiring, so nothing can fail in between and
 ** leave the lock held with no handle. */
@@ -96,7 +115,7 @@ static int push_guard(lua_State *L, void *obj, int kind) {
   g->obj = NULL;
   g->kind = kind;
   luaL_setmetatable(L, LCF_GUARD);
-  rc = acquire_obj(obj, kind, timeout);
+  rc = acquire_sliced(L, obj, kind, 1, timeout);
   lcf_callbacks_run(L);
   if (rc == -EOVERFLOW) return luaL_error(L, "maximum recursion depth exceeded");
   if (rc != 0) return lcf_raise(L, "TimeoutError", "not acquired within %f s",
@@ -160,7 +179,7 @@ static int l_lock_acquire(lua_State *L) {
   int blocking;
   double timeout;
   acquire_args(L, &blocking, &timeout);
-  return push_acquired(L, cf_lock_acquire(l, blocking, timeout));
+  return push_acquired(L, acquire_sliced(L, l, G_LOCK, blocking, timeout));
 }
 
 static int l_lock_release(lua_State *L) {
@@ -214,8 +233,7 @@ static int l_rlock_acquire(lua_State *L) {
   int blocking;
   double timeout;
   acquire_args(L, &blocking, &timeout);
-  return push_acquired(L, cf_rlock_acquire(r, cf_thread_ident(), blocking,
-                                           timeout));
+  return push_acquired(L, acquire_sliced(L, r, G_RLOCK, blocking, timeout));
 }
 
 static int l_rlock_release(lua_State *L) {
@@ -278,8 +296,8 @@ static int l_cond_acquire(lua_State *L) {
   int blocking;
   double timeout;
   acquire_args(L, &blocking, &timeout);
-  return push_acquired(L, cf_condition_acquire(c, cf_thread_ident(),
-                                               blocking, timeout));
+  return push_acquired(L, acquire_sliced(L, c, G_CONDITION, blocking,
+                                         timeout));
 }
 
 static int l_cond_release(lua_State *L) {
@@ -293,10 +311,31 @@ static int l_cond_guard(lua_State *L) {
 }
 
 /* wait([timeout]) -> true if notified, false on timeout. */
+typedef struct cond_waiting {
+  cf_condition *c;
+  uint64_t owner;
+} cond_waiting;
+
+static int cond_slice(void *ud, double timeout) {
+  cond_waiting *w = ud;
+  return cf_condition_wait(w->c, w->owner, timeout);
+}
+
+/* A wait in slices (Ctrl-C). The lock is taken back after each slice: a
+** notify needs it, so none is missed between slices; an interruption
+** raises with the lock held, as Python's does. */
+static int cond_wait_sliced(lua_State *L, cf_condition *c, uint64_t owner,
+                            double timeout) {
+  cond_waiting w;
+  w.c = c;
+  w.owner = owner;
+  return lcf_wait(L, cond_slice, &w, timeout);
+}
+
 static int l_cond_wait(lua_State *L) {
   cf_condition *c = check_cond(L);
   double timeout = lcf_opttimeout(L, 2);
-  int rc = cf_condition_wait(c, cf_thread_ident(), timeout);
+  int rc = cond_wait_sliced(L, c, cf_thread_ident(), timeout);
   lcf_callbacks_run(L);
   if (rc == CF_ESTATE) return luaL_error(L, "cannot wait on un-acquired lock");
   lua_pushboolean(L, rc == 0);
@@ -325,7 +364,7 @@ static int l_cond_wait_for(lua_State *L) {
       if (left <= 0) return 1;
     }
     lua_pop(L, 1);
-    rc = cf_condition_wait(c, me, left);
+    rc = cond_wait_sliced(L, c, me, left);
     lcf_callbacks_run(L);
     if (rc == CF_ESTATE) return luaL_error(L, "cannot wait on un-acquired lock");
   }
@@ -334,6 +373,9 @@ static int l_cond_wait_for(lua_State *L) {
 static int l_cond_notify(lua_State *L) {
   cf_condition *c = check_cond(L);
   lua_Integer n = luaL_optinteger(L, 2, 1);
+  if (n < 0)
+    return luaL_argerror(L, 2, lua_pushfstring(L,
+        "n must be a non-negative integer, got %I", (LUAI_UACINT)n));
   if (cf_condition_notify(c, cf_thread_ident(), (long)n) != 0)
     return luaL_error(L, "cannot notify on un-acquired lock");
   return 0;
@@ -395,7 +437,8 @@ static int l_sem_acquire(lua_State *L) {
   int blocking;
   double timeout;
   acquire_args(L, &blocking, &timeout);
-  return push_acquired(L, cf_semaphore_acquire(s, blocking, timeout));
+  return push_acquired(L, acquire_sliced(L, s, G_SEMAPHORE, blocking,
+                                         timeout));
 }
 
 static int l_sem_release(lua_State *L) {
@@ -420,8 +463,8 @@ static int l_sem_value(lua_State *L) {
 
 static int l_sem_tostring(lua_State *L) {
   cf_semaphore *s = check_sem(L);
-  lua_pushfstring(L, "Semaphore: %p (value=%d)", (void *)s,
-                  (int)cf_semaphore_value(s));
+  lua_pushfstring(L, "Semaphore: %p (value=%I)", (void *)s,
+                  (LUAI_UACINT)cf_semaphore_value(s));
   return 1;
 }
 
@@ -464,9 +507,13 @@ static int l_event_is_set(lua_State *L) {
   return 1;
 }
 
+static int event_slice(void *e, double timeout) {
+  return cf_event_wait(e, timeout) ? 0 : CF_ETIMEDOUT;
+}
+
 static int l_event_wait(lua_State *L) {
   cf_event *e = check_event(L);
-  int v = cf_event_wait(e, lcf_opttimeout(L, 2));
+  int v = lcf_wait(L, event_slice, e, lcf_opttimeout(L, 2)) == 0;
   lcf_callbacks_run(L);
   lua_pushboolean(L, v);
   return 1;
@@ -509,10 +556,23 @@ static int l_barrier_new(lua_State *L) {
 
 /* wait([timeout]) -> index in 0..parties-1; BrokenBarrierError if the
 ** barrier is or becomes broken (a timeout breaks it, as in Python). */
+static int barrier_poll(void *w) {
+  return lcf_watch_check(w);
+}
+
 static int l_barrier_wait(lua_State *L) {
   cf_barrier *b = check_barrier(L);
   long index = 0;
-  int rc = cf_barrier_wait(b, lcf_opttimeout(L, 2), &index);
+  double timeout = lcf_opttimeout(L, 2);
+  lcf_watch w;
+  int rc;
+  lcf_watch_start(&w, L);
+  if (!w.active) rc = cf_barrier_wait(b, timeout, &index);
+  else {   /* in slices: Ctrl-C breaks the barrier, as in Python */
+    int top = lua_gettop(L);
+    rc = cf_barrier_wait_poll(b, timeout, &index, LCF_SLICE, barrier_poll, &w);
+    if (lua_gettop(L) > top) return lua_error(L);   /* the hook's error */
+  }
   lcf_callbacks_run(L);
   if (rc != 0) return lcf_raise(L, "BrokenBarrierError", "the barrier is broken");
   lua_pushinteger(L, index);
@@ -531,8 +591,9 @@ static int l_barrier_abort(lua_State *L) {
 
 static int l_barrier_tostring(lua_State *L) {
   cf_barrier *b = check_barrier(L);
-  lua_pushfstring(L, "Barrier: %p (%d/%d waiting%s)", (void *)b,
-                  (int)cf_barrier_n_waiting(b), (int)cf_barrier_parties(b),
+  lua_pushfstring(L, "Barrier: %p (%I/%I waiting%s)", (void *)b,
+                  (LUAI_UACINT)cf_barrier_n_waiting(b),
+                  (LUAI_UACINT)cf_barrier_parties(b),
                   cf_barrier_broken(b) ? ", broken" : "");
   return 1;
 }

@@ -41,6 +41,7 @@
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
 #include "../runtime/errors.h"
+#include "../runtime/wait.h"
 
 #define LCF_THREADHANDLE "concurrent.ThreadHandle"
 
@@ -229,6 +230,10 @@ static int l_start(lua_State *L) {
 }
 
 /* handle:join([timeout]) -> true when ended, false on timeout */
+static int join_slice(void *t, double timeout) {
+  return cf_thread_join(t, timeout);
+}
+
 static int l_join(lua_State *L) {
   cf_thread *t = check_handle(L, 1);
   double timeout = lcf_opttimeout(L, 2);
@@ -237,7 +242,7 @@ static int l_join(lua_State *L) {
     return luaL_error(L, "cannot join thread before it is started");
   if (cf_thread_get_ident(t) == cf_thread_ident())
     return luaL_error(L, "cannot join current thread");
-  rc = cf_thread_join(t, timeout);
+  rc = lcf_wait(L, join_slice, t, timeout);   /* in slices: Ctrl-C */
   lcf_callbacks_run(L);
   lua_pushboolean(L, rc == 0);
   return 1;

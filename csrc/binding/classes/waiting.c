@@ -23,6 +23,7 @@
 #include "../runtime/inbox.h"
 #include "future_class.h"
 #include "../runtime/boxes.h"
+#include "../runtime/wait.h"
 
 #define LCF_WAITER "concurrent.Waiter"
 
@@ -44,14 +45,33 @@ static int l_watch(lua_State *L) {
   return 0;
 }
 
+typedef struct next_wait {
+  cf_waiter *w;
+  cf_future *f;
+} next_wait;
+
+static int next_slice(void *ud, double timeout) {
+  next_wait *n = ud;
+  int rc = 0;
+  n->f = cf_waiter_next(n->w, timeout, &rc);
+  if (n->f == NULL && cf_waiter_pending(n->w) == 0)
+    return CF_ESTATE;   /* nothing left to wait for: no more slices */
+  return n->f != NULL ? 0 : rc;
+}
+
 /* next([timeout]) -> id of the next finished future, or nil on timeout.
-** Like every blocking call of the library, it runs the state's queued
-** done-callbacks before it returns, timeout or not. */
+** Like every blocking call of the library, it waits in slices (Ctrl-C)
+** and runs the state's queued done-callbacks before it returns, timeout
+** or not. Ctrl-C leaves the waiter as it was (its box closes it). */
 static int l_next(lua_State *L) {
-  cf_waiter *w = check_waiter(L);
-  double timeout = lcf_opttimeout(L, 2);
-  int rc;
-  cf_future *f = cf_waiter_next(w, timeout, &rc);
+  next_wait n;
+  double timeout;
+  cf_future *f;
+  n.w = check_waiter(L);
+  n.f = NULL;
+  timeout = lcf_opttimeout(L, 2);
+  lcf_wait(L, next_slice, &n, timeout);
+  f = n.f;
   if (f != NULL) {
     cf_future_wait(f, -1);   /* done; let its callbacks be handed over */
     lua_pushlightuserdata(L, f);

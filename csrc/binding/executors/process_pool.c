@@ -34,6 +34,7 @@
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
 #include "../runtime/errors.h"
+#include "../runtime/wait.h"
 
 #define LCF_PROCPOOL "concurrent.ProcessPoolExecutor"
 #define REFUSE "shared objects cannot be sent to another process"
@@ -212,18 +213,31 @@ static int l_submit(lua_State *L) {
   return 1;
 }
 
+static int done_slice(void *p, double timeout) {
+  return cf_procpool_wait_done(p, timeout);
+}
+
+/* Shut down; with wait, wait for the manager in slices (Ctrl-C). */
+static void shutdown_pool(lua_State *L, cf_procpool *p, int wait, int cancel) {
+  cf_procpool_shutdown(p, 0, cancel);
+  if (wait) {
+    lcf_wait(L, done_slice, p, -1);
+    cf_procpool_shutdown(p, 1, 0);
+  }
+}
+
 static int l_shutdown(lua_State *L) {
   cf_procpool *p = check_pool(L, 1);
   int wait, cancel;
   lcf_shutdown_args(L, &wait, &cancel);
-  cf_procpool_shutdown(p, wait, cancel);
+  shutdown_pool(L, p, wait, cancel);
   lcf_callbacks_run(L);
   return 0;
 }
 
 static int l_close(lua_State *L) {
   lcf_box *b = luaL_checkudata(L, 1, LCF_PROCPOOL);
-  if (b->obj) cf_procpool_shutdown(b->obj, 1, 0);
+  if (b->obj) shutdown_pool(L, b->obj, 1, 0);
   lcf_callbacks_run(L);
   return 0;
 }

@@ -16,6 +16,7 @@
 #include "../runtime/record.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
+#include "../runtime/wait.h"
 
 static const lcf_encode_opts submit_opts = {"args", 0, 1, 1, NULL};
 static const lcf_encode_opts init_opts = {"initargs", 0, 1, 1, NULL};
@@ -140,7 +141,18 @@ static int l_submit(lua_State *L) {
 /* The arguments of every executor's shutdown, from stack index 2:
 ** ([wait=true [, cancel_futures=false]]) or {wait=, cancel_futures=}. */
 void lcf_shutdown_args(lua_State *L, int *wait, int *cancel) {
-  if (lua_istable(L, 2)) {
+  if (lua_istable(L, 2)) {   /* as strict as the positional form */
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      if (k == NULL || (strcmp(k, "wait") != 0 && strcmp(k, "cancel_futures") != 0))
+        luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
+                                            luaL_tolstring(L, -2, NULL)));
+      if (!lua_isboolean(L, -1))
+        luaL_argerror(L, 2, lua_pushfstring(L, "%s must be a boolean, got %s",
+                                            k, luaL_typename(L, -1)));
+      lua_pop(L, 1);
+    }
     lua_getfield(L, 2, "wait");
     lua_getfield(L, 2, "cancel_futures");
     *wait = lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2);
@@ -154,18 +166,32 @@ void lcf_shutdown_args(lua_State *L, int *wait, int *cancel) {
   }
 }
 
+static int exit_slice(void *p, double timeout) {
+  return cf_pool_wait_exit(p, timeout);
+}
+
+/* Shut down; with wait, wait for the workers in slices (Ctrl-C), then
+** reap them. */
+static void shutdown_pool(lua_State *L, cf_pool *p, int wait, int cancel) {
+  cf_pool_shutdown(p, 0, cancel);
+  if (wait) {
+    lcf_wait(L, exit_slice, p, -1);
+    cf_pool_shutdown(p, 1, 0);
+  }
+}
+
 static int l_shutdown(lua_State *L) {
   cf_pool *p = check_pool(L, 1);
   int wait, cancel;
   lcf_shutdown_args(L, &wait, &cancel);
-  cf_pool_shutdown(p, wait, cancel);
+  shutdown_pool(L, p, wait, cancel);
   lcf_callbacks_run(L);
   return 0;
 }
 
 static int l_close(lua_State *L) {
   lcf_box *b = luaL_checkudata(L, 1, LCF_EXECUTOR);
-  if (b->obj) cf_pool_shutdown(b->obj, 1, 0);
+  if (b->obj) shutdown_pool(L, b->obj, 1, 0);
   lcf_callbacks_run(L);
   return 0;
 }
