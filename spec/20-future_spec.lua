@@ -108,7 +108,7 @@ describe("Future", function()
     assert.matches("timeout must be a non%-negative number", helpers.error_of(f.result, f, 0/0))
     assert.matches("number expected", helpers.error_of(f.result, f, "soon"))
     assert.matches("concurrent.Future expected", helpers.error_of(f.result, {}))
-    assert.matches("bad argument #2", helpers.error_of(f.set_exception, futures.Future()))
+    assert.matches("bad argument #1 to 'set_exception'", helpers.error_of(f.set_exception, futures.Future()))
   end)
 
   it("has an error class hierarchy that iserror follows", function()

@@ -325,7 +325,7 @@ for _, kind in ipairs(EXECUTORS) do
         ex:shutdown(true)
         local ran = runs.get()
         runs.remove()
-        assert.is_true(ran <= 4, "ran " .. ran .. " of 50 items")
+        assert.is_true(ran <= 6, "ran " .. ran .. " of 50 items")
       end)
     end
 

@@ -445,7 +445,7 @@ describe("Queue", function()
 
   it("checks its arguments", function()
     local q = thread.Queue()
-    assert.matches("bad argument #%d to '%?'? %(value expected%)", helpers.error_of(q.put, q))
+    assert.matches("bad argument #1 to 'put' %(value expected%)", helpers.error_of(q.put, q))
     assert.matches("boolean expected", helpers.error_of(q.get, q, 5))
     assert.matches("timeout must be a non%-negative number", helpers.error_of(q.get, q, true, -1))
     assert.matches("cannot send userdata at item", helpers.error_of(q.put, q, io.stdout))

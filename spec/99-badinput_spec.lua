@@ -261,6 +261,32 @@ describe("bad input", function()
     assert.equal("ok", ex2:submit(function() return "ok" end):result(30))
   end)
 
+  it("names the method, not '?', when it is called through pcall, at the caller's file:line", function()
+    local f, q, l, e = futures.Future(), thread.Queue(), thread.Lock(), thread.Event()
+    local v, s, c = thread.Value(1), thread.Semaphore(1), thread.Condition()
+    local cases = {
+      {"bad argument #1 to 'result' %(number expected, got string%)", f.result, f, "x"},
+      {"bad argument #1 to 'exception' %(number expected, got string%)", f.exception, f, "x"},
+      {"bad argument #1 to 'set_exception' %(error value expected", f.set_exception, f, nil},
+      {"bad argument #1 to 'submit' %(function expected, got number%)", ex.submit, ex, 42},
+      {"bad argument #1 to 'shutdown' %(boolean expected, got string%)", ex.shutdown, ex, "yes"},
+      {"bad argument #1 to 'get' %(boolean expected, got string%)", q.get, q, "x"},
+      {"bad argument #3 to 'put' %(number expected, got string%)", q.put, q, 1, true, "x"},
+      {"bad argument #2 to 'acquire' %(number expected, got string%)", l.acquire, l, true, "x"},
+      {"bad argument #1 to 'wait' %(number expected, got string%)", e.wait, e, "x"},
+      {"bad argument #1 to 'add' %(number expected, got string%)", v.add, v, "x"},
+      {"bad argument #1 to 'release' %(n must be a positive integer%)", s.release, s, 0},
+      {"bad argument #1 to 'notify' %(n must be a non%-negative integer", c.notify, c, -1},
+      {"calling 'result' on bad self %(concurrent%.Future expected, got nil%)", f.result, nil},
+      {"calling 'acquire' on bad self %(concurrent%.Lock expected, got table%)", l.acquire, {}},
+    }
+    for _, case in ipairs(cases) do
+      local ok, err = pcall(case[2], table.unpack(case, 3, 6))
+      assert.is_false(ok)
+      assert.matches("^[^:]*99%-badinput_spec%.lua:%d+: " .. case[1], err)
+    end
+  end)
+
   it("Value:add wraps around on integer overflow, as Lua's + does", function()
     assert.equal(BIG + 1, thread.Value(BIG):add(1))
     assert.equal(math.mininteger, thread.Value(BIG):add(1))

@@ -254,6 +254,7 @@ void lcf_future_open(lua_State *L) {
   lua_pushvalue(L, -1);
   lua_pushlightuserdata(L, lcf_getstate(L));
   lua_pushcclosure(L, l_result, 2);
+  lcf_name_method(L, -1, "result");
   lua_setfield(L, -2, "result");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_future_new);

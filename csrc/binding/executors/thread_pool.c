@@ -248,6 +248,7 @@ void lcf_executor_open(lua_State *L) {
   lcf_newclass(L, LCF_FUTURE, NULL);              /* mt mt fmt */
   lcf_transfer_context(L);                        /* mt mt fmt ctx */
   lua_pushcclosure(L, l_submit, 3);
+  lcf_name_method(L, -1, "submit");
   lua_setfield(L, -2, "submit");
   lua_setfield(L, -2, "ThreadPoolExecutor_class");
   lua_pushcfunction(L, l_thread_pool);

@@ -71,7 +71,15 @@ void lcf_newclass(lua_State *L, const char *tname, const luaL_Reg *methods) {
     lua_rawset(L, -3);                               /* set[mt] = true */
     lua_pop(L, 1);
   }
-  if (methods) luaL_setfuncs(L, methods, 0);
+  if (methods) {
+    int i;
+    luaL_setfuncs(L, methods, 0);
+    for (i = 0; i < n; i++) {   /* for argument errors (errors.h) */
+      lua_getfield(L, -1, methods[i].name);
+      lcf_name_method(L, -1, methods[i].name);
+      lua_pop(L, 1);
+    }
+  }
 }
 
 lcf_box *lcf_pushbox(lua_State *L, const char *tname, void *obj) {

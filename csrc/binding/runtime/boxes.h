@@ -11,6 +11,21 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "errors.h"
+
+/* The binding's argument checks name methods called through pcall
+** (errors.h). */
+#define luaL_argerror lcf_argerror
+#define luaL_typeerror lcf_typeerror
+#define luaL_checktype lcf_checktype
+#define luaL_checkany lcf_checkany
+#define luaL_checkudata lcf_checkudata
+#define luaL_checkinteger lcf_checkinteger
+#define luaL_optinteger lcf_optinteger
+#define luaL_checknumber lcf_checknumber
+#define luaL_checklstring lcf_checklstring
+#define luaL_optlstring lcf_optlstring
+
 typedef struct lcf_box {
   void *obj;
 } lcf_box;

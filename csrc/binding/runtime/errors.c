@@ -145,3 +145,110 @@ const char *lcf_error_text(lua_State *L, int idx) {
   return lua_pushfstring(L, "(error object is a %s value)",
                          luaL_typename(L, idx));
 }
+
+/* ---------------------------------------------------------------------- */
+/* Argument errors that name the method (see errors.h).                   */
+
+static const char NAMES_KEY = 'm';
+
+void lcf_name_method(lua_State *L, int idx, const char *name) {
+  idx = lua_absindex(L, idx);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMES_KEY);
+  }
+  lua_pushvalue(L, idx);
+  lua_pushstring(L, name);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+int lcf_argerror(lua_State *L, int arg, const char *extramsg) {
+  lua_Debug ar;
+  const char *name = NULL;
+  int level, line = 0;
+  if (!lua_getstack(L, 0, &ar)) return luaL_argerror(L, arg, extramsg);
+  lua_getinfo(L, "nf", &ar);                        /* fn */
+  if (ar.name == NULL &&
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY) == LUA_TTABLE) {
+    lua_pushvalue(L, -2);
+    if (lua_rawget(L, -2) == LUA_TSTRING) name = lua_tostring(L, -1);
+  }
+  if (name == NULL) return luaL_argerror(L, arg, extramsg);
+  for (level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if ((line = ar.currentline) > 0) break;
+  }
+  if (line > 0) lua_pushfstring(L, "%s:%d: ", ar.short_src, line);
+  else lua_pushliteral(L, "");
+  if (--arg == 0)   /* self is not counted */
+    lua_pushfstring(L, "calling '%s' on bad self (%s)", name, extramsg);
+  else
+    lua_pushfstring(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+int lcf_typeerror(lua_State *L, int arg, const char *tname) {
+  const char *got;
+  if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
+    got = lua_tostring(L, -1);
+  else if (lua_type(L, arg) == LUA_TLIGHTUSERDATA)
+    got = "light userdata";
+  else
+    got = luaL_typename(L, arg);
+  return lcf_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s",
+                                              tname, got));
+}
+
+void lcf_checktype(lua_State *L, int arg, int t) {
+  if (lua_type(L, arg) != t) lcf_typeerror(L, arg, lua_typename(L, t));
+}
+
+void lcf_checkany(lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TNONE) lcf_argerror(L, arg, "value expected");
+}
+
+void *lcf_checkudata(lua_State *L, int arg, const char *tname) {
+  void *p = luaL_testudata(L, arg, tname);
+  if (p == NULL) lcf_typeerror(L, arg, tname);
+  return p;
+}
+
+lua_Integer lcf_checkinteger(lua_State *L, int arg) {
+  int isnum;
+  lua_Integer n = lua_tointegerx(L, arg, &isnum);
+  if (!isnum) {
+    if (lua_isnumber(L, arg))
+      lcf_argerror(L, arg, "number has no integer representation");
+    else
+      lcf_typeerror(L, arg, "number");
+  }
+  return n;
+}
+
+lua_Integer lcf_optinteger(lua_State *L, int arg, lua_Integer def) {
+  return lua_isnoneornil(L, arg) ? def : lcf_checkinteger(L, arg);
+}
+
+lua_Number lcf_checknumber(lua_State *L, int arg) {
+  int isnum;
+  lua_Number n = lua_tonumberx(L, arg, &isnum);
+  if (!isnum) lcf_typeerror(L, arg, "number");
+  return n;
+}
+
+const char *lcf_checklstring(lua_State *L, int arg, size_t *len) {
+  const char *s = lua_tolstring(L, arg, len);
+  if (s == NULL) lcf_typeerror(L, arg, "string");
+  return s;
+}
+
+const char *lcf_optlstring(lua_State *L, int arg, const char *def,
+                           size_t *len) {
+  if (!lua_isnoneornil(L, arg)) return lcf_checklstring(L, arg, len);
+  if (len) *len = def ? strlen(def) : 0;
+  return def;
+}
