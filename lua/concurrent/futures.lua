@@ -159,11 +159,7 @@ local function positive_integer(v, name, pos)
   return n
 end
 
-local function is_callable(fn)
-  if type(fn) == "function" then return true end
-  local mt = getmetatable(fn)
-  return type(mt) == "table" and type(rawget(mt, "__call")) == "function"
-end
+local is_callable = core.callable   -- the library's one rule (C's)
 
 -- The task of a chunk: it crosses as bytecode, and `require` is the
 -- worker's own. Its arguments and results are plain values (see
@@ -453,7 +449,7 @@ function futures.ThreadPoolExecutor(opts)
   if prefix ~= nil and type(prefix) ~= "string" then
     error("bad argument #1 to 'ThreadPoolExecutor' (thread_name_prefix must be a string)", 2)
   end
-  if initializer ~= nil and type(initializer) ~= "function" then
+  if initializer ~= nil and not is_callable(initializer) then
     error("bad argument #1 to 'ThreadPoolExecutor' (initializer must be a function)", 2)
   end
   if initargs ~= nil and type(initargs) ~= "table" then

@@ -190,11 +190,6 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-static int l_eq(lua_State *L) {
-  lua_pushboolean(L, lcf_toobject(L, 1) == lcf_toobject(L, 2));
-  return 1;
-}
-
 /* futures.Future(): a future with no task. */
 static int l_future_new(lua_State *L) {
   cf_future *f = cf_future_new();
@@ -238,7 +233,6 @@ static const luaL_Reg methods[] = {
   {"set_result", l_set_result},
   {"set_exception", l_set_exception},
   {"__tostring", l_tostring},
-  {"__eq", l_eq},
   {NULL, NULL}
 };
 

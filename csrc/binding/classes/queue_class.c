@@ -199,7 +199,6 @@ static const luaL_Reg methods[] = {
   {"join", l_join},
   {"maxsize", l_maxsize},
   {"__tostring", l_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 

@@ -229,7 +229,6 @@ static const luaL_Reg value_methods[] = {
   {"add", l_value_add},
   {"compare_and_set", l_value_cas},
   {"__tostring", l_value_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -517,7 +516,6 @@ static const luaL_Reg dict_meta[] = {
   {"__len", l_dict_len},
   {"__pairs", l_dict_pairs},
   {"__tostring", l_dict_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 

@@ -32,12 +32,6 @@
 #define LCF_BARRIER "concurrent.Barrier"
 #define LCF_GUARD "concurrent.Guard"
 
-int lcf_sync_eq(lua_State *L) {
-  lua_pushboolean(L, lcf_toobject(L, 1) != NULL &&
-                     lcf_toobject(L, 1) == lcf_toobject(L, 2));
-  return 1;
-}
-
 /* acquire([blocking=true [, timeout]]): arguments 2 and 3. */
 static void acquire_args(lua_State *L, int *blocking, double *timeout) {
   if (lua_isnoneornil(L, 2)) *blocking = 1;
@@ -191,7 +185,6 @@ static const luaL_Reg lock_methods[] = {
   {"locked", l_lock_locked},
   {"guard", l_lock_guard},
   {"__tostring", l_lock_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -247,7 +240,6 @@ static const luaL_Reg rlock_methods[] = {
   {"locked", l_rlock_locked},
   {"guard", l_rlock_guard},
   {"__tostring", l_rlock_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -362,7 +354,6 @@ static const luaL_Reg cond_methods[] = {
   {"notify", l_cond_notify},
   {"notify_all", l_cond_notify_all},
   {"__tostring", l_cond_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -431,7 +422,6 @@ static const luaL_Reg sem_methods[] = {
   {"guard", l_sem_guard},
   {"_value", l_sem_value},
   {"__tostring", l_sem_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -485,7 +475,6 @@ static const luaL_Reg event_methods[] = {
   {"is_set", l_event_is_set},
   {"wait", l_event_wait},
   {"__tostring", l_event_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -566,7 +555,6 @@ static const luaL_Reg barrier_methods[] = {
   {"reset", l_barrier_reset},
   {"abort", l_barrier_abort},
   {"__tostring", l_barrier_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 

@@ -12,7 +12,5 @@ void lcf_sync_open(lua_State *L);
 /* The same for Queue, and for Value and Dict (called by lcf_sync_open). */
 void lcf_queue_open(lua_State *L);
 void lcf_store_open(lua_State *L);
-/* __eq of every box class here: the same core object. */
-int lcf_sync_eq(lua_State *L);
 
 #endif

@@ -267,11 +267,6 @@ static int l_handle_tostring(lua_State *L) {
   return 1;
 }
 
-static int l_eq(lua_State *L) {
-  lua_pushboolean(L, lcf_toobject(L, 1) == lcf_toobject(L, 2));
-  return 1;
-}
-
 static const luaL_Reg handle_methods[] = {
   {"start", l_start},
   {"join", l_join},
@@ -279,7 +274,6 @@ static const luaL_Reg handle_methods[] = {
   {"started", l_started},
   {"ident", l_ident},
   {"__tostring", l_handle_tostring},
-  {"__eq", l_eq},
   {NULL, NULL}
 };
 
