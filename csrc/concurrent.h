@@ -213,17 +213,15 @@ uint64_t cf_thread_ident(void);
 
 /* ---------------------------------------------------------------------- */
 /* Lock: a non-reentrant lock that any thread may release (Python's Lock). */
-/* (The type is cf_lockobj because cf_lock is the mutex helper of          */
-/* object.h.)                                                              */
 
-typedef struct cf_lockobj cf_lockobj;
+typedef struct cf_lock cf_lock;
 
-cf_lockobj *cf_lock_new(void);
+cf_lock *cf_lock_new(void);
 /* 0 when acquired; CF_ETIMEDOUT on timeout or when !blocking and held. */
-int cf_lock_acquire(cf_lockobj *l, int blocking, double timeout);
+int cf_lock_acquire(cf_lock *l, int blocking, double timeout);
 /* 0, or CF_ESTATE if it is not locked. */
-int cf_lock_release(cf_lockobj *l);
-int cf_lock_locked(cf_lockobj *l);
+int cf_lock_release(cf_lock *l);
+int cf_lock_locked(cf_lock *l);
 
 /* ---------------------------------------------------------------------- */
 /* RLock: re-entrant, owned by a thread identity.                          */
@@ -251,7 +249,7 @@ int cf_rlock_acquire_restore(cf_rlock *r, uint64_t owner, long count);
 
 typedef struct cf_condition cf_condition;
 
-/* lock: a cf_lockobj or a cf_rlock (retained), or NULL for a new RLock.
+/* lock: a cf_lock or a cf_rlock (retained), or NULL for a new RLock.
 ** NULL if lock is another kind of object, or on ENOMEM. */
 cf_condition *cf_condition_new(void *lock);
 void *cf_condition_lock(cf_condition *c);  /* borrowed */

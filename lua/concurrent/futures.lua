@@ -131,8 +131,8 @@ end
 -- map ---------------------------------------------------------------------
 --
 -- Every executor's map is in concurrent/_map.lua, loaded on its first call:
--- most programs never map, and compiling it was a third of loading this
--- module from source. A tail call, so map's errors name map's caller.
+-- most programs never map, and compiling it was a large part of loading
+-- this module from source. A tail call, so map's errors name map's caller.
 local function map(self, ...)
   return require("concurrent._map")(self, ...)
 end

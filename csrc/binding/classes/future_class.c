@@ -1,5 +1,5 @@
 /*
-** future.c -- Future methods for Lua. Waiting happens in C without
+** future_class.c -- Future methods for Lua. Waiting happens in C without
 ** touching the Lua state; the results are decoded into the caller's
 ** state each time they are asked for.
 */
@@ -133,8 +133,10 @@ static int l_cancel(lua_State *L) {
   return 1;
 }
 
-static const lcf_encode_opts set_opts = {"results", 0, 0, 1, NULL};
-static const lcf_encode_opts exc_opts = {"error", 1, 0, 1, NULL};
+static const lcf_encode_opts set_opts =
+    {.root = "results", .allow_objects = 1};
+static const lcf_encode_opts exc_opts =
+    {.root = "error", .bare = 1, .allow_objects = 1};
 
 /* The buffer lives in a userdata while values are encoded into it, so an
 ** error raised by the encoder frees it with the garbage. */

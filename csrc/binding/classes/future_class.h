@@ -1,5 +1,5 @@
 /*
-** future.h -- the Lua Future class.
+** future_class.h -- the Lua Future class.
 */
 #ifndef LCF_LFUTURE_H
 #define LCF_LFUTURE_H

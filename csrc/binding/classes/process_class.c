@@ -1,7 +1,7 @@
 /*
-** process.c -- process handles for concurrent.process (Process), getpid,
+** process_class.c -- process handles for concurrent.process (Process), getpid,
 ** and the reaping of children nobody joins. The ProcessPoolExecutor is in
-** procpool.c (binding) over core/procpool.c.
+** executors/process_pool.c over core/procpool.c.
 **
 ** Process.start forks from the calling thread, in the middle of this C
 ** function: the child goes on in its copy of the calling lua_State, runs
@@ -92,9 +92,9 @@ typedef struct precord {
 
 static void record_release(precord *r) {
   int last;
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   last = --r->refs == 0;
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   if (last) {
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
@@ -120,12 +120,12 @@ static void *reaper_main(void *arg) {
   ** signal a listed pid, and the pid must not be free for reuse then. */
   while (waitid(P_PID, (id_t)o->pid, &si, WEXITED | WNOWAIT) != 0 &&
          errno == EINTR) {}
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   unlink_orphan(r, o);
   waitpid(o->pid, NULL, WNOHANG);
   r->reapers--;
   pthread_cond_broadcast(&r->cv);
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   free(o);
   record_release(r);
   return NULL;
@@ -144,7 +144,7 @@ static void hand_to_reaper(precord *r, pid_t pid, int daemon) {
   pthread_attr_init(&a);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&a, PTHREAD_STACK_MIN + 64 * 1024);
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   o->next = r->orphans;
   r->orphans = o;
   if (pthread_create(&t, &a, reaper_main, o) == 0) {
@@ -152,7 +152,7 @@ static void hand_to_reaper(precord *r, pid_t pid, int daemon) {
     r->reapers++;
     r->refs++;
   }
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   pthread_attr_destroy(&a);
 }
 
@@ -161,13 +161,13 @@ static void hand_to_reaper(precord *r, pid_t pid, int daemon) {
 static void record_close(void *obj) {
   precord *r = obj;
   orphan *o, *rest = NULL, *next;
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   for (o = r->orphans; o; o = o->next)
     if (o->daemon) kill(o->pid, SIGTERM);
   while (r->reapers > 0) pthread_cond_wait(&r->cv, &r->mu);
   rest = r->orphans;
   r->orphans = NULL;
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   for (o = rest; o; o = next) {
     next = o->next;
     while (waitpid(o->pid, NULL, 0) < 0 && errno == EINTR) {}
@@ -427,9 +427,9 @@ static int l_process_start(lua_State *L) {
   h->owner = getpid();
   h->pidfd = cf_pidfd_open(pid);
   h->daemon = lua_toboolean(L, 3);
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   r->refs++;
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   h->r = r;
   return 1;
 }

@@ -1,7 +1,7 @@
 /*
-** sync.c -- Lock, RLock, Condition, Semaphore/BoundedSemaphore, Event and
+** sync_classes.c -- Lock, RLock, Condition, Semaphore/BoundedSemaphore, Event and
 ** Barrier for Lua, and the guard() handles of the lock-like ones. Queue
-** is in queue_binding.c, Value and Dict in store_binding.c.
+** is in queue_class.c, Value and Dict in store_classes.c.
 **
 ** Each object is a box around a core object (core/sync.c), so it crosses
 ** into executor tasks and threads by reference. Every wait happens in C
@@ -138,19 +138,19 @@ static const luaL_Reg guard_mt[] = {
 /* ---------------------------------------------------------------------- */
 /* Lock.                                                                   */
 
-static cf_lockobj *check_lock(lua_State *L) {
+static cf_lock *check_lock(lua_State *L) {
   return lcf_checkobject(L, 1, LCF_LOCK);
 }
 
 static int l_lock_new(lua_State *L) {
-  cf_lockobj *l = cf_lock_new();
+  cf_lock *l = cf_lock_new();
   if (l == NULL) return luaL_error(L, "not enough memory");
   lcf_pushbox(L, LCF_LOCK, l);
   return 1;
 }
 
 static int l_lock_acquire(lua_State *L) {
-  cf_lockobj *l = check_lock(L);
+  cf_lock *l = check_lock(L);
   int blocking;
   double timeout;
   acquire_args(L, &blocking, &timeout);
@@ -173,7 +173,7 @@ static int l_lock_guard(lua_State *L) {
 }
 
 static int l_lock_tostring(lua_State *L) {
-  cf_lockobj *l = check_lock(L);
+  cf_lock *l = check_lock(L);
   lua_pushfstring(L, "Lock: %p (%s)", (void *)l,
                   cf_lock_locked(l) ? "locked" : "unlocked");
   return 1;

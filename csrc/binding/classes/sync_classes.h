@@ -1,6 +1,7 @@
 /*
-** sync.h -- Lock, RLock, Condition, Semaphore, Event, Barrier (sync.c),
-** Queue (queue_binding.c), Value and Dict (store_binding.c) for Lua.
+** sync_classes.h -- Lock, RLock, Condition, Semaphore, Event, Barrier
+** (sync_classes.c), Queue (queue_class.c), Value and Dict
+** (store_classes.c) for Lua.
 */
 #ifndef LCF_SYNC_H
 #define LCF_SYNC_H

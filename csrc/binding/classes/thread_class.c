@@ -1,5 +1,5 @@
 /*
-** thread.c -- native threads for Lua (concurrent.thread's Thread, built in
+** thread_class.c -- native threads for Lua (concurrent.thread's Thread, built in
 ** lua/concurrent/thread.lua on the ThreadHandle class here).
 **
 ** handle:start(self, name, daemon, direct) encodes the Thread instance
@@ -7,8 +7,8 @@
 ** that cannot cross raises there and no thread is made; direct (run is the
 ** base class's) encodes only {_target=, _args=} and the new thread calls
 ** the target itself, so neither the class nor concurrent.thread has to be
-** made there. The new thread makes its own lua_State (worker.c: salloc.c's
-** allocator, libraries, the creator's package paths, the host hook,
+** made there. The new thread makes its own lua_State (worker.c: the
+** region allocator of runtime/allocator.c, libraries, the creator's package paths, the host hook,
 ** concurrent.core on first use), decodes the instance, sets
 ** self.ident and calls self:run() protected. An error is printed to stderr as Python does
 ** ("Exception in thread NAME:" and the traceback); join never raises it.
@@ -43,7 +43,8 @@
 
 #define LCF_THREADHANDLE "concurrent.ThreadHandle"
 
-static const lcf_encode_opts self_opts = {"self", 1, 0, 1, NULL};
+static const lcf_encode_opts self_opts =
+    {.root = "self", .bare = 1, .allow_objects = 1};
 
 /* ---------------------------------------------------------------------- */
 /* The threads a state joins when it closes (its close registry).         */

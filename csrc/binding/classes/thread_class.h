@@ -1,5 +1,5 @@
 /*
-** thread.h -- Thread and thread handles (concurrent.thread).
+** thread_class.h -- Thread and thread handles (concurrent.thread).
 */
 #ifndef LCF_THREAD_H
 #define LCF_THREAD_H

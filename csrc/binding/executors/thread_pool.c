@@ -1,5 +1,5 @@
 /*
-** executor.c -- ThreadPoolExecutor: a box around a core pool whose
+** thread_pool.c -- ThreadPoolExecutor: a box around a core pool whose
 ** workers are Lua states (worker.c). submit encodes the function and its
 ** arguments in the caller, so a value that cannot cross raises here and
 ** nothing is queued.
@@ -17,8 +17,10 @@
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
 
-static const lcf_encode_opts submit_opts = {"args", 0, 1, 1, NULL};
-static const lcf_encode_opts init_opts = {"initargs", 0, 1, 1, NULL};
+static const lcf_encode_opts submit_opts =
+    {.root = "args", .fn_first = 1, .allow_objects = 1};
+static const lcf_encode_opts init_opts =
+    {.root = "initargs", .fn_first = 1, .allow_objects = 1};
 
 /* The state's close registry joins the pool: its finalizer (l_gc) only
 ** shuts it down without waiting. */

@@ -1,5 +1,5 @@
 /*
-** objects.h -- Lua userdata boxes around the core's shared objects.
+** boxes.h -- Lua userdata boxes around the core's shared objects.
 **
 ** A box holds one reference to a core object; its __gc drops it. Every
 ** box metatable has the field __concurrent, which is how the transfer layer
