@@ -65,7 +65,7 @@ LUA_SRC      := $(wildcard lua/concurrent/*.lua)
 LUA_BYTECODE := $(LUA_SRC:lua/%=$(BUILD)/lua/%)
 LUA_INSTALL   = $(if $(filter 1,$(BYTECODE)),$(LUA_BYTECODE),$(LUA_SRC))
 
-.PHONY: all test demo bench install clean deps c-tests busted layers env
+.PHONY: all test demo bench install clean deps c-tests busted layers docs-check env
 
 all: $(MODULE) $(CORELIB) $(if $(filter 1,$(BYTECODE)),$(LUA_BYTECODE))
 
@@ -106,6 +106,10 @@ deps:
 layers: $(CORE_OBJ) $(BINDING_OBJ)
 	@sh csrc/layers.sh $(BUILD)
 
+# docs/reference.md's C API section names what the public headers declare.
+docs-check:
+	@sh docs/check-c-api.sh
+
 c-tests: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do $(TEST_ENV) $$t; done
 
@@ -119,7 +123,7 @@ busted: $(MODULE) $(TEST_DEPS)
 	@sh spec/run.sh $(LUA) $(BUSTED) $(BUSTED_ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory all layers c-tests $(TEST_DEPS)
+	@$(MAKE) --no-print-directory all layers docs-check c-tests $(TEST_DEPS)
 	@$(MAKE) --no-print-directory busted
 
 demo: deps
