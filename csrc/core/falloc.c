@@ -28,13 +28,13 @@ typedef struct fblock {
   struct fblock *next_batch;   /* in the depot: the next batch */
 } fblock;
 
-typedef struct tlist {
+typedef struct thread_cache {
   fblock *head;
   int n;
   char *carve, *carve_end;     /* the rest of this thread's slab */
-} tlist;
+} thread_cache;
 
-static CF_TLS tlist local;
+static CF_TLS thread_cache local;
 
 static pthread_mutex_t depot_mu = PTHREAD_MUTEX_INITIALIZER;
 static fblock *depot;          /* batches of BATCH free blocks */
@@ -50,7 +50,7 @@ static void reinit_in_child(void) {
 
 /* Move up to BATCH blocks from the head of t's list (not empty) to the
 ** depot as one batch; returns how many moved. */
-static int give_batch(tlist *t) {
+static int give_batch(thread_cache *t) {
   fblock *batch = t->head, *last = batch;
   int k = 1;
   while (k < BATCH && last->next) {
@@ -69,7 +69,7 @@ static int give_batch(tlist *t) {
 
 /* A thread that ends gives its free blocks to the depot. */
 static void thread_exit(void *arg) {
-  tlist *t = arg;
+  thread_cache *t = arg;
   while (t->head) give_batch(t);
   t->n = 0;
 }
