@@ -36,6 +36,13 @@ function runnable.apply(self, opts, what, level)
   rawset(self, "daemon", opts.daemon or false)
 end
 
+--- At the top of start: raise `message` at start's caller if self was
+-- started already, and name self if a subclass's init left no name.
+function runnable.before_start(self, message, next_name)
+  if rawget(self, "_handle") ~= nil then error(message, 3) end
+  if rawget(self, "name") == nil then rawset(self, "name", next_name()) end
+end
+
 --- runnable.class(name, next_name, index_of) -> a base class: calling it
 -- (or a subclass made with cls:extend) makes an instance, calls its init,
 -- then names it next_name() if init left no name. index_of(cls) is the

@@ -49,12 +49,7 @@ local Process = runnable.class("Process", next_name, instance_index)
 
 --- Fork; the child calls self:run() and exits. Once only.
 function Process:start()
-  if rawget(self, "_handle") ~= nil then
-    error("a process can only be started once", 2)
-  end
-  if rawget(self, "name") == nil then     -- a subclass init that cleared it
-    rawset(self, "name", next_name())
-  end
+  runnable.before_start(self, "a process can only be started once", next_name)
   local ok, h = pcall(core.process_start, function() self:run() end,
                       tostring(self.name), self.daemon and true or false)
   if not ok then error(h, 2) end

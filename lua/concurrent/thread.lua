@@ -65,12 +65,7 @@ end
 -- (the same work, without sending the class chain, whose methods need
 -- this module in the new state).
 function Thread:start()
-  if rawget(self, "_handle") ~= nil then
-    error("threads can only be started once", 2)
-  end
-  if rawget(self, "name") == nil then     -- a subclass init that cleared it
-    rawset(self, "name", next_name())
-  end
+  runnable.before_start(self, "threads can only be started once", next_name)
   local h = core.ThreadHandle()
   rawset(self, "_handle", h)
   local direct = self.run == base_run and not names_self(self)

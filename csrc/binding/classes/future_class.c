@@ -238,6 +238,12 @@ static const luaL_Reg methods[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg functions[] = {
+  {"Future", l_future_new},
+  {"future_id", l_future_id},
+  {NULL, NULL}
+};
+
 void lcf_future_open(lua_State *L) {
   lcf_newclass(L, LCF_FUTURE, methods);
   lua_pushvalue(L, -1);
@@ -245,10 +251,7 @@ void lcf_future_open(lua_State *L) {
   lua_pushcclosure(L, l_result, 2);
   lua_setfield(L, -2, "result");
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_future_new);
-  lua_setfield(L, -2, "Future");
-  lua_pushcfunction(L, l_future_id);
-  lua_setfield(L, -2, "future_id");
+  luaL_setfuncs(L, functions, 0);
 }
 
 void cf_lua_push_future(lua_State *L, cf_future *f) {

@@ -480,6 +480,13 @@ static const luaL_Reg handle_methods[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg functions[] = {
+  {"process_start", l_process_start},
+  {"getpid", l_getpid},
+  {"_children", l_children},
+  {NULL, NULL}
+};
+
 void lcf_process_open(lua_State *L) {
   /* Handles are plain userdata (no __concurrent): they cannot be sent. */
   if (luaL_newmetatable(L, LCF_PHANDLE)) {
@@ -488,10 +495,5 @@ void lcf_process_open(lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_process_start);
-  lua_setfield(L, -2, "process_start");
-  lua_pushcfunction(L, l_getpid);
-  lua_setfield(L, -2, "getpid");
-  lua_pushcfunction(L, l_children);
-  lua_setfield(L, -2, "_children");
+  luaL_setfuncs(L, functions, 0);
 }

@@ -295,13 +295,15 @@ static int l_thread_seq(lua_State *L) {
   return 1;
 }
 
+static const luaL_Reg functions[] = {
+  {"ThreadHandle", l_handle_new},
+  {"get_ident", l_get_ident},
+  {"thread_seq", l_thread_seq},
+  {NULL, NULL}
+};
+
 void lcf_thread_open(lua_State *L) {
   lcf_newclass(L, LCF_THREADHANDLE, handle_methods);
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_handle_new);
-  lua_setfield(L, -2, "ThreadHandle");
-  lua_pushcfunction(L, l_get_ident);
-  lua_setfield(L, -2, "get_ident");
-  lua_pushcfunction(L, l_thread_seq);
-  lua_setfield(L, -2, "thread_seq");
+  luaL_setfuncs(L, functions, 0);
 }
