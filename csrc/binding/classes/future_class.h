@@ -1,8 +1,8 @@
 /*
 ** future_class.h -- the Lua Future class.
 */
-#ifndef LCF_LFUTURE_H
-#define LCF_LFUTURE_H
+#ifndef LCF_FUTURE_CLASS_H
+#define LCF_FUTURE_CLASS_H
 
 #include <lua.h>
 

@@ -3,8 +3,8 @@
 ** (sync_classes.c), Queue (queue_class.c), Value and Dict
 ** (store_classes.c) for Lua.
 */
-#ifndef LCF_SYNC_H
-#define LCF_SYNC_H
+#ifndef LCF_SYNC_CLASSES_H
+#define LCF_SYNC_CLASSES_H
 
 #include <lua.h>
 

@@ -3,8 +3,8 @@
 ** ProcessPoolExecutor (process_pool.c), what both share (shared.c), and
 ** the body of map's chunk tasks (map_chunk.c).
 */
-#ifndef LCF_EXECUTOR_H
-#define LCF_EXECUTOR_H
+#ifndef LCF_EXECUTORS_H
+#define LCF_EXECUTORS_H
 
 #include <lua.h>
 

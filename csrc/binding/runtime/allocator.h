@@ -2,8 +2,8 @@
 ** allocator.h -- states whose small blocks come from a region they own
 ** (worker and thread states: see allocator.c).
 */
-#ifndef LCF_SALLOC_H
-#define LCF_SALLOC_H
+#ifndef LCF_ALLOCATOR_H
+#define LCF_ALLOCATOR_H
 
 #include <lua.h>
 

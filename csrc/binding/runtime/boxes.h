@@ -5,8 +5,8 @@
 ** box metatable has the field __concurrent, which is how the transfer layer
 ** recognises the library's objects and sends them by reference.
 */
-#ifndef LCF_OBJECTS_H
-#define LCF_OBJECTS_H
+#ifndef LCF_BOXES_H
+#define LCF_BOXES_H
 
 #include <lua.h>
 #include <lauxlib.h>

@@ -4,8 +4,8 @@
 ** close registry: what must be closed, joined or released when the state
 ** closes (pools, threads, process pools, child processes, the inbox).
 */
-#ifndef LCF_STATE_H
-#define LCF_STATE_H
+#ifndef LCF_RECORD_H
+#define LCF_RECORD_H
 
 #include <sys/types.h>
 

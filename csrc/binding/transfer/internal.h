@@ -8,8 +8,8 @@
 ** names.c     names of module tables and C functions (encoder's lookup)
 ** decode.c    the decoder and its function templates
 */
-#ifndef LCF_TRANSFER_INT_H
-#define LCF_TRANSFER_INT_H
+#ifndef LCF_TRANSFER_INTERNAL_H
+#define LCF_TRANSFER_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
