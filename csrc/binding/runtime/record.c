@@ -106,6 +106,7 @@ void lcf_close_reserve(lua_State *L) {
 
 void lcf_close_add(lua_State *L, const lcf_close_kind *kind, void *obj) {
   lcf_state *s = lcf_getstate(L);
+  if (s->nclosers == s->cap) abort();   /* no lcf_close_reserve before */
   s->closers[s->nclosers++] =
       (lcf_closer){.kind = kind, .obj = obj, .owner = getpid()};
 }
