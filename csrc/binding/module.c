@@ -87,7 +87,6 @@ int luaopen_concurrent_core(lua_State *L) {
   lcf_thread_open(L);
   lcf_process_open(L);
   lcf_procpool_open(L);
-  lcf_map_chunk_open(L);
   lua_pushliteral(L, CF_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -41,7 +41,7 @@ end
 
 -- The task of a chunk: it crosses as bytecode, and `require` is the
 -- worker's own. Its arguments and results are plain values (see
--- core.map_chunk in csrc/binding/executors/map_chunk.c).
+-- core.map_chunk in csrc/binding/classes/waiting.c).
 local function run_chunk(fn, nargs, count, ...)
   return require("concurrent.core").map_chunk(fn, nargs, count, ...)
 end

@@ -1,40 +1,10 @@
 --- concurrent._runnable: the class code that Thread and Process share
 -- (both take {target=, args=, name=, daemon=}, are subclassed with
--- extend, and call target(table.unpack(args)) in run). Internal.
-local core = require "concurrent.core"
+-- extend, and call target(table.unpack(args)) in run); their options
+-- are checked by concurrent._options. Internal.
+local options = require "concurrent._options"
 
 local runnable = {}
-
-local KNOWN = {target = true, args = true, name = true, daemon = true}
-
--- The library's one rule (C's too): a function, or a value whose
--- metatable has a __call function.
-runnable.callable = core.callable
-
---- Check opts for the constructor called `what` and set the instance's
--- fields. `level` is the error level of the user's call.
-function runnable.apply(self, opts, what, level)
-  local function bad(msg)
-    error(("bad argument #1 to '%s' (%s)"):format(what, msg), level + 1)
-  end
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then bad(("table expected, got %s"):format(type(opts))) end
-  for k in pairs(opts) do
-    if not KNOWN[k] then bad(("unknown option '%s'"):format(tostring(k))) end
-  end
-  if opts.target ~= nil and not core.callable(opts.target) then bad("target must be a function") end
-  if opts.args ~= nil and type(opts.args) ~= "table" then bad("args must be a table") end
-  local name = opts.name
-  if name ~= nil and type(name) ~= "string" then
-    if type(name) ~= "number" then bad("name must be a string") end
-    name = tostring(name)
-  end
-  if opts.daemon ~= nil and type(opts.daemon) ~= "boolean" then bad("daemon must be a boolean") end
-  rawset(self, "_target", opts.target)
-  rawset(self, "_args", opts.args)
-  rawset(self, "name", name)
-  rawset(self, "daemon", opts.daemon or false)
-end
 
 --- At the top of start: raise `message` at start's caller if self was
 -- started already, and name self if a subclass's init left no name.
@@ -63,7 +33,7 @@ function runnable.class(name, next_name, index_of)
   -- Subclasses need not call it (Python's super().__init__ is done for
   -- them: the name is set after init, and run() is theirs).
   function base:init(opts)
-    runnable.apply(self, opts, name, 4)
+    options.apply(self, opts, name, 4)
   end
 
   --- Class:extend([methods]) -> a subclass. Its metamethods are copied,

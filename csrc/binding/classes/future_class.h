@@ -11,7 +11,8 @@
 #define LCF_FUTURE "concurrent.Future"
 
 void lcf_future_open(lua_State *L);            /* class; functions into top */
-void lcf_waiter_open(lua_State *L);            /* core.waiter (waiting.c) */
+/* core.waiter and core.map_chunk (waiting.c). */
+void lcf_waiter_open(lua_State *L);
 cf_future *lcf_checkfuture(lua_State *L, int arg);
 /* Push a box for f, taking over the caller's reference. */
 void lcf_pushfuture(lua_State *L, cf_future *f);

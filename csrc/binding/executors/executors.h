@@ -1,7 +1,6 @@
 /*
 ** executors.h -- the executors: ThreadPoolExecutor (thread_pool.c),
-** ProcessPoolExecutor (process_pool.c), what both share (shared.c), and
-** the body of map's chunk tasks (map_chunk.c).
+** ProcessPoolExecutor (process_pool.c), and what both share (shared.c).
 */
 #ifndef LCF_EXECUTORS_H
 #define LCF_EXECUTORS_H
@@ -14,8 +13,6 @@
 void lcf_executor_open(lua_State *L);
 /* core.process_pool and its class, into the table on the top. */
 void lcf_procpool_open(lua_State *L);
-/* core.map_chunk, into the table on the top. */
-void lcf_map_chunk_open(lua_State *L);
 /* Parse shutdown's arguments (both forms), shared by every executor. */
 void lcf_shutdown_args(lua_State *L, int *wait, int *cancel);
 
