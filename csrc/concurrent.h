@@ -110,7 +110,9 @@ int cf_future_cancel(cf_future *f);
 int cf_future_set_running(cf_future *f);
 /* Finish a future. The payload is moved into the future (payload is left
 ** empty); traceback may be NULL. CF_ESTATE if already finished/cancelled
-** (the payload is then left with the caller). */
+** (the payload is then left with the caller). With no memory to keep the
+** payload or the traceback, f finishes as CF_OUTCOME_NOMEM (the payload
+** is freed). */
 int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
                      const char *traceback);
 int cf_future_set_result(cf_future *f, const void *data, size_t len);
