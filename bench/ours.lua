@@ -85,10 +85,10 @@ end
 -- The child modes (fresh processes for require and M).
 
 if arg[1] == "--_require-child" then
-  -- Time what a user gets after `make install`: the Lua modules as the
-  -- bytecode `make` writes next to the C module (CONCURRENT_CPATH's
-  -- "?.so" -> "lua/?.lua"), unless CONCURRENT_LPATH names other modules.
-  -- The source tree stays behind them, for a build made before bytecode.
+  -- Time what a user gets after `make install`: the Lua sources, or the
+  -- bytecode `make BYTECODE=1` writes next to the C module
+  -- (CONCURRENT_CPATH's "?.so" -> "lua/?.lua") when there is some, unless
+  -- CONCURRENT_LPATH names other modules. The source tree stays behind.
   if not os.getenv("CONCURRENT_LPATH") then
     local cdir = (os.getenv("CONCURRENT_CPATH") or "build/?.so"):match("^[^;]*")
     package.path = cdir:gsub("%?%.so$", "lua/?.lua") .. ";" .. package.path

@@ -35,8 +35,10 @@
 static lua_State *L;
 static cf_buffer templ = CF_BUFFER_INIT;   /* refs handed to every input */
 
-static const lcf_encode_opts thread_opts = {"value", 0, 0, 1, NULL};
-static const lcf_encode_opts process_opts = {"value", 0, 0, 0, "processes"};
+static const lcf_encode_opts thread_opts =
+    {.root = "value", .allow_objects = 1};
+static const lcf_encode_opts process_opts =
+    {.root = "value", .refuse = "processes"};
 
 /* The values whose encodings seed the corpus (and whose references feed
 ** every input). */

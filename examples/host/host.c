@@ -174,11 +174,13 @@ static cf_future *submit_primes(cf_pool *pool, long limit) {
   int rc;
   if (job == NULL) return NULL;
   job->limit = limit;
-  /* From here job belongs to the pool: it calls free(job) after the task,
-  ** or at once if the task can never run (submit failed, cancelled). */
+  /* Once queued, job belongs to the pool: it calls free(job) after the
+  ** task, or when the task is cancelled. A failed submit takes nothing. */
   f = cf_pool_submit(pool, count_primes_task, job, free, &rc);
-  if (f == NULL)
+  if (f == NULL) {
     fprintf(stderr, "host: cannot submit a C task (code %d)\n", rc);
+    free(job);
+  }
   return f;
 }
 

@@ -1,12 +1,12 @@
 /*
-** objects.h -- Lua userdata boxes around the core's shared objects.
+** boxes.h -- Lua userdata boxes around the core's shared objects.
 **
 ** A box holds one reference to a core object; its __gc drops it. Every
 ** box metatable is made by lcf_newclass, which records it: the transfer
 ** layer recognises the library's objects by that metatable's identity.
 */
-#ifndef LCF_OBJECTS_H
-#define LCF_OBJECTS_H
+#ifndef LCF_BOXES_H
+#define LCF_BOXES_H
 
 #include <lua.h>
 #include <lauxlib.h>

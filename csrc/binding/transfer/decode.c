@@ -2,7 +2,16 @@
 ** decode.c -- the decoder of the transfer layer: pushes the values of a
 ** buffer written by encode.c (format in transfer.c), checking every byte
 ** (a malformed buffer raises, never reads or writes out of bounds: see
-** csrc/fuzz/fuzz_decode.c). Values referred to again (the SHARED bit)
+** csrc/fuzz/fuzz_decode.c).
+**
+** Trust boundary. The structure of a buffer is checked, its meaning is
+** not: function bytecode (LFUNC) is loaded with lua_load, and Lua does
+** not verify bytecode, so a crafted function can corrupt the receiving
+** state. Buffers are accepted only from the library's own encoder: in
+** this process (threads, whose buffers never leave memory) and from the
+** library's own worker processes, forked from this one, over a socket
+** pair nobody else holds. Never decode bytes from anywhere else (a file,
+** the network, another program). Values referred to again (the SHARED bit)
 ** are kept in a registry table for REF; functions are loaded from
 ** bytecode, or taken from the context's kept templates (a worker loads
 ** its task function once).
@@ -98,8 +107,8 @@ static void *next_ref(dec *d) {
   return d->b->refs[d->nextref++];
 }
 
-/* Keep the value at idx as number num (a shared value). */
-/* They are few (only values that are referred to again), so they live in
+/* Keep the value at idx as number num (a shared value). They are few
+** (only values that are referred to again), so they live in
 ** a table made on need and kept in the registry under this decode's
 ** address (the stack holds the values being built). */
 static void keep_shared(dec *d, int idx, uint32_t num) {
@@ -207,7 +216,6 @@ static void join_upvalue(dec *d, int fidx, int i) {
   lua_pop(L, 2);
 }
 
-/* Push the kept template for id, or load and keep one. */
 /* Push the templates table (a new one if fresh), kept in the context. */
 static void push_templates(dec *d, int fresh) {
   lua_State *L = d->L;
@@ -216,21 +224,22 @@ static void push_templates(dec *d, int fresh) {
     lcf_transfer_context(L);
     cidx = lua_gettop(L);
   }
-  if (fresh || lua_getiuservalue(L, cidx, UV_TEMPLATES) != LUA_TTABLE) {
+  if (fresh || lua_getiuservalue(L, cidx, SLOT_TEMPLATES) != LUA_TTABLE) {
     if (!fresh) lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, cidx, UV_TEMPLATES);
+    lua_setiuservalue(L, cidx, SLOT_TEMPLATES);
   }
   if (d->cidx == 0) lua_remove(L, cidx);
 }
 
+/* Push the kept template for id, or load and keep one. */
 static void template_for(dec *d, uint64_t id, const char *code, size_t n,
                          int check) {
   lua_State *L = d->L;
-  tctx *c = d->cidx ? lua_touserdata(L, d->cidx) : NULL;
+  transfer_ctx *c = d->cidx ? lua_touserdata(L, d->cidx) : NULL;
   if (c && c->has_tpl && c->last_tpl == id) {       /* the same as last */
-    lua_getiuservalue(L, d->cidx, UV_LASTTPL);
+    lua_getiuservalue(L, d->cidx, SLOT_LAST_TEMPLATE);
     return;
   }
   push_templates(d, 0);
@@ -251,7 +260,7 @@ static void template_for(dec *d, uint64_t id, const char *code, size_t n,
   lua_remove(L, -2);
   if (c) {
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, d->cidx, UV_LASTTPL);
+    lua_setiuservalue(L, d->cidx, SLOT_LAST_TEMPLATE);
     c->last_tpl = id;
     c->has_tpl = 1;
   }

@@ -47,9 +47,9 @@ typedef struct enc {
   lua_State *L;
   cf_buffer *b;
   const lcf_encode_opts *o;
-  tctx *c;
+  transfer_ctx *c;
   int cidx;              /* stack index of c's userdata */
-  tctx *home;            /* the state's context (its scratch buffer) */
+  transfer_ctx *home;            /* the state's context (its scratch buffer) */
   uint32_t nnum;         /* numbered values started */
   int names_checked;     /* the names were found fresh in this encode */
   int depth;
@@ -217,7 +217,7 @@ static inline void put_string(enc *e, const char *s, size_t n) {
 
 /* The seen set: address -> number and tag offset. */
 static seen_slot *seen_find(enc *e, const void *p) {
-  tctx *c = e->c;
+  transfer_ctx *c = e->c;
   size_t mask = c->cap - 1, i;
   if (c->cap == 0) return NULL;
   for (i = seen_hash(p, mask);; i = (i + 1) & mask) {
@@ -228,7 +228,7 @@ static seen_slot *seen_find(enc *e, const void *p) {
 }
 
 static seen_slot *seen_add(enc *e, const void *p, uint32_t num, size_t at) {
-  tctx *c = e->c;
+  transfer_ctx *c = e->c;
   size_t mask, i;
   if ((c->used + 1) * 2 > c->cap) {
     size_t ncap = c->cap ? c->cap * 2 : 256, j;
@@ -417,7 +417,8 @@ static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
   return cf_buffer_append(ud, p, sz) != 0;
 }
 
-/* 64-bit FNV-1a: the function id. */
+/* A proto box (the value of the protos table) holds one reference to
+** its proto. */
 static int proto_box_gc(lua_State *L) {
   lcf_proto **bx = lua_touserdata(L, 1);
   if (*bx) cf_release(*bx);
@@ -435,7 +436,7 @@ static lcf_proto *get_proto(enc *e, int idx) {
   cf_buffer b = CF_BUFFER_INIT;
   const void *fp = lua_topointer(L, idx);
   if (fp == e->c->last_fn && e->c->last_proto) return e->c->last_proto;
-  lua_getiuservalue(L, e->cidx, UV_PROTOS);         /* protos */
+  lua_getiuservalue(L, e->cidx, SLOT_PROTOS);         /* protos */
   lua_pushvalue(L, idx);
   if (lua_rawget(L, -2) == LUA_TUSERDATA) {
     pr = *(lcf_proto **)lua_touserdata(L, -1);
@@ -470,7 +471,7 @@ static lcf_proto *get_proto(enc *e, int idx) {
   lua_pop(L, 2);
 cache:
   lua_pushvalue(L, idx);
-  lua_setiuservalue(L, e->cidx, UV_LASTFN);
+  lua_setiuservalue(L, e->cidx, SLOT_LAST_FUNCTION);
   e->c->last_fn = fp;
   e->c->last_proto = pr;
   return pr;
@@ -629,7 +630,7 @@ static void put_scalars(enc *e, int first, int n) {
 ** written nothing, if the call is not like that. */
 static int encode_simple_task(lua_State *L, int cidx, int first, int n,
                               cf_buffer *b, const lcf_encode_opts *o) {
-  tctx *c = lua_touserdata(L, cidx);
+  transfer_ctx *c = lua_touserdata(L, cidx);
   const char *name;
   lcf_proto *pr;
   int nup = 0, top;

@@ -1,5 +1,5 @@
 /*
-** transfer_int.h -- what the parts of the transfer layer share (not for
+** internal.h -- what the parts of the transfer layer share (not for
 ** the rest of the binding: use transfer.h).
 **
 ** transfer.c  the format (described there), the per-state context, the
@@ -8,8 +8,8 @@
 ** names.c     names of module tables and C functions (encoder's lookup)
 ** decode.c    the decoder and its function templates
 */
-#ifndef LCF_TRANSFER_INT_H
-#define LCF_TRANSFER_INT_H
+#ifndef LCF_TRANSFER_INTERNAL_H
+#define LCF_TRANSFER_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -52,15 +52,18 @@ typedef struct seen_slot {
 ** of the one-entry proto cache below (held, so its address stays its),
 ** 4 the templates (id -> loaded function) of the decoder, 5 the last
 ** template used (a one-entry cache in front of 4). */
-enum { UV_PROTOS = 1, UV_NAMES, UV_LASTFN, UV_TEMPLATES, UV_LASTTPL, NUV };
+enum {
+  SLOT_PROTOS = 1, SLOT_NAMES, SLOT_LAST_FUNCTION, SLOT_TEMPLATES,
+  SLOT_LAST_TEMPLATE, SLOT_COUNT
+};
 
-typedef struct tctx {
+typedef struct transfer_ctx {
   seen_slot *slots;
   size_t cap, used;      /* cap is a power of two */
   uint32_t gen;
   int busy;              /* an encode is using the seen set */
   int scratch_busy;
-  struct tctx *scratch_of; /* busy filling that context's scratch buffer */
+  struct transfer_ctx *scratch_of; /* busy filling that context's scratch buffer */
   lua_Integer dumps;     /* functions dumped by this state (for tests) */
   cf_buffer scratch;
   lua_Integer names_sig; /* package.loaded's signature when names were made */
@@ -68,11 +71,11 @@ typedef struct tctx {
   struct lcf_proto *last_proto;
   uint64_t last_tpl;     /* the id of user value 5, if has_tpl */
   int has_tpl;
-} tctx;
+} transfer_ctx;
 
 /* Pushes a new context (not the state's: a finalizer encoding while the
 ** state's one is busy gets one of its own). */
-tctx *lcf_ctx_new(lua_State *L);
+transfer_ctx *lcf_ctx_new(lua_State *L);
 
 /* 64-bit FNV-1a of the bytecode: a function's id. */
 uint64_t lcf_hash_bytes(const unsigned char *p, size_t n);
@@ -80,6 +83,6 @@ uint64_t lcf_hash_bytes(const unsigned char *p, size_t n);
 /* Push the "module\0key" name of the value at idx and return 1, or return
 ** 0 (names.c). c/cidx: the context and its stack index; *checked: whether
 ** this encode already checked package.loaded for changes (start at 0). */
-int lcf_find_name(lua_State *L, tctx *c, int cidx, int idx, int *checked);
+int lcf_find_name(lua_State *L, transfer_ctx *c, int cidx, int idx, int *checked);
 
 #endif

@@ -29,7 +29,7 @@ static int plain_cfunction(lua_State *L, int idx) {
 static lua_Integer loaded_count(lua_State *L);
 
 /* Pushes the new names table and keeps it in the context at cidx. */
-static void build_names(lua_State *L, tctx *c, int cidx) {
+static void build_names(lua_State *L, transfer_ctx *c, int cidx) {
   int globals;
   lua_newtable(L);                                  /* names */
   lua_newtable(L);
@@ -76,7 +76,7 @@ static void build_names(lua_State *L, tctx *c, int cidx) {
   }
   lua_pop(L, 1);                                    /* names */
   lua_pushvalue(L, -1);
-  lua_setiuservalue(L, cidx, UV_NAMES);
+  lua_setiuservalue(L, cidx, SLOT_NAMES);
   c->names_sig = loaded_count(L);
 }
 
@@ -111,8 +111,8 @@ static int name_in(lua_State *L, int idx) {
   return 0;
 }
 
-int lcf_find_name(lua_State *L, tctx *c, int cidx, int idx, int *checked) {
-  if (lua_getiuservalue(L, cidx, UV_NAMES) != LUA_TTABLE) {
+int lcf_find_name(lua_State *L, transfer_ctx *c, int cidx, int idx, int *checked) {
+  if (lua_getiuservalue(L, cidx, SLOT_NAMES) != LUA_TTABLE) {
     lua_pop(L, 1);
     build_names(L, c, cidx);
     *checked = 1;

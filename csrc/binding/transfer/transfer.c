@@ -1,6 +1,8 @@
 /*
-** transfer.c -- the only code that walks Lua values to copy them between
-** states.
+** transfer.c -- the transfer layer's format (below), its per-state
+** context and scratch buffer, and the entry points that need no walk. The
+** transfer layer (this folder) is the only code that walks Lua values to
+** copy them between states: encode.c and decode.c.
 **
 ** Format (native byte order: the bytes never leave this machine):
 **   buffer  := varint(count) value*count
@@ -33,9 +35,9 @@
 **
 ** The code: this file holds the context and the entry points that need
 ** no walk; encode.c the encoder, names.c its lookup of module names,
-** decode.c the decoder; transfer_int.h what they share.
+** decode.c the decoder; internal.h what they share.
 **
-** Speed: Lua API calls are the cost (~7 ns each here). Tables are walked
+** Speed: Lua API calls are the cost. Tables are walked
 ** with rawgeti over the array part and lua_next for the rest; the seen
 ** set is a C hash of object addresses (stable while the values are
 ** reachable from the stack), kept per state with the scratch buffer.
@@ -79,7 +81,7 @@ uint64_t lcf_hash_bytes(const unsigned char *p, size_t n) {
 /* The per-state context.                                                 */
 
 static int ctx_gc(lua_State *L) {
-  tctx *c = lua_touserdata(L, 1);
+  transfer_ctx *c = lua_touserdata(L, 1);
   free(c->slots);
   c->slots = NULL;
   cf_buffer_free(&c->scratch);
@@ -89,7 +91,7 @@ static int ctx_gc(lua_State *L) {
 /* An encode's to-be-closed slot (encode.c's hold) is closed: give back
 ** the context, and the scratch buffer it was filling (on an error). */
 static int ctx_close(lua_State *L) {
-  tctx *c = lua_touserdata(L, 1);
+  transfer_ctx *c = lua_touserdata(L, 1);
   c->busy = 0;
   if (c->scratch_of) {
     cf_buffer_reset(&c->scratch_of->scratch);
@@ -100,8 +102,8 @@ static int ctx_close(lua_State *L) {
 }
 
 /* Pushes a new context. */
-tctx *lcf_ctx_new(lua_State *L) {
-  tctx *c = lua_newuserdatauv(L, sizeof *c, NUV);
+transfer_ctx *lcf_ctx_new(lua_State *L) {
+  transfer_ctx *c = lua_newuserdatauv(L, sizeof *c, SLOT_COUNT);
   memset(c, 0, sizeof *c);
   if (luaL_newmetatable(L, "concurrent.transfer")) {
     lua_pushcfunction(L, ctx_gc);
@@ -115,7 +117,7 @@ tctx *lcf_ctx_new(lua_State *L) {
   lua_pushliteral(L, "k");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_setiuservalue(L, -2, UV_PROTOS);
+  lua_setiuservalue(L, -2, SLOT_PROTOS);
   return c;
 }
 
@@ -127,8 +129,8 @@ void lcf_transfer_context(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
 }
 
-static tctx *ctx_at(lua_State *L, int cidx) {
-  tctx *c;
+static transfer_ctx *ctx_at(lua_State *L, int cidx) {
+  transfer_ctx *c;
   if (cidx != 0) return lua_touserdata(L, cidx);
   lcf_transfer_context(L);
   c = lua_touserdata(L, -1);
@@ -137,7 +139,7 @@ static tctx *ctx_at(lua_State *L, int cidx) {
 }
 
 int lcf_transfer_stats(lua_State *L) {
-  tctx *c = ctx_at(L, 0);
+  transfer_ctx *c = ctx_at(L, 0);
   lua_pushinteger(L, c->dumps);
   lua_pushboolean(L, c->busy);
   lua_pushboolean(L, c->scratch_busy);
@@ -145,7 +147,7 @@ int lcf_transfer_stats(lua_State *L) {
 }
 
 cf_buffer *lcf_scratch_begin(lua_State *L, int cidx) {
-  tctx *c = ctx_at(L, cidx);
+  transfer_ctx *c = ctx_at(L, cidx);
   if (c->scratch_busy) return NULL;
   c->scratch_busy = 1;
   cf_buffer_reset(&c->scratch);
@@ -153,7 +155,7 @@ cf_buffer *lcf_scratch_begin(lua_State *L, int cidx) {
 }
 
 void lcf_scratch_end(lua_State *L, int cidx, cf_buffer *b) {
-  tctx *c = ctx_at(L, cidx);
+  transfer_ctx *c = ctx_at(L, cidx);
   if (b == &c->scratch) {
     cf_buffer_reset(b);
     c->scratch_busy = 0;

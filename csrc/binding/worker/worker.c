@@ -90,8 +90,8 @@ static int worker_exit(lua_State *L) {
 /* In the new state: libraries, paths, the module, the os.exit guard and
 ** the host's hook. The collector is stopped while the libraries are
 ** opened (as lua.c does): everything made here lives as long as the
-** state, and collecting a heap that only grows was 15% of a thread
-** start's instructions. */
+** state, and collecting a heap that only grows is wasted work in every
+** thread start. */
 static int setup_state(lua_State *L) {
   const lcf_worker_config *c = lua_touserdata(L, 1);
   lua_gc(L, LUA_GCSTOP);
@@ -210,7 +210,7 @@ static lua_State *setup_worker_state(lua_State *L,
 lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
                                size_t msgsz) {
   lua_State *L = cfg->memory_limit ? new_capped_state(cfg->memory_limit)
-                                   : lcf_salloc_newstate();
+                                   : lcf_allocator_newstate();
   if (L == NULL) {
     snprintf(msg, msgsz, "not enough memory for a worker state");
     return NULL;
@@ -279,9 +279,11 @@ void lcf_worker_stop(void *cfg, void *ctx) {
 ** [1] for a process pool's parent (library objects cannot go there). */
 #define REFUSE_REMOTE "shared objects cannot be sent to another process"
 static const lcf_encode_opts results_opts[2] = {
-  {"results", 0, 0, 1, NULL}, {"results", 0, 0, 0, REFUSE_REMOTE}};
+  {.root = "results", .allow_objects = 1},
+  {.root = "results", .refuse = REFUSE_REMOTE}};
 static const lcf_encode_opts error_opts[2] = {
-  {"error", 1, 0, 1, NULL}, {"error", 1, 0, 0, REFUSE_REMOTE}};
+  {.root = "error", .bare = 1, .allow_objects = 1},
+  {.root = "error", .bare = 1, .refuse = REFUSE_REMOTE}};
 
 /* Message handler: keep the error value as it is, and leave the
 ** traceback in upvalue 1's slot (a table) for the runner to pick up. */

@@ -33,7 +33,7 @@ void lcf_worker_stop(void *cfg, void *ctx);
 
 /* Make a fresh state set up as a worker (no initializer run); NULL and a
 ** message on failure. Used by threads and process-pool workers too. Its
-** small blocks come from a region of its own (salloc.c) unless the config
+** small blocks come from a region of its own (allocator.c) unless the config
 ** has a memory limit. */
 lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
                                size_t msgsz);
