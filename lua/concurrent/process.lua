@@ -11,6 +11,7 @@
 -- a fresh Lua state (as a thread worker does): functions and values cross
 -- by copy, as for threads, and the library's shared objects cannot cross.
 local core = require "concurrent.core"
+local options = require "concurrent._options"
 local runnable = require "concurrent._runnable"
 local futures = require "concurrent.futures"
 

@@ -9,6 +9,7 @@
 -- reference from every state they are sent to: Lock, RLock, Condition,
 -- Semaphore, BoundedSemaphore, Event, Barrier, Queue, Value, Dict.
 local core = require "concurrent.core"
+local options = require "concurrent._options"
 local runnable = require "concurrent._runnable"
 
 local thread = {}
