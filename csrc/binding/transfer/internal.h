@@ -23,7 +23,7 @@
 enum {
   T_NIL, T_FALSE, T_TRUE, T_INT32, T_INT64, T_FLOAT, T_STR, T_TABLE, T_REF,
   T_LFUNC, T_LFUNCR, T_ENV, T_CFUNC, T_NAMED, T_OBJ, T_PROTO, T_PROTOR,
-  T_UPREF
+  T_UPREF, T_CPTR, T_LIGHT, T_REDUCE
 };
 #define T_SHARED 0x40   /* or'ed into TABLE, LFUNCR, PROTOR */
 
@@ -36,6 +36,18 @@ typedef struct lcf_proto {
 } lcf_proto;
 
 extern const cf_kind lcf_proto_kind;
+
+/* An unnamed C function without upvalues, crossing between threads of
+** one process (CPTR): a reference, so a buffer that cannot carry
+** references (a process pipe) cannot carry one, and a forged buffer
+** cannot name an address. */
+typedef struct lcf_cfunc {
+  cf_object hdr;
+  lua_CFunction fn;
+} lcf_cfunc;
+
+extern const cf_kind lcf_cfunc_kind;
+lcf_cfunc *lcf_cfunc_new(lua_CFunction fn);   /* NULL without memory */
 
 /* ---------------------------------------------------------------------- */
 /* The per-state context: a seen set and a scratch buffer.                */
@@ -51,8 +63,10 @@ typedef struct seen_slot {
 ** (function -> proto box, weak keys), 2 the names table, 3 the function
 ** of the one-entry proto cache below (held, so its address stays its),
 ** 4 the templates (id -> loaded function) of the decoder, 5 the last
-** template used (a one-entry cache in front of 4). */
-enum { UV_PROTOS = 1, UV_NAMES, UV_LASTFN, UV_TEMPLATES, UV_LASTTPL, NUV };
+** template used (a one-entry cache in front of 4), 6 what an encode's
+** __reduce calls made (kept alive until it ends). */
+enum { UV_PROTOS = 1, UV_NAMES, UV_LASTFN, UV_TEMPLATES, UV_LASTTPL, UV_KEEP,
+       NUV };
 
 typedef struct tctx {
   seen_slot *slots;
@@ -68,6 +82,8 @@ typedef struct tctx {
   struct lcf_proto *last_proto;
   uint64_t last_tpl;     /* the id of user value 5, if has_tpl */
   int has_tpl;
+  int has_names;         /* user value 2 was built (named_bits is its) */
+  uint64_t named_bits[64]; /* a filter of the named values' addresses */
 } tctx;
 
 /* Pushes a new context (not the state's: a finalizer encoding while the
@@ -81,5 +97,14 @@ uint64_t lcf_hash_bytes(const unsigned char *p, size_t n);
 ** 0 (names.c). c/cidx: the context and its stack index; *checked: whether
 ** this encode already checked package.loaded for changes (start at 0). */
 int lcf_find_name(lua_State *L, tctx *c, int cidx, int idx, int *checked);
+
+/* Whether the value at address p may have a name: 0 means it has none
+** (no Lua call; a filter that may answer 1 wrongly, never 0). */
+static inline int lcf_maybe_named(const tctx *c, const void *p, int checked) {
+  uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ULL;
+  if (!c->has_names || !checked) return 1;
+  h >>= 52;                                   /* 12 bits: 4096 */
+  return (int)((c->named_bits[h >> 6] >> (h & 63)) & 1);
+}
 
 #endif
