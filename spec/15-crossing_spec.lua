@@ -271,3 +271,14 @@ describe("__reduce", function()
     assert.equal("hello from a file", res)
   end)
 end)
+
+describe("Dict", function()
+  it("holds copies: changing a value read from it changes a copy; update changes it", function()
+    local d = thread.Dict()
+    d.t = {a = 1}
+    d.t.a = 2                                  -- a copy, dropped
+    assert.equal(1, d.t.a)
+    d:update("t", function(t) t.a = 2 return t end)
+    assert.equal(2, d.t.a)
+  end)
+end)
