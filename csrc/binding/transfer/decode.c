@@ -422,6 +422,7 @@ static void decode_table(dec *d, int shared) {
 static void decode_reduce(dec *d, int shared) {
   lua_State *L = d->L;
   uint32_t num = d->nnum++;
+  size_t at = (size_t)(d->p - 1 - d->b->data);      /* its tag */
   int n, i, fn = lua_gettop(L) + 1;
   if (++d->depth > LCF_MAX_DEPTH) malformed(d);
   n = get_byte(d);
@@ -432,9 +433,12 @@ static void decode_reduce(dec *d, int shared) {
   if (lua_type(L, fn) != LUA_TFUNCTION || lua_iscfunction(L, fn))
     malformed(d);
 #endif
-  if (lua_pcall(L, n, 1, 0) != LUA_OK)
-    luaL_error(L, "cannot rebuild a value sent by its __reduce: %s",
-               lcf_error_text(L, -1));
+  if (lua_pcall(L, n, 1, 0) != LUA_OK) {
+    const char *msg = lcf_error_text(L, -1);
+    lcf_push_where(L, d->b, at);
+    luaL_error(L, "cannot rebuild the value at %s (sent by its __reduce): %s",
+               lua_tostring(L, -1), msg);
+  }
   if (shared) keep_shared(d, -1, num);
   d->depth--;
 }

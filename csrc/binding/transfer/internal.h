@@ -7,6 +7,8 @@
 ** encode.c    the encoder (the walk, the seen set, error paths, protos)
 ** names.c     names of module tables and C functions (encoder's lookup)
 ** decode.c    the decoder and its function templates
+** where.c     paths inside a buffer, for the decoder's errors
+** payload.c   a writer of the format for C code with no Lua state
 */
 #ifndef LCF_TRANSFER_INT_H
 #define LCF_TRANSFER_INT_H
@@ -97,6 +99,10 @@ uint64_t lcf_hash_bytes(const unsigned char *p, size_t n);
 ** 0 (names.c). c/cidx: the context and its stack index; *checked: whether
 ** this encode already checked package.loaded for changes (start at 0). */
 int lcf_find_name(lua_State *L, tctx *c, int cidx, int idx, int *checked);
+
+/* Push the path of the value whose tag is at byte at of b ("value 2[3].p",
+** or "?"), found by walking b again (where.c): for decode errors. */
+void lcf_push_where(lua_State *L, const cf_buffer *b, size_t at);
 
 /* Whether the value at address p may have a name: 0 means it has none
 ** (no Lua call; a filter that may answer 1 wrongly, never 0). */
