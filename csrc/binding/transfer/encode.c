@@ -572,6 +572,7 @@ static void keep_alive(enc *e, int first, int n) {
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, e->cidx, UV_KEEP);
   }
+  e->c->kept = 1;
   k = (lua_Integer)lua_rawlen(L, -1);
   for (i = 0; i < n; i++) {
     lua_pushvalue(L, first + i);

@@ -85,6 +85,7 @@ typedef struct tctx {
   uint64_t last_tpl;     /* the id of user value 5, if has_tpl */
   int has_tpl;
   int has_names;         /* user value 2 was built (named_bits is its) */
+  int kept;              /* user value 6 holds __reduce's values */
   uint64_t named_bits[64]; /* a filter of the named values' addresses */
 } tctx;
 

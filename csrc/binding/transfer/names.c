@@ -19,6 +19,7 @@
 
 #include "../../core/object.h"
 #include "../runtime/boxes.h"
+#include "../runtime/record.h"
 #include "transfer.h"
 #include "internal.h"
 
@@ -36,8 +37,7 @@ static int standard_module(const char *m) {
 }
 
 /* Whether package.searchpath finds module m on package[field]; the
-** package table is at pkg. A dotted name is also tried by its first part
-** on cpath (the all-in-one loader). */
+** package table is at pkg. */
 static int on_path(lua_State *L, int pkg, const char *m, const char *field) {
   int found;
   if (lua_getfield(L, pkg, "searchpath") != LUA_TFUNCTION ||
@@ -53,11 +53,14 @@ static int on_path(lua_State *L, int pkg, const char *m, const char *field) {
 }
 
 /* Whether a receiving state can require module m (the sender's view:
-** workers take its paths and the C loaders of its package.preload). */
+** workers take its paths and the C loaders of its package.preload, and
+** preload concurrent.core). A dotted name is also tried by its first
+** part on cpath (the all-in-one loader). */
 static int requirable(lua_State *L, const char *m) {
   int pkg, ok = 0;
   const char *dot;
   if (standard_module(m)) return 1;
+  if (lcf_module_open() && strcmp(m, "concurrent.core") == 0) return 1;
   lua_getglobal(L, "package");
   pkg = lua_gettop(L);
   if (lua_type(L, pkg) != LUA_TTABLE) {

@@ -105,9 +105,10 @@ static int ctx_gc(lua_State *L) {
 static int ctx_close(lua_State *L) {
   tctx *c = lua_touserdata(L, 1);
   c->busy = 0;
-  if (lua_getiuservalue(L, 1, UV_KEEP) != LUA_TNIL) {   /* __reduce's */
+  if (c->kept) {                       /* what __reduce calls made */
     lua_pushnil(L);
     lua_setiuservalue(L, 1, UV_KEEP);
+    c->kept = 0;
   }
   if (c->scratch_of) {
     cf_buffer_reset(&c->scratch_of->scratch);
