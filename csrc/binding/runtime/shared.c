@@ -34,6 +34,12 @@ static void shared_destroy(void *obj) {
 
 static const cf_kind shared_kind = {"shared", shared_destroy};
 
+/* Whether a core object is one of these: asked of the header before any
+** cast (other objects are not aligned as this struct is). */
+static int is_shared(const void *obj) {
+  return obj != NULL && ((const cf_object *)obj)->kind == &shared_kind;
+}
+
 static shared_obj *from_data(void *data) {
   return (shared_obj *)((char *)data - offsetof(shared_obj, data));
 }
@@ -56,16 +62,16 @@ void cf_lua_shared_release(void *data) {
 }
 
 const char *lcf_shared_class(const void *obj) {
-  const shared_obj *s = obj;
-  return s->hdr.kind == &shared_kind ? s->type->name : NULL;
+  return is_shared(obj) ? ((const shared_obj *)obj)->type->name : NULL;
 }
 
 /* The box class of a shared object exists in this state (made now, the
 ** first time one of its boxes is made here). */
 void lcf_shared_prepare(lua_State *L, const void *obj) {
-  const shared_obj *s = obj;
+  const shared_obj *s;
   int top = lua_gettop(L);
-  if (s->hdr.kind != &shared_kind) return;
+  if (!is_shared(obj)) return;
+  s = obj;
   if (luaL_getmetatable(L, s->type->name) != LUA_TNIL) {
     lua_settop(L, top);
     return;
@@ -81,7 +87,9 @@ void cf_lua_push_shared(lua_State *L, void *data) {
 }
 
 void *cf_lua_toshared(lua_State *L, int idx, const cf_lua_type *t) {
-  shared_obj *s = lcf_toobject(L, idx);
-  if (s == NULL || s->hdr.kind != &shared_kind || s->type != t) return NULL;
-  return s->data;
+  void *obj = lcf_toobject(L, idx);
+  shared_obj *s;
+  if (!is_shared(obj)) return NULL;
+  s = obj;
+  return s->type == t ? s->data : NULL;
 }
