@@ -53,14 +53,20 @@ static int wtable(walk *w, int depth) {
   memcpy(&narr, w->p, 4);
   memcpy(&nhash, w->p + 4, 4);
   w->p += 8;
-  for (i = 0; i < narr; i++) {
+  /* Every value takes a byte at least: counts past the bytes left are
+  ** not worth walking (the buffer is malformed). */
+  if (narr > (uint64_t)(w->end - w->p) || nhash > (uint64_t)(w->end - w->p)) {
+    w->p = w->end;
+    return 0;
+  }
+  for (i = 0; i < narr && w->p < w->end; i++) {
     mark = luaL_bufflen(w->out);
     lua_pushfstring(w->out->L, "[%d]", (int)i + 1);
     luaL_addvalue(w->out);
     if (wvalue(w, depth + 1)) return 1;
     luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
   }
-  for (i = 0; i < nhash; i++) {
+  for (i = 0; i < nhash && w->p < w->end; i++) {
     const unsigned char *k = w->p;
     mark = luaL_bufflen(w->out);
     if (wvalue(w, depth + 1)) return 1;   /* the key itself */
