@@ -95,6 +95,13 @@ $(BUILD)/test/%: csrc/test/%.c csrc/test/check.h $(CORELIB) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORELIB) $(ALL_LDFLAGS)
 
+# test_payload reads what the writer wrote through the decoder: it links
+# the layers the transfer needs (as the fuzz targets do) and liblua.
+PAYLOAD_TEST_OBJ = $(CORE_OBJ) $(filter $(BUILD)/binding/runtime/% $(BUILD)/binding/transfer/%,$(BINDING_OBJ))
+$(BUILD)/test/test_payload: csrc/test/test_payload.c $(PAYLOAD_TEST_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(PAYLOAD_TEST_OBJ) $(ALL_LDFLAGS) -llua$(LUA_VERSION) -lm -ldl
+
 # Check that what the build and the tests need is here (commands and lua.h,
 # no package manager asked); if not, install it from Debian's packages (as
 # root), or say what is missing.

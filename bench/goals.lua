@@ -10,6 +10,7 @@ return {
     {w = "B", unit = "x", min = 1.95},
     {w = "C", unit = "ms", max = 2.5, peer = "python-pickle", ratio = 4},
     {w = "C'", unit = "ms", max = 7, peer = "python-pickle", ratio = 2},
+    {w = "P", unit = "ms"},   -- no goal: shown against plain tables (notes)
     {w = "D", unit = "ms", max = 0.15},
     {w = "require", unit = "ms", max = 1},
     {w = "M", unit = "MB", max = 15},

@@ -104,6 +104,7 @@ lcf_box *lcf_pushbox(lua_State *L, const char *tname, void *obj) {
 const char *lcf_object_class(const void *obj) {
   const char *kind = cf_kind_name(obj);
   int i;
+  if (lcf_shared_class(obj)) return lcf_shared_class(obj);
   for (i = 0; classes[i].kind; i++)
     if (strcmp(classes[i].kind, kind) == 0) return classes[i].tname;
   return NULL;
@@ -149,6 +150,7 @@ void lcf_push_object(lua_State *L, void *obj) {
     return;
   }
   lua_pop(L, 1);
+  lcf_shared_prepare(L, obj);                        /* a host's type */
   b = lcf_pushbox(L, tname, NULL);                   /* boxes box */
   b->obj = cf_retain(obj);
   lua_pushlightuserdata(L, obj);

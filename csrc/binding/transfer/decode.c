@@ -25,6 +25,7 @@
 
 #include "../../core/object.h"
 #include "../runtime/boxes.h"
+#include "../runtime/errors.h"
 #include "../runtime/record.h"
 #include "transfer.h"
 #include "internal.h"
@@ -423,6 +424,34 @@ static void decode_table(dec *d, int shared) {
   d->depth--;
 }
 
+/* REDUCE: the function and its arguments, then the call that rebuilds
+** the value (numbered before its parts, as the encoder did). A fuzzing
+** build calls only Lua functions: a forged buffer could name any C
+** function of a loaded module. */
+static void decode_reduce(dec *d, int shared) {
+  lua_State *L = d->L;
+  uint32_t num = d->nnum++;
+  size_t at = (size_t)(d->p - 1 - d->b->data);      /* its tag */
+  int n, i, fn = lua_gettop(L) + 1;
+  if (++d->depth > LCF_MAX_DEPTH) malformed(d);
+  n = get_byte(d);
+  if (n > 250 || !lua_checkstack(L, n + 8)) malformed(d);
+  for (i = 0; i <= n; i++) decode_value(d);
+  (void)fn;
+#ifdef LCF_FUZZING
+  if (lua_type(L, fn) != LUA_TFUNCTION || lua_iscfunction(L, fn))
+    malformed(d);
+#endif
+  if (lua_pcall(L, n, 1, 0) != LUA_OK) {
+    const char *msg = lcf_error_text(L, -1);
+    lcf_push_where(L, d->b, at);
+    luaL_error(L, "cannot rebuild the value at %s (sent by its __reduce): %s",
+               lua_tostring(L, -1), msg);
+  }
+  if (shared) keep_shared(d, -1, num);
+  d->depth--;
+}
+
 static void decode_value(dec *d) {
   lua_State *L = d->L;
   int tag;
@@ -481,6 +510,19 @@ static void decode_value(dec *d) {
       d->depth--;
       break;
     case T_CFUNC: resolve_name(d, LUA_TFUNCTION); break;
+    case T_CPTR: {
+      lcf_cfunc *cf = next_ref(d);
+      if (((cf_object *)cf)->kind != &lcf_cfunc_kind) malformed(d);
+      lua_pushcfunction(L, cf->fn);
+      break;
+    }
+    case T_LIGHT: {
+      void *p;
+      memcpy(&p, take(d, sizeof p), sizeof p);
+      lua_pushlightuserdata(L, p);
+      break;
+    }
+    case T_REDUCE: decode_reduce(d, (tag & T_SHARED) != 0); break;
     case T_NAMED: resolve_name(d, LUA_TTABLE); break;
     case T_OBJ:
       if (!d->classes) {
@@ -498,6 +540,7 @@ static void decode_value(dec *d) {
     default: malformed(d);
   }
   if ((tag & T_SHARED) && tag != (T_TABLE | T_SHARED) &&
+      tag != (T_REDUCE | T_SHARED) &&
       tag != (T_LFUNCR | T_SHARED) && tag != (T_PROTOR | T_SHARED))
     malformed(d);
   d->reuse = 0;

@@ -16,9 +16,14 @@
 **            | CFUNC str(module) str(key)
 **            | NAMED str(module) str(key)   a module or a field of one
 **            | OBJ                     the next reference of the buffer
+**            | CPTR                    a C function: the next reference
+**            | LIGHT ptr               a light userdata (NULL only, to
+**                                      another process)
+**            | REDUCE[S] u8(n) value value*n    a function and n arguments:
+**                                      the value is function(args...)
 **   upval   := ENV | value
 **            | UPREF varint(n) u8(i)   the i-th upvalue of function n
-** Tables and LFUNCR/PROTOR are numbered in the order they start, before
+** Tables, REDUCE and LFUNCR/PROTOR are numbered in the order they start, before
 ** their contents, so cycles resolve. Closures that share an upvalue
 ** (one lua_upvalueid) share it on the other side too: the first one
 ** carries it, the others an UPREF, joined with lua_upvaluejoin. LFUNC/PROTO (functions whose only
@@ -65,6 +70,15 @@ static void proto_destroy(void *obj) {
 }
 
 const cf_kind lcf_proto_kind = {"proto", proto_destroy};
+const cf_kind lcf_cfunc_kind = {"C function", proto_destroy};
+
+lcf_cfunc *lcf_cfunc_new(lua_CFunction fn) {
+  lcf_cfunc *cf = malloc(sizeof *cf);
+  if (cf == NULL) return NULL;
+  cf_object_init(cf, &lcf_cfunc_kind);
+  cf->fn = fn;
+  return cf;
+}
 
 /* 64-bit FNV-1a: the function id. */
 uint64_t lcf_hash_bytes(const unsigned char *p, size_t n) {
@@ -93,6 +107,11 @@ static int ctx_gc(lua_State *L) {
 static int ctx_close(lua_State *L) {
   transfer_ctx *c = lua_touserdata(L, 1);
   c->busy = 0;
+  if (c->kept) {                       /* what __reduce calls made */
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, SLOT_KEEP);
+    c->kept = 0;
+  }
   if (c->scratch_of) {
     cf_buffer_reset(&c->scratch_of->scratch);
     c->scratch_of->scratch_busy = 0;

@@ -58,12 +58,48 @@ static const char *field_string(lua_State *L, const char *key) {
   return s;
 }
 
+/* Copy the C loaders of package.preload (a host's require "clingo"),
+** so workers can require what the creating state can. Loaders written in
+** Lua, or with upvalues, cannot be copied: they are left out. */
+static void snapshot_preload(lua_State *L, lcf_worker_config *c) {
+  size_t n = 0, cap = 0;
+  int top = lua_gettop(L);
+  if (lua_getglobal(L, "package") != LUA_TTABLE ||
+      lua_getfield(L, -1, "preload") != LUA_TTABLE) {
+    lua_settop(L, top);
+    return;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    int plain = lua_type(L, -2) == LUA_TSTRING && lua_iscfunction(L, -1);
+    if (plain && lua_getupvalue(L, -1, 1) != NULL) {
+      lua_pop(L, 1);                       /* a C closure: left out */
+      plain = 0;
+    }
+    if (plain) {
+      if (n == cap) {
+        struct lcf_preload *p;
+        cap = cap ? cap * 2 : 8;
+        p = realloc(c->preload, cap * sizeof *p);
+        if (p == NULL) break;              /* the copies made so far */
+        c->preload = p;
+      }
+      if ((c->preload[n].name = strdup(lua_tostring(L, -2))) == NULL) break;
+      c->preload[n++].fn = lua_tocfunction(L, -1);
+      c->npreload = n;
+    }
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+}
+
 lcf_worker_config *lcf_worker_config_new(lua_State *L, const char *prefix) {
   lcf_state *st = lcf_getstate(L);
   lcf_worker_config *c = calloc(1, sizeof *c);
   if (c == NULL) luaL_error(L, "not enough memory");
   c->path = dup_or_null(field_string(L, "path"));
   c->cpath = dup_or_null(field_string(L, "cpath"));
+  snapshot_preload(L, c);
   c->name_prefix = dup_or_null(prefix);
   c->setup = st->setup;
   c->setup_ud = st->setup_ud;
@@ -76,6 +112,8 @@ void lcf_worker_config_free(void *cfg) {
   if (c == NULL) return;
   free(c->path);
   free(c->cpath);
+  while (c->npreload > 0) free(c->preload[--c->npreload].name);
+  free(c->preload);
   free(c->name_prefix);
   cf_buffer_free(&c->init);
   free(c);
@@ -105,7 +143,12 @@ static int setup_state(lua_State *L) {
     lua_pushstring(L, c->cpath);
     lua_setfield(L, -2, "cpath");
   }
-  lua_pop(L, 1);
+  lua_getfield(L, -1, "preload");
+  for (size_t i = 0; i < c->npreload; i++) {
+    lua_pushcfunction(L, c->preload[i].fn);
+    lua_setfield(L, -2, c->preload[i].name);
+  }
+  lua_pop(L, 2);
   /* concurrent.core is opened on first use (require, or an object of the
   ** library arriving: decode.c opens it then): its classes cost more than
   ** the standard libraries, and most tasks never touch them. */
