@@ -39,10 +39,11 @@ extern const cf_kind lcf_proto_kind;
 /* ---------------------------------------------------------------------- */
 /* The per-state context: a seen set and a scratch buffer.                */
 
+/* 16 bytes, so a large set stays small in the cache; the tag offsets
+** (needed only on a repeat) are kept apart, by number (tctx.at). */
 typedef struct seen_slot {
   const void *key;
   uint32_t gen, num;
-  size_t at;             /* offset of the value's tag in the buffer */
 } seen_slot;
 
 /* The context is a userdata with user values: 1 the protos table
@@ -55,7 +56,11 @@ enum { UV_PROTOS = 1, UV_NAMES, UV_LASTFN, UV_TEMPLATES, UV_LASTTPL, NUV };
 typedef struct tctx {
   seen_slot *slots;
   size_t cap, used;      /* cap is a power of two */
+  unsigned char *home;   /* home[h]: (gen & 0xff) if a key of hash h is in */
+  size_t *at;            /* at[num]: offset of value num's tag in the buffer */
+  size_t atcap;
   uint32_t gen;
+  int scramble;          /* addresses clustered: hash them (encode.c) */
   int busy;              /* an encode is using the seen set */
   int scratch_busy;
   cf_buffer scratch;
