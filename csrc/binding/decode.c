@@ -53,6 +53,7 @@ typedef struct dec {
   int cidx;              /* the transfer context, or 0 (look it up) */
   int classes;           /* the library's classes are known to exist */
   int kidx;              /* stack index of the key cache, or 0 */
+  int once;              /* a state that decodes once: keep no templates */
 } dec;
 
 static _Noreturn void malformed(dec *d) {
@@ -262,7 +263,7 @@ static void decode_function(dec *d, int tag, int shared) {
     n = pr->len;
   }
   nup = get_byte(d);
-  if (d->reuse || !numbered) {
+  if ((d->reuse || !numbered) && !d->once) {
     template_for(d, id, code, n, check);
     reused = 1;
   } else {
@@ -472,6 +473,21 @@ int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first) {
   return lcf_decode_with(L, 0, b, reuse_first);
 }
 
+static int decode_in(lua_State *L, int cidx, const cf_buffer *b,
+                     int reuse_first, int once);
+
+int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
+                    int reuse_first) {
+  return decode_in(L, cidx, b, reuse_first, 0);
+}
+
+/* A Thread's new state decodes its target once: keeping the function as
+** a template made the state's transfer context and templates table, a
+** tenth of what a Thread start does besides opening the libraries. */
+int lcf_decode_once(lua_State *L, const cf_buffer *b) {
+  return decode_in(L, 0, b, 0, 1);
+}
+
 /* One number or boolean alone (most task results): push it directly. */
 static int decode_scalar(lua_State *L, const cf_buffer *b) {
   const unsigned char *p = b->data;
@@ -507,8 +523,8 @@ static int decode_scalar(lua_State *L, const cf_buffer *b) {
   }
 }
 
-int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
-                    int reuse_first) {
+static int decode_in(lua_State *L, int cidx, const cf_buffer *b,
+                     int reuse_first, int once) {
   dec d;
   uint64_t n, i;
   if (b->len == 0) return 0;   /* before b->data + 0: data may be NULL */
@@ -517,6 +533,7 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
     return 1;
   d.L = L;
   d.cidx = cidx;
+  d.once = once;
   d.classes = 0;
   d.kidx = 0;
   d.b = b;
