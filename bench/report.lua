@@ -144,14 +144,75 @@ if not input then
   os.exit(2)
 end
 
+local function median(t)
+  local s = {}
+  for i, x in ipairs(t) do s[i] = x end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return nil end
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+-- A peer's workload may come in several records (run.sh alternates ours
+-- and the floor one repetition at a time): their runs are merged and the
+-- median taken over all; numeric params (and the floor's variants_ms) are
+-- the medians of the records'.
+local function merge(a, r)
+  a.parts = a.parts or {a.params}
+  a.parts[#a.parts + 1] = r.params
+  for _, x in ipairs(type(r.runs) == "table" and r.runs or {}) do
+    a.runs[#a.runs + 1] = x
+  end
+  a.median = median(a.runs)
+  a.error = a.error or r.error
+end
+
+local function merged_params(parts)
+  local p = {}
+  for k, v in pairs(parts[1] or {}) do p[k] = v end
+  for k, v in pairs(p) do
+    if type(v) == "number" then
+      local xs = {}
+      for _, q in ipairs(parts) do xs[#xs + 1] = tonumber(q[k]) end
+      p[k] = median(xs)
+    elseif type(v) == "table" and next(v) ~= nil and #v == 0 then
+      local t = {}
+      for name in pairs(v) do
+        local xs = {}
+        for _, q in ipairs(parts) do
+          if type(q[k]) == "table" then xs[#xs + 1] = tonumber(q[k][name]) end
+        end
+        t[name] = median(xs)
+      end
+      p[k] = t
+    end
+  end
+  return p
+end
+
 local records, by = {}, {}
 for line in io.lines(input) do
   if line:match("^%s*{") then
     local ok, r = pcall(decode, line)
     if ok and type(r) == "table" and r.peer and r.workload then
-      records[#records + 1] = r
-      by[r.peer .. "|" .. r.workload] = r
+      local key = r.peer .. "|" .. r.workload
+      local a = by[key]
+      if a and type(a.runs) == "table" then
+        merge(a, r)
+      else
+        r.runs = type(r.runs) == "table" and r.runs or {}
+        records[#records + 1] = r
+        by[key] = r
+      end
     end
+  end
+end
+for _, r in ipairs(records) do
+  if r.parts then
+    r.params = merged_params(r.parts)
+    r.records_merged = #r.parts
+    r.parts = nil
   end
 end
 
@@ -180,16 +241,23 @@ local FLOOR = "api-floor"
 
 -- The floor a goal is measured against: for C the fastest lua_next reader
 -- of floor.c (an encoder cannot tell where a table's array part ends, so
--- it reads every pair: the issue's yardstick), else the floor's median.
+-- it reads every pair: the issue's yardstick); for A'' and D the lower of
+-- its two allocators' medians (as floor.c picks within one process); else
+-- the floor's median.
 local function floor_of(w, m, rec)
-  if w ~= "C" or not rec then return m end
-  local best
-  for name, ms in pairs(type(rec.params) == "table" and
-                        type(rec.params.variants_ms) == "table" and
-                        rec.params.variants_ms or {}) do
-    if name:match("^next") and (not best or ms < best) then best = ms end
+  local p = rec and type(rec.params) == "table" and rec.params or {}
+  if w == "C" then
+    local best
+    for name, ms in pairs(type(p.variants_ms) == "table" and p.variants_ms or {}) do
+      if name:match("^next") and (not best or ms < best) then best = ms end
+    end
+    return best or m
   end
-  return best or m
+  local a, b
+  if w == "A''" then a, b = p.malloc_us, p.region_us
+  elseif w == "D" then a, b = p.malloc_ms, p.region_ms end
+  if type(a) == "number" and type(b) == "number" then return math.min(a, b) end
+  return m
 end
 
 local function fmt(x)
@@ -302,6 +370,7 @@ local function floor_notes()
   end
   for _, g in ipairs(GOALS) do
     local m, r = get(FLOOR, g.w)
+    if g.w ~= "C" then m = floor_of(g.w, m, r) end
     local p = r and r.params or {}
     local text
     if r and r.error then
