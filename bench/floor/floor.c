@@ -346,23 +346,25 @@ static int workload_index(const char *w, size_t len) {
   return -2;
 }
 
+/* The integer argument after argv[*i] (moved past), in [lo, MAXRUNS]. */
+static int count_arg(int argc, char **argv, int *i, long lo, const char *msg) {
+  char *end;
+  long v;
+  if (++*i >= argc) usage(msg);
+  v = strtol(argv[*i], &end, 10);
+  if (*end || v < lo || v > MAXRUNS) usage(msg);
+  return (int)v;
+}
+
 int main(int argc, char **argv) {
   int quick = 0, R = 0, wanted[4] = {1, 1, 1, 1}, mmap_default = 0, W = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) {
       quick = 1;
     } else if (strcmp(argv[i], "--repeat") == 0) {
-      if (++i >= argc) usage("--repeat needs an integer >= 1");
-      char *end;
-      long r = strtol(argv[i], &end, 10);
-      if (*end || r < 1 || r > MAXRUNS) usage("--repeat needs an integer >= 1");
-      R = (int)r;
+      R = count_arg(argc, argv, &i, 1, "--repeat needs an integer >= 1");
     } else if (strcmp(argv[i], "--warmup") == 0) {
-      if (++i >= argc) usage("--warmup needs an integer >= 0");
-      char *end;
-      long w = strtol(argv[i], &end, 10);
-      if (*end || w < 0 || w > MAXRUNS) usage("--warmup needs an integer >= 0");
-      W = (int)w;
+      W = count_arg(argc, argv, &i, 0, "--warmup needs an integer >= 0");
     } else if (strcmp(argv[i], "--only") == 0) {
       if (++i >= argc) usage("--only needs a list");
       memset(wanted, 0, sizeof wanted);
