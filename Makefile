@@ -27,10 +27,10 @@ ALL_CFLAGS        = $(BASE_CFLAGS) $(OPT) -I$(LUA_INCDIR) $(CFLAGS) $(SANITIZE)
 ALL_LDFLAGS       = -pthread $(LDFLAGS) $(SANITIZE)
 
 CORE_SRC    := $(wildcard csrc/core/*.c)
-BINDING_SRC := $(wildcard csrc/binding/*.c)
+BINDING_SRC := $(wildcard csrc/binding/*.c csrc/binding/*/*.c)
 CORE_OBJ    := $(CORE_SRC:csrc/%.c=$(BUILD)/%.o)
 BINDING_OBJ := $(BINDING_SRC:csrc/%.c=$(BUILD)/%.o)
-HEADERS     := $(wildcard csrc/*.h csrc/core/*.h csrc/binding/*.h)
+HEADERS     := $(wildcard csrc/*.h csrc/core/*.h csrc/binding/*/*.h)
 C_TESTS     := $(patsubst csrc/test/%.c,$(BUILD)/test/%,$(wildcard csrc/test/test_*.c))
 
 MODULE := $(BUILD)/concurrent/core.so
@@ -50,7 +50,7 @@ CORELIB := $(BUILD)/libconcurrent.a
 LUA_SRC      := $(wildcard lua/concurrent/*.lua)
 LUA_BYTECODE := $(LUA_SRC:lua/%=$(BUILD)/lua/%)
 
-.PHONY: all test demo bench install clean deps check-deps c-tests busted
+.PHONY: all test demo bench install clean deps check-deps c-tests busted layers
 
 all: $(MODULE) $(CORELIB) $(LUA_BYTECODE)
 
@@ -76,13 +76,19 @@ $(CORELIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/test/%: csrc/test/%.c $(CORELIB) $(HEADERS)
+$(BUILD)/test/%: csrc/test/%.c csrc/test/check.h $(CORELIB) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORELIB) $(ALL_LDFLAGS)
 
 # Install what is missing from Debian's packages (as root), or say how.
 deps:
 	@sh .ci/deps.sh
+	@sh .ci/deps-optional.sh
+
+# Lower layers never use higher ones (ARCHITECTURE.md): includes and the
+# objects' undefined symbols.
+layers: $(CORE_OBJ) $(BINDING_OBJ)
+	@sh csrc/layers.sh $(BUILD)
 
 c-tests: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do $(TEST_ENV) $$t; done
@@ -93,10 +99,11 @@ busted: $(MODULE)
 # Fragments add their own targets, and to TEST_DEPS what `make test`
 # needs built before the specs run.
 TEST_DEPS :=
--include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk
+-include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk \
+  examples/trace/trace.mk
 
 test: deps
-	@$(MAKE) --no-print-directory all c-tests $(TEST_DEPS)
+	@$(MAKE) --no-print-directory all layers c-tests $(TEST_DEPS)
 	@$(MAKE) --no-print-directory busted
 
 demo: deps

@@ -4,6 +4,9 @@
 # the Lua C API), then the table against the goals. Options:
 #   make bench BENCH_ARGS="--repeat 3 --only A,C"  BENCH_JSON=out.json
 #   make bench-quick                                (a smoke run, ~15 s)
+# Each writes a chart per workload (bench/charts.lua, gnuplot): make bench
+# into bench/charts/ (the images bench/README.md shows), make bench-quick
+# into $(BUILD)/bench-charts/.
 # A benchmark, not a test: nothing here is part of `make test`.
 BENCH_ARGS ?=
 BENCH_JSON ?=
@@ -28,4 +31,5 @@ bench: export CONCURRENT_FLOOR := $(FLOOR)
 
 .PHONY: bench-quick
 bench-quick: all $(FLOOR)
-	@CONCURRENT_CPATH='$(BUILD)/?.so' CONCURRENT_FLOOR='$(FLOOR)' sh bench/run.sh $(LUA) --quick
+	@CONCURRENT_CPATH='$(BUILD)/?.so' CONCURRENT_FLOOR='$(FLOOR)' \
+	  BENCH_CHARTS='$(BUILD)/bench-charts' sh bench/run.sh $(LUA) --quick

@@ -144,6 +144,13 @@ end
 local futures = require "concurrent.futures"
 local concurrent = require "concurrent"
 local now = concurrent.monotonic
+
+-- BENCH_PROGRESS=1: A' wraps its map in futures.progress (default
+-- options: a line on stderr, redrawn on a terminal). BENCH_TRACE=FILE:
+-- concurrent.trace records every workload into FILE. Both to measure
+-- what they cost; their records say so in params.
+local WITH_PROGRESS = os.getenv("BENCH_PROGRESS") == "1"
+local TRACE_FILE = os.getenv("BENCH_TRACE")
 local quiet = dofile(BENCH_DIR .. "/quiet.lua")
 
 local function inc(x) return x + 1 end
@@ -173,7 +180,8 @@ local function run_A(S, R)
     fs = nil
     runs[#runs + 1] = dt / n * 1e6
   end
-  emit("A", runs, "us/task", {n = n, workers = WORKERS})
+  emit("A", runs, "us/task", {n = n, workers = WORKERS,
+    trace = TRACE_FILE and true or nil})
 end
 
 local function run_Ap(S, R)
@@ -187,7 +195,9 @@ local function run_Ap(S, R)
     collectgarbage()
     local count, last = 0, nil
     local t0 = now()
-    for _, v in ex:map(inc, t, {chunksize = cs}) do
+    local it, st, ctl, closing = ex:map(inc, t, {chunksize = cs})
+    if WITH_PROGRESS then it, st, ctl, closing = futures.progress(it, st, ctl, closing) end
+    for _, v in it, st, ctl, closing do
       count = count + 1
       last = v
     end
@@ -195,7 +205,8 @@ local function run_Ap(S, R)
     assert(count == n and last == n + 1, "A': wrong results")
     runs[#runs + 1] = dt / n * 1e6
   end
-  emit("A'", runs, "us/item", {n = n, chunksize = cs, workers = WORKERS})
+  emit("A'", runs, "us/item", {n = n, chunksize = cs, workers = WORKERS,
+    progress = WITH_PROGRESS or nil, trace = TRACE_FILE and true or nil})
 end
 
 local function run_App(S, R)
@@ -405,6 +416,8 @@ else
   for _, w in ipairs(ORDER) do wanted[w] = true end
 end
 
+local trace = TRACE_FILE and require "concurrent.trace"
+if trace then trace.start{path = TRACE_FILE} end
 for _, w in ipairs(ORDER) do
   if wanted[w] then
     local t0 = now()
@@ -419,4 +432,8 @@ for _, w in ipairs(ORDER) do
       io.stderr:write(string.format("[ours] %s: %.1f s\n", w, now() - t0))
     end
   end
+end
+if trace then
+  local n, dropped = trace.stop()
+  io.stderr:write(string.format("[ours] trace: %d tasks, %d dropped, in %s\n", n, dropped, TRACE_FILE))
 end

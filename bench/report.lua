@@ -13,86 +13,8 @@ the table). Prints a table; --markdown prints it as a Markdown table
 OUT.json. Always exits 0: this is a benchmark, not a test.
 --]]
 
----------------------------------------------------------------------------
--- A small JSON reader: enough for the peers' lines (objects, arrays,
--- strings with \u escapes, numbers, true/false/null).
-
-local function decode(s)
-  local pos = 1
-  local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
-  local value
-  local function str()
-    local out = {}
-    pos = pos + 1
-    while true do
-      local c = s:sub(pos, pos)
-      if c == "" then error("unterminated string") end
-      if c == '"' then pos = pos + 1 break end
-      if c == "\\" then
-        local e = s:sub(pos + 1, pos + 1)
-        if e == "u" then
-          out[#out + 1] = utf8.char(tonumber(s:sub(pos + 2, pos + 5), 16))
-          pos = pos + 6
-        else
-          local map = {n = "\n", t = "\t", r = "\r", b = "\b", f = "\f"}
-          out[#out + 1] = map[e] or e
-          pos = pos + 2
-        end
-      else
-        out[#out + 1] = c
-        pos = pos + 1
-      end
-    end
-    return table.concat(out)
-  end
-  function value()
-    ws()
-    local c = s:sub(pos, pos)
-    if c == "{" then
-      local t = {}
-      pos = pos + 1
-      ws()
-      if s:sub(pos, pos) == "}" then pos = pos + 1 return t end
-      while true do
-        ws()
-        local k = str()
-        ws()
-        assert(s:sub(pos, pos) == ":", "':' expected")
-        pos = pos + 1
-        t[k] = value()
-        ws()
-        c = s:sub(pos, pos)
-        pos = pos + 1
-        if c == "}" then return t end
-        assert(c == ",", "',' expected")
-      end
-    elseif c == "[" then
-      local t = {}
-      pos = pos + 1
-      ws()
-      if s:sub(pos, pos) == "]" then pos = pos + 1 return t end
-      while true do
-        t[#t + 1] = value()
-        ws()
-        c = s:sub(pos, pos)
-        pos = pos + 1
-        if c == "]" then return t end
-        assert(c == ",", "',' expected")
-      end
-    elseif c == '"' then
-      return str()
-    elseif s:find("^true", pos) then pos = pos + 4 return true
-    elseif s:find("^false", pos) then pos = pos + 5 return false
-    elseif s:find("^null", pos) then pos = pos + 4 return nil
-    else
-      local num = s:match("^-?[%d.eE+-]+", pos)
-      assert(num, "bad JSON at " .. pos)
-      pos = pos + #num
-      return tonumber(num)
-    end
-  end
-  return value()
-end
+local BENCH_DIR = arg[0]:match("^(.*)/[^/]*$") or "."
+local jsonl = dofile(BENCH_DIR .. "/jsonl.lua")
 
 local function jstr(v)
   return '"' .. tostring(v):gsub('[%c"\\]', function(c)
@@ -144,121 +66,20 @@ if not input then
   os.exit(2)
 end
 
-local function median(t)
-  local s = {}
-  for i, x in ipairs(t) do s[i] = x end
-  table.sort(s)
-  local n = #s
-  if n == 0 then return nil end
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
--- A peer's workload may come in several records (run.sh alternates ours
--- and the floor one repetition at a time): their runs are merged and the
--- median taken over all; numeric params (and the floor's variants_ms) are
--- the medians of the records'.
-local function merge(a, r)
-  a.parts = a.parts or {a.params}
-  a.parts[#a.parts + 1] = r.params
-  for _, x in ipairs(type(r.runs) == "table" and r.runs or {}) do
-    a.runs[#a.runs + 1] = x
-  end
-  a.median = median(a.runs)
-  a.error = a.error or r.error
-end
-
-local function merged_params(parts)
-  local p = {}
-  for k, v in pairs(parts[1] or {}) do p[k] = v end
-  for k, v in pairs(p) do
-    if type(v) == "number" then
-      local xs = {}
-      for _, q in ipairs(parts) do xs[#xs + 1] = tonumber(q[k]) end
-      p[k] = median(xs)
-    elseif type(v) == "table" and next(v) ~= nil and #v == 0 then
-      local t = {}
-      for name in pairs(v) do
-        local xs = {}
-        for _, q in ipairs(parts) do
-          if type(q[k]) == "table" then xs[#xs + 1] = tonumber(q[k][name]) end
-        end
-        t[name] = median(xs)
-      end
-      p[k] = t
-    end
-  end
-  return p
-end
-
-local records, by = {}, {}
-for line in io.lines(input) do
-  if line:match("^%s*{") then
-    local ok, r = pcall(decode, line)
-    if ok and type(r) == "table" and r.peer and r.workload then
-      local key = r.peer .. "|" .. r.workload
-      local a = by[key]
-      if a and type(a.runs) == "table" then
-        merge(a, r)
-      else
-        r.runs = type(r.runs) == "table" and r.runs or {}
-        records[#records + 1] = r
-        by[key] = r
-      end
-    end
-  end
-end
-for _, r in ipairs(records) do
-  if r.parts then
-    r.params = merged_params(r.parts)
-    r.records_merged = #r.parts
-    r.parts = nil
-  end
-end
+-- Records merged by peer and workload (run.sh alternates ours and the
+-- floor one repetition at a time): jsonl.read.
+local records, by = jsonl.read(input)
 
 local function get(peer, w)
   local r = by[peer .. "|" .. w]
   return r and r.median, r
 end
 
--- The goals of the issue. max/min bound our median; peer/ratio ask for
--- peer median / our median >= ratio (ratio of speeds, same run); floor
--- asks for our median / the floor's (same run) <= floor. info names a peer
--- whose ratio is shown without a goal.
-local GOALS = {
-  {w = "A", unit = "us/task", max = 0.65, peer = "luv", ratio = 3},
-  {w = "A'", unit = "us/item", max = 0.2, peer = "python-process", ratio = 2},
-  {w = "A''", unit = "us/thread", floor = 1.25},
-  {w = "B", unit = "x", min = 1.95},
-  {w = "C", unit = "ms", floor = 1.25, info = "python-pickle"},
-  {w = "C'", unit = "ms", floor = 1.25, peer = "python-pickle", ratio = 1},
-  {w = "D", unit = "ms", floor = 1.25},
-  {w = "require", unit = "ms", max = 1},
-  {w = "M", unit = "MB", max = 15},
-}
-local PEERS = {"python-thread", "python-process", "python-pickle", "luv"}
-local FLOOR = "api-floor"
-
--- The floor a goal is measured against: for C the fastest lua_next reader
--- of floor.c (an encoder cannot tell where a table's array part ends, so
--- it reads every pair: the issue's yardstick); for A'' and D the lower of
--- its two allocators' medians (as floor.c picks within one process); else
--- the floor's median.
-local function floor_of(w, m, rec)
-  local p = rec and type(rec.params) == "table" and rec.params or {}
-  if w == "C" then
-    local best
-    for name, ms in pairs(type(p.variants_ms) == "table" and p.variants_ms or {}) do
-      if name:match("^next") and (not best or ms < best) then best = ms end
-    end
-    return best or m
-  end
-  local a, b
-  if w == "A''" then a, b = p.malloc_us, p.region_us
-  elseif w == "D" then a, b = p.malloc_ms, p.region_ms end
-  if type(a) == "number" and type(b) == "number" then return math.min(a, b) end
-  return m
-end
+-- The goals, the peers' columns and the floor's name (bench/goals.lua,
+-- shared with the charts).
+local goals = dofile(BENCH_DIR .. "/goals.lua")
+local GOALS, PEERS, FLOOR = goals.GOALS, goals.PEERS, goals.FLOOR
+local floor_of = goals.floor_of
 
 local function fmt(x)
   if x == nil then return "-" end

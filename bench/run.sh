@@ -12,7 +12,9 @@
 # --markdown also prints the table in Markdown (for bench/README.md).
 #
 # Options may also come from the environment: BENCH_ARGS="--quick", and
-# BENCH_JSON=FILE (same as --json). CONCURRENT_CPATH (default build/?.so)
+# BENCH_JSON=FILE (same as --json). BENCH_CHARTS=DIR: where the charts go
+# (bench/charts.lua, one PNG a workload; default bench/charts, "none" for
+# none; skipped with a message without gnuplot). CONCURRENT_CPATH (default build/?.so)
 # says where concurrent/core.so is; CONCURRENT_FLOOR (default
 # build/bench/floor) the floor program, which `make bench` builds.
 # Workloads run one after the other, each for us, then for its peers and
@@ -114,4 +116,8 @@ fi
 if [ $md = 1 ]; then
   echo
   "$lua" bench/report.lua "$out" --markdown
+fi
+charts=${BENCH_CHARTS:-bench/charts}
+if [ "$charts" != none ]; then
+  "$lua" bench/charts.lua "$out" "$charts"
 fi

@@ -11,6 +11,16 @@
 **   - Every name carries the prefix cf_ / CF_.
 **   - Functions return 0 on success, a positive CF_E* code for a library
 **     condition, or -errno for a system failure (-ENOMEM, -EAGAIN).
+**   - Ownership: a call that takes something from its caller (a task's arg
+**     and arg_free, an input buffer moved in, a payload) takes it only when
+**     it succeeds. When it fails (returns NULL or an error code), nothing
+**     was taken: arg is not freed and buffers keep their contents, and the
+**     caller still owns them. This holds for every call below
+**     (cf_pool_submit, cf_pool_submit_buffer, cf_procpool_submit,
+**     cf_thread_start, cf_future_finish, cf_queue_put, cf_dict_set, ...).
+**   - Out of memory is reported, never hidden: a future whose input,
+**     payload or traceback could not be kept finishes with
+**     CF_OUTCOME_NOMEM.
 **   - Every object shared between threads is reference counted: a function
 **     that returns a new object returns it with one reference owned by the
 **     caller; cf_retain adds one, cf_release drops one and frees the object
@@ -82,7 +92,9 @@ typedef enum cf_outcome {
   CF_OUTCOME_RESULT,        /* payload holds the results */
   CF_OUTCOME_ERROR,         /* payload holds the error value */
   CF_OUTCOME_BROKEN_THREAD, /* payload holds a message (plain text) */
-  CF_OUTCOME_BROKEN_PROCESS /* payload holds a message (plain text) */
+  CF_OUTCOME_BROKEN_PROCESS, /* payload holds a message (plain text) */
+  CF_OUTCOME_NOMEM          /* out of memory for the input, the payload or
+                               the traceback: payload empty */
 } cf_outcome;
 
 typedef void (*cf_done_fn)(cf_future *f, void *ud);
@@ -155,17 +167,22 @@ typedef struct cf_pool_hooks {
 /* max_workers > 0; hooks may be NULL. */
 cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks);
 /* Queue a task. Returns a new future (a reference for the caller), or NULL
-** with *rc = CF_ESHUTDOWN or -ENOMEM. On a broken pool the future is
-** returned already failed. arg_free (may be NULL) frees arg once the task
-** has run, or if it never runs. */
+** with *rc = CF_ESHUTDOWN, -ENOMEM, or -EAGAIN (no worker thread could be
+** made and none runs); then arg stays the caller's. On a broken pool the
+** future is returned already failed. Once queued, arg_free (may be NULL)
+** frees arg after the task has run, or if it never runs (cancelled). */
 cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
                           void (*arg_free)(void *), int *rc);
-/* The same with the input moved into the future (see cf_future_input). */
+/* The same with the input moved into the future (see cf_future_input);
+** on failure the input is left in *input. */
 cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                  int *rc);
 /* Stop taking tasks. cancel_futures cancels those still queued; wait joins
 ** every worker (queued tasks not cancelled are run first). Idempotent. */
 int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures);
+/* After a shutdown: wait up to timeout for every worker (but the caller)
+** to end: 0, or CF_ETIMEDOUT. Lets a caller wait in slices. */
+int cf_pool_wait_exit(cf_pool *p, double timeout);
 int cf_pool_max_workers(cf_pool *p);
 int cf_pool_thread_count(cf_pool *p);  /* live worker threads */
 int cf_pool_is_broken(cf_pool *p);
@@ -291,6 +308,11 @@ cf_barrier *cf_barrier_new(long parties);
 ** CF_EBROKEN if the barrier is or becomes broken (aborted, reset, or a
 ** waiter timed out: that waiter breaks it and gets CF_EBROKEN too). */
 int  cf_barrier_wait(cf_barrier *b, double timeout, long *index);
+/* The same, waking every `slice` seconds to call poll(ud) (with no lock
+** held); if it returns nonzero, the barrier breaks as on a timeout and
+** CF_EBROKEN is returned. */
+int  cf_barrier_wait_poll(cf_barrier *b, double timeout, long *index,
+                          double slice, int (*poll)(void *), void *ud);
 void cf_barrier_reset(cf_barrier *b);  /* waiters get CF_EBROKEN; usable */
 void cf_barrier_abort(cf_barrier *b);  /* broken until reset */
 long cf_barrier_parties(cf_barrier *b);
@@ -386,8 +408,8 @@ typedef void (*cf_thread_fn)(void *arg);
 cf_thread *cf_thread_new(void);
 /* Run fn(arg) on a new detached thread (signals blocked, named name if
 ** not NULL, truncated to 15 bytes); returns once the thread has taken its
-** identity. 0, CF_ESTATE if already started, or -errno if no thread could
-** be made (arg is then left with the caller). */
+** identity. 0, CF_ESTATE if already started, or -errno (-EAGAIN) if no
+** thread could be made. */
 int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
                     const char *name);
 /* The thread's cf_thread_ident(), 0 before start. */
@@ -420,11 +442,15 @@ cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
                              const cf_pool_hooks *hooks);
 /* Queue a task, its input moved from *input. A new future (a reference
 ** for the caller), or NULL with *rc = CF_ESHUTDOWN, -EINVAL (the input
-** carries object references), -ENOMEM or -errno (no manager thread). On
-** a broken pool the future is returned already failed. */
+** carries object references), -ENOMEM or -errno (no manager thread: -EAGAIN
+** most often); then the input is left in *input. On a broken pool the
+** future is returned already failed. */
 cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc);
 /* As cf_pool_shutdown; wait also reaps every worker process. */
 int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures);
+/* After a shutdown: wait up to timeout for the manager (which reaps every
+** worker) to end: 0, or CF_ETIMEDOUT. */
+int cf_procpool_wait_done(cf_procpool *p, double timeout);
 int cf_procpool_max_workers(cf_procpool *p);
 int cf_procpool_process_count(cf_procpool *p);  /* live worker processes */
 /* Up to n pids of live workers into pids; returns how many. */
@@ -439,37 +465,6 @@ int cf_procpool_is_running(cf_procpool *p);     /* its manager runs */
 double cf_monotonic(void);         /* seconds */
 int    cf_sleep(double seconds);   /* 0; resumes after EINTR */
 int    cf_cpu_count(void);
-
-/* ---------------------------------------------------------------------- */
-/* The Lua side (declared here without Lua headers; defined by the module  */
-/* concurrent.core, for hosts that link or load it).                       */
-
-struct lua_State;
-
-/* Called in each new worker lua_State (thread pool workers and threads)
-** after the standard libraries and package paths are set up and before
-** the first task, so a host can register its own functions and modules. */
-typedef void (*cf_lua_setup_fn)(struct lua_State *worker, void *ud);
-
-/* Open the module (what require "concurrent.core" calls). */
-int luaopen_concurrent_core(struct lua_State *L);
-/* Set the setup hook for workers of executors and threads made from L
-** from now on (per state: NULL removes it). */
-void cf_lua_set_worker_setup(struct lua_State *L, cf_lua_setup_fn fn, void *ud);
-/* The pool behind the ThreadPoolExecutor at stack index idx, with a new
-** reference for the caller (C tasks can then share it); NULL if idx is
-** not an open executor. */
-cf_pool *cf_lua_executor_pool(struct lua_State *L, int idx);
-/* Push a Future object for f (adds a reference), e.g. for a C task's
-** future, so scripts can wait on it. */
-void cf_lua_push_future(struct lua_State *L, cf_future *f);
-/* Push the values encoded in a future's payload (as a Lua task leaves
-** them); returns how many. */
-int cf_lua_push_payload(struct lua_State *L, const cf_buffer *payload);
-/* Encode the n values at stack index first into out (cleared first), so
-** a C task can finish a future with values Lua scripts can read. Returns
-** 0, or -1 with an error message pushed if a value cannot cross. */
-int cf_lua_encode(struct lua_State *L, int first, int n, cf_buffer *out);
 
 #ifdef __cplusplus
 }

@@ -246,6 +246,57 @@ describe("transfer", function()
     assert.matches("cannot send coroutine at results%[1%]", err)
   end)
 
+  it("keeps closures that share an upvalue sharing it on the other side", function()
+    local counter = 0
+    local function incr() counter = counter + 1 end
+    local function task() for _ = 1, 10 do incr() end return counter end
+    assert.equal(10, ex:submit(task):result())
+    assert.equal(10, ex:submit(task):result())   -- a fresh snapshot each task
+    assert.equal(0, counter)
+    -- Two closures passed as separate arguments of one call: one transfer.
+    local n = 1
+    local function get() return n end
+    local function set(v) n = v end
+    assert.equal(42, ex:submit(function(g, s) s(42) return g() end, get, set):result())
+    -- A closure that is the value of an upvalue it shares (the first
+    -- function is still being received when the second joins it).
+    local shared = {}
+    local x = 5
+    shared.bump = function() x = x + 1 return x end
+    local function read() local _ = shared return x end
+    assert.equal(7, ex:submit(function() shared.bump() shared.bump() return read() end):result())
+  end)
+
+  it("refuses an executor at the call that sends it, in a task and in its upvalues", function()
+    local inner <close> = futures.ThreadPoolExecutor(1)
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at args%[1%]",
+      helpers.error_of(ex.submit, ex, print, inner))
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at function<upvalue inner>",
+      helpers.error_of(ex.submit, ex, function() return inner end))
+    assert.equal(3, ex:submit(function() return 3 end):result())   -- still usable
+  end)
+
+  it("recognises the library's objects by their metatable, not by a field", function()
+    local lock = require("concurrent.thread").Lock()
+    local real = getmetatable(lock)
+    local forged = {}
+    for k, v in pairs(real) do forged[k] = v end
+    debug.setmetatable(lock, forged)            -- looks the same, is not the class
+    local ok, err = pcall(ex.submit, ex, print, lock)
+    debug.setmetatable(lock, real)
+    assert.is_false(ok)
+    assert.matches("cannot send userdata at args%[1%]", err)
+    local file = io.tmpfile()
+    local fmt = getmetatable(file)
+    debug.setmetatable(file, {__concurrent = true, __name = "concurrent.Lock"})
+    ok, err = pcall(ex.submit, ex, print, file)
+    debug.setmetatable(file, fmt)
+    file:close()
+    assert.is_false(ok)
+    assert.matches("cannot send userdata at args%[1%]", err)
+    assert.is_true(helpers.roundtrip(ex, lock) == lock)   -- the real one still crosses
+  end)
+
   it("copies a 100,000-number array there and back", function()
     local t = {}
     for i = 1, 100000 do t[i] = i * 0.5 end
@@ -284,5 +335,56 @@ describe("transfer", function()
     local r = helpers.roundtrip(ex, recs)
     assert.equal(10000, #r)
     assert.same(recs[9999], r[9999])
+  end)
+  it("gives back its context and scratch buffer when it runs out of memory mid-encode", function()
+    -- In a worker capped by memory_limit: fill the state to ~40 KB short
+    -- of the cap, then send 3000 new functions (each needs a proto box):
+    -- the encode fails for memory inside the walk. Afterwards the state's
+    -- context must be free again (busy false), so the next encode of an
+    -- already sent function reuses its cached dump (no new dump); the
+    -- same through the scratch buffer of an executor's submit.
+    local capped <close> = futures.ThreadPoolExecutor{max_workers = 1, memory_limit = 4 * 1024 * 1024}
+    local f = capped:submit(function()
+      local core = require "concurrent.core"
+      local thread = require "concurrent.thread"
+      local futures = require "concurrent.futures"
+      local q = thread.Queue()
+      local inner = futures.ThreadPoolExecutor{max_workers = 1}
+      local function g() return 1 end
+      q:put(g); q:get()
+      local function squeezed(send, sign)
+        local many = {}
+        for i = 1, 3000 do many[i] = load("return " .. sign .. i) end
+        local hog = {}
+        pcall(function() for k = 1, 1e6 do hog[k] = ("x"):rep(200) .. k end end)
+        for k = #hog, #hog - 200, -1 do hog[k] = nil end
+        collectgarbage()
+        local ok, err = pcall(send, many)
+        hog, many = nil, nil
+        collectgarbage()
+        return ok, tostring(err)
+      end
+      local r = {}
+      r.ok1, r.err1 = squeezed(function(v) q:put(v) end, "")
+      r.dumps1, r.busy1, r.scratch1 = core._transfer_stats()
+      q:put(g); q:get()
+      r.dumps2 = core._transfer_stats()
+      r.ok2, r.err2 = squeezed(function(v) inner:submit(function() end, v) end, "-")
+      r.dumps3, r.busy2, r.scratch2 = core._transfer_stats()
+      r.fine = inner:submit(function(t) return #t end, {1, 2, 3}):result(30)
+      inner:shutdown()
+      return r
+    end)
+    local r = f:result(60)
+    assert.is_false(r.ok1)
+    assert.matches("not enough memory", r.err1)
+    assert.is_false(r.busy1)
+    assert.is_false(r.scratch1)
+    assert.equal(r.dumps1, r.dumps2)      -- g's dump was reused
+    assert.is_false(r.ok2)
+    assert.matches("not enough memory", r.err2)
+    assert.is_false(r.busy2)
+    assert.is_false(r.scratch2)
+    assert.equal(3, r.fine)
   end)
 end)

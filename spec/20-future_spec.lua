@@ -108,7 +108,7 @@ describe("Future", function()
     assert.matches("timeout must be a non%-negative number", helpers.error_of(f.result, f, 0/0))
     assert.matches("number expected", helpers.error_of(f.result, f, "soon"))
     assert.matches("concurrent.Future expected", helpers.error_of(f.result, {}))
-    assert.matches("bad argument #2", helpers.error_of(f.set_exception, futures.Future()))
+    assert.matches("bad argument #1 to 'set_exception'", helpers.error_of(f.set_exception, futures.Future()))
   end)
 
   it("has an error class hierarchy that iserror follows", function()
@@ -122,6 +122,74 @@ describe("Future", function()
     assert.equal("BrokenThreadPool: gone", tostring(e))
     assert.equal("BrokenThreadPool", e.name)
     assert.equal("gone", e.message)
+  end)
+
+  it("raises a task's error value with its type: integer, float, NaN", function()
+    local ex <close> = helpers.pool(1)
+    for _, v in ipairs{7, 7.5, math.mininteger, 0/0, -0.0} do
+      local f = ex:submit(function(x) error(x) end, v)
+      local err = helpers.error_of(f.result, f)
+      assert.equal(math.type(v), math.type(err))
+      assert.equal(math.type(v), math.type(f:exception()))
+      if v == v then assert.equal(v, err) else assert.is_true(err ~= err) end
+      assert.equal(tostring(v), tostring(err))
+    end
+    local f = ex:submit(function() error(7) end)
+    assert.equal(7, f:exception())
+    assert.matches("^7\nstack traceback:", f:traceback())
+  end)
+
+  it("keeps an error object whose __tostring raises, yields or recurses", function()
+    local ex <close> = helpers.pool(1)
+    local bodies = {
+      raises = function() error("from __tostring") end,
+      yields = function() coroutine.yield("nope") end,
+      recurses = function(self) return tostring(self) end,
+    }
+    for how, body in pairs(bodies) do
+      local f = ex:submit(function(b, h)
+        error(setmetatable({how = h}, {__tostring = b}))
+      end, body, how)
+      local err = helpers.error_of(f.result, f)
+      assert.equal("table", type(err))
+      assert.equal(how, err.how)
+      assert.equal(how, f:exception().how)
+      assert.matches("^%(error object is a table value%)\nstack traceback:", f:traceback())
+    end
+  end)
+
+  it("gives an error value that cannot be copied as its tostring text", function()
+    local ex <close> = helpers.pool(1)
+    local f = ex:submit(function() error(coroutine.create(print)) end)
+    assert.matches("^thread: 0x%x+$", helpers.error_of(f.result, f))
+    f = ex:submit(function() error(io.stdout) end)
+    assert.matches("^file %(0x%x+%)$", f:exception())
+    f = ex:submit(function()
+      error(setmetatable({co = coroutine.create(print)}, {__tostring = function() return "text" end}))
+    end)
+    assert.equal("text", f:exception())
+    -- Its __tostring raises too: the text says what it was, and the worker lives.
+    f = ex:submit(function()
+      error(setmetatable({co = coroutine.create(print)}, {__tostring = function() error("no") end}))
+    end)
+    assert.equal("(error object is a table value)", f:exception())
+    assert.equal(1, ex:submit(function() return 1 end):result())
+  end)
+
+  it("comes back from a worker as the same Lua value, so it works as a table key", function()
+    local ex <close> = helpers.pool(2)
+    local f = futures.Future()
+    local seen = {[f] = "mine"}
+    local back = ex:submit(function(x) return x end, f):result()
+    assert.is_true(rawequal(f, back))
+    assert.equal("mine", seen[back])
+    -- One that a worker made and returned twice is one value here too.
+    local a, b = ex:submit(function()
+      local g = require("concurrent.futures").Future()
+      return g, {g}
+    end):result()
+    assert.is_true(rawequal(a, b[1]))
+    assert.is_true(rawequal(a, ex:submit(function(x) return x end, a):result()))
   end)
 
   it("keeps error classes' identity across states", function()

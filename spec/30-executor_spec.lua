@@ -115,6 +115,29 @@ describe("ThreadPoolExecutor", function()
     assert.is_true(futures.iserror(later:exception(5), futures.BrokenThreadPool))
   end)
 
+  it("shows an initializer's error by its text: a number, a __tostring, a failing __tostring", function()
+    local cases = {
+      {function() error(7) end, "initializer failed: 7$"},
+      {function() error(7.5) end, "initializer failed: 7%.5$"},
+      {function() error(setmetatable({}, {__tostring = function() return "no database" end})) end,
+       "initializer failed: no database$"},
+      {function() error(setmetatable({}, {__tostring = function() error("bad") end})) end,
+       "initializer failed: %(error object is a table value%)$"},
+    }
+    for _, case in ipairs(cases) do
+      local ex <close> = futures.ThreadPoolExecutor{max_workers = 1, initializer = case[1]}
+      local err = ex:submit(function() return 1 end):exception(10)
+      assert.is_true(futures.iserror(err, futures.BrokenThreadPool))
+      assert.matches(case[2], err.message)
+    end
+  end)
+
+  it("refuses an executor in initargs when the pool is made", function()
+    local inner <close> = futures.ThreadPoolExecutor(1)
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at initargs%[1%]",
+      helpers.error_of(futures.ThreadPoolExecutor, {initializer = print, initargs = {inner}}))
+  end)
+
   it("refuses submit after shutdown with a plain error", function()
     local ex = futures.ThreadPoolExecutor(1)
     ex:shutdown()

@@ -163,6 +163,21 @@ for _, kind in ipairs(EXECUTORS) do
       end
     end)
 
+    it("raises a task's error value with its type, with chunksize 1 and larger", function()
+      local ex <close> = make(2)
+      for _, chunksize in ipairs{1, 3} do
+        for _, v in ipairs{500, 2.5} do
+          local ok, err = pcall(function()
+            for _ in ex:map(function(x) if x == 2 then error(v) end return x end, {1, 2, 3},
+                            {chunksize = chunksize}) do end
+          end)
+          assert.is_false(ok)
+          assert.equal(math.type(v), math.type(err))
+          assert.equal(v, err)
+        end
+      end
+    end)
+
     it("keeps a string error's position", function()
       local ex <close> = make(1)
       for _, cs in ipairs({1, 3}) do
@@ -288,6 +303,52 @@ for _, kind in ipairs(EXECUTORS) do
       assert.is_false(ok)
       assert.matches("stop", err)
       assert.is_true(ran <= 6, "ran " .. ran .. " of 50 items")
+    end)
+
+    for _, opts in ipairs({{chunksize = 1}, {buffersize = 4}}) do
+      it("cancels what is pending when the iterator is collected without being closed"
+          .. (opts.buffersize and " (buffersize)" or ""), function()
+        local runs = file_counter()
+        local ex <close> = make(1)
+        local function take_two()   -- its frame, and the iterator, then go
+          local iter = ex:map(function(x, path, add)
+            add(path)
+            require("concurrent").sleep(0.2)
+            return x
+          end, range(50), function() return runs.path end, function() return bump end, opts)
+          iter()
+          return (iter())             -- two items taken, the loop never closed
+        end
+        assert.equal(2, take_two())
+        collectgarbage()
+        collectgarbage()
+        ex:shutdown(true)
+        local ran = runs.get()
+        runs.remove()
+        assert.is_true(ran <= 6, "ran " .. ran .. " of 50 items")
+      end)
+    end
+
+    it("keeps its tasks while the iterator is alive, even without its closing value", function()
+      local ex <close> = make(2)
+      local iter = ex:map(function(x) return x * 2 end, range(20))
+      collectgarbage()
+      collectgarbage()
+      local got = {}
+      for _, v in iter do got[#got + 1] = v end
+      assert.equal(20, #got)
+      assert.equal(40, got[20])
+    end)
+
+    it("names the timeout that was given in its TimeoutError", function()
+      local ex <close> = make(1)
+      local ok, err = pcall(function()
+        for _ in ex:map(function(x) require("concurrent").sleep(x) return x end,
+            {2, 2}, {timeout = 0.25}) do end
+      end)
+      assert.is_false(ok)
+      assert.is_true(futures.iserror(err, futures.TimeoutError), tostring(err))
+      assert.matches("timeout of 0%.25 s", tostring(err))
     end)
 
     it("checks its arguments and options", function()

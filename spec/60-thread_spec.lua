@@ -123,6 +123,22 @@ describe("Thread", function()
   end)
 end)
 
+describe("Thread upvalues", function()
+  it("keep closures that share an upvalue sharing it in the thread", function()
+    local q = thread.Queue()
+    local counter = 0
+    local function incr() counter = counter + 1 end
+    local t = thread.Thread{target = function(out)
+      for _ = 1, 10 do incr() end
+      out:put(counter)
+    end, args = {q}}
+    t:start()
+    t:join()
+    assert.equal(10, q:get_nowait())
+    assert.equal(0, counter)
+  end)
+end)
+
 describe("Thread:extend", function()
   it("runs the API example: init, run, and the instance copied with its class", function()
     local q = thread.Queue()
@@ -188,6 +204,23 @@ describe("thread errors", function()
     local _, joins = out:gsub("joined\ttrue\n", "")
     assert.equal(2, joins)
     assert.matches("exit=0", out)
+  end)
+
+  it("print a number error as the number, and an object whose __tostring fails by its type", function()
+    local out = run_script([[
+      local thread = require "concurrent.thread"
+      local t = thread.Thread{name = "number", target = function() error(7) end}
+      t:start(); t:join()
+      local u = thread.Thread{name = "badstring", target = function()
+        error(setmetatable({}, {__tostring = function() error("from __tostring") end}))
+      end}
+      u:start(); u:join()
+      print("done")
+    ]])
+    assert.matches("Exception in thread number:\n7\nstack traceback:", out)
+    assert.matches("Exception in thread badstring:\n%(error object is a table value%)\nstack traceback:", out)
+    assert.is_nil(out:find("from __tostring", 1, true))
+    assert.matches("done\nexit=0", out)
   end)
 
   it("os.exit in a thread is an error of that thread, not of the process", function()

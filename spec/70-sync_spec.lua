@@ -288,6 +288,17 @@ describe("Semaphore", function()
   end)
 end)
 
+describe("tostring of 64-bit counts", function()
+  it("shows a Semaphore's real value past 32 bits", function()
+    assert.matches("value=4294967296%)", tostring(thread.Semaphore(1 << 32)))
+    assert.matches("value=2147483648%)", tostring(thread.BoundedSemaphore(2^31 | 0)))
+  end)
+
+  it("shows a Barrier's real parties past 32 bits", function()
+    assert.matches("0/4294967296 waiting", tostring(thread.Barrier(1 << 32)))
+  end)
+end)
+
 describe("Event", function()
   it("sets, clears, waits", function()
     local e = thread.Event()
@@ -398,10 +409,22 @@ describe("Queue", function()
     assert.is_true(q:empty())
   end)
 
+  it("reads maxsize as a number field, as Python's attribute", function()
+    assert.equal(1, thread.Queue(1).maxsize)
+    assert.equal(0, thread.Queue().maxsize)
+    assert.equal("integer", math.type(thread.Queue(7).maxsize))
+    local q = thread.Queue(2)
+    q:put(1)                               -- methods are still found
+    assert.equal(1, q:qsize())
+  end)
+
+  it("shows its real 64-bit maxsize in tostring", function()
+    assert.matches("maxsize=2147483648%)", tostring(thread.Queue(2^31 | 0)))
+    assert.matches("maxsize=4294967296%)", tostring(thread.Queue(1 << 32)))
+  end)
+
   it("raises Empty and Full error objects", function()
     local q = thread.Queue(1)
-    assert.equal(1, q:maxsize())
-    assert.equal(0, thread.Queue():maxsize())
     local e = helpers.error_of(q.get_nowait, q)
     assert.is_true(futures.iserror(e, thread.Empty))
     assert.equal("Empty", e.name)
@@ -422,7 +445,7 @@ describe("Queue", function()
 
   it("checks its arguments", function()
     local q = thread.Queue()
-    assert.matches("bad argument #%d to '%?'? %(value expected%)", helpers.error_of(q.put, q))
+    assert.matches("bad argument #1 to 'put' %(value expected%)", helpers.error_of(q.put, q))
     assert.matches("boolean expected", helpers.error_of(q.get, q, 5))
     assert.matches("timeout must be a non%-negative number", helpers.error_of(q.get, q, true, -1))
     assert.matches("cannot send userdata at item", helpers.error_of(q.put, q, io.stdout))
@@ -490,6 +513,36 @@ describe("Queue", function()
     for p = 1, PRODUCERS do
       for i = 1, N do assert.is_true(seen[p * 1000000 + i]) end
     end
+  end)
+end)
+
+describe("what cannot cross", function()
+  it("is refused by Queue:put and Value:set, with nothing lost", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local q = thread.Queue()
+    q:put("first")
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at item",
+      helpers.error_of(q.put, q, ex))
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor at item%.pool",
+      helpers.error_of(q.put, q, {pool = ex}))
+    assert.equal(1, q:qsize())
+    assert.equal("first", q:get_nowait())
+    assert.is_true(q:empty())
+    local v = thread.Value("kept")
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor", helpers.error_of(v.set, v, ex))
+    assert.equal("kept", v:get())
+    local d = thread.Dict()
+    assert.matches("cannot send concurrent%.ThreadPoolExecutor", helpers.error_of(function() d.k = ex end))
+    assert.is_nil(d.k)
+  end)
+
+  it("lets the library's objects come back as the same Lua value", function()
+    local q = thread.Queue()
+    local lock, f = thread.Lock(), futures.Future()
+    q:put(lock); q:put({f = f})
+    assert.is_true(rawequal(lock, q:get_nowait()))
+    local keyed = {[f] = 1}
+    assert.equal(1, keyed[q:get_nowait().f])
   end)
 end)
 

@@ -173,6 +173,22 @@ describe("Process", function()
     assert.matches("exit=0", out)
   end)
 
+  it("prints a child's number error as the number, and a failing __tostring by its type", function()
+    local out = run_script([[
+      local process = require "concurrent.process"
+      local p = process.Process{name = "number", target = function() error(7) end}
+      p:start(); p:join()
+      local q = process.Process{name = "badstring", target = function()
+        error(setmetatable({}, {__tostring = function() error("from __tostring") end}))
+      end}
+      q:start(); q:join()
+      print("codes", p.exitcode, q.exitcode)
+    ]])
+    assert.matches("Process number:\n7\nstack traceback:", out)
+    assert.matches("Process badstring:\n%(error object is a table value%)\nstack traceback:", out)
+    assert.matches("codes\t1\t1", out)
+  end)
+
   it("neither loses nor duplicates buffered output across fork and exit", function()
     local out = run_script([[
       local process = require "concurrent.process"
@@ -433,6 +449,38 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
     assert.equal(0, ex:_process_count())
     assert.is_false(exists(victim))
     assert.same({}, zombies())
+  end)
+
+  it("raises a task's error value with its type; one that cannot be copied as its text", function()
+    local ex <close> = futures.ProcessPoolExecutor(1)
+    for _, v in ipairs{7, 7.5, math.mininteger} do
+      local f = ex:submit(function(x) error(x) end, v)
+      local err = helpers.error_of(f.result, f, 30)
+      assert.equal(math.type(v), math.type(err))
+      assert.equal(v, err)
+      assert.equal(v, f:exception())
+    end
+    local f = ex:submit(function() error(io.stdout) end)
+    assert.matches("^file %(0x%x+%)$", helpers.error_of(f.result, f, 30))
+    f = ex:submit(function() error(setmetatable({x = 1}, {__tostring = function() error("no") end})) end)
+    assert.equal(1, helpers.error_of(f.result, f, 30).x)
+  end)
+
+  it("keeps closures that share an upvalue sharing it in the worker", function()
+    local ex <close> = futures.ProcessPoolExecutor(1)
+    local counter = 0
+    local function incr() counter = counter + 1 end
+    local function task() for _ = 1, 10 do incr() end return counter end
+    assert.equal(10, ex:submit(task):result(30))
+    assert.equal(0, counter)
+  end)
+
+  it("shows an initializer's error by its __tostring text", function()
+    local ex <close> = futures.ProcessPoolExecutor{max_workers = 1,
+      initializer = function() error(setmetatable({}, {__tostring = function() return "no init" end})) end}
+    local err = ex:submit(function() return 1 end):exception(30)
+    assert.is_true(futures.iserror(err, futures.BrokenProcessPool))
+    assert.matches("initializer failed: no init$", err.message)
   end)
 
   it("runs the initializer in each worker; a failing one breaks the pool", function()

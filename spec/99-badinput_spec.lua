@@ -184,6 +184,40 @@ local catalogue = {
     local pp <close> = futures.ProcessPoolExecutor(1)
     pp:submit(fn, co)
   end, "cannot send coroutine"},
+
+  -- issue 12: the table form of shutdown is as strict as the positional one
+  {"shutdown{wait = 1}", function() futures.ThreadPoolExecutor(1):shutdown{wait = 1} end, "bad argument #1 to 'shutdown' %(wait must be a boolean"},
+  {"shutdown{cancel_futures = 'x'}", function() futures.ThreadPoolExecutor(1):shutdown{cancel_futures = "x"} end, "cancel_futures must be a boolean"},
+  {"shutdown{unknown key}", function() futures.ThreadPoolExecutor(1):shutdown{wiat = true} end, "unknown option 'wiat'"},
+  {"ProcessPoolExecutor shutdown{wait = 1}", function()
+    local pp <close> = futures.ProcessPoolExecutor(1)
+    pp:shutdown{wait = 1}
+  end, "wait must be a boolean"},
+  {"ProcessPoolExecutor shutdown{unknown key}", function()
+    local pp <close> = futures.ProcessPoolExecutor(1)
+    pp:shutdown{cancel = true}
+  end, "unknown option 'cancel'"},
+  -- issue 12: a method called with a wrong self
+  {"Thread.start({})", function() thread.Thread.start({}) end, "bad argument #1 to 'start' %(Thread expected, got table%)"},
+  {"Thread.start(nil)", function() thread.Thread.start(nil) end, "bad argument #1 to 'start' %(Thread expected, got nil%)"},
+  {"Thread.join(nil)", function() thread.Thread.join(nil) end, "bad argument #1 to 'join' %(Thread expected, got nil%)"},
+  {"Thread.is_alive({})", function() thread.Thread.is_alive({}) end, "bad argument #1 to 'is_alive' %(Thread expected, got table%)"},
+  {"ex.map(nil, ...)", function() ex.map(nil, fn, {1}) end, "bad argument #1 to 'map' %(executor expected, got nil%)"},
+  {"ex.map({}, ...)", function() ex.map({}, fn, {1}) end, "bad argument #1 to 'map' %(executor expected, got table%)"},
+  {"Process.start({})", function() process.Process.start({}) end, "bad argument #1 to 'start' %(Process expected, got table%)"},
+  {"Process.join(nil)", function() process.Process.join(nil) end, "bad argument #1 to 'join' %(Process expected, got nil%)"},
+  -- issue 12: values that are not a result or a count
+  {"set_exception(nil)", function() futures.Future():set_exception(nil) end, "bad argument #1 to 'set_exception' %(error value expected, got nil%)"},
+  {"Condition notify(-1)", function()
+    local c = thread.Condition()
+    local _ <close> = c:guard()
+    c:notify(-1)
+  end, "bad argument #1 to 'notify' %(n must be a non%-negative integer"},
+  {"Condition notify(1.5)", function()
+    local c = thread.Condition()
+    local _ <close> = c:guard()
+    c:notify(1.5)
+  end, "bad argument #1 to 'notify'"},
 }
 
 -- The library still works: a task, a queue, a lock, a value.
@@ -225,6 +259,32 @@ describe("bad input", function()
     assert.is_false(pcall(ex2.submit, ex2, fn, co))
     assert.is_false(pcall(ex2.submit, ex2, fn, nest(1000)))
     assert.equal("ok", ex2:submit(function() return "ok" end):result(30))
+  end)
+
+  it("names the method, not '?', when it is called through pcall, at the caller's file:line", function()
+    local f, q, l, e = futures.Future(), thread.Queue(), thread.Lock(), thread.Event()
+    local v, s, c = thread.Value(1), thread.Semaphore(1), thread.Condition()
+    local cases = {
+      {"bad argument #1 to 'result' %(number expected, got string%)", f.result, f, "x"},
+      {"bad argument #1 to 'exception' %(number expected, got string%)", f.exception, f, "x"},
+      {"bad argument #1 to 'set_exception' %(error value expected", f.set_exception, f, nil},
+      {"bad argument #1 to 'submit' %(function expected, got number%)", ex.submit, ex, 42},
+      {"bad argument #1 to 'shutdown' %(boolean expected, got string%)", ex.shutdown, ex, "yes"},
+      {"bad argument #1 to 'get' %(boolean expected, got string%)", q.get, q, "x"},
+      {"bad argument #3 to 'put' %(number expected, got string%)", q.put, q, 1, true, "x"},
+      {"bad argument #2 to 'acquire' %(number expected, got string%)", l.acquire, l, true, "x"},
+      {"bad argument #1 to 'wait' %(number expected, got string%)", e.wait, e, "x"},
+      {"bad argument #1 to 'add' %(number expected, got string%)", v.add, v, "x"},
+      {"bad argument #1 to 'release' %(n must be a positive integer%)", s.release, s, 0},
+      {"bad argument #1 to 'notify' %(n must be a non%-negative integer", c.notify, c, -1},
+      {"calling 'result' on bad self %(concurrent%.Future expected, got nil%)", f.result, nil},
+      {"calling 'acquire' on bad self %(concurrent%.Lock expected, got table%)", l.acquire, {}},
+    }
+    for _, case in ipairs(cases) do
+      local ok, err = pcall(case[2], table.unpack(case, 3, 6))
+      assert.is_false(ok)
+      assert.matches("^[^:]*99%-badinput_spec%.lua:%d+: " .. case[1], err)
+    end
   end)
 
   it("Value:add wraps around on integer overflow, as Lua's + does", function()

@@ -13,6 +13,7 @@
 ** The script sees arg[0] = script, arg[1..] = args, arg[-1] = this program,
 ** like lua.c; an error prints its traceback and exits with status 1.
 */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,33 @@ static int traceback(lua_State *L) {
   return 1;
 }
 
+/* Ctrl-C while a chunk runs, as the lua5.4 command answers it (so that
+** spec/96-interrupt_spec.lua runs here too): the handler only sets a hook
+** (lua_sethook is safe in a signal handler), which raises at the next
+** call, return, line or instruction of the state. */
+static lua_State *running;
+
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+static void on_sigint(int sig) {
+  signal(sig, SIG_DFL);   /* a second Ctrl-C ends the process */
+  lua_sethook(running, stop_hook,
+              LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
 /* Run the chunk on the top with n arguments below it, protected. */
 static int docall(lua_State *L, int nargs) {
   int base = lua_gettop(L) - nargs, status;
   lua_pushcfunction(L, traceback);
   lua_insert(L, base);
+  running = L;
+  signal(SIGINT, on_sigint);
   status = lua_pcall(L, nargs, 0, base);
+  signal(SIGINT, SIG_DFL);
   lua_remove(L, base);
   if (status != LUA_OK) {
     fprintf(stderr, "sanlua: %s\n", lua_tostring(L, -1));

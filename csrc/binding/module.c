@@ -8,33 +8,44 @@
 #endif
 #include <dlfcn.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
-#include "../concurrent.h"
-#include "callbacks.h"
-#include "errors.h"
-#include "executor.h"
-#include "future.h"
-#include "process.h"
-#include "state.h"
-#include "sync.h"
-#include "thread.h"
+#include "../concurrent_lua.h"
+#include "runtime/inbox.h"
+#include "runtime/wait.h"
+#include "runtime/errors.h"
+#include "executors/executors.h"
+#include "classes/future_class.h"
+#include "classes/process_class.h"
+#include "runtime/record.h"
+#include "transfer/transfer.h"
+#include "classes/sync_classes.h"
+#include "classes/thread_class.h"
+#include "classes/trace_binding.h"
 
 /* Worker threads run this module's code; keep it mapped even when every
 ** state that loaded it has closed (dlclose would unmap it under them). */
 static void pin_module(void) {
   Dl_info info;
+  lcf_set_module_open(luaopen_concurrent_core);
   if (dladdr((void *)luaopen_concurrent_core, &info) && info.dli_fname)
     dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
 }
 
 static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 
+static int sleep_slice(void *ud, double seconds) {
+  (void)ud;
+  cf_sleep(seconds);
+  return CF_ETIMEDOUT;
+}
+
 static int l_sleep(lua_State *L) {
   lua_Number s = luaL_checknumber(L, 1);
   luaL_argcheck(L, s >= 0, 1, "seconds must be a non-negative number");
-  cf_sleep((double)s);
+  lcf_wait(L, sleep_slice, NULL, (double)s);   /* in slices: Ctrl-C */
   lcf_callbacks_run(L);
   return 0;
 }
@@ -49,8 +60,23 @@ static int l_cpu_count(lua_State *L) {
   return 1;
 }
 
+static int l_poll(lua_State *L) {
+  lua_pushinteger(L, lcf_callbacks_run(L));
+  return 1;
+}
+
+/* isatty(fd): for progress bars (concurrent.progress draws only on a
+** terminal). */
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)) == 1);
+  return 1;
+}
+
 static const luaL_Reg functions[] = {
+  {"isatty", l_isatty},
   {"sleep", l_sleep},
+  {"poll", l_poll},
+  {"_transfer_stats", lcf_transfer_stats},
   {"monotonic", l_monotonic},
   {"cpu_count", l_cpu_count},
   {NULL, NULL}
@@ -62,12 +88,13 @@ int luaopen_concurrent_core(lua_State *L) {
   luaL_newlib(L, functions);
   lcf_errors_open(L);
   lcf_future_open(L);
-  lcf_callbacks_open(L);
   lcf_waiter_open(L);
   lcf_executor_open(L);
   lcf_sync_open(L);
   lcf_thread_open(L);
   lcf_process_open(L);
+  lcf_procpool_open(L);
+  lcf_trace_open(L);
   lua_pushliteral(L, CF_VERSION);
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -196,32 +196,26 @@ static int store_data(cf_future *f, cf_buffer *b) {
   return 0;
 }
 
-/* Move f's data into dst (reset first). */
-static void take_data(cf_future *f, cf_buffer *dst) {
+/* Move f's data into dst (reset first). -ENOMEM (inline data that dst has
+** no room for) leaves the data in f. */
+static int take_data(cf_future *f, cf_buffer *dst) {
   uint32_t w = load_word(f);
   cf_buffer_reset(dst);
   if (w & FW_INLINE) {
-    size_t i;
-    int rc = cf_buffer_append(dst, (char *)f->inl + f->nrefs * sizeof(void *),
-                              f->len);
-    /* The references move as they are (no count changes), into room
-    ** made first. */
-    if (rc == 0 && dst->refcap < f->nrefs) {
+    /* Room first, so that nothing has moved if there is none. */
+    if (cf_buffer_reserve(dst, f->len) != 0) return -ENOMEM;
+    if (dst->refcap < f->nrefs) {
       void **r = realloc(dst->refs, f->nrefs * sizeof *r);
-      if (r == NULL) rc = -1;
-      else {
-        dst->refs = r;
-        dst->refcap = f->nrefs;
-      }
+      if (r == NULL) return -ENOMEM;
+      dst->refs = r;
+      dst->refcap = f->nrefs;
     }
-    if (rc == 0) {
-      if (f->nrefs)   /* dst->refs may be NULL: memcpy(NULL, .., 0) is UB */
-        memcpy(dst->refs, f->inl, f->nrefs * sizeof(void *));
-      dst->nrefs = f->nrefs;
-    } else {                                 /* out of memory: empty input */
-      for (i = 0; i < f->nrefs; i++) cf_release(f->inl[i]);
-      cf_buffer_reset(dst);
-    }
+    if (f->len) memcpy(dst->data, (char *)f->inl + f->nrefs * sizeof(void *), f->len);
+    dst->len = f->len;
+    /* The references move as they are (no count changes). dst->refs may
+    ** be NULL: memcpy(NULL, .., 0) is UB. */
+    if (f->nrefs) memcpy(dst->refs, f->inl, f->nrefs * sizeof(void *));
+    dst->nrefs = f->nrefs;
     f->len = 0;
     f->nrefs = 0;
     atomic_fetch_and_explicit(&f->word, ~FW_INLINE, memory_order_relaxed);
@@ -232,6 +226,7 @@ static void take_data(cf_future *f, cf_buffer *dst) {
     f->inl[0] = NULL;
     atomic_fetch_and_explicit(&f->word, ~FW_HEAP, memory_order_relaxed);
   }
+  return 0;
 }
 
 static void free_data(cf_future *f) {
@@ -251,12 +246,14 @@ static void free_data(cf_future *f) {
   }
 }
 
-void cf_future_put_input(cf_future *f, cf_buffer *b) {
-  if (store_data(f, b) != 0) {
-    /* No memory for a heap copy: keep the task input empty rather than
-    ** fail the submit; the task then reports "task has no function". */
-    cf_buffer_reset(b);
-  }
+int cf_future_put_input(cf_future *f, cf_buffer *b) {
+  return store_data(f, b);
+}
+
+/* b's memory was kept when its bytes moved in (store_data), so moving
+** them back needs no allocation. */
+void cf_future_take_input(cf_future *f, cf_buffer *b) {
+  if (take_data(f, b) != 0) free_data(f);
 }
 
 /* Only a cancelled future's data is still its input that nobody else
@@ -279,7 +276,10 @@ cf_buffer *cf_future_input(cf_future *f) {
   h = malloc(sizeof *h);
   if (h == NULL) return NULL;
   cf_buffer_init(h);
-  take_data(f, h);
+  if (take_data(f, h) != 0) {
+    free(h);
+    return NULL;
+  }
   f->inl[0] = h;
   atomic_fetch_or_explicit(&f->word, FW_HEAP, memory_order_release);
   return h;
@@ -310,7 +310,10 @@ static inline struct cf_future_ext *ext_of(cf_future *f) {
 
 int cf_future_set_arg(cf_future *f, void *arg, void (*arg_free)(void *)) {
   struct cf_future_ext *x;
-  if (arg == NULL && arg_free == NULL) return 0;
+  if (arg == NULL && arg_free == NULL) {   /* forget them (never fails) */
+    if ((x = ext_of(f)) != NULL) x->arg = NULL, x->arg_free = NULL;
+    return 0;
+  }
   x = get_ext(f);
   if (x == NULL) return -ENOMEM;
   x->arg = arg;
@@ -459,9 +462,12 @@ int cf_future_set_running(cf_future *f) {
 
 /* A pool worker starts a task: PENDING -> RUNNING, and the input moves
 ** to dst. The claim bit is held while the input moves, so a finisher
-** (someone calling set_result on a running task) cannot take it too. */
+** (someone calling set_result on a running task) cannot take it too.
+** -ENOMEM: running, but dst had no room for the input (still in f): the
+** caller finishes f with CF_OUTCOME_NOMEM. */
 int cf_future_start(cf_future *f, cf_buffer *dst) {
   uint32_t old = load_word(f);
+  int rc;
   for (;;) {
     if ((old & FW_STATE) == CF_CANCELLED) return CF_ECANCELLED;
     if (!pending_unclaimed(old)) return CF_ESTATE;
@@ -470,10 +476,11 @@ int cf_future_start(cf_future *f, cf_buffer *dst) {
             memory_order_acq_rel, memory_order_acquire))
       break;
   }
-  if (dst) take_data(f, dst);
+  rc = 0;
+  if (dst) rc = take_data(f, dst);
   else free_data(f);
   atomic_fetch_and_explicit(&f->word, ~FW_CLAIMED, memory_order_release);
-  return 0;
+  return rc;
 }
 
 static int claimed(uint32_t w) {
@@ -491,15 +498,18 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
       &f->word, &old, old | FW_CLAIMED, memory_order_acq_rel,
       memory_order_acquire));
   /* A task input still here (a C task that never took it) goes first. */
-  if (old & (FW_INLINE | FW_HEAP)) take_data(f, &input);
-  if (traceback) {
+  if ((old & (FW_INLINE | FW_HEAP)) && take_data(f, &input) != 0)
+    free_data(f);
+  /* Out of memory for the traceback or the payload: finish all the same,
+  ** as CF_OUTCOME_NOMEM (payload empty), so the failure is reported. */
+  if (traceback && how != CF_OUTCOME_NOMEM) {
     struct cf_future_ext *x = get_ext(f);
-    if (x) x->traceback = strdup(traceback);
+    if (x == NULL || (x->traceback = strdup(traceback)) == NULL)
+      how = CF_OUTCOME_NOMEM;
   }
-  if (payload && store_data(f, payload) != 0) {
-    /* No memory for the payload: finish empty rather than never. */
-    cf_buffer_reset(payload);
-  }
+  if (payload && how != CF_OUTCOME_NOMEM && store_data(f, payload) != 0)
+    how = CF_OUTCOME_NOMEM;
+  if (payload && how == CF_OUTCOME_NOMEM) cf_buffer_reset(payload);
   /* A pool worker finishing its own task is about to take the next one:
   ** tell the pool before anyone can see the result, so a submit made
   ** right after result() returns reuses this worker instead of making

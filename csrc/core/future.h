@@ -57,15 +57,20 @@ cf_future *cf_future_new_sized(size_t room);
 /* Bytes of inline room a buffer needs to be stored inline. */
 size_t cf_future_room_for(const cf_buffer *b);
 /* Move b into f as its data before f is shared (a task's input); b is
-** left empty with its memory kept. */
-void cf_future_put_input(cf_future *f, cf_buffer *b);
+** left empty with its memory kept. -ENOMEM leaves b as it was. */
+int  cf_future_put_input(cf_future *f, cf_buffer *b);
+/* Move the input put by cf_future_put_input back into b (a submit that
+** failed gives it back to its caller); needs no memory. */
+void cf_future_take_input(cf_future *f, cf_buffer *b);
 /* A worker starts f's task: like cf_future_set_running, and on success
-** the input moves into dst (reset first; NULL frees it). */
+** the input moves into dst (reset first; NULL frees it). -ENOMEM: f runs
+** but its input could not move (finish f with CF_OUTCOME_NOMEM). */
 int  cf_future_start(cf_future *f, cf_buffer *dst);
 /* Free the input of a cancelled future (a task that will not run);
 ** never under a lock. */
 void cf_future_drop_input(cf_future *f);
-/* A C task's argument and its destructor (kept in the extension). */
+/* A C task's argument and its destructor (kept in the extension); both
+** NULL forgets them without calling arg_free. */
 int  cf_future_set_arg(cf_future *f, void *arg, void (*arg_free)(void *));
 void *cf_future_arg(cf_future *f);
 /* Run arg_free(arg) now and forget them. */
@@ -94,13 +99,13 @@ cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb);
 ** few dozen bytes, well within the static TLS kept for dlopen'ed code. */
 #define CF_TLS __thread __attribute__((tls_model("initial-exec")))
 
-/* The task a pool worker is running in this thread (for cf_future_input
-** and for the pool's count of workers about to come back for work). */
 /* Done, and its done-callbacks have all been run (waits and waiters
 ** return only then, so a state blocked on a future sees the callbacks it
 ** queued before the call returns). */
 int cf_future_settled(cf_future *f);
 
+/* The task a pool worker is running in this thread (for cf_future_input
+** and for the pool's count of workers about to come back for work). */
 extern CF_TLS cf_future *cf_current_task;
 extern CF_TLS cf_buffer *cf_current_input;
 extern CF_TLS atomic_int *cf_current_finishing;

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "trace.h"
 
 struct cf_pool {
   cf_object hdr;
@@ -55,6 +56,7 @@ struct cf_pool {
   int masked;                  /* threads are born with signals blocked */
   pthread_attr_t attr;         /* how workers are created */
   cf_pool_hooks hooks;
+  unsigned trace_id;           /* trace.c's number for it, 0 until traced */
 };
 
 /* The pool the calling thread works for, so that a task shutting its own
@@ -133,6 +135,7 @@ static cf_future *take_queue(cf_pool *p) {
 ** it), then free its input and argument. */
 static void cancel_task(cf_future *f) {
   cf_future_cancel(f);
+  if (CF_TRACING()) cf_trace_end(f);
   cf_future_drop_input(f);
   cf_future_free_arg(f);
 }
@@ -143,6 +146,7 @@ static void fail_broken(cf_future *f, const char *msg) {
   /* finish takes the input itself; a cancelled one keeps it till here. */
   if (cf_future_finish(f, CF_OUTCOME_BROKEN_THREAD, &b, NULL) != 0)
     cf_future_drop_input(f);
+  if (CF_TRACING()) cf_trace_end(f);
   cf_future_free_arg(f);
   cf_buffer_free(&b);
 }
@@ -191,18 +195,23 @@ static void pool_break(cf_pool *p, const char *msg) {
 ** in p->finishing as its result was published. */
 static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
   int rc = cf_future_start(f, in), was_counted = 0;
-  if (rc == 0) {
+  if (rc == -ENOMEM) {                       /* reported, never masked */
+    cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
+  } else if (rc == 0) {
+    if (CF_TRACING()) cf_trace_start(f, -1, 0);
     cf_current_task = f;
     cf_current_input = in;
     cf_current_finishing = &p->finishing;
     cf_current_counted = 0;
     f->fn(f, ctx, cf_future_arg(f));
     if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+    if (CF_TRACING()) cf_trace_end(f);
     was_counted = cf_current_counted;
     cf_current_task = NULL;
     cf_current_input = NULL;
     cf_buffer_reset(in);                     /* keeps its memory */
   } else if (rc == CF_ECANCELLED) {
+    if (CF_TRACING()) cf_trace_end(f);
     cf_future_drop_input(f);
   }
   cf_future_free_arg(f);
@@ -310,6 +319,9 @@ static int spawn_worker(cf_pool *p) {
   return 0;
 }
 
+/* Queue f: f, or NULL with *rc set and f untouched (its input and arg
+** still in it, for the caller to take back: a failed submit takes
+** nothing from its caller). */
 static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   int e = 0, queued;
   *rc = 0;
@@ -321,10 +333,6 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   if (p->shutdown) {
     cf_unlock(&p->mu);
     *rc = CF_ESHUTDOWN;
-    cf_future_cancel(f);
-    cf_future_drop_input(f);
-    cf_future_free_arg(f);
-    cf_release(f);
     return NULL;
   }
   if (p->broken) {
@@ -335,6 +343,7 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
     return f;
   }
   cf_retain(f);                       /* the queue's reference */
+  if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_THREADS, f);
   f->next = NULL;
   if (p->tail) p->tail->next = f; else p->head = f;
   p->tail = f;
@@ -354,9 +363,7 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
     p->head = p->tail = NULL;
     atomic_store_explicit(&p->queued, 0, memory_order_relaxed);
     cf_unlock(&p->mu);
-    cf_release(f);
-    cancel_task(f);
-    cf_release(f);
+    cf_release(f);                    /* the queue's reference */
     *rc = e;
     return NULL;
   }
@@ -366,15 +373,19 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
 
 cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
                           void (*arg_free)(void *), int *rc) {
-  cf_future *f = cf_future_new();
+  cf_future *f = cf_future_new(), *queued;
   if (f == NULL || cf_future_set_arg(f, arg, arg_free) != 0) {
-    if (arg_free) arg_free(arg);
     cf_release(f);
     *rc = -ENOMEM;
     return NULL;
   }
   f->fn = fn;
-  return submit(p, f, rc);
+  if ((queued = submit(p, f, rc)) == NULL) {
+    cf_future_set_arg(f, NULL, NULL);   /* arg stays the caller's */
+    cf_future_cancel(f);
+    cf_release(f);
+  }
+  return queued;
 }
 
 /* The input is stored inline in the future when it is small (one
@@ -382,14 +393,19 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
 cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                  int *rc) {
   size_t room = cf_future_room_for(input);
-  cf_future *f = cf_future_new_sized(room <= 2040 ? room : 0);
-  if (f == NULL) {
+  cf_future *f = cf_future_new_sized(room <= 2040 ? room : 0), *queued;
+  if (f == NULL || cf_future_put_input(f, input) != 0) {
+    cf_release(f);
     *rc = -ENOMEM;
     return NULL;
   }
   f->fn = fn;
-  cf_future_put_input(f, input);
-  return submit(p, f, rc);
+  if ((queued = submit(p, f, rc)) == NULL) {
+    cf_future_take_input(f, input);     /* the input stays the caller's */
+    cf_future_cancel(f);
+    cf_release(f);
+  }
+  return queued;
 }
 
 int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
@@ -431,6 +447,22 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
     cf_unlock(&p->mu);
   }
   return 0;
+}
+
+/* A shutdown's wait, in pieces: until every worker but the caller has
+** ended (0) or the timeout passes (CF_ETIMEDOUT). The binding waits so,
+** in slices, before cf_pool_shutdown(p, 1, ...) reaps the threads. */
+int cf_pool_wait_exit(cf_pool *p, double timeout) {
+  cf_deadline dl;
+  int self = current_pool == p, rc = 0;
+  if (foreign(p)) return 0;
+  cf_deadline_set(&dl, timeout);
+  cf_lock(&p->mu);
+  while (p->nthreads > self && rc == 0)
+    rc = cf_cond_wait_until(&p->exit_cv, &p->mu, &dl);
+  rc = p->nthreads > self ? CF_ETIMEDOUT : 0;
+  cf_unlock(&p->mu);
+  return rc;
 }
 
 #define POOL_GETTER(name, expr)          \

@@ -59,8 +59,9 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "trace.h"
 
-enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR };
+enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR, M_NOMEM };
 enum { W_FREE = 0, W_STARTING, W_IDLE, W_BUSY };
 
 #define HDR_SIZE 9   /* u64 length + u8 kind */
@@ -89,6 +90,7 @@ struct cf_procpool {
   cf_task_fn fn;
   cf_pool_hooks hooks;
   wproc *w;                    /* max_workers slots, the manager's */
+  unsigned trace_id;           /* trace.c's number for it, 0 until traced */
 };
 
 static void procpool_destroy(void *obj);
@@ -134,6 +136,7 @@ static void fail_broken(cf_future *f, const char *msg) {
   cf_buffer_append(&b, msg, strlen(msg));
   if (cf_future_set_running(f) == 0 || !cf_future_done(f))
     cf_future_finish(f, CF_OUTCOME_BROKEN_PROCESS, &b, NULL);
+  if (CF_TRACING()) cf_trace_end(f);
   cf_buffer_free(&b);
 }
 
@@ -297,14 +300,18 @@ static int child_task(cf_procpool *p, int fd, void *ctx, cf_buffer *in) {
   int rc;
   cf_future *f = cf_future_new();
   if (f == NULL) child_exit(3);
-  cf_future_put_input(f, in);
   cf_future_set_running(f);
-  p->fn(f, ctx, NULL);
+  if (cf_future_put_input(f, in) != 0)
+    cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
+  else
+    p->fn(f, ctx, NULL);
   if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
   o = cf_future_outcome(f, &payload, &tb);
   fflush(stdout);
   fflush(stderr);
-  if (payload->nrefs > 0) {   /* the runner let objects in: never send pointers */
+  if (o == CF_OUTCOME_NOMEM) {
+    rc = send_frame(fd, M_NOMEM, 1, NULL, 0, NULL, 0);
+  } else if (payload->nrefs > 0) {   /* the runner let objects in: never send pointers */
     static const char msg[] = "a task result carried shared objects";
     rc = send_frame(fd, M_ERROR, 1, msg, strlen(msg), NULL, 0);
   } else {
@@ -483,12 +490,14 @@ static void dispatch(cf_procpool *p) {
     int rc;
     if (w->state != W_IDLE) continue;
     while ((f = pop(p)) != NULL && cf_future_set_running(f) != 0) {
+      if (CF_TRACING()) cf_trace_end(f);
       cf_future_drop_input(f);     /* cancelled while queued */
       cf_release(f);
     }
     if (f == NULL) return;
     w->task = f;
     w->state = W_BUSY;
+    if (CF_TRACING()) cf_trace_start(f, (int)(w - p->w), (int)w->pid);
     in = cf_future_input(f);     /* freed when the future finishes */
     rc = send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
                     NULL, 0);
@@ -516,20 +525,23 @@ static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
     char *m = strndup((const char *)body->data, body->len);
     break_pool(p, m ? m : "a worker process failed to start");
     free(m);
-  } else if ((kind == M_RESULT || kind == M_ERROR) && w->state == W_BUSY &&
-             body->len >= 8) {
+  } else if ((kind == M_RESULT || kind == M_ERROR || kind == M_NOMEM) &&
+             w->state == W_BUSY && body->len >= 8) {
     uint64_t tblen;
     char *tb = NULL;
+    cf_outcome how = kind == M_RESULT ? CF_OUTCOME_RESULT
+                   : kind == M_ERROR ? CF_OUTCOME_ERROR : CF_OUTCOME_NOMEM;
     memcpy(&tblen, body->data, 8);
     if (tblen > body->len - 8) {
       lost(p, w);
       return;
     }
-    if (tblen) tb = strndup((const char *)body->data + 8, (size_t)tblen);
+    if (tblen && (tb = strndup((const char *)body->data + 8, (size_t)tblen)) == NULL)
+      how = CF_OUTCOME_NOMEM;   /* reported, not dropped */
     memmove(body->data, body->data + 8 + tblen, body->len - 8 - tblen);
     body->len -= 8 + (size_t)tblen;
-    cf_future_finish(w->task, kind == M_RESULT ? CF_OUTCOME_RESULT
-                                               : CF_OUTCOME_ERROR, body, tb);
+    cf_future_finish(w->task, how, body, tb);
+    if (CF_TRACING()) cf_trace_end(w->task);
     free(tb);
     cf_release(w->task);
     w->task = NULL;
@@ -701,11 +713,11 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
     return NULL;
   }
   f = cf_future_new();
-  if (f == NULL) {
+  if (f == NULL || cf_future_put_input(f, input) != 0) {
+    cf_release(f);
     *rc = -ENOMEM;
     return NULL;
   }
-  cf_future_put_input(f, input);
   if (foreign(p)) {
     char m[160];
     snprintf(m, sizeof m, "this process pool belongs to process %d; it "
@@ -716,6 +728,7 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   cf_lock(&p->mu);
   if (p->shutdown) {
     cf_unlock(&p->mu);
+    cf_future_take_input(f, input);   /* a failed submit takes nothing */
     cf_release(f);
     *rc = CF_ESHUTDOWN;
     return NULL;
@@ -729,11 +742,13 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   }
   if (p->manager == 0 && (e = start_manager(p)) != 0) {
     cf_unlock(&p->mu);
+    cf_future_take_input(f, input);
     cf_release(f);
     *rc = e;
     return NULL;
   }
   cf_retain(f);                       /* the queue's reference */
+  if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_PROCESSES, f);
   f->next = NULL;
   if (p->tail) p->tail->next = f; else p->head = f;
   p->tail = f;
@@ -753,6 +768,7 @@ int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
   for (; q != NULL; q = next) {
     next = q->next;
     cf_future_cancel(q);
+    if (CF_TRACING()) cf_trace_end(q);
     cf_future_drop_input(q);
     cf_release(q);
   }
@@ -763,6 +779,21 @@ int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
     cf_unlock(&p->mu);
   }
   return 0;
+}
+
+/* A shutdown's wait, in pieces: until the manager has ended (0) or the
+** timeout passes (CF_ETIMEDOUT). */
+int cf_procpool_wait_done(cf_procpool *p, double timeout) {
+  cf_deadline dl;
+  int rc = 0;
+  if (foreign(p)) return 0;
+  cf_deadline_set(&dl, timeout);
+  cf_lock(&p->mu);
+  while (p->manager == 1 && rc == 0)
+    rc = cf_cond_wait_until(&p->done_cv, &p->mu, &dl);
+  rc = p->manager == 1 ? CF_ETIMEDOUT : 0;
+  cf_unlock(&p->mu);
+  return rc;
 }
 
 int cf_procpool_pids(cf_procpool *p, int *pids, int n) {

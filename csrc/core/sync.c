@@ -583,8 +583,27 @@ static void end_round(cf_barrier *b, int result) {
 }
 
 int cf_barrier_wait(cf_barrier *b, double timeout, long *index) {
+  return cf_barrier_wait_poll(b, timeout, index, 0, NULL, NULL);
+}
+
+/* The earlier of the deadline dl and one `slice` seconds from now. */
+static void slice_deadline(cf_deadline *sl, const cf_deadline *dl,
+                           double slice) {
+  cf_deadline_set(sl, slice);
+  if (!dl->forever &&
+      (dl->at.tv_sec < sl->at.tv_sec ||
+       (dl->at.tv_sec == sl->at.tv_sec && dl->at.tv_nsec < sl->at.tv_nsec)))
+    *sl = *dl;
+}
+
+/* A slice cannot simply end the wait and start another, since leaving a
+** round breaks it: the waiter stays in the round and poll runs between
+** slices, with the mutex released (it may run Lua; it must not jump out
+** of here). If it asks to stop, the barrier breaks as on a timeout. */
+int cf_barrier_wait_poll(cf_barrier *b, double timeout, long *index,
+                         double slice, int (*poll)(void *), void *ud) {
   bwaiter w;
-  cf_deadline dl;
+  cf_deadline dl, sl;
   long idx;
   int rc = 0;
   cf_lock(&b->m);
@@ -600,8 +619,22 @@ int cf_barrier_wait(cf_barrier *b, double timeout, long *index) {
   w.next = b->round;
   b->round = &w;
   cf_deadline_set(&dl, timeout);
-  while (w.result == ROUND_PENDING && rc == 0)
-    rc = cf_cond_wait_until(&b->cv, &b->m, &dl);
+  while (w.result == ROUND_PENDING && rc == 0) {
+    int stop;
+    if (poll == NULL) {
+      rc = cf_cond_wait_until(&b->cv, &b->m, &dl);
+      continue;
+    }
+    slice_deadline(&sl, &dl, slice);
+    if (cf_cond_wait_until(&b->cv, &b->m, &sl) == 0 ||
+        w.result != ROUND_PENDING)
+      continue;
+    if (cf_deadline_passed(&dl)) break;
+    cf_unlock(&b->m);
+    stop = poll(ud);
+    cf_lock(&b->m);
+    if (stop) break;
+  }
   if (w.result == ROUND_PENDING) {  /* timed out: break it, as Python */
     b->broken = 1;
     end_round(b, CF_EBROKEN);

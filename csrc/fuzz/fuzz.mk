@@ -7,9 +7,11 @@
 #                    by hand
 #   make fuzz-seeds  rewrite csrc/fuzz/corpus/decode from sample values
 #
-# The library's objects are compiled again with clang and
-# -fsanitize=fuzzer-no-link,address,undefined into build-fuzz/ (a
-# re-invoked make with its own BUILD); the targets link them with liblua.
+# The core and the binding's runtime and transfer layers are compiled
+# again with clang and -fsanitize=fuzzer-no-link,address,undefined into
+# build-fuzz/ (a re-invoked make with its own BUILD); the targets link
+# only those (the transfer layer needs nothing above it: fuzz_core.h
+# stands in for concurrent.core) with liblua.
 # A crash, a sanitizer report or a round trip that changes a value stops
 # the run with the input saved as build-fuzz/crash-*. libFuzzer's leak
 # check per input is off (-detect_leaks=0): the targets keep long-lived
@@ -25,17 +27,17 @@ FUZZ_LONG_TIME ?= 1800
 FUZZ_TARGETS   := decode roundtrip
 FUZZ_BINS      := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_LIBS       = $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
+FUZZ_OBJ        = $(CORE_OBJ) $(filter $(BUILD)/binding/runtime/% $(BUILD)/binding/transfer/%,$(BINDING_OBJ))
 FUZZ_ENV       := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 .PHONY: fuzz fuzz-long fuzz-build fuzz-seeds
 
 fuzz-build: reliability-deps
-	@$(MAKE) --no-print-directory all BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT='-O1 -g' SANITIZE='$(FUZZ_SAN)'
 	@$(MAKE) --no-print-directory $(FUZZ_BINS) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT='-O1 -g' SANITIZE='$(FUZZ_SAN)'
 
-$(FUZZ_BUILD)/fuzz_%: csrc/fuzz/fuzz_%.c $(CORE_OBJ) $(BINDING_OBJ) $(HEADERS)
+$(FUZZ_BUILD)/fuzz_%: csrc/fuzz/fuzz_%.c csrc/fuzz/fuzz_core.h $(FUZZ_OBJ) $(HEADERS)
 	$(CC) $(BASE_CFLAGS) $(OPT) -I$(LUA_INCDIR) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all $< $(CORE_OBJ) $(BINDING_OBJ) -o $@ $(FUZZ_LIBS) -lm -ldl -pthread
+	  -fno-sanitize-recover=all $< $(FUZZ_OBJ) -o $@ $(FUZZ_LIBS) -lm -ldl -pthread
 
 # Run each target for $(1) seconds; print the executions it made.
 define fuzz_run

@@ -29,7 +29,8 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "../binding/transfer.h"
+#include "../binding/transfer/transfer.h"
+#include "fuzz_core.h"
 
 static lua_State *L;
 static cf_buffer templ = CF_BUFFER_INIT;   /* refs handed to every input */
@@ -40,7 +41,7 @@ static const lcf_encode_opts process_opts = {"value", 0, 0, 0, "processes"};
 /* The values whose encodings seed the corpus (and whose references feed
 ** every input). */
 static const char *const samples =
-  "local futures = require 'concurrent.futures'\n"
+  "local futures = require 'concurrent.core'\n"
   "local up = {1, 2, 3}\n"
   "local function f(a) return a + up[1] end\n"
   "local t = {x = 1, 'a', 'b', nested = {deep = {true, false}}}\n"
@@ -57,14 +58,14 @@ static const char *const samples =
 static int setup(lua_State *L) {
   luaL_openlibs(L);
   /* No module files are read while fuzzing: a NAMED tag may ask to
-  ** require any name. concurrent.core comes from this program. */
+  ** require any name. concurrent.core is fuzz_core.h's stand-in. */
   lua_getglobal(L, "package");
   lua_pushliteral(L, "");
   lua_setfield(L, -2, "cpath");
   lua_pushliteral(L, "lua/?.lua;lua/?/init.lua");
   lua_setfield(L, -2, "path");
   lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, luaopen_concurrent_core);
+  lua_pushcfunction(L, luaopen_fuzz_core);
   lua_setfield(L, -2, "concurrent.core");
   lua_pop(L, 2);
   if (luaL_dostring(L, samples) != LUA_OK) lua_error(L);

@@ -25,7 +25,8 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "../binding/transfer.h"
+#include "../binding/transfer/transfer.h"
+#include "fuzz_core.h"
 
 static lua_State *A, *B;
 
@@ -44,7 +45,7 @@ static int setup(lua_State *L) {
   lua_pushliteral(L, "lua/?.lua;lua/?/init.lua");
   lua_setfield(L, -2, "path");
   lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, luaopen_concurrent_core);
+  lua_pushcfunction(L, luaopen_fuzz_core);
   lua_setfield(L, -2, "concurrent.core");
   lua_pop(L, 2);
   if (luaL_dofile(L, ROUNDTRIP_LUA) != LUA_OK) lua_error(L);

@@ -1,7 +1,7 @@
 --- csrc/fuzz/roundtrip.lua -- the Lua half of fuzz_roundtrip.c: build(s)
 -- turns fuzz bytes into values, same(...) compares what came back with
 -- what left.
-local futures = require "concurrent.futures"
+local futures = require "concurrent.core"
 
 local RT = {}
 local FUTURE = futures.Future()
@@ -106,6 +106,7 @@ function RT.same(...)
   local n = select("#", ...) // 2
   local all = table.pack(...)
   local map, back = {}, {}
+  local upmap, upback = {}, {}   -- upvalue ids: shared ones stay shared
   local eq
   local function show(v)   -- no __tostring: a fuzzed metatable may have any
     if type(v) == "string" then return ("%q"):format(v) end
@@ -148,8 +149,14 @@ function RT.same(...)
         if na == nil then break end
         if na == "_ENV" then
           if not rawequal(vb, _G) then return why("_ENV", va, vb) end
-        elseif not eq(va, vb) then
-          return why("upvalue " .. na, va, vb)
+        else
+          local ia, ib = debug.upvalueid(a, i), debug.upvalueid(b, i)
+          if upmap[ia] == nil and upback[ib] == nil then
+            upmap[ia], upback[ib] = ib, ia
+          elseif upmap[ia] ~= ib or upback[ib] ~= ia then
+            return why("shared upvalue " .. na, va, vb)
+          end
+          if not eq(va, vb) then return why("upvalue " .. na, va, vb) end
         end
         i = i + 1
       end

@@ -11,17 +11,7 @@
 
 #include "../core/object.h"
 
-/* Atomic: worker hooks check things too. */
-static atomic_int passed, failed;
-
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (cond) passed++;                                               \
-    else {                                                            \
-      failed++;                                                       \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                 \
-  } while (0)
+#include "check.h"
 
 /* ---- futures ---------------------------------------------------------- */
 
@@ -193,6 +183,52 @@ static void test_pool_results(void) {
   cf_release(p);
 }
 
+/* A failed submit takes nothing from its caller (concurrent.h): arg_free
+** is not called, the input buffer keeps its bytes and references. */
+static int arg_frees;
+static void count_free(void *arg) {
+  (void)arg;
+  arg_frees++;
+}
+
+/* Out of memory is an outcome of its own, with an empty payload. */
+static void test_future_nomem(void) {
+  cf_future *f = cf_future_new();
+  cf_buffer b = CF_BUFFER_INIT;
+  const cf_buffer *p;
+  CHECK(cf_buffer_append(&b, "lost", 4) == 0);
+  CHECK(cf_future_finish(f, CF_OUTCOME_NOMEM, &b, NULL) == 0);
+  CHECK(b.len == 0);
+  CHECK(cf_future_outcome(f, &p, NULL) == CF_OUTCOME_NOMEM && p->len == 0);
+  cf_buffer_free(&b);
+  cf_release(f);
+}
+
+static void test_failed_submit_takes_nothing(void) {
+  cf_pool *p = cf_pool_new(1, NULL);
+  cf_future *obj = cf_future_new();
+  cf_buffer in = CF_BUFFER_INIT, big = CF_BUFFER_INIT;
+  int rc, i;
+  CHECK(cf_pool_shutdown(p, 1, 0) == 0);
+  arg_frees = 0;
+  CHECK(cf_pool_submit(p, add_task, &rc, count_free, &rc) == NULL);
+  CHECK(rc == CF_ESHUTDOWN && arg_frees == 0);
+  CHECK(cf_buffer_append(&in, "abc", 3) == 0);
+  CHECK(cf_buffer_add_ref(&in, obj, NULL) == 0);
+  CHECK(cf_pool_submit_buffer(p, add_task, &in, &rc) == NULL);
+  CHECK(rc == CF_ESHUTDOWN);
+  CHECK(in.len == 3 && memcmp(in.data, "abc", 3) == 0);
+  CHECK(in.nrefs == 1 && in.refs[0] == obj);
+  for (rc = 0, i = 0; i < 4000; i++) rc |= cf_buffer_append(&big, "x", 1);
+  CHECK(rc == 0);
+  CHECK(cf_pool_submit_buffer(p, add_task, &big, &rc) == NULL);   /* heap */
+  CHECK(big.len == 4000 && big.data[3999] == 'x');
+  cf_buffer_free(&in);
+  cf_buffer_free(&big);
+  cf_release(obj);
+  cf_release(p);
+}
+
 static void test_pool_cancel_on_shutdown(void) {
   cf_pool *p = cf_pool_new(1, NULL);
   cf_future *fs[10];
@@ -261,6 +297,8 @@ int main(void) {
   test_waiter_unwatch();
   test_pool_results();
   test_pool_cancel_on_shutdown();
+  test_failed_submit_takes_nothing();
+  test_future_nomem();
   test_pool_broken();
   test_pool_release_busy();
   cf_sleep(0.1);   /* let detached workers of the last test exit */

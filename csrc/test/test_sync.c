@@ -14,15 +14,7 @@
 
 #include "../core/object.h"
 
-static atomic_int passed, failed;
-
-#define CHECK(c) do { \
-    if (c) atomic_fetch_add(&passed, 1); \
-    else { \
-      atomic_fetch_add(&failed, 1); \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-    } \
-  } while (0)
+#include "check.h"
 
 #define TIMED_OUT_OK(t0) (cf_monotonic() - (t0) >= 0.04 && \
                           cf_monotonic() - (t0) < 2.0)

@@ -34,7 +34,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "concurrent.h"
+#include "concurrent_lua.h"
 
 #define FRAME_SECONDS (1.0 / 100)
 #define MAX_FRAMES 1000          /* a stuck script cannot hang the host */

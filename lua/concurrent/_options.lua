@@ -37,4 +37,17 @@ function options.apply(self, opts, what, level)
   rawset(self, "daemon", opts.daemon or false)
 end
 
+--- Check that self, the first argument of method `fname`, is an instance
+-- of class (or of a subclass): `Thread.start({})` or a `.` for a `:` is
+-- an argument error, not a thread that fails later. `level` as in error().
+function options.check_self(self, class, fname, level)
+  local mt = type(self) == "table" and getmetatable(self)
+  while type(mt) == "table" do
+    if rawequal(mt, class) then return self end
+    mt = getmetatable(mt)
+  end
+  error(("bad argument #1 to '%s' (%s expected, got %s)"):format(fname,
+    rawget(class, "__name"), type(self)), level + 1)
+end
+
 return options

@@ -20,6 +20,17 @@ futures.FIRST_EXCEPTION = "FIRST_EXCEPTION"
 local monotonic, future_id = core.monotonic, core.future_id
 local FUTURE_MT = getmetatable(core.Future())
 
+-- What progress (concurrent/progress.lua) is told of the iterators of
+-- as_completed and map: total, closing value, whether they yield futures.
+local iterators = setmetatable({}, {__mode = "k"})
+futures._iterators = iterators
+
+--- progress(fs_or_iterator [, opts]): see concurrent/progress.lua, loaded
+-- on first use (a tail call: its errors name the caller's line).
+function futures.progress(...)
+  return require("concurrent.progress").wrap(...)
+end
+
 --- iserror(err [, class]): is err an error object of class (default: any
 -- of this library's classes), following the class hierarchy?
 function futures.iserror(err, class)
@@ -92,6 +103,7 @@ function futures.as_completed(fs, timeout)
     left = left - 1
     return byid[id]
   end
+  iterators[iterate] = {total = #list, closing = waiter, futures = true}
   return iterate, nil, nil, waiter
 end
 
@@ -227,6 +239,7 @@ local function generic_puller(seqs, nargs)
 end
 
 local unpack, min = table.unpack, math.min
+local tracing, trace_items = core.tracing, core.trace_items
 
 -- submit's "cannot send X at args[k]..." names the k-th value of one task;
 -- say which item (and which of its sequences) that was.
@@ -244,6 +257,10 @@ end
 -- map(executor, fn, seq1 [, seq2, ...] [, opts]): every executor's map,
 -- built on executor:submit only.
 local function map(self, fn, ...)
+  local mt = getmetatable(self)
+  if mt == nil or (mt ~= core.ThreadPoolExecutor_class and mt ~= core.ProcessPoolExecutor_class) then
+    error(string.format("bad argument #1 to 'map' (executor expected, got %s)", type(self)), 2)
+  end
   local nseqs = select("#", ...)
   local opts = nseqs >= 1 and select(nseqs, ...) or nil
   if is_options(opts) then nseqs = nseqs - 1 else opts = nil end
@@ -295,6 +312,7 @@ local function map(self, fn, ...)
   local base, flat, packed, last, pos, stop = 0, nil, nil, 0, 1, 0
   local chunk_failed, chunk_err = false, nil
   local waiting                 -- the single task being waited on
+  local closer, closer_mt       -- see cancel_all
 
   -- Submit chunks while there is room: `held` is the number of items of
   -- the current chunk still to yield after the one being yielded.
@@ -311,7 +329,12 @@ local function map(self, fn, ...)
         if single then
           ok, f = pcall(submit, self, fn, unpack(src, from, to))
         else
+          -- one C call a chunk: name the chunk's items in a trace (the
+          -- label is the thread's until a submit takes it: clear it)
+          local traced = tracing()
+          if traced then trace_items(nextindex, got) end
           ok, f = pcall(submit, self, run_chunk, fn, nargs, got, unpack(src, from, to))
+          if traced then trace_items(0, 0) end
         end
         if not ok then  -- after shutdown, or a value that cannot cross
           exhausted, submit_err = true, item_error(f, nextindex, nargs, single and 0 or 3)
@@ -319,6 +342,7 @@ local function map(self, fn, ...)
         end
         qtail = qtail + 1
         qf[qtail], qfirst[qtail], qcount[qtail] = f, nextindex, got
+        if closer then closer = setmetatable({}, closer_mt) end
         nextindex = nextindex + got
         inflight = inflight + got
       end
@@ -348,9 +372,43 @@ local function map(self, fn, ...)
     end
   end
 
+  -- Leaving the loop early (break, error) closes the closing value, and
+  -- collecting the iterator collects `closer`: both cancel what has not
+  -- started, as Python's generator does when it is closed or collected.
+  -- The iterator holds `closer`, so dropping only the fourth value is
+  -- safe. Lua finalizes the newest objects first, so `closer` is remade
+  -- after each submit (a stale one's __gc does nothing): it is finalized
+  -- before the futures it cancels.
+  closer_mt = {__close = cancel_all, __gc = function(c)
+    if rawequal(c, closer) then
+      closed, exhausted, stop = true, true, 0
+      if waiting then pcall(waiting.cancel, waiting) end
+      for k = qhead, qtail do
+        local f = qf[k]
+        if f then pcall(f.cancel, f) end
+      end
+    end
+  end}
+
+  -- With a timeout, wait for f within what is left of it, and raise a
+  -- TimeoutError that names the timeout given to map.
+  local function await(f)
+    if deadline ~= nil and not f:done() then
+      local ok, err = pcall(f.exception, f, remaining(deadline))
+      if not ok then
+        if futures.iserror(err, core.TimeoutError) then
+          err = core.TimeoutError(string.format(
+            "map: results not ready within the timeout of %s s", timeout))
+        end
+        error(err, 0)      -- CancelledError, Ctrl-C's "interrupted!"
+      end
+    end
+    return f
+  end
+
   local function slow()
     while true do
-      if closed then return nil end
+      if closed or closer == nil then return nil end
       local p = pos
       if p <= last then
         pos = p + 1
@@ -385,9 +443,9 @@ local function map(self, fn, ...)
           fill(0)
           if submit_err then cancel_all() error(submit_err, 2) end
         end
-        return first, f:result(remaining(deadline))   -- raises its error
+        return first, await(f):result()   -- raises its error
       end
-      local r = {f:result(remaining(deadline))}
+      local r = {await(f):result()}
       qf[qhead] = nil
       qhead = qhead + 1
       inflight = inflight - count
@@ -398,13 +456,35 @@ local function map(self, fn, ...)
     end
   end
 
+  -- A watcher (futures.progress) sees the slow path only, about once a
+  -- chunk: hook(i) as item i is yielded, hook(n, false, true) at the end
+  -- (n items), hook(nil, true) as an error leaves the iterator. Without
+  -- one, the cost is one upvalue test a chunk.
+  local hook
+  local function after_slow(ok, i, ...)
+    if not ok then
+      hook(nil, true)
+      error(i, 0)
+    end
+    if i == nil then hook(nextindex - 1, false, true) else hook(i) end
+    return i, ...
+  end
+
   local function iterate()
     local p = pos
     if p <= stop then
       pos = p + 1
       return base + p, flat[p]
     end
+    if hook then return after_slow(pcall(slow)) end
     return slow()
+  end
+
+  -- watch(fn): set the hook; returns position(), the index of the last
+  -- item yielded by the fast path (nil outside a chunk's results).
+  local function watch(fn)
+    hook = fn
+    return function() return flat and base + pos - 1 or nil end
   end
 
   fill(0)
@@ -412,8 +492,13 @@ local function map(self, fn, ...)
     cancel_all()
     error(submit_err, 2)
   end
-  -- Leaving the loop early (break, error) cancels what has not started.
-  local closer = setmetatable({}, {__close = cancel_all})
+  closer = setmetatable({}, closer_mt)
+  local total   -- known when every sequence is a table
+  for k = 1, nseqs do
+    if type(seqs[k]) ~= "table" then total = nil break end
+    total = math.min(total or math.maxinteger, #seqs[k])
+  end
+  iterators[iterate] = {total = total, closing = closer, watch = watch}
   return iterate, nil, nil, closer
 end
 

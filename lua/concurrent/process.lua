@@ -88,8 +88,11 @@ function Process:run()
   end
 end
 
+local check_self = options.check_self
+
 --- Fork; the child calls self:run() and exits. Once only.
 function Process:start()
+  check_self(self, Process, "start", 2)
   if rawget(self, "_handle") ~= nil then
     error("a process can only be started once", 2)
   end
@@ -105,6 +108,7 @@ function Process:start()
 end
 
 local function handle(self, what)
+  check_self(self, Process, what, 3)
   local h = rawget(self, "_handle")
   if h == nil then error(("cannot %s a process before it is started"):format(what), 3) end
   return h
@@ -116,6 +120,7 @@ function Process:join(timeout)
 end
 
 function Process:is_alive()
+  check_self(self, Process, "is_alive", 2)
   local h = rawget(self, "_handle")
   if h == nil then return false end
   return (h:status())

@@ -84,6 +84,7 @@ function Thread:run()
 end
 
 local base_run = Thread.run
+local check_self = options.check_self
 local getupvalue = debug and debug.getupvalue
 
 -- Whether the target or args name the instance itself (directly): then
@@ -115,6 +116,7 @@ end
 -- (the same work, without sending the class chain, whose methods need
 -- this module in the new state).
 function Thread:start()
+  check_self(self, Thread, "start", 2)
   if rawget(self, "_handle") ~= nil then
     error("threads can only be started once", 2)
   end
@@ -135,12 +137,14 @@ end
 
 --- join([timeout]) -> true once the thread has ended, false on timeout.
 function Thread:join(timeout)
+  check_self(self, Thread, "join", 2)
   local h = rawget(self, "_handle")
   if h == nil then error("cannot join thread before it is started", 2) end
   return h:join(timeout)
 end
 
 function Thread:is_alive()
+  check_self(self, Thread, "is_alive", 2)
   local h = rawget(self, "_handle")
   return h ~= nil and h:is_alive()
 end

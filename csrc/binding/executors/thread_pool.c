@@ -1,0 +1,256 @@
+/*
+** executor.c -- ThreadPoolExecutor: a box around a core pool whose
+** workers are Lua states (worker.c). submit encodes the function and its
+** arguments in the caller, so a value that cannot cross raises here and
+** nothing is queued.
+*/
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "../runtime/inbox.h"
+#include "executors.h"
+#include "../classes/future_class.h"
+#include "../runtime/boxes.h"
+#include "../runtime/errors.h"
+#include "../runtime/record.h"
+#include "../transfer/transfer.h"
+#include "../worker/worker.h"
+#include "../runtime/wait.h"
+
+static const lcf_encode_opts submit_opts = {"args", 0, 1, 1, NULL};
+static const lcf_encode_opts init_opts = {"initargs", 0, 1, 1, NULL};
+
+/* The state's close registry joins the pool: its finalizer (l_gc) only
+** shuts it down without waiting. */
+static void pool_close(void *p) {
+  cf_pool_shutdown(p, 1, 0);
+  cf_release(p);
+}
+
+/* All threads gone after a shutdown: nothing to join. */
+static int pool_finished(void *p) {
+  return cf_pool_is_shutdown(p) && cf_pool_thread_count(p) == 0;
+}
+
+static void pool_drop(void *p) {
+  cf_release(p);
+}
+
+static const lcf_close_kind pool_closer = {
+  .order = LCF_CLOSE_THREAD_POOLS,
+  .close = pool_close,
+  .finished = pool_finished,
+  .drop = pool_drop,
+};
+
+static cf_pool *check_pool(lua_State *L, int arg) {
+  return lcf_checkobject(L, arg, LCF_EXECUTOR);
+}
+
+/* core.thread_pool(max_workers [, prefix [, initializer [, initargs
+** [, memory_limit]]]]) */
+static int l_thread_pool(lua_State *L) {
+  lua_Integer max = luaL_checkinteger(L, 1);
+  lua_Integer memory_limit = luaL_optinteger(L, 5, 0);
+  const char *prefix = luaL_optstring(L, 2, NULL);
+  cf_buffer *init = NULL;
+  lcf_worker_config *cfg;
+  cf_pool_hooks hooks;
+  lcf_box *box;
+  cf_pool *p;
+  luaL_argcheck(L, max > 0 && max <= 10000, 1,
+                "max_workers must be a positive integer (at most 10000)");
+  luaL_argcheck(L, memory_limit >= 0, 5,
+                "memory_limit must be a positive number of bytes");
+  lua_settop(L, 4);
+  if (!lua_isnoneornil(L, 3)) {
+    int n = 0, i;
+    luaL_argexpected(L, lcf_callable(L, 3), 3, "function");
+    if (!lua_isnoneornil(L, 4)) {
+      luaL_checktype(L, 4, LUA_TTABLE);
+      n = (int)luaL_len(L, 4);
+    }
+    init = lcf_newbuffer(L);                 /* at 5 */
+    luaL_checkstack(L, n + 2, "too many initargs");
+    lua_pushvalue(L, 3);
+    for (i = 1; i <= n; i++) lua_geti(L, 4, i);
+    lcf_encode(L, 6, n + 1, init, &init_opts);
+    lua_settop(L, 5);
+  }
+  lcf_close_reserve(L);
+  box = lcf_pushbox(L, LCF_EXECUTOR, NULL);
+  cfg = lcf_worker_config_new(L, prefix);
+  if (init) cf_buffer_move(&cfg->init, init);
+  cfg->memory_limit = (size_t)memory_limit;
+  hooks.ud = cfg;
+  hooks.worker_start = lcf_worker_start;
+  hooks.worker_stop = lcf_worker_stop;
+  hooks.destroy = lcf_worker_config_free;
+  p = cf_pool_new((int)max, &hooks);
+  if (p == NULL) {
+    lcf_worker_config_free(cfg);
+    return luaL_error(L, "not enough memory");
+  }
+  box->obj = p;
+  lcf_close_add(L, &pool_closer, cf_retain(p));
+  return 1;
+}
+
+/* The hot path of the library. Upvalues: the executor class, the
+** Future class and the state's transfer context, so checking the
+** executor, encoding and boxing the future need no registry lookups. The function and arguments are encoded into the
+** state's scratch buffer and copied into the future's own allocation. */
+static int l_submit(lua_State *L) {
+  lcf_box *box = lua_touserdata(L, 1);
+  cf_pool *p;
+  int n = lua_gettop(L) - 1, rc;
+  cf_buffer *b;
+  cf_future *f;
+  /* The class is compared by address: lua_rawequal with an upvalue
+  ** index cost as much as the rest of the check. */
+  if (box == NULL || !lua_getmetatable(L, 1) ||
+      lua_topointer(L, -1) != lua_topointer(L, lua_upvalueindex(1))) {
+    p = check_pool(L, 1);                   /* raises the usual error */
+  } else {
+    lua_pop(L, 1);
+    p = box->obj;
+    if (p == NULL) luaL_argerror(L, 1, "object is closed");
+  }
+  luaL_argexpected(L, n >= 1 && lcf_callable(L, 2), 2, "function");
+  if (cf_pool_is_shutdown(p))
+    return luaL_error(L, "cannot schedule new futures after shutdown");
+  b = lcf_scratch_begin(L, lua_upvalueindex(3));
+  if (b == NULL) b = lcf_newbuffer(L);      /* above the arguments */
+  lcf_encode_with(L, lua_upvalueindex(3), 2, n, b, &submit_opts);
+  f = cf_pool_submit_buffer(p, lcf_lua_task, b, &rc);
+  lcf_scratch_end(L, lua_upvalueindex(3), b);
+  if (f == NULL) {
+    if (rc == CF_ESHUTDOWN)
+      return luaL_error(L, "cannot schedule new futures after shutdown");
+    return lcf_raise_errno(L, "cannot start a worker thread", rc);
+  }
+  box = lua_newuserdatauv(L, sizeof *box, 0);
+  box->obj = NULL;
+  lua_pushvalue(L, lua_upvalueindex(2));    /* __gc in place first */
+  lua_setmetatable(L, -2);
+  box->obj = f;
+  return 1;
+}
+
+/* The arguments of every executor's shutdown, from stack index 2:
+** ([wait=true [, cancel_futures=false]]) or {wait=, cancel_futures=}. */
+void lcf_shutdown_args(lua_State *L, int *wait, int *cancel) {
+  if (lua_istable(L, 2)) {   /* as strict as the positional form */
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      if (k == NULL || (strcmp(k, "wait") != 0 && strcmp(k, "cancel_futures") != 0))
+        luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
+                                            luaL_tolstring(L, -2, NULL)));
+      if (!lua_isboolean(L, -1))
+        luaL_argerror(L, 2, lua_pushfstring(L, "%s must be a boolean, got %s",
+                                            k, luaL_typename(L, -1)));
+      lua_pop(L, 1);
+    }
+    lua_getfield(L, 2, "wait");
+    lua_getfield(L, 2, "cancel_futures");
+    *wait = lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2);
+    *cancel = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+  } else {
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TBOOLEAN);
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TBOOLEAN);
+    *wait = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+    *cancel = lua_toboolean(L, 3);
+  }
+}
+
+static int exit_slice(void *p, double timeout) {
+  return cf_pool_wait_exit(p, timeout);
+}
+
+/* Shut down; with wait, wait for the workers in slices (Ctrl-C), then
+** reap them. */
+static void shutdown_pool(lua_State *L, cf_pool *p, int wait, int cancel) {
+  cf_pool_shutdown(p, 0, cancel);
+  if (wait) {
+    lcf_wait(L, exit_slice, p, -1);
+    cf_pool_shutdown(p, 1, 0);
+  }
+}
+
+static int l_shutdown(lua_State *L) {
+  cf_pool *p = check_pool(L, 1);
+  int wait, cancel;
+  lcf_shutdown_args(L, &wait, &cancel);
+  shutdown_pool(L, p, wait, cancel);
+  lcf_callbacks_run(L);
+  return 0;
+}
+
+static int l_close(lua_State *L) {
+  lcf_box *b = luaL_checkudata(L, 1, LCF_EXECUTOR);
+  if (b->obj) shutdown_pool(L, b->obj, 1, 0);
+  lcf_callbacks_run(L);
+  return 0;
+}
+
+/* Collected: stop taking work but let queued tasks finish; the state's
+** record joins the threads when the state closes. */
+static int l_gc(lua_State *L) {
+  lcf_box *b = lua_touserdata(L, 1);
+  if (b->obj) {
+    cf_pool *p = b->obj;
+    b->obj = NULL;
+    cf_pool_shutdown(p, 0, 0);
+    cf_release(p);
+  }
+  return 0;
+}
+
+static int l_thread_count(lua_State *L) {
+  lua_pushinteger(L, cf_pool_thread_count(check_pool(L, 1)));
+  return 1;
+}
+
+static int l_max_workers(lua_State *L) {
+  lua_pushinteger(L, cf_pool_max_workers(check_pool(L, 1)));
+  return 1;
+}
+
+static int l_tostring(lua_State *L) {
+  cf_pool *p = check_pool(L, 1);
+  lua_pushfstring(L, "ThreadPoolExecutor: %p (max_workers=%d%s)", (void *)p,
+                  cf_pool_max_workers(p),
+                  cf_pool_is_shutdown(p) ? ", shut down" : "");
+  return 1;
+}
+
+static const luaL_Reg methods[] = {
+  {"shutdown", l_shutdown},
+  {"_thread_count", l_thread_count},
+  {"_max_workers", l_max_workers},
+  {"__close", l_close},
+  {"__gc", l_gc},
+  {"__tostring", l_tostring},
+  {NULL, NULL}
+};
+
+cf_pool *cf_lua_executor_pool(lua_State *L, int idx) {
+  lcf_box *b = luaL_testudata(L, idx, LCF_EXECUTOR);
+  return b && b->obj ? cf_retain(b->obj) : NULL;
+}
+
+void lcf_executor_open(lua_State *L) {
+  lcf_newclass(L, LCF_EXECUTOR, methods);
+  lua_pushvalue(L, -1);                           /* mt mt */
+  lcf_newclass(L, LCF_FUTURE, NULL);              /* mt mt fmt */
+  lcf_transfer_context(L);                        /* mt mt fmt ctx */
+  lua_pushcclosure(L, l_submit, 3);
+  lcf_name_method(L, -1, "submit");
+  lua_setfield(L, -2, "submit");
+  lua_setfield(L, -2, "ThreadPoolExecutor_class");
+  lua_pushcfunction(L, l_thread_pool);
+  lua_setfield(L, -2, "thread_pool");
+}

@@ -1,0 +1,780 @@
+/*
+** encode.c -- the encoder of the transfer layer: walks the values on the
+** stack and writes them in the format described in transfer.c. Tables
+** are numbered in a seen set (a C hash of addresses kept in the state's
+** context) so cycles and shared references cross as REF; the path of the
+** value being written (args[2].file) is kept for errors; Lua functions
+** cross as a proto (bytecode by reference, made once per function) or
+** their bytecode inline, with their upvalues.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../../core/object.h"
+#include "../runtime/boxes.h"
+#include "transfer.h"
+#include "internal.h"
+
+#define PROTO_BOX "concurrent.proto"
+
+/* The seen set's first slot for address p. Tables made one after another
+** lie one after another in memory, and a walk meets them in about that
+** order, so slots taken from the address bits (a Lua table is 56 bytes
+** or more: in 16-byte steps no two share a slot) are visited in order and
+** a large set costs no cache miss a table; a scrambling hash made nearly
+** every lookup miss (14% of the time of C' in bench/, 20,000 tables an
+** encode). Addresses that crowd one stretch of slots (a long probe in
+** seen_add) switch the set to the scrambling hash for good.
+** Even so the first look at a slot in an encode missed the cache (the
+** slots of 20,000 tables are 1 MB, met once each): a byte a slot (home)
+** tells, from 16 times less memory, that no key of that hash is in. */
+#define SEEN_MAXPROBE 48
+
+static inline size_t seen_hash(const tctx *c, const void *p, size_t mask) {
+  uint64_t h = (uint64_t)(uintptr_t)p;
+  if (!c->scramble) return (size_t)((h >> 6) ^ (h >> 26)) & mask;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 29;
+  return (size_t)h & mask;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Encoding.                                                              */
+
+enum { SEG_ROOT, SEG_FUNCTION, SEG_INDEX, SEG_KEY, SEG_META, SEG_UPVALUE };
+
+typedef struct segment {
+  int kind;
+  lua_Integer index;     /* SEG_ROOT, SEG_INDEX */
+  int key;               /* SEG_KEY: stack slot of the key */
+  const char *name;      /* SEG_UPVALUE */
+} segment;
+
+typedef struct enc {
+  lua_State *L;
+  cf_buffer *b;
+  const lcf_encode_opts *o;
+  tctx *c;
+  int cidx;              /* stack index of c's userdata */
+  tctx *home;            /* the state's context (its scratch buffer) */
+  uint32_t nnum;         /* numbered values started */
+  int names_checked;     /* the names were found fresh in this encode */
+  int depth;
+  int npath;
+  segment *path;         /* the walk's (MAX_PATH); the fast paths have none */
+  int slot;              /* the to-be-closed slot of hold() */
+} enc;
+
+#define MAX_PATH (LCF_MAX_DEPTH * 2 + 8)
+
+static void push_path(enc *e, int kind, lua_Integer index, int key,
+                      const char *name) {
+  segment *s;
+  if (e->npath >= MAX_PATH) {
+    e->npath++;   /* deeper than the depth limit lets us get; not shown */
+    return;
+  }
+  s = &e->path[e->npath++];
+  s->kind = kind;
+  s->index = index;
+  s->key = key;
+  s->name = name;
+}
+
+static int is_identifier(const char *s, size_t n) {
+  size_t i;
+  if (n == 0 || !(s[0] == '_' || ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z')))
+    return 0;
+  for (i = 1; i < n; i++) {
+    char c = s[i];
+    if (!(c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z')))
+      return 0;
+  }
+  return 1;
+}
+
+/* Push the path of the value being encoded, e.g. args[2].file. */
+static void push_path_string(enc *e) {
+  lua_State *L = e->L;
+  luaL_Buffer lb;
+  int i, n = e->npath;
+  if (n > MAX_PATH) n = MAX_PATH;
+  luaL_buffinit(L, &lb);
+  for (i = 0; i < n; i++) {
+    segment *s = &e->path[i];
+    switch (s->kind) {
+      case SEG_ROOT:
+        if (s->index == 0)
+          luaL_addstring(&lb, e->o->root ? e->o->root : "value");
+        else {
+          lua_pushfstring(L, "%s[%I]", e->o->root ? e->o->root : "value",
+                          s->index);
+          luaL_addvalue(&lb);
+        }
+        break;
+      case SEG_FUNCTION: luaL_addstring(&lb, "function"); break;
+      case SEG_INDEX:
+        lua_pushfstring(L, "[%I]", s->index);
+        luaL_addvalue(&lb);
+        break;
+      case SEG_KEY: {
+        int t = lua_type(L, s->key);
+        if (t == LUA_TSTRING) {
+          size_t len;
+          const char *k = lua_tolstring(L, s->key, &len);
+          if (is_identifier(k, len)) {
+            luaL_addchar(&lb, '.');
+            luaL_addlstring(&lb, k, len);
+          } else {
+            lua_pushfstring(L, "[\"%s\"]", k);
+            luaL_addvalue(&lb);
+          }
+        } else if (t == LUA_TNUMBER) {
+          lua_pushvalue(L, s->key);
+          lua_pushfstring(L, "[%s]", lua_tostring(L, -1));
+          lua_remove(L, -2);
+          luaL_addvalue(&lb);
+        } else {
+          lua_pushfstring(L, "[<%s key>]", luaL_typename(L, s->key));
+          luaL_addvalue(&lb);
+        }
+        break;
+      }
+      case SEG_META: luaL_addstring(&lb, "<metatable>"); break;
+      case SEG_UPVALUE:
+        lua_pushfstring(L, "<upvalue %s>", s->name ? s->name : "?");
+        luaL_addvalue(&lb);
+        break;
+    }
+  }
+  if (e->npath > n) luaL_addstring(&lb, "...");
+  luaL_pushresult(&lb);
+}
+
+/* Mark the context in use by this encode (and the state's scratch buffer,
+** if that is what is being filled) and push it as a to-be-closed value:
+** any error unwinding past the encode (a refusal, or a memory error
+** raised anywhere in the walk) closes it, which gives both back
+** (transfer.c's ctx_close). A normal end keeps the scratch buffer, whose
+** bytes the caller moves on: see let_go. */
+static void hold(enc *e) {
+  e->c->busy = 1;
+  e->c->scratch_of = e->b == &e->home->scratch ? e->home : NULL;
+  lua_pushvalue(e->L, e->cidx);
+  e->slot = lua_gettop(e->L);
+  lua_toclose(e->L, e->slot);
+}
+
+/* The encode is done: close the slot (top: the stack below hold's, so
+** the slot is top + 1 or above). lua_closeslot, not lua_settop: Lua 5.4.4's
+** lua_settop keeps a stack pointer across the __close call, which may
+** move the stack (it did, in threads' small stacks). */
+static void let_go(enc *e, int top) {
+  e->c->scratch_of = NULL;
+  lua_closeslot(e->L, e->slot);
+  lua_settop(e->L, top);
+}
+
+static _Noreturn void enc_fail(enc *e, const char *msg) {
+  luaL_error(e->L, "%s", msg);
+  abort();
+}
+
+static _Noreturn void refuse(enc *e, const char *what, const char *why) {
+  push_path_string(e);
+  luaL_error(e->L, "cannot send %s at %s%s%s", what, lua_tostring(e->L, -1),
+             why ? ": " : "", why ? why : "");
+  abort();
+}
+
+static void grow(enc *e, size_t n) {
+  if (cf_buffer_reserve(e->b, n) != 0) enc_fail(e, "not enough memory");
+}
+
+static inline unsigned char *room(enc *e, size_t n) {
+  if (e->b->cap - e->b->len < n) grow(e, n);
+  return e->b->data + e->b->len;
+}
+
+static inline void put_byte(enc *e, int v) {
+  *room(e, 1) = (unsigned char)v;
+  e->b->len++;
+}
+
+static inline void put_bytes(enc *e, const void *p, size_t n) {
+  memcpy(room(e, n), p, n);
+  e->b->len += n;
+}
+
+static inline void put_varint(enc *e, uint64_t v) {
+  unsigned char *p = room(e, 10);
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (unsigned char)v;
+  e->b->len += n;
+}
+
+static inline void put_string(enc *e, const char *s, size_t n) {
+  put_varint(e, n);
+  put_bytes(e, s, n);
+}
+
+/* The seen set: address -> number; at[number]: the offset of its tag. */
+static seen_slot *seen_find(enc *e, const void *p) {
+  tctx *c = e->c;
+  size_t mask = c->cap - 1, i;
+  if (c->cap == 0) return NULL;
+  i = seen_hash(c, p, mask);
+  if (c->home[i] != (unsigned char)c->gen) return NULL;
+  for (;; i = (i + 1) & mask) {
+    seen_slot *s = &c->slots[i];
+    if (s->gen != c->gen) return NULL;
+    if (s->key == p) return s;
+  }
+}
+
+/* A fresh set for a new encode: stamps are compared with gen, and home's
+** with its low byte, so either wrapping clears them. */
+static void seen_begin(tctx *c) {
+  if (++c->gen != 0 && (c->gen & 0xff) != 0) return;
+  if (c->slots) memset(c->slots, 0, c->cap * sizeof *c->slots);
+  if (c->home) memset(c->home, 0, c->cap);
+  c->gen = 1;
+}
+
+/* The live entries into new arrays of ncap slots (stamped 1). */
+static void seen_rehash(enc *e, size_t ncap) {
+  tctx *c = e->c;
+  size_t j;
+  seen_slot *ns = calloc(ncap, sizeof *ns);
+  unsigned char *nh = calloc(ncap, 1);
+  if (ns == NULL || nh == NULL) {
+    free(ns);
+    free(nh);
+    enc_fail(e, "not enough memory");
+  }
+  for (j = 0; j < c->cap; j++) {
+    seen_slot *s = &c->slots[j];
+    if (s->gen == c->gen) {
+      size_t k = seen_hash(c, s->key, ncap - 1);
+      nh[k] = 1;
+      while (ns[k].gen == 1) k = (k + 1) & (ncap - 1);
+      ns[k] = *s;
+      ns[k].gen = 1;
+    }
+  }
+  free(c->slots);
+  free(c->home);
+  c->slots = ns;
+  c->home = nh;
+  c->cap = ncap;
+  c->gen = 1;
+}
+
+static seen_slot *seen_add(enc *e, const void *p, uint32_t num, size_t at) {
+  tctx *c = e->c;
+  size_t mask, i, probes;
+  if ((c->used + 1) * 2 > c->cap) seen_rehash(e, c->cap ? c->cap * 2 : 256);
+  if (num >= c->atcap) {
+    size_t ncap = c->atcap ? c->atcap * 2 : 256;
+    size_t *na = realloc(c->at, ncap * sizeof *na);
+    if (na == NULL) enc_fail(e, "not enough memory");
+    c->at = na;
+    c->atcap = ncap;
+  }
+  c->at[num] = at;
+  for (;;) {
+    mask = c->cap - 1;
+    i = seen_hash(c, p, mask);
+    c->home[i] = (unsigned char)c->gen;
+    for (probes = 0; c->slots[i].gen == c->gen; i = (i + 1) & mask) probes++;
+    if (probes <= SEEN_MAXPROBE || c->scramble) break;
+    c->scramble = 1;                /* then place p in the new layout */
+    seen_rehash(e, c->cap);
+  }
+  c->slots[i].key = p;
+  c->slots[i].gen = c->gen;
+  c->slots[i].num = num;
+  c->used++;
+  return &c->slots[i];
+}
+
+/* A repeat: mark the first copy shared and refer to it. */
+static int put_seen_ref(enc *e, const void *p) {
+  seen_slot *s = seen_find(e, p);
+  if (s == NULL) return 0;
+  e->b->data[e->c->at[s->num]] |= T_SHARED;
+  put_byte(e, T_REF);
+  put_varint(e, s->num);
+  return 1;
+}
+/* Write tag and the module and key of the name on the stack top; pops it. */
+static void put_name(enc *e, int tag) {
+  size_t n, m;
+  const char *s = lua_tolstring(e->L, -1, &n);
+  m = strlen(s);
+  put_byte(e, tag);
+  put_string(e, s, m);
+  if (m < n) put_string(e, s + m + 1, n - m - 1);
+  else put_string(e, "", 0);
+  lua_pop(e->L, 1);
+}
+
+static void encode_value(enc *e, int idx, int type, int named);
+
+static inline void put_integer(enc *e, lua_Integer v) {
+  unsigned char *q = room(e, 9);
+  if (v >= INT32_MIN && v <= INT32_MAX) {
+    int32_t w = (int32_t)v;
+    q[0] = T_INT32;
+    memcpy(q + 1, &w, 4);
+    e->b->len += 5;
+  } else {
+    int64_t w = (int64_t)v;
+    q[0] = T_INT64;
+    memcpy(q + 1, &w, 8);
+    e->b->len += 9;
+  }
+}
+
+/* A number, inline in the loops that meet many. */
+static inline void put_number(enc *e, lua_State *L, int idx) {
+  unsigned char *q;
+  if (lua_isinteger(L, idx)) {
+    put_integer(e, lua_tointeger(L, idx));
+  } else {
+    double dv = (double)lua_tonumber(L, idx);
+    q = room(e, 9);
+    q[0] = T_FLOAT;
+    memcpy(q + 1, &dv, 8);
+    e->b->len += 9;
+  }
+}
+
+static void enter(enc *e, const char *what) {
+  if (++e->depth > LCF_MAX_DEPTH) {
+    char why[64];
+    snprintf(why, sizeof why, "nested deeper than %d levels", LCF_MAX_DEPTH);
+    refuse(e, what, why);
+  }
+  if (!lua_checkstack(e->L, 80)) enc_fail(e, "value nested too deeply");
+}
+
+/* One walk with lua_next: the array part comes first, in index order, so
+** the leading run of keys 1, 2, 3, ... is written as the array section and
+** every other entry (a key after a hole too) as a key/value pair. (A walk
+** with rawgeti over 1..#t then lua_next for the rest visits the array
+** part twice: lua_next from key #t would skip it, but only if #t is in
+** the array part, which the API cannot tell.) */
+static void encode_table(enc *e, int idx) {
+  lua_State *L = e->L;
+  lua_Integer k = 1;
+  size_t at;
+  uint32_t nhash = 0, n32;
+  int in_array = 1;
+  const void *p = lua_topointer(L, idx);
+  if (put_seen_ref(e, p)) return;
+  enter(e, "table");
+  at = e->b->len;
+  seen_add(e, p, e->nnum++, at);
+  put_byte(e, T_TABLE);
+  room(e, 8);
+  e->b->len += 8;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int vt;
+    if (in_array) {
+      if (lua_isinteger(L, -2) && lua_tointeger(L, -2) == k &&
+          k < (lua_Integer)UINT32_MAX / 2) {
+        /* An integer element (most large arrays) costs two API calls. */
+        if (lua_isinteger(L, -1)) {
+          put_integer(e, lua_tointeger(L, -1));
+          k++;
+          lua_pop(L, 1);
+          continue;
+        }
+        vt = lua_type(L, -1);
+        if (vt == LUA_TNUMBER) {
+          put_number(e, L, -1);
+        } else if (vt == LUA_TBOOLEAN || vt == LUA_TSTRING) {
+          encode_value(e, -1, vt, 0);              /* no path needed */
+        } else {
+          push_path(e, SEG_INDEX, k, 0, NULL);
+          encode_value(e, lua_gettop(L), vt, 0);
+          e->npath--;
+        }
+        k++;
+        lua_pop(L, 1);
+        continue;
+      }
+      in_array = 0;
+    }
+    vt = lua_type(L, -1);
+    /* A string key with a scalar value (records): neither can fail, so
+    ** no path; the bytes are encode_value's. */
+    if ((vt == LUA_TNUMBER || vt == LUA_TSTRING || vt == LUA_TBOOLEAN) &&
+        lua_type(L, -2) == LUA_TSTRING) {
+      size_t n;
+      const char *s = lua_tolstring(L, -2, &n);
+      put_byte(e, T_STR);
+      put_string(e, s, n);
+      if (vt == LUA_TNUMBER) {
+        put_number(e, L, -1);
+      } else if (vt == LUA_TSTRING) {
+        s = lua_tolstring(L, -1, &n);
+        put_byte(e, T_STR);
+        put_string(e, s, n);
+      } else {
+        put_byte(e, lua_toboolean(L, -1) ? T_TRUE : T_FALSE);
+      }
+      lua_pop(L, 1);
+      nhash++;
+      continue;
+    }
+    push_path(e, SEG_KEY, 0, lua_gettop(L) - 1, NULL);
+    encode_value(e, lua_gettop(L) - 1, lua_type(L, -2), 0);
+    encode_value(e, lua_gettop(L), vt, 0);
+    e->npath--;
+    lua_pop(L, 1);
+    nhash++;
+  }
+  n32 = (uint32_t)(k - 1);
+  memcpy(e->b->data + at + 1, &n32, 4);
+  memcpy(e->b->data + at + 5, &nhash, 4);
+  if (lua_getmetatable(L, idx)) {
+    put_byte(e, 1);
+    push_path(e, SEG_META, 0, 0, NULL);
+    encode_value(e, lua_gettop(L), LUA_TTABLE, 1);
+    e->npath--;
+    lua_pop(L, 1);
+  } else {
+    put_byte(e, 0);
+  }
+  e->depth--;
+}
+
+static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
+  (void)L;
+  return cf_buffer_append(ud, p, sz) != 0;
+}
+
+/* 64-bit FNV-1a: the function id. */
+static int proto_box_gc(lua_State *L) {
+  lcf_proto **bx = lua_touserdata(L, 1);
+  if (*bx) cf_release(*bx);
+  *bx = NULL;
+  return 0;
+}
+
+/* The proto of the Lua function at idx (borrowed: the protos table keeps
+** its box while the function lives), made on first use. The last one
+** asked for is cached: the context holds that function, so no other
+** function can have its address meanwhile. */
+static lcf_proto *get_proto(enc *e, int idx) {
+  lua_State *L = e->L;
+  lcf_proto *pr, **bx;
+  cf_buffer b = CF_BUFFER_INIT;
+  const void *fp = lua_topointer(L, idx);
+  if (fp == e->c->last_fn && e->c->last_proto) return e->c->last_proto;
+  lua_getiuservalue(L, e->cidx, UV_PROTOS);         /* protos */
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, -2) == LUA_TUSERDATA) {
+    pr = *(lcf_proto **)lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    goto cache;
+  }
+  lua_pop(L, 1);
+  bx = lua_newuserdatauv(L, sizeof *bx, 0);         /* box */
+  *bx = NULL;
+  if (luaL_newmetatable(L, PROTO_BOX)) {
+    lua_pushcfunction(L, proto_box_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, idx);
+  if (lua_dump(L, dump_writer, &b, 0) != 0 ||
+      (pr = malloc(sizeof *pr + b.len)) == NULL) {
+    cf_buffer_free(&b);
+    enc_fail(e, "not enough memory");
+  }
+  lua_pop(L, 1);
+  e->home->dumps++;
+  cf_object_init(pr, &lcf_proto_kind);
+  pr->id = lcf_hash_bytes(b.data, b.len);
+  pr->len = b.len;
+  memcpy(pr->code, b.data, b.len);
+  cf_buffer_free(&b);
+  *bx = pr;                                         /* protos box */
+  lua_pushvalue(L, idx);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4);                                /* protos[f] = box */
+  lua_pop(L, 2);
+cache:
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, e->cidx, UV_LASTFN);
+  e->c->last_fn = fp;
+  e->c->last_proto = pr;
+  return pr;
+}
+
+static int is_env_upvalue(lua_State *L, const char *name, int idx) {
+  int g;
+  if (strcmp(name, "_ENV") == 0) return 1;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  g = lua_rawequal(L, -1, idx);
+  lua_pop(L, 1);
+  return g;
+}
+
+/* An upvalue already sent with another closure of this transfer: refer
+** to it (marking that function shared, so the receiver keeps it), and
+** return 1; or remember it as upvalue i of function num (tag at) and
+** return 0. */
+static int put_upvalue_ref(enc *e, int idx, int i, uint32_t num, size_t at) {
+  const void *id = lua_upvalueid(e->L, idx, i);
+  seen_slot *s = seen_find(e, id);
+  if (s == NULL) {
+    seen_add(e, id, num, at)->up = i;
+    return 0;
+  }
+  e->b->data[e->c->at[s->num]] |= T_SHARED;
+  put_byte(e, T_UPREF);
+  put_varint(e, s->num);
+  put_byte(e, s->up);
+  return 1;
+}
+
+static void encode_lfunction(enc *e, int idx) {
+  lua_State *L = e->L;
+  const char *name;
+  int nup = 0, i, leaf = 1;
+  const void *p = lua_topointer(L, idx);
+  lcf_proto *pr;
+  uint32_t num = e->nnum;
+  size_t at = e->b->len;
+  if (put_seen_ref(e, p)) return;
+  enter(e, "function");
+  while ((name = lua_getupvalue(L, idx, nup + 1)) != NULL) {
+    if (!is_env_upvalue(L, name, lua_gettop(L))) leaf = 0;
+    lua_pop(L, 1);
+    nup++;
+  }
+  if (nup > 255) refuse(e, "function", "more than 255 upvalues");
+  if (!leaf) seen_add(e, p, e->nnum++, at);
+  pr = get_proto(e, idx);
+  if (e->o->allow_objects) {
+    if (cf_buffer_add_ref(e->b, pr, NULL) != 0) enc_fail(e, "not enough memory");
+    put_byte(e, leaf ? T_PROTO : T_PROTOR);
+  } else {
+    put_byte(e, leaf ? T_LFUNC : T_LFUNCR);
+    put_bytes(e, &pr->id, 8);
+    put_string(e, (const char *)pr->code, pr->len);
+  }
+  put_byte(e, nup);
+  for (i = 1; i <= nup; i++) {
+    name = lua_getupvalue(L, idx, i);
+    if (is_env_upvalue(L, name, lua_gettop(L))) {
+      put_byte(e, T_ENV);
+    } else if (!put_upvalue_ref(e, idx, i, num, at)) {
+      push_path(e, SEG_UPVALUE, 0, 0, name);
+      encode_value(e, lua_gettop(L), lua_type(L, -1), 1);
+      e->npath--;
+    }
+    lua_pop(L, 1);
+  }
+  e->depth--;
+}
+
+static void encode_value(enc *e, int idx, int type, int named) {
+  lua_State *L = e->L;
+  switch (type) {
+    case LUA_TNIL: put_byte(e, T_NIL); break;
+    case LUA_TBOOLEAN: put_byte(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE); break;
+    case LUA_TNUMBER: put_number(e, L, idx); break;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      put_byte(e, T_STR);
+      put_string(e, s, n);
+      break;
+    }
+    case LUA_TTABLE:
+      idx = lua_absindex(L, idx);
+      if (named && lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) put_name(e, T_NAMED);
+      else encode_table(e, idx);
+      break;
+    case LUA_TFUNCTION:
+      idx = lua_absindex(L, idx);
+      if (!lua_iscfunction(L, idx)) {
+        encode_lfunction(e, idx);
+      } else if (lua_getupvalue(L, idx, 1)) {
+        lua_pop(L, 1);
+        refuse(e, "C function", "it has upvalues");
+      } else if (lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) {
+        put_name(e, T_CFUNC);
+      } else {
+        refuse(e, "C function", "not found in any loaded module");
+      }
+      break;
+    case LUA_TUSERDATA: {
+      void *obj = lcf_toobject(L, idx);
+      if (obj == NULL) refuse(e, "userdata", NULL);
+      if (lcf_object_class(obj) == NULL) {   /* an executor, say */
+        int named = luaL_getmetafield(L, idx, "__name") == LUA_TSTRING;
+        refuse(e, named ? lua_tostring(L, -1) : "object",
+               "it cannot cross to another state");
+      }
+      if (!e->o->allow_objects)
+        refuse(e, cf_kind_name(obj), e->o->refuse ? e->o->refuse
+                                                  : "objects cannot cross");
+      if (cf_buffer_add_ref(e->b, obj, NULL) != 0)
+        enc_fail(e, "not enough memory");
+      put_byte(e, T_OBJ);
+      lcf_remember_box(L, idx, obj);
+      break;
+    }
+    case LUA_TTHREAD: refuse(e, "coroutine", NULL); break;
+    case LUA_TLIGHTUSERDATA: refuse(e, "light userdata", NULL); break;
+    default: refuse(e, luaL_typename(L, idx), NULL); break;
+  }
+}
+
+/* Whether the n values from stack index first are all numbers, booleans
+** or nils: the fast paths below write those without the walk. */
+static int all_scalars(lua_State *L, int first, int n) {
+  int i;
+  for (i = 0; i < n; i++) {
+    int t = lua_type(L, first + i);
+    if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TNIL) return 0;
+  }
+  return 1;
+}
+
+static void put_scalars(enc *e, int first, int n) {
+  lua_State *L = e->L;
+  int i;
+  for (i = 0; i < n; i++) {
+    switch (lua_type(L, first + i)) {
+      case LUA_TNUMBER: put_number(e, L, first + i); break;
+      case LUA_TBOOLEAN:
+        put_byte(e, lua_toboolean(L, first + i) ? T_TRUE : T_FALSE);
+        break;
+      default: put_byte(e, T_NIL); break;
+    }
+  }
+}
+
+/* The common task: a Lua function whose only upvalue, if any, is _ENV,
+** with numbers, booleans or nils as arguments, written without the
+** walk's bookkeeping (paths, seen set, depth checks). Returns 0, having
+** written nothing, if the call is not like that. */
+static int encode_simple_task(lua_State *L, int cidx, int first, int n,
+                              cf_buffer *b, const lcf_encode_opts *o) {
+  tctx *c = lua_touserdata(L, cidx);
+  const char *name;
+  lcf_proto *pr;
+  int nup = 0, top;
+  if (c->busy || !o->allow_objects || n > 100 || b->len != 0 ||
+      lua_type(L, first) != LUA_TFUNCTION || lua_iscfunction(L, first))
+    return 0;
+  if (!all_scalars(L, first + 1, n - 1)) return 0;
+  if ((name = lua_getupvalue(L, first, 1)) != NULL) {
+    int env = strcmp(name, "_ENV") == 0;
+    lua_pop(L, 1);
+    if (!env || lua_getupvalue(L, first, 2) != NULL) {
+      if (env) lua_pop(L, 1);
+      return 0;
+    }
+    nup = 1;
+  }
+  luaL_checkstack(L, 8, "too many values");
+  top = lua_gettop(L);
+  enc e = {.L = L, .b = b, .o = o, .c = c, .home = c, .cidx = cidx};
+  hold(&e);
+  pr = get_proto(&e, first);
+  if (cf_buffer_add_ref(b, pr, NULL) != 0) enc_fail(&e, "not enough memory");
+  put_varint(&e, (uint64_t)n);
+  put_byte(&e, T_PROTO);
+  put_byte(&e, nup);
+  if (nup) put_byte(&e, T_ENV);
+  put_scalars(&e, first + 1, n - 1);
+  let_go(&e, top);
+  return 1;
+}
+
+/* Only numbers, booleans and nils (most task results): no context, no
+** walk. Returns 0, having written nothing, otherwise. */
+static int encode_scalars(lua_State *L, int first, int n, cf_buffer *b) {
+  enc e = {.L = L, .b = b};
+  if (n > 16 || !all_scalars(L, first, n)) return 0;
+  if (cf_buffer_reserve(b, 1 + 9 * (size_t)n) != 0) return 0;
+  put_varint(&e, (uint64_t)n);
+  put_scalars(&e, first, n);
+  return 1;
+}
+
+void lcf_encode_with(lua_State *L, int cidx, int first, int n,
+                     cf_buffer *b, const lcf_encode_opts *opts) {
+  static const lcf_encode_opts defaults = {.root = "value", .bare = 1,
+                                           .allow_objects = 1};
+  enc e = {.L = L, .b = b};
+  segment path[MAX_PATH];
+  int i, top = lua_gettop(L);
+  if (opts && opts->fn_first) {
+    if (cidx != 0 &&
+        encode_simple_task(L, cidx, lua_absindex(L, first), n, b, opts))
+      return;
+  } else if (encode_scalars(L, lua_absindex(L, first), n, b)) {
+    return;
+  }
+  first = lua_absindex(L, first);
+  luaL_checkstack(L, 16, "too many values");
+  e.o = opts ? opts : &defaults;
+  e.path = path;
+  if (cidx == 0) {
+    lcf_transfer_context(L);
+    cidx = lua_gettop(L);
+  }
+  e.cidx = cidx;
+  e.c = e.home = lua_touserdata(L, cidx);
+  if (e.c->busy) {                   /* a finalizer encoding mid-encode */
+    e.c = lcf_ctx_new(L);
+    e.cidx = lua_gettop(L);
+  }
+  hold(&e);
+  seen_begin(e.c);
+  e.c->used = 0;
+  e.nnum = 0;
+  e.names_checked = 0;
+  e.depth = e.npath = 0;
+  put_varint(&e, (uint64_t)n);
+  for (i = 0; i < n; i++) {
+    int t = lua_type(L, first + i);
+    if (t == LUA_TNUMBER) {            /* map chunks send many of these */
+      put_number(&e, L, first + i);
+      continue;
+    }
+    if (i == 0 && e.o->fn_first)
+      push_path(&e, SEG_FUNCTION, 0, 0, NULL);
+    else
+      push_path(&e, SEG_ROOT, n == 1 && e.o->bare ? 0 : i + !e.o->fn_first,
+                0, NULL);
+    encode_value(&e, first + i, t, 1);
+    e.npath--;
+  }
+  let_go(&e, top);
+}
+
+void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,
+                const lcf_encode_opts *opts) {
+  lcf_encode_with(L, 0, first, n, b, opts);
+}

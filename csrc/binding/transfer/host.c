@@ -1,0 +1,33 @@
+/*
+** host.c -- the parts of the C API (concurrent.h) that a host program
+** uses to exchange Lua values with C tasks.
+*/
+#include <lauxlib.h>
+
+#include "../../concurrent_lua.h"
+#include "transfer.h"
+
+int cf_lua_push_payload(lua_State *L, const cf_buffer *payload) {
+  return lcf_decode(L, payload, 0);
+}
+
+static int encode_body(lua_State *L) {
+  cf_buffer *out = lua_touserdata(L, lua_upvalueindex(1));
+  lcf_encode(L, 1, lua_gettop(L), out, NULL);
+  return 0;
+}
+
+int cf_lua_encode(lua_State *L, int first, int n, cf_buffer *out) {
+  int i;
+  first = lua_absindex(L, first);
+  cf_buffer_reset(out);
+  lua_pushlightuserdata(L, out);
+  lua_pushcclosure(L, encode_body, 1);
+  luaL_checkstack(L, n, "too many values");
+  for (i = 0; i < n; i++) lua_pushvalue(L, first + i);
+  if (lua_pcall(L, n, 0, 0) != LUA_OK) {
+    cf_buffer_reset(out);
+    return -1;
+  }
+  return 0;
+}
