@@ -3,27 +3,43 @@
 #
 #   make            build build/concurrent/core.so and build/libconcurrent.a
 #   make test       install what is missing, build, run the C and busted tests
+#   make busted     build what the specs need and run them (BUSTED_ARGS)
 #   make demo       run the tour of examples with short timings
-#   make install    PREFIX, DESTDIR, LUA_CMODULE_DIR, LUA_MODULE_DIR
+#   make install    PREFIX, DESTDIR, LUA_CMODULE_DIR, LUA_MODULE_DIR, LIBDIR,
+#                   INCLUDEDIR; BYTECODE=1 installs the Lua modules precompiled
+#   make env        the exports that let lua5.4 find this build from a clone:
+#                   eval "$(make -s env)"
+#   WERROR=1        warnings are errors (CI); never the default, so a newer
+#                   compiler's new warning cannot break an install
 
 LUA_VERSION      ?= 5.4
 LUA              ?= lua$(LUA_VERSION)
 PKG_CONFIG       ?= pkg-config
-LUA_INCDIR       ?= $(shell $(PKG_CONFIG) --variable=includedir lua$(LUA_VERSION) 2>/dev/null)/lua$(LUA_VERSION)
 PREFIX           ?= /usr/local
 LUA_CMODULE_DIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUA_MODULE_DIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 LIBDIR           ?= $(PREFIX)/lib
 INCLUDEDIR       ?= $(PREFIX)/include
+PKGCONFIGDIR     ?= $(LIBDIR)/pkgconfig
 DESTDIR          ?=
-BUSTED           ?= /usr/bin/busted
+BUSTED           ?= $(shell command -v busted 2>/dev/null || echo busted)
 BUILD            ?= build
+BYTECODE         ?=
+
+# lua.h: where pkg-config says, else the usual places (computed once).
+ifndef LUA_INCDIR
+LUA_INCDIR := $(patsubst %/lua.h,%,$(firstword $(wildcard $(addsuffix /lua.h,\
+  $(shell $(PKG_CONFIG) --variable=includedir lua$(LUA_VERSION) 2>/dev/null)/lua$(LUA_VERSION) \
+  /usr/include/lua$(LUA_VERSION) /usr/local/include/lua$(LUA_VERSION) \
+  /usr/include/lua-$(LUA_VERSION) /usr/local/include/lua-$(LUA_VERSION) \
+  /usr/local/include /usr/include))))
+endif
 
 CC               ?= cc
 OPT              ?= -O2 -g
-WARN             := -Wall -Wextra -Werror
+WARN             := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
 BASE_CFLAGS      := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN)
-ALL_CFLAGS        = $(BASE_CFLAGS) $(OPT) -I$(LUA_INCDIR) $(CFLAGS) $(SANITIZE)
+ALL_CFLAGS        = $(BASE_CFLAGS) $(OPT) $(if $(LUA_INCDIR),-I$(LUA_INCDIR)) $(CFLAGS) $(SANITIZE)
 ALL_LDFLAGS       = -pthread $(LDFLAGS) $(SANITIZE)
 
 CORE_SRC    := $(wildcard csrc/core/*.c)
@@ -31,28 +47,27 @@ BINDING_SRC := $(wildcard csrc/binding/*.c csrc/binding/*/*.c)
 CORE_OBJ    := $(CORE_SRC:csrc/%.c=$(BUILD)/%.o)
 BINDING_OBJ := $(BINDING_SRC:csrc/%.c=$(BUILD)/%.o)
 HEADERS     := $(wildcard csrc/*.h csrc/core/*.h csrc/binding/*/*.h)
+PUBLIC_HEADERS := csrc/concurrent.h csrc/concurrent_lua.h
 C_TESTS     := $(patsubst csrc/test/%.c,$(BUILD)/test/%,$(wildcard csrc/test/test_*.c))
+
+CF_VERSION  := $(shell sed -n 's/^\#define CF_VERSION "\(.*\)"/\1/p' csrc/concurrent.h)
 
 MODULE := $(BUILD)/concurrent/core.so
 CORELIB := $(BUILD)/libconcurrent.a
 
-# The Lua modules, precompiled: compiling futures.lua from source is most
-# of a `require "concurrent.futures"` (~0.8 ms of ~1.2), loading its
-# bytecode ~0.1 ms. `make` writes $(BUILD)/lua/concurrent/*.lua as binary
-# chunks and `make install` installs them under the .lua names: Lua's
-# loaders (loadfile, package.searchers) take a binary chunk from any file,
-# by its leading ESC byte. Bytecode is tied to the interpreter's version
-# and number sizes, so it is made by $(LUA) on the machine that builds and
-# installs (luarocks passes its own interpreter as LUA), never shipped.
-# Debug info is kept so tracebacks keep their lines; the chunk names read
-# "@concurrent/futures.lua" whatever the build directory. The dev tree
-# (specs, examples: lua/?.lua) keeps using the sources.
+# The Lua modules install as sources, as rocks do (tools that read the
+# installed files get text). BYTECODE=1 installs them precompiled instead
+# ($(BUILD)/lua/concurrent/*.lua, binary chunks under the .lua names, which
+# Lua's loaders take by their leading ESC byte): made by $(LUA) on the
+# machine that installs, since bytecode is tied to the interpreter's version
+# and number sizes, with debug info and "@concurrent/x.lua" chunk names.
 LUA_SRC      := $(wildcard lua/concurrent/*.lua)
 LUA_BYTECODE := $(LUA_SRC:lua/%=$(BUILD)/lua/%)
+LUA_INSTALL   = $(if $(filter 1,$(BYTECODE)),$(LUA_BYTECODE),$(LUA_SRC))
 
-.PHONY: all test demo bench install clean deps check-deps c-tests busted layers
+.PHONY: all test demo bench install clean deps c-tests busted layers docs-check env
 
-all: $(MODULE) $(CORELIB) $(LUA_BYTECODE)
+all: $(MODULE) $(CORELIB) $(if $(filter 1,$(BYTECODE)),$(LUA_BYTECODE))
 
 $(BUILD)/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -80,9 +95,18 @@ $(BUILD)/test/%: csrc/test/%.c csrc/test/check.h $(CORELIB) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(CORELIB) $(ALL_LDFLAGS)
 
-# Install what is missing from Debian's packages (as root), or say how.
+# test_payload reads what the writer wrote through the decoder: it links
+# the layers the transfer needs (as the fuzz targets do) and liblua.
+PAYLOAD_TEST_OBJ = $(CORE_OBJ) $(filter $(BUILD)/binding/runtime/% $(BUILD)/binding/transfer/%,$(BINDING_OBJ))
+$(BUILD)/test/test_payload: csrc/test/test_payload.c $(PAYLOAD_TEST_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(PAYLOAD_TEST_OBJ) $(ALL_LDFLAGS) -llua$(LUA_VERSION) -lm -ldl
+
+# Check that what the build and the tests need is here (commands and lua.h,
+# no package manager asked); if not, install it from Debian's packages (as
+# root), or say what is missing.
 deps:
-	@sh .ci/deps.sh
+	@sh .ci/deps-check.sh "$(LUA)" "$(LUA_INCDIR)" "$(CC)" "$(BUSTED)"
 	@sh .ci/deps-optional.sh
 
 # Lower layers never use higher ones (ARCHITECTURE.md): includes and the
@@ -90,11 +114,12 @@ deps:
 layers: $(CORE_OBJ) $(BINDING_OBJ)
 	@sh csrc/layers.sh $(BUILD)
 
+# docs/reference.md's C API section names what the public headers declare.
+docs-check:
+	@sh docs/check-c-api.sh
+
 c-tests: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do $(TEST_ENV) $$t; done
-
-busted: $(MODULE)
-	@sh spec/run.sh $(LUA) $(BUSTED) $(BUSTED_ARGS)
 
 # Fragments add their own targets, and to TEST_DEPS what `make test`
 # needs built before the specs run.
@@ -102,8 +127,12 @@ TEST_DEPS :=
 -include examples/examples.mk bench/bench.mk spec/sanitize.mk csrc/fuzz/fuzz.mk \
   examples/trace/trace.mk
 
+# After the fragments: TEST_DEPS is complete here.
+busted: $(MODULE) $(TEST_DEPS)
+	@sh spec/run.sh $(LUA) $(BUSTED) $(BUSTED_ARGS)
+
 test: deps
-	@$(MAKE) --no-print-directory all layers c-tests $(TEST_DEPS)
+	@$(MAKE) --no-print-directory all layers docs-check c-tests $(TEST_DEPS)
 	@$(MAKE) --no-print-directory busted
 
 demo: deps
@@ -114,13 +143,25 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(LUA)
 
-install: $(MODULE) $(CORELIB) $(LUA_BYTECODE)
+# The C module, the Lua modules, and for C hosts the static core library,
+# the headers and a pkg-config file (pkg-config --cflags --libs concurrent).
+install: $(MODULE) $(CORELIB) $(LUA_INSTALL)
 	install -d $(DESTDIR)$(LUA_CMODULE_DIR)/concurrent $(DESTDIR)$(LUA_MODULE_DIR)/concurrent
 	install -m 755 $(MODULE) $(DESTDIR)$(LUA_CMODULE_DIR)/concurrent/core.so
-	install -m 644 $(LUA_BYTECODE) $(DESTDIR)$(LUA_MODULE_DIR)/concurrent/
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(LUA_INSTALL) $(DESTDIR)$(LUA_MODULE_DIR)/concurrent/
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 $(CORELIB) $(DESTDIR)$(LIBDIR)/libconcurrent.a
-	install -m 644 csrc/concurrent.h $(DESTDIR)$(INCLUDEDIR)/concurrent.h
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(CF_VERSION)|' \
+	  csrc/concurrent.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/concurrent.pc
+
+# For a shell in a clone: eval "$$(make -s env)" lets lua5.4 (a user's own
+# script, anywhere) find this build: the C module in $(BUILD), the Lua
+# modules in lua/.
+env:
+	@top=$$(pwd); \
+	echo "export LUA_PATH=\"$$top/lua/?.lua;$$top/lua/?/init.lua;;\""; \
+	echo "export LUA_CPATH=\"$$top/$(BUILD)/?.so;;\""
 
 clean:
 	rm -rf $(BUILD) build-*

@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")/.."
 sh .ci/deps-reliability.sh
-make --no-print-directory asan
-make --no-print-directory tsan
-make --no-print-directory stress
-make --no-print-directory fuzz
+make --no-print-directory asan WERROR=1
+make --no-print-directory tsan WERROR=1
+make --no-print-directory stress WERROR=1
+make --no-print-directory fuzz WERROR=1

@@ -12,6 +12,7 @@ local M = {
     {w = "B", unit = "x", min = 1.95},
     {w = "C", unit = "ms", floor = 1.25, info = "python-pickle"},
     {w = "C'", unit = "ms", floor = 1.25, peer = "python-pickle", ratio = 1},
+    {w = "P", unit = "ms"},   -- no goal: shown against plain tables (notes)
     {w = "D", unit = "ms", floor = 1.25},
     {w = "require", unit = "ms", max = 1},
     {w = "M", unit = "MB", max = 15},

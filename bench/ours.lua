@@ -30,6 +30,9 @@ Workloads (sizes of the issue unless --quick):
        warmed-up 1-worker pool; ms per round trip (mean of 10 per run).
   C'   the same with 10,000 records {id = i, name = "name"..i,
        tags = {"a", "b"}}.
+  P    the same with 10,000 Point objects (a Lua class whose __reduce
+       returns Point.new, x, y), against the same data as plain tables
+       {x =, y =} in the same run (params.plain_ms); ms per round trip.
   D    ThreadPoolExecutor(2), two submits, both results, shutdown(true);
        ms per lifecycle (mean of 50 per run).
   require  wall time of require "concurrent.futures" in a fresh lua5.4
@@ -47,12 +50,12 @@ local WORKERS = 2
 
 local FULL = {
   A_n = 100000, Ap_n = 1000000, chunksize = 1000, App_n = 2000,
-  B_N = 1200000, C_len = 100000, Cp_len = 10000, C_inner = 10,
+  B_N = 1200000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 10,
   D_inner = 50, require_n = 11, M_n = 100000,
 }
 local QUICK = {
   A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,
-  B_N = 300000, C_len = 100000, Cp_len = 10000, C_inner = 2,
+  B_N = 300000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 2,
   D_inner = 10, require_n = 3, M_n = 100000,
 }
 
@@ -93,10 +96,10 @@ end
 -- The child modes (fresh processes for require and M).
 
 if arg[1] == "--_require-child" then
-  -- Time what a user gets after `make install`: the Lua modules as the
-  -- bytecode `make` writes next to the C module (CONCURRENT_CPATH's
-  -- "?.so" -> "lua/?.lua"), unless CONCURRENT_LPATH names other modules.
-  -- The source tree stays behind them, for a build made before bytecode.
+  -- Time what a user gets after `make install`: the Lua sources, or the
+  -- bytecode `make BYTECODE=1` writes next to the C module
+  -- (CONCURRENT_CPATH's "?.so" -> "lua/?.lua") when there is some, unless
+  -- CONCURRENT_LPATH names other modules. The source tree stays behind.
   if not os.getenv("CONCURRENT_LPATH") then
     local cdir = (os.getenv("CONCURRENT_CPATH") or "build/?.so"):match("^[^;]*")
     package.path = cdir:gsub("%?%.so$", "lua/?.lua") .. ";" .. package.path
@@ -320,6 +323,42 @@ local function run_Cp(S, R)
   run_C_like(S, R, "C'", t, S.Cp_len .. " records")
 end
 
+-- A class that crosses by value through __reduce (issue 14).
+local Point = {}
+Point.__index = Point
+function Point.new(x, y) return setmetatable({x = x, y = y}, Point) end
+function Point:norm2() return self.x * self.x + self.y * self.y end
+function Point.__reduce(p) return Point.new, p.x, p.y end
+
+local function run_P(S, R)
+  local inner = S.C_inner
+  local points, plain = {}, {}
+  for i = 1, S.P_len do
+    points[i] = Point.new(i, i * 0.5)
+    plain[i] = {x = i, y = i * 0.5}
+  end
+  local ex <close> = futures.ThreadPoolExecutor(1)
+  warm(ex, identity, 10)
+  local back = ex:submit(identity, points):result()
+  assert(#back == S.P_len and getmetatable(back[1]) ~= nil and back[7]:norm2() == 49 + 12.25,
+         "P: the points came back wrong")
+  local function time(data)
+    collectgarbage()
+    local t0 = now()
+    for _ = 1, inner do back = ex:submit(identity, data):result() end
+    back = nil
+    return (now() - t0) / inner * 1e3
+  end
+  local runs, plain_runs = {}, {}
+  for _ = 1, R do
+    plain_runs[#plain_runs + 1] = time(plain)
+    runs[#runs + 1] = time(points)
+  end
+  emit("P", runs, "ms", {payload = S.P_len .. " Points (__reduce)", inner = inner,
+    workers = 1, plain_ms = median(plain_runs),
+    per_point_us = (median(runs) - median(plain_runs)) / S.P_len * 1e3})
+end
+
 local function run_D(S, R)
   local inner = S.D_inner
   local runs = {}
@@ -369,8 +408,8 @@ end
 ---------------------------------------------------------------------------
 
 local RUNNERS = {A = run_A, ["A'"] = run_Ap, ["A''"] = run_App, B = run_B,
-                 C = run_C, ["C'"] = run_Cp, D = run_D, M = run_M}
-local ORDER = {"A", "A'", "A''", "B", "C", "C'", "D", "M"}
+                 C = run_C, ["C'"] = run_Cp, P = run_P, D = run_D, M = run_M}
+local ORDER = {"A", "A'", "A''", "B", "C", "C'", "P", "D", "M"}
 local ALIASES = {Ap = "A'", App = "A''", Cp = "C'", require = "D"}
 
 local function usage(msg)

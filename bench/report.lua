@@ -113,11 +113,13 @@ for _, g in ipairs(GOALS) do
     check.goal_max = g.max
     if ours then met = ours <= g.max end
     if floor then check.floor_meets_goal = floor <= g.max end
-  else
+  elseif g.min then
     goal_txt = ">= " .. fmt(g.min)
     check.goal_min = g.min
     if ours then met = ours >= g.min end
     if floor then check.floor_meets_goal = floor >= g.min end
+  else
+    goal_txt = "-"
   end
   local vs = ""
   local peer = g.peer or g.info
@@ -244,6 +246,15 @@ if #notes > 0 then
   print("floor (" .. FLOOR .. ", bench/floor/floor.c): bare pthreads and the "
     .. "Lua C API, no library, glibc's mmap and trim thresholds fixed; medians")
   for _, n in ipairs(notes) do print((markdown and "- " or "  ") .. n) end
+end
+do   -- P: the cost of __reduce against the same data as plain tables
+  local pm, pr = get("concurrent", "P")
+  if pm and pr.params and pr.params.plain_ms then
+    print()
+    print(string.format("%sP: 10,000 Points by __reduce %s ms, the same data as "
+      .. "plain tables %s ms (%.2f us more a point)", markdown and "- " or "",
+      fmt(pm), fmt(pr.params.plain_ms), pr.params.per_point_us or 0))
+  end
 end
 
 for _, r in ipairs(records) do

@@ -110,7 +110,9 @@ int cf_future_cancel(cf_future *f);
 int cf_future_set_running(cf_future *f);
 /* Finish a future. The payload is moved into the future (payload is left
 ** empty); traceback may be NULL. CF_ESTATE if already finished/cancelled
-** (the payload is then left with the caller). */
+** (the payload is then left with the caller). With no memory to keep the
+** payload or the traceback, f finishes as CF_OUTCOME_NOMEM (the payload
+** is freed). */
 int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
                      const char *traceback);
 int cf_future_set_result(cf_future *f, const void *data, size_t len);
@@ -216,17 +218,15 @@ uint64_t cf_thread_ident(void);
 
 /* ---------------------------------------------------------------------- */
 /* Lock: a non-reentrant lock that any thread may release (Python's Lock). */
-/* (The type is cf_lockobj because cf_lock is the mutex helper of          */
-/* object.h.)                                                              */
 
-typedef struct cf_lockobj cf_lockobj;
+typedef struct cf_lock cf_lock;
 
-cf_lockobj *cf_lock_new(void);
+cf_lock *cf_lock_new(void);
 /* 0 when acquired; CF_ETIMEDOUT on timeout or when !blocking and held. */
-int cf_lock_acquire(cf_lockobj *l, int blocking, double timeout);
+int cf_lock_acquire(cf_lock *l, int blocking, double timeout);
 /* 0, or CF_ESTATE if it is not locked. */
-int cf_lock_release(cf_lockobj *l);
-int cf_lock_locked(cf_lockobj *l);
+int cf_lock_release(cf_lock *l);
+int cf_lock_locked(cf_lock *l);
 
 /* ---------------------------------------------------------------------- */
 /* RLock: re-entrant, owned by a thread identity.                          */
@@ -254,7 +254,7 @@ int cf_rlock_acquire_restore(cf_rlock *r, uint64_t owner, long count);
 
 typedef struct cf_condition cf_condition;
 
-/* lock: a cf_lockobj or a cf_rlock (retained), or NULL for a new RLock.
+/* lock: a cf_lock or a cf_rlock (retained), or NULL for a new RLock.
 ** NULL if lock is another kind of object, or on ENOMEM. */
 cf_condition *cf_condition_new(void *lock);
 void *cf_condition_lock(cf_condition *c);  /* borrowed */

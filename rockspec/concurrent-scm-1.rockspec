@@ -23,15 +23,20 @@ build = {
     CFLAGS = "$(CFLAGS)",
     LUA_INCDIR = "$(LUA_INCDIR)",
     LUA_VERSION = "5.4",
-    -- `make` precompiles the Lua modules with this interpreter (the
-    -- installed .lua files are bytecode, which must match it).
     LUA = "$(LUA)",
   },
   install_target = "install",
+  -- The Lua modules install as sources. For C hosts, the static core
+  -- library, the headers and a pkg-config file go to c/ in the rock's own
+  -- directory (luarocks show --rock-dir concurrent), not among the C
+  -- modules: PKG_CONFIG_PATH=<rock-dir>/c/lib/pkgconfig pkg-config
+  -- --cflags --libs concurrent.
   install_variables = {
     PREFIX = "$(PREFIX)",
     LUA_CMODULE_DIR = "$(LIBDIR)",
     LUA_MODULE_DIR = "$(LUADIR)",
+    LIBDIR = "$(PREFIX)/c/lib",
+    INCLUDEDIR = "$(PREFIX)/c/include",
     LUA_VERSION = "5.4",
     LUA = "$(LUA)",
   },

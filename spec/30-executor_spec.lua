@@ -100,6 +100,17 @@ describe("ThreadPoolExecutor", function()
     end
   end)
 
+  it("takes a callable table as initializer, as everywhere a function is taken", function()
+    local init = setmetatable({tag = "called"}, {__call = function(self, a)
+      setup_value = self.tag .. a
+    end})
+    local ex <close> = futures.ThreadPoolExecutor{max_workers = 1, initializer = init,
+      initargs = {"!"}}
+    assert.equal("called!", ex:submit(function() return setup_value end):result(30))
+    assert.matches("initializer must be a function",
+      helpers.error_of(futures.ThreadPoolExecutor, {initializer = setmetatable({}, {})}))
+  end)
+
   it("is broken when the initializer fails: pending and later futures fail", function()
     local ex <close> = futures.ThreadPoolExecutor{max_workers = 2,
       initializer = function() error("no database") end}

@@ -214,17 +214,23 @@ describe("the host program (build/host)", function()
       "script task find_path%(0, 5%) %-> steps, on main thread = 5, false %(callback on the main thread: true%)",
       "script task find_path%(0, 10%) %-> steps, on main thread = 10, false %(callback on the main thread: true%)",
       "script task find_path%(0, 15%) %-> steps, on main thread = 15, false %(callback on the main thread: true%)",
-      -- a C task on the script's pool, its future handed to the script
-      "C task count_primes%(200000%) %-> limit, primes = 200000, 17984 %(callback on the main thread: true%)",
+      -- a C task on the script's pool, its future handed to the script;
+      -- its values (numbers, an array, a map) written with cf_payload_*
+      "C task count_primes%(200000%) %-> limit, primes = 200000, 17984, {2, 3, 5, 7, 11}, {limit=200000, primes=17984} %(callback on the main thread: true%)",
       -- a C task the host polled itself and delivered with its values
-      "C task count_primes%(50000%) = 50000, 5133 %(delivered by the host%)",
+      "C task count_primes%(50000%) = 50000, 5133, {2, 3, 5, 7, 11}, {limit=50000, primes=5133} %(delivered by the host%)",
     }
     for _, pattern in ipairs(expected) do
       assert.are.equal(1, count_matching(lines, "^%[frame %d+%] " .. pattern .. "$"), pattern)
     end
-    assert.is_truthy(lines[#lines - 1]:find("^%[frame %d+%] script: all done, host%.hits%(%) = 5$"))
-    local frames, hits = lines[#lines]:match("^host: (%d+) frames, (%d+) hits counted by the host$")
+    -- host.score, the host's C object shared by reference: the three script
+    -- tasks added 5 + 10 + 15 to it and the two C tasks 1 each, and it came
+    -- back from a task as the script's own box
+    assert.is_truthy(lines[#lines - 1]:find("^%[frame %d+%] script: all done, host%.hits%(%) = 5, " ..
+      "host%.Counter%(32%) %(the same box back: true%)$"))
+    local frames, hits, score = lines[#lines]:match("^host: (%d+) frames, (%d+) hits counted by the host, score (%d+)$")
     assert.are.equal("5", hits)
+    assert.are.equal("32", score)
     assert.is_true(tonumber(frames) > 1)   -- the work spanned several frames
     assert.are.equal(7, #lines)
   end)

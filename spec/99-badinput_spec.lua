@@ -56,7 +56,7 @@ local catalogue = {
   {"submit(42)", function() ex:submit(42) end, "bad argument #1 to 'submit'"},
   {"submit on a non-executor", function() ex.submit(42, fn) end, "bad argument #1"},
   {"submit(fn, coroutine)", function() ex:submit(fn, co) end, "cannot send coroutine at args%[1%]"},
-  {"submit(fn, io.stdout)", function() ex:submit(fn, io.stdout) end, "cannot send userdata at args%[1%]"},
+  {"submit(fn, io.stdout)", function() ex:submit(fn, io.stdout) end, "cannot send userdata %(FILE%*%) at args%[1%]"},
   {"submit(fn, {file = io.stdout})", function() ex:submit(fn, {file = io.stdout}) end, "args%[1%]%.file"},
   {"submit(fn, nested 1000 deep)", function() ex:submit(fn, nest(1000)) end, "nested deeper"},
   {"submit(C closure with upvalues)", function() ex:submit(string.gmatch("a", "a")) end, "cannot send"},

@@ -19,6 +19,7 @@
 #include "executors/executors.h"
 #include "classes/future_class.h"
 #include "classes/process_class.h"
+#include "runtime/boxes.h"
 #include "runtime/record.h"
 #include "transfer/transfer.h"
 #include "classes/sync_classes.h"
@@ -60,6 +61,14 @@ static int l_cpu_count(lua_State *L) {
   return 1;
 }
 
+/* core.callable(v): the library's one rule for what may be called (a
+** function, or a value whose metatable has a __call function), for the
+** Lua modules' argument checks. */
+static int l_callable(lua_State *L) {
+  lua_pushboolean(L, lcf_callable(L, 1));
+  return 1;
+}
+
 static int l_poll(lua_State *L) {
   lua_pushinteger(L, lcf_callbacks_run(L));
   return 1;
@@ -76,6 +85,7 @@ static const luaL_Reg functions[] = {
   {"isatty", l_isatty},
   {"sleep", l_sleep},
   {"poll", l_poll},
+  {"callable", l_callable},
   {"_transfer_stats", lcf_transfer_stats},
   {"monotonic", l_monotonic},
   {"cpu_count", l_cpu_count},

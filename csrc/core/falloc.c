@@ -28,13 +28,13 @@ typedef struct fblock {
   struct fblock *next_batch;   /* in the depot: the next batch */
 } fblock;
 
-typedef struct tlist {
+typedef struct thread_cache {
   fblock *head;
   int n;
   char *carve, *carve_end;     /* the rest of this thread's slab */
-} tlist;
+} thread_cache;
 
-static CF_TLS tlist local;
+static CF_TLS thread_cache local;
 
 static pthread_mutex_t depot_mu = PTHREAD_MUTEX_INITIALIZER;
 static fblock *depot;          /* batches of BATCH free blocks */
@@ -50,7 +50,7 @@ static void reinit_in_child(void) {
 
 /* Move up to BATCH blocks from the head of t's list (not empty) to the
 ** depot as one batch; returns how many moved. */
-static int give_batch(tlist *t) {
+static int give_batch(thread_cache *t) {
   fblock *batch = t->head, *last = batch;
   int k = 1;
   while (k < BATCH && last->next) {
@@ -59,17 +59,17 @@ static int give_batch(tlist *t) {
   }
   t->head = last->next;
   last->next = NULL;
-  cf_lock(&depot_mu);
+  cf_mutex_lock(&depot_mu);
   batch->next_batch = depot;
   depot = batch;
   atomic_fetch_add(&depot_batches, 1);
-  cf_unlock(&depot_mu);
+  cf_mutex_unlock(&depot_mu);
   return k;
 }
 
 /* A thread that ends gives its free blocks to the depot. */
 static void thread_exit(void *arg) {
-  tlist *t = arg;
+  thread_cache *t = arg;
   while (t->head) give_batch(t);
   t->n = 0;
 }
@@ -84,12 +84,12 @@ static void *carve(void) {
   if (local.carve == local.carve_end) {
     char *slab = malloc(SLAB_BYTES);
     if (slab == NULL) return NULL;
-    cf_lock(&depot_mu);
+    cf_mutex_lock(&depot_mu);
     if (nslabs == slabcap) {
       size_t cap = slabcap ? slabcap * 2 : 64;
       void **ns = realloc(slabs, cap * sizeof *ns);
       if (ns == NULL) {
-        cf_unlock(&depot_mu);
+        cf_mutex_unlock(&depot_mu);
         free(slab);
         return NULL;
       }
@@ -97,7 +97,7 @@ static void *carve(void) {
       slabcap = cap;
     }
     slabs[nslabs++] = slab;
-    cf_unlock(&depot_mu);
+    cf_mutex_unlock(&depot_mu);
     local.carve = slab;
     local.carve_end = slab + (SLAB_BYTES / CF_FBLOCK) * CF_FBLOCK;
   }
@@ -109,14 +109,14 @@ static void *carve(void) {
 void *cf_fblock_alloc(void) {
   fblock *b = local.head;
   if (b == NULL && atomic_load_explicit(&depot_batches, memory_order_relaxed)) {
-    cf_lock(&depot_mu);
+    cf_mutex_lock(&depot_mu);
     if (depot) {
       b = depot;
       depot = b->next_batch;
       atomic_fetch_sub(&depot_batches, 1);
       local.n = BATCH;
     }
-    cf_unlock(&depot_mu);
+    cf_mutex_unlock(&depot_mu);
   }
   if (b == NULL) return carve();
   local.head = b->next;

@@ -5,10 +5,10 @@
 **
 ** The state is one atomic word, so the common paths take no lock: a
 ** worker claims a task (PENDING -> RUNNING), a finisher claims the right
-** to write the payload (FW_CLAIMED), writes it, then publishes FINISHED
+** to write the payload (WORD_CLAIMED), writes it, then publishes FINISHED
 ** with a release CAS; readers that see FINISHED (acquire) read the
 ** payload, which never changes again. Only when someone waits, watches
-** or added a callback (flags FW_WAITED / FW_LISTENED, set under the lock
+** or added a callback (flags WORD_WAITED / WORD_LISTENED, set under the lock
 ** with a CAS that fails once the future is done) does the finisher take
 ** the lock to hand the future over and wake the sleepers.
 **
@@ -105,7 +105,7 @@ static inline uint32_t load_word(cf_future *f) {
 }
 
 static inline int is_done(uint32_t w) {
-  uint32_t s = w & FW_STATE;
+  uint32_t s = w & WORD_STATE;
   return s == CF_FINISHED || s == CF_CANCELLED;
 }
 
@@ -114,7 +114,7 @@ static inline int is_done(uint32_t w) {
 static CF_TLS cf_future *calling_future;
 
 static inline int is_settled(cf_future *f, uint32_t w) {
-  return is_done(w) && (!(w & FW_CALLING) || calling_future == f);
+  return is_done(w) && (!(w & WORD_CALLING) || calling_future == f);
 }
 
 int cf_future_settled(cf_future *f) {
@@ -140,7 +140,7 @@ static void *block_alloc(size_t words) {
 }
 
 static void block_free(cf_future *f) {
-  if (f->cap8 == CF_STD_WORDS) cf_fblock_free(f);
+  if (f->room_words == CF_STD_WORDS) cf_fblock_free(f);
   else free(f);
 }
 
@@ -158,7 +158,7 @@ cf_future *cf_future_new_sized(size_t room) {
   atomic_init(&f->word, CF_PENDING);
   f->len = 0;
   f->nrefs = 0;
-  f->cap8 = (uint8_t)words;
+  f->room_words = (uint8_t)words;
   f->next = NULL;
   f->fn = NULL;
   atomic_init(&f->x, NULL);
@@ -176,7 +176,7 @@ cf_future *cf_future_new(void) {
 static int store_data(cf_future *f, cf_buffer *b) {
   size_t room = cf_future_room_for(b);
   if (b->len == 0 && b->nrefs == 0) return 0;
-  if (room <= (size_t)f->cap8 * 8) {
+  if (room <= (size_t)f->room_words * 8) {
     /* memcpy with a NULL source is undefined even for 0 bytes (UBSan). */
     if (b->nrefs) memcpy(f->inl, b->refs, b->nrefs * sizeof(void *));
     if (b->len) memcpy((char *)f->inl + b->nrefs * sizeof(void *), b->data, b->len);
@@ -184,14 +184,14 @@ static int store_data(cf_future *f, cf_buffer *b) {
     f->nrefs = (uint8_t)b->nrefs;
     b->nrefs = 0;                            /* the references moved */
     b->len = 0;
-    atomic_fetch_or_explicit(&f->word, FW_INLINE, memory_order_relaxed);
+    atomic_fetch_or_explicit(&f->word, WORD_INLINE, memory_order_relaxed);
   } else {
     cf_buffer *h = malloc(sizeof *h);
     if (h == NULL) return -ENOMEM;
     *h = *b;
     cf_buffer_init(b);
     f->inl[0] = h;
-    atomic_fetch_or_explicit(&f->word, FW_HEAP, memory_order_relaxed);
+    atomic_fetch_or_explicit(&f->word, WORD_HEAP, memory_order_relaxed);
   }
   return 0;
 }
@@ -201,7 +201,7 @@ static int store_data(cf_future *f, cf_buffer *b) {
 static int take_data(cf_future *f, cf_buffer *dst) {
   uint32_t w = load_word(f);
   cf_buffer_reset(dst);
-  if (w & FW_INLINE) {
+  if (w & WORD_INLINE) {
     /* Room first, so that nothing has moved if there is none. */
     if (cf_buffer_reserve(dst, f->len) != 0) return -ENOMEM;
     if (dst->refcap < f->nrefs) {
@@ -218,31 +218,31 @@ static int take_data(cf_future *f, cf_buffer *dst) {
     dst->nrefs = f->nrefs;
     f->len = 0;
     f->nrefs = 0;
-    atomic_fetch_and_explicit(&f->word, ~FW_INLINE, memory_order_relaxed);
-  } else if (w & FW_HEAP) {
+    atomic_fetch_and_explicit(&f->word, ~WORD_INLINE, memory_order_relaxed);
+  } else if (w & WORD_HEAP) {
     cf_buffer *h = heap_of(f);
     cf_buffer_move(dst, h);
     free(h);
     f->inl[0] = NULL;
-    atomic_fetch_and_explicit(&f->word, ~FW_HEAP, memory_order_relaxed);
+    atomic_fetch_and_explicit(&f->word, ~WORD_HEAP, memory_order_relaxed);
   }
   return 0;
 }
 
 static void free_data(cf_future *f) {
   uint32_t w = load_word(f);
-  if (w & FW_INLINE) {
+  if (w & WORD_INLINE) {
     size_t i;
     for (i = 0; i < f->nrefs; i++) cf_release(f->inl[i]);
     f->len = 0;
     f->nrefs = 0;
-    atomic_fetch_and_explicit(&f->word, ~FW_INLINE, memory_order_relaxed);
-  } else if (w & FW_HEAP) {
+    atomic_fetch_and_explicit(&f->word, ~WORD_INLINE, memory_order_relaxed);
+  } else if (w & WORD_HEAP) {
     cf_buffer *h = heap_of(f);
     cf_buffer_free(h);
     free(h);
     f->inl[0] = NULL;
-    atomic_fetch_and_explicit(&f->word, ~FW_HEAP, memory_order_relaxed);
+    atomic_fetch_and_explicit(&f->word, ~WORD_HEAP, memory_order_relaxed);
   }
 }
 
@@ -260,7 +260,7 @@ void cf_future_take_input(cf_future *f, cf_buffer *b) {
 ** will touch (finishers take the input themselves, a worker takes it as
 ** it starts the task). */
 void cf_future_drop_input(cf_future *f) {
-  if ((load_word(f) & FW_STATE) == CF_CANCELLED) free_data(f);
+  if ((load_word(f) & WORD_STATE) == CF_CANCELLED) free_data(f);
 }
 
 /* In a pool worker, the input already moved to the worker's buffer. A
@@ -272,7 +272,7 @@ cf_buffer *cf_future_input(cf_future *f) {
   cf_buffer *h;
   if (f == cf_current_task) return cf_current_input;
   w = load_word(f);
-  if (w & FW_HEAP) return heap_of(f);
+  if (w & WORD_HEAP) return heap_of(f);
   h = malloc(sizeof *h);
   if (h == NULL) return NULL;
   cf_buffer_init(h);
@@ -281,7 +281,7 @@ cf_buffer *cf_future_input(cf_future *f) {
     return NULL;
   }
   f->inl[0] = h;
-  atomic_fetch_or_explicit(&f->word, FW_HEAP, memory_order_release);
+  atomic_fetch_or_explicit(&f->word, WORD_HEAP, memory_order_release);
   return h;
 }
 
@@ -365,7 +365,7 @@ static void future_destroy(void *obj) {
 /* State.                                                                 */
 
 cf_state cf_future_state(cf_future *f) {
-  return (cf_state)(load_word(f) & FW_STATE);
+  return (cf_state)(load_word(f) & WORD_STATE);
 }
 
 int cf_future_done(cf_future *f) {
@@ -386,7 +386,7 @@ static struct cf_callback *mark_done_locked(cf_future *f, stripe *s,
     x->callbacks = NULL;
     x->cb_tail = &x->callbacks;
   }
-  if (old & FW_WAITED) pthread_cond_broadcast(&s->cv);
+  if (old & WORD_WAITED) pthread_cond_broadcast(&s->cv);
   return cbs;
 }
 
@@ -411,50 +411,50 @@ static int publish(cf_future *f, uint32_t want, uint32_t clear,
   uint32_t old = load_word(f), nw;
   do {
     if (!ok(old)) return -1;
-    nw = (old & ~(FW_STATE | FW_OUTCOME | clear)) | want;
+    nw = (old & ~(WORD_STATE | WORD_OUTCOME | clear)) | want;
     /* With listeners, the future is "calling" until its callbacks ran:
     ** waits see it settled only then. */
-    if (is_done(nw) && (old & FW_LISTENED)) nw |= FW_CALLING;
+    if (is_done(nw) && (old & WORD_LISTENED)) nw |= WORD_CALLING;
   } while (!atomic_compare_exchange_weak_explicit(
       &f->word, &old, nw, memory_order_acq_rel, memory_order_acquire));
-  if (is_done(nw) && (old & (FW_WAITED | FW_LISTENED))) {
+  if (is_done(nw) && (old & (WORD_WAITED | WORD_LISTENED))) {
     stripe *s = stripe_of(f);
     struct cf_callback *cbs;
-    cf_lock(&s->mu);
+    cf_mutex_lock(&s->mu);
     cbs = mark_done_locked(f, s, old);
-    cf_unlock(&s->mu);
+    cf_mutex_unlock(&s->mu);
     run_callbacks(f, cbs);
-    if (nw & FW_CALLING) {
+    if (nw & WORD_CALLING) {
       /* Under the lock, so a waiter cannot sit between seeing the flag
       ** and sleeping. */
-      cf_lock(&s->mu);
-      if (atomic_fetch_and_explicit(&f->word, ~FW_CALLING,
-                                    memory_order_acq_rel) & FW_WAITED)
+      cf_mutex_lock(&s->mu);
+      if (atomic_fetch_and_explicit(&f->word, ~WORD_CALLING,
+                                    memory_order_acq_rel) & WORD_WAITED)
         pthread_cond_broadcast(&s->cv);
-      cf_unlock(&s->mu);
+      cf_mutex_unlock(&s->mu);
     }
   }
   return 0;
 }
 
 static int pending_unclaimed(uint32_t w) {
-  return (w & FW_STATE) == CF_PENDING && !(w & FW_CLAIMED);
+  return (w & WORD_STATE) == CF_PENDING && !(w & WORD_CLAIMED);
 }
 
 int cf_future_cancel(cf_future *f) {
   uint32_t w = load_word(f);
-  if ((w & FW_STATE) == CF_CANCELLED) return 1;
+  if ((w & WORD_STATE) == CF_CANCELLED) return 1;
   if (publish(f, CF_CANCELLED, 0, pending_unclaimed) == 0) return 1;
-  return (load_word(f) & FW_STATE) == CF_CANCELLED;
+  return (load_word(f) & WORD_STATE) == CF_CANCELLED;
 }
 
 int cf_future_set_running(cf_future *f) {
   uint32_t old = load_word(f);
   for (;;) {
-    if ((old & FW_STATE) == CF_CANCELLED) return CF_ECANCELLED;
+    if ((old & WORD_STATE) == CF_CANCELLED) return CF_ECANCELLED;
     if (!pending_unclaimed(old)) return CF_ESTATE;
     if (atomic_compare_exchange_weak_explicit(
-            &f->word, &old, (old & ~FW_STATE) | CF_RUNNING,
+            &f->word, &old, (old & ~WORD_STATE) | CF_RUNNING,
             memory_order_acq_rel, memory_order_acquire))
       return 0;
   }
@@ -469,22 +469,22 @@ int cf_future_start(cf_future *f, cf_buffer *dst) {
   uint32_t old = load_word(f);
   int rc;
   for (;;) {
-    if ((old & FW_STATE) == CF_CANCELLED) return CF_ECANCELLED;
+    if ((old & WORD_STATE) == CF_CANCELLED) return CF_ECANCELLED;
     if (!pending_unclaimed(old)) return CF_ESTATE;
     if (atomic_compare_exchange_weak_explicit(
-            &f->word, &old, (old & ~FW_STATE) | CF_RUNNING | FW_CLAIMED,
+            &f->word, &old, (old & ~WORD_STATE) | CF_RUNNING | WORD_CLAIMED,
             memory_order_acq_rel, memory_order_acquire))
       break;
   }
   rc = 0;
   if (dst) rc = take_data(f, dst);
   else free_data(f);
-  atomic_fetch_and_explicit(&f->word, ~FW_CLAIMED, memory_order_release);
+  atomic_fetch_and_explicit(&f->word, ~WORD_CLAIMED, memory_order_release);
   return rc;
 }
 
 static int claimed(uint32_t w) {
-  return (w & FW_CLAIMED) != 0;
+  return (w & WORD_CLAIMED) != 0;
 }
 
 int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
@@ -493,12 +493,12 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
   cf_buffer input = CF_BUFFER_INIT;
   /* Claim: only one finisher writes the payload. */
   do {
-    if (is_done(old) || (old & FW_CLAIMED)) return CF_ESTATE;
+    if (is_done(old) || (old & WORD_CLAIMED)) return CF_ESTATE;
   } while (!atomic_compare_exchange_weak_explicit(
-      &f->word, &old, old | FW_CLAIMED, memory_order_acq_rel,
+      &f->word, &old, old | WORD_CLAIMED, memory_order_acq_rel,
       memory_order_acquire));
   /* A task input still here (a C task that never took it) goes first. */
-  if ((old & (FW_INLINE | FW_HEAP)) && take_data(f, &input) != 0)
+  if ((old & (WORD_INLINE | WORD_HEAP)) && take_data(f, &input) != 0)
     free_data(f);
   /* Out of memory for the traceback or the payload: finish all the same,
   ** as CF_OUTCOME_NOMEM (payload empty), so the failure is reported. */
@@ -515,11 +515,11 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
   ** right after result() returns reuses this worker instead of making
   ** one. */
   if (f == cf_current_task && cf_current_finishing &&
-      (old & FW_STATE) == CF_RUNNING) {
+      (old & WORD_STATE) == CF_RUNNING) {
     atomic_fetch_add(cf_current_finishing, 1);
     cf_current_counted = 1;
   }
-  publish(f, CF_FINISHED | ((uint32_t)how << FW_OSHIFT), FW_CLAIMED, claimed);
+  publish(f, CF_FINISHED | ((uint32_t)how << WORD_OUTCOME_SHIFT), WORD_CLAIMED, claimed);
   cf_buffer_free(&input);
   return 0;
 }
@@ -566,11 +566,11 @@ int cf_future_wait(cf_future *f, double timeout) {
   }
   cf_deadline_set(&d, timeout);
   s = stripe_of(f);
-  cf_lock(&s->mu);
+  cf_mutex_lock(&s->mu);
   w = load_word(f);
   while (!is_settled(f, w)) {
-    if (!(w & FW_WAITED)) {
-      if (!atomic_compare_exchange_weak_explicit(&f->word, &w, w | FW_WAITED,
+    if (!(w & WORD_WAITED)) {
+      if (!atomic_compare_exchange_weak_explicit(&f->word, &w, w | WORD_WAITED,
                                                  memory_order_acq_rel,
                                                  memory_order_acquire))
         continue;                            /* w reloaded: re-check */
@@ -586,24 +586,24 @@ int cf_future_wait(cf_future *f, double timeout) {
     }
     w = load_word(f);
   }
-  cf_unlock(&s->mu);
+  cf_mutex_unlock(&s->mu);
   return rc;
 }
 
 cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb) {
   uint32_t w = load_word(f);
-  cf_outcome o = (w & FW_STATE) == CF_FINISHED
-                     ? (cf_outcome)((w & FW_OUTCOME) >> FW_OSHIFT)
+  cf_outcome o = (w & WORD_STATE) == CF_FINISHED
+                     ? (cf_outcome)((w & WORD_OUTCOME) >> WORD_OUTCOME_SHIFT)
                      : CF_OUTCOME_NONE;
   if (view) {
     cf_buffer_init(view);
     if (o != CF_OUTCOME_NONE) {
-      if (w & FW_INLINE) {
+      if (w & WORD_INLINE) {
         view->refs = f->inl;
         view->nrefs = view->refcap = f->nrefs;
         view->data = (unsigned char *)f->inl + f->nrefs * sizeof(void *);
         view->len = view->cap = f->len;
-      } else if (w & FW_HEAP) {
+      } else if (w & WORD_HEAP) {
         *view = *heap_of(f);
       }
     }
@@ -627,16 +627,16 @@ cf_outcome cf_future_outcome(cf_future *f, const cf_buffer **payload,
       static const cf_buffer empty = CF_BUFFER_INIT;
       struct cf_future_ext *x;
       *payload = &empty;
-      if (w & FW_HEAP) {
+      if (w & WORD_HEAP) {
         *payload = heap_of(f);
-      } else if ((w & FW_INLINE) && (x = get_ext(f)) != NULL) {
+      } else if ((w & WORD_INLINE) && (x = get_ext(f)) != NULL) {
         stripe *s = stripe_of(f);
-        cf_lock(&s->mu);
+        cf_mutex_lock(&s->mu);
         if (!x->has_view) {
           cf_future_peek(f, &x->view, NULL);
           x->has_view = 1;
         }
-        cf_unlock(&s->mu);
+        cf_mutex_unlock(&s->mu);
         *payload = &x->view;
       }
     }
@@ -650,8 +650,8 @@ static int listen_locked(cf_future *f) {
   uint32_t w = load_word(f);
   for (;;) {
     if (is_done(w)) return 1;
-    if (w & FW_LISTENED) return 0;
-    if (atomic_compare_exchange_weak_explicit(&f->word, &w, w | FW_LISTENED,
+    if (w & WORD_LISTENED) return 0;
+    if (atomic_compare_exchange_weak_explicit(&f->word, &w, w | WORD_LISTENED,
                                               memory_order_acq_rel,
                                               memory_order_acquire))
       return 0;
@@ -675,14 +675,14 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
   cb->fn = fn;
   cb->ud = ud;
   cb->next = NULL;
-  cf_lock(&s->mu);
+  cf_mutex_lock(&s->mu);
   if (!listen_locked(f)) {
     *x->cb_tail = cb;
     x->cb_tail = &cb->next;
-    cf_unlock(&s->mu);
+    cf_mutex_unlock(&s->mu);
     return 0;
   }
-  cf_unlock(&s->mu);
+  cf_mutex_unlock(&s->mu);
   fn(f, ud);
   free(cb);
   return 0;
@@ -705,23 +705,23 @@ struct cf_watch *cf_watch_new(cf_future *f, cf_waiter *w) {
 void cf_watch_attach(cf_future *f, struct cf_watch *wt) {
   struct cf_future_ext *x = ext_of(f);   /* made by cf_watch_new */
   stripe *s = stripe_of(f);
-  cf_lock(&s->mu);
+  cf_mutex_lock(&s->mu);
   if (listen_locked(f)) {
     cf_waiter_push(wt->w, f);
-    cf_unlock(&s->mu);
+    cf_mutex_unlock(&s->mu);
     free(wt);
     return;
   }
   wt->next = x->watches;
   x->watches = wt;
-  cf_unlock(&s->mu);
+  cf_mutex_unlock(&s->mu);
 }
 
 void cf_watch_detach(cf_future *f, cf_waiter *w) {
   struct cf_future_ext *x = ext_of(f);
   stripe *s = stripe_of(f);
   struct cf_watch **pp, *dead = NULL;
-  cf_lock(&s->mu);
+  cf_mutex_lock(&s->mu);
   for (pp = x ? &x->watches : NULL; pp && *pp != NULL; pp = &(*pp)->next) {
     if ((*pp)->w == w) {
       dead = *pp;
@@ -729,6 +729,6 @@ void cf_watch_detach(cf_future *f, cf_waiter *w) {
       break;
     }
   }
-  cf_unlock(&s->mu);
+  cf_mutex_unlock(&s->mu);
   free(dead);
 }

@@ -21,27 +21,27 @@
 struct cf_future_ext;
 
 /* The state word: bits 0-1 the cf_state, 2-4 the cf_outcome, and flags. */
-#define FW_STATE     0x03u
-#define FW_OUTCOME   0x1cu
-#define FW_OSHIFT    2
-#define FW_CLAIMED   0x20u   /* a finisher is writing the payload */
-#define FW_WAITED    0x40u   /* a thread waits on the stripe condition */
-#define FW_LISTENED  0x80u   /* callbacks or waiters are registered */
-#define FW_INLINE    0x100u  /* data is stored inline */
-#define FW_HEAP      0x200u  /* data is a cf_buffer pointed at by inl[0] */
-#define FW_CALLING   0x400u  /* done; its callbacks are being run */
+#define WORD_STATE     0x03u
+#define WORD_OUTCOME   0x1cu
+#define WORD_OUTCOME_SHIFT 2
+#define WORD_CLAIMED   0x20u   /* a finisher is writing the payload */
+#define WORD_WAITED    0x40u   /* a thread waits on the stripe condition */
+#define WORD_LISTENED  0x80u   /* callbacks or waiters are registered */
+#define WORD_INLINE    0x100u  /* data is stored inline */
+#define WORD_HEAP      0x200u  /* data is a cf_buffer pointed at by inl[0] */
+#define WORD_CALLING   0x400u  /* done; its callbacks are being run */
 
 struct cf_future {
   cf_object hdr;
   _Atomic uint32_t word;       /* state, outcome and flags above */
   uint16_t len;                /* inline data: bytes */
   uint8_t nrefs;               /* inline data: object references */
-  uint8_t cap8;                /* inline room, in 8-byte words */
+  uint8_t room_words;                /* inline room, in 8-byte words */
   struct cf_future *next;      /* pool queue link, guarded by the pool */
   cf_task_fn fn;               /* the task, owned by the pool until it runs */
   struct cf_future_ext *_Atomic x;  /* set once, freed with the future */
   /* Inline data: nrefs object pointers, then len bytes; the input while
-  ** the task is queued, the payload once finished. With FW_HEAP, inl[0]
+  ** the task is queued, the payload once finished. With WORD_HEAP, inl[0]
   ** is a malloc'd cf_buffer instead. */
   void *inl[];
 };

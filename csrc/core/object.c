@@ -50,11 +50,11 @@ void cf_cond_init(pthread_cond_t *c) {
   pthread_condattr_destroy(&a);
 }
 
-void cf_lock(pthread_mutex_t *m) {
+void cf_mutex_lock(pthread_mutex_t *m) {
   if (pthread_mutex_lock(m) != 0) abort();
 }
 
-void cf_unlock(pthread_mutex_t *m) {
+void cf_mutex_unlock(pthread_mutex_t *m) {
   if (pthread_mutex_unlock(m) != 0) abort();
 }
 

@@ -29,8 +29,8 @@ void cf_object_init(void *obj, const cf_kind *kind);  /* refs = 1 */
 /* Mutex and condition helpers: a failure here is a bug, so abort. */
 void cf_mutex_init(pthread_mutex_t *m);
 void cf_cond_init(pthread_cond_t *c);      /* on CLOCK_MONOTONIC */
-void cf_lock(pthread_mutex_t *m);
-void cf_unlock(pthread_mutex_t *m);
+void cf_mutex_lock(pthread_mutex_t *m);
+void cf_mutex_unlock(pthread_mutex_t *m);
 
 /* A deadline computed once from a timeout (negative: none). */
 typedef struct cf_deadline {

@@ -175,7 +175,7 @@ static void pool_destroy(void *obj) {
 static void pool_break(cf_pool *p, const char *msg) {
   cf_future *q, *next;
   const char *m;
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   if (!p->broken) {
     p->broken = 1;
     p->broken_msg = strdup(msg && *msg ? msg : "a worker failed to start");
@@ -183,7 +183,7 @@ static void pool_break(cf_pool *p, const char *msg) {
   q = take_queue(p);
   m = p->broken_msg ? p->broken_msg : "pool is broken";
   pthread_cond_broadcast(&p->work_cv);
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
     fail_broken(q, m);
@@ -265,14 +265,14 @@ static void *worker_main(void *arg) {
   }
   while (started) {
     cf_future *f;
-    cf_lock(&p->mu);
+    cf_mutex_lock(&p->mu);
     if (was_counted) atomic_fetch_sub(&p->finishing, 1);
     was_counted = 0;
     if (p->head == NULL && !p->shutdown && !p->broken) {
       atomic_fetch_add(&p->spinning, 1);
-      cf_unlock(&p->mu);
+      cf_mutex_unlock(&p->mu);
       queue_shows_work(p);
-      cf_lock(&p->mu);
+      cf_mutex_lock(&p->mu);
       atomic_fetch_sub(&p->spinning, 1);
     }
     while (p->head == NULL && !p->shutdown && !p->broken) {
@@ -287,17 +287,17 @@ static void *worker_main(void *arg) {
       if (p->head == NULL) p->tail = NULL;
       atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
     }
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     if (f == NULL) break;
     was_counted = run_task(p, f, ctx, &in);
   }
   if (started && p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
   cf_buffer_free(&in);
   current_pool = NULL;
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   p->nthreads--;
   pthread_cond_broadcast(&p->exit_cv);
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   cf_release(p);
   return NULL;
 }
@@ -329,15 +329,15 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
     fail_broken(f, "this pool belongs to the process that made it, not to a forked child");
     return f;
   }
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   if (p->shutdown) {
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     *rc = CF_ESHUTDOWN;
     return NULL;
   }
   if (p->broken) {
     char *m = strdup(p->broken_msg ? p->broken_msg : "pool is broken");
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     fail_broken(f, m ? m : "pool is broken");
     free(m);
     return f;
@@ -362,12 +362,12 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
     /* No thread to run it: take it back out. */
     p->head = p->tail = NULL;
     atomic_store_explicit(&p->queued, 0, memory_order_relaxed);
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     cf_release(f);                    /* the queue's reference */
     *rc = e;
     return NULL;
   }
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   return f;
 }
 
@@ -411,11 +411,11 @@ cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
 int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
   cf_future *q = NULL, *next;
   if (foreign(p)) return 0;   /* forked child: nothing to stop */
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   atomic_store(&p->shutdown, 1);
   if (cancel_futures) q = take_queue(p);
   pthread_cond_broadcast(&p->work_cv);
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
     cancel_task(q);
@@ -427,7 +427,7 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
     /* Claim the threads to reap (all but this one, if it is a worker) and
     ** join them straight away: a join returns once its thread is gone,
     ** so waiting for exit_cv first would only add a wake-up per thread. */
-    cf_lock(&p->mu);
+    cf_mutex_lock(&p->mu);
     reap = malloc((size_t)(p->ntids ? p->ntids : 1) * sizeof *reap);
     if (reap != NULL) {
       for (i = 0; i < p->ntids; i++) {
@@ -438,13 +438,13 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
       p->ntids = n;
       n = i;
     }
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     for (i = 0; i < n; i++) pthread_join(reap[i], NULL);
     free(reap);
     /* Threads another shutdown claimed (or none could be claimed). */
-    cf_lock(&p->mu);
+    cf_mutex_lock(&p->mu);
     while (p->nthreads > self) pthread_cond_wait(&p->exit_cv, &p->mu);
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
   }
   return 0;
 }
@@ -457,11 +457,11 @@ int cf_pool_wait_exit(cf_pool *p, double timeout) {
   int self = current_pool == p, rc = 0;
   if (foreign(p)) return 0;
   cf_deadline_set(&dl, timeout);
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   while (p->nthreads > self && rc == 0)
     rc = cf_cond_wait_until(&p->exit_cv, &p->mu, &dl);
   rc = p->nthreads > self ? CF_ETIMEDOUT : 0;
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   return rc;
 }
 
@@ -469,9 +469,9 @@ int cf_pool_wait_exit(cf_pool *p, double timeout) {
   int name(cf_pool *p) {                 \
     int v;                               \
     if (foreign(p)) return (expr); /* forked child: a private copy */ \
-    cf_lock(&p->mu);                     \
+    cf_mutex_lock(&p->mu);                     \
     v = (expr);                          \
-    cf_unlock(&p->mu);                   \
+    cf_mutex_unlock(&p->mu);                   \
     return v;                            \
   }
 

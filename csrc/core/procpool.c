@@ -368,10 +368,10 @@ static int spawn(cf_procpool *p, wproc *w) {
   w->pidfd = cf_pidfd_open(pid);
   w->state = W_STARTING;
   w->task = NULL;
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   w->pid = pid;
   p->nprocs++;
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   return 0;
 }
 
@@ -380,14 +380,14 @@ static int spawn(cf_procpool *p, wproc *w) {
 static void break_pool(cf_procpool *p, const char *msg) {
   cf_future *q, *next;
   const char *m;
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   if (!p->broken) {
     p->broken = 1;
     p->broken_msg = strdup(msg);
   }
   q = take_queue(p);
   m = p->broken_msg ? p->broken_msg : "the process pool is broken";
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
     fail_broken(q, m);
@@ -422,10 +422,10 @@ static int reap(cf_procpool *p, wproc *w, double grace) {
   if (w->pidfd >= 0) close(w->pidfd);
   w->fd = w->pidfd = -1;
   w->state = W_FREE;
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   w->pid = 0;
   p->nprocs--;
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   return st;
 }
 
@@ -469,14 +469,14 @@ static void check_exited(cf_procpool *p) {
 
 static cf_future *pop(cf_procpool *p) {
   cf_future *f;
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   f = p->head;
   if (f != NULL) {
     p->head = f->next;
     if (p->head == NULL) p->tail = NULL;
     p->nqueued--;
   }
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   return f;
 }
 
@@ -590,9 +590,9 @@ static void teardown(cf_procpool *p, int broken) {
     if (p->w[i].state != W_FREE) {
       shutdown(p->w[i].fd, SHUT_RDWR);
     }
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   m = p->broken_msg ? p->broken_msg : "the process pool is broken";
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   for (i = 0; i < p->max_workers; i++) {
     wproc *w = &p->w[i];
     if (w->state == W_FREE) continue;
@@ -618,18 +618,18 @@ static void *manager_main(void *arg) {
   }
   while (!broken) {
     int shutdown, nqueued, busy = 0, npf = 1, nopidfd = 0, i, n;
-    cf_lock(&p->mu);
+    cf_mutex_lock(&p->mu);
     broken = p->broken;
     shutdown = p->shutdown;
     nqueued = p->nqueued;
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     if (broken) break;
     grow(p, nqueued);
     dispatch(p);
-    cf_lock(&p->mu);
+    cf_mutex_lock(&p->mu);
     broken = p->broken;
     nqueued = p->nqueued;
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     if (broken) break;
     pf[0].fd = p->wakefd;
     pf[0].events = POLLIN;
@@ -661,24 +661,24 @@ static void *manager_main(void *arg) {
       if (!pf[i].revents || w->state == W_FREE) continue;
       if (pf[i].fd == w->fd) receive(p, w, &body);
       else lost(p, w);   /* the pidfd: it exited */
-      cf_lock(&p->mu);
+      cf_mutex_lock(&p->mu);
       broken = p->broken;
-      cf_unlock(&p->mu);
+      cf_mutex_unlock(&p->mu);
       if (broken) break;
     }
     if (nopidfd && !broken) check_exited(p);
-    cf_lock(&p->mu);
+    cf_mutex_lock(&p->mu);
     broken = p->broken;
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
   }
   teardown(p, broken);
   cf_buffer_free(&body);
   free(pf);
   free(who);
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   p->manager = 2;
   pthread_cond_broadcast(&p->done_cv);
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   cf_release(p);
   return NULL;
 }
@@ -725,9 +725,9 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
     fail_broken(f, m);
     return f;
   }
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   if (p->shutdown) {
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     cf_future_take_input(f, input);   /* a failed submit takes nothing */
     cf_release(f);
     *rc = CF_ESHUTDOWN;
@@ -735,13 +735,13 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   }
   if (p->broken) {
     char *m = strdup(p->broken_msg ? p->broken_msg : "the process pool is broken");
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     fail_broken(f, m ? m : "the process pool is broken");
     free(m);
     return f;
   }
   if (p->manager == 0 && (e = start_manager(p)) != 0) {
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
     cf_future_take_input(f, input);
     cf_release(f);
     *rc = e;
@@ -753,7 +753,7 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   if (p->tail) p->tail->next = f; else p->head = f;
   p->tail = f;
   p->nqueued++;
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   wake(p);
   return f;
 }
@@ -761,10 +761,10 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
 int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
   cf_future *q = NULL, *next;
   if (foreign(p)) return 0;
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   p->shutdown = 1;
   if (cancel_futures) q = take_queue(p);
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
     cf_future_cancel(q);
@@ -774,9 +774,9 @@ int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
   }
   wake(p);
   if (wait) {
-    cf_lock(&p->mu);
+    cf_mutex_lock(&p->mu);
     while (p->manager == 1) pthread_cond_wait(&p->done_cv, &p->mu);
-    cf_unlock(&p->mu);
+    cf_mutex_unlock(&p->mu);
   }
   return 0;
 }
@@ -788,21 +788,21 @@ int cf_procpool_wait_done(cf_procpool *p, double timeout) {
   int rc = 0;
   if (foreign(p)) return 0;
   cf_deadline_set(&dl, timeout);
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   while (p->manager == 1 && rc == 0)
     rc = cf_cond_wait_until(&p->done_cv, &p->mu, &dl);
   rc = p->manager == 1 ? CF_ETIMEDOUT : 0;
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   return rc;
 }
 
 int cf_procpool_pids(cf_procpool *p, int *pids, int n) {
   int i, k = 0;
   if (foreign(p)) return 0;
-  cf_lock(&p->mu);
+  cf_mutex_lock(&p->mu);
   for (i = 0; i < p->max_workers && k < n; i++)
     if (p->w[i].pid > 0) pids[k++] = (int)p->w[i].pid;
-  cf_unlock(&p->mu);
+  cf_mutex_unlock(&p->mu);
   return k;
 }
 
@@ -811,9 +811,9 @@ int cf_procpool_pids(cf_procpool *p, int *pids, int n) {
   int name(cf_procpool *p) {             \
     int v;                               \
     if (foreign(p)) return (expr);       \
-    cf_lock(&p->mu);                     \
+    cf_mutex_lock(&p->mu);                     \
     v = (expr);                          \
-    cf_unlock(&p->mu);                   \
+    cf_mutex_unlock(&p->mu);                   \
     return v;                            \
   }
 

@@ -74,7 +74,7 @@ int cf_queue_put(cf_queue *q, cf_buffer *item, int block, double timeout) {
   int rc = 0;
   if (n == NULL) return -ENOMEM;
   n->next = NULL;
-  cf_lock(&q->m);
+  cf_mutex_lock(&q->m);
   if (IS_FULL(q) && block) {
     cf_deadline_set(&dl, timeout);
     while (IS_FULL(q) && rc == 0)
@@ -92,7 +92,7 @@ int cf_queue_put(cf_queue *q, cf_buffer *item, int block, double timeout) {
     n = NULL;
     pthread_cond_signal(&q->not_empty);
   }
-  cf_unlock(&q->m);
+  cf_mutex_unlock(&q->m);
   free(n);
   return rc;
 }
@@ -101,7 +101,7 @@ int cf_queue_get(cf_queue *q, cf_buffer *out, int block, double timeout) {
   cf_deadline dl;
   qnode *n = NULL;
   int rc = 0;
-  cf_lock(&q->m);
+  cf_mutex_lock(&q->m);
   if (q->size == 0 && block) {
     cf_deadline_set(&dl, timeout);
     while (q->size == 0 && rc == 0)
@@ -116,7 +116,7 @@ int cf_queue_get(cf_queue *q, cf_buffer *out, int block, double timeout) {
     q->size--;
     pthread_cond_signal(&q->not_full);
   }
-  cf_unlock(&q->m);
+  cf_mutex_unlock(&q->m);
   if (n != NULL) {
     cf_buffer_move(out, &n->item);   /* frees out's old contents */
     free(n);
@@ -126,9 +126,9 @@ int cf_queue_get(cf_queue *q, cf_buffer *out, int block, double timeout) {
 
 long cf_queue_qsize(cf_queue *q) {
   long v;
-  cf_lock(&q->m);
+  cf_mutex_lock(&q->m);
   v = q->size;
-  cf_unlock(&q->m);
+  cf_mutex_unlock(&q->m);
   return v;
 }
 
@@ -138,31 +138,31 @@ int cf_queue_empty(cf_queue *q) { return cf_queue_qsize(q) == 0; }
 
 int cf_queue_full(cf_queue *q) {
   int v;
-  cf_lock(&q->m);
+  cf_mutex_lock(&q->m);
   v = IS_FULL(q);
-  cf_unlock(&q->m);
+  cf_mutex_unlock(&q->m);
   return v;
 }
 
 int cf_queue_task_done(cf_queue *q) {
   int rc = 0;
-  cf_lock(&q->m);
+  cf_mutex_lock(&q->m);
   if (q->unfinished <= 0) rc = CF_ESTATE;
   else if (--q->unfinished == 0) pthread_cond_broadcast(&q->all_done);
-  cf_unlock(&q->m);
+  cf_mutex_unlock(&q->m);
   return rc;
 }
 
 int cf_queue_join(cf_queue *q, double timeout) {
   cf_deadline dl;
   int rc = 0;
-  cf_lock(&q->m);
+  cf_mutex_lock(&q->m);
   if (q->unfinished > 0) {
     cf_deadline_set(&dl, timeout);
     while (q->unfinished > 0 && rc == 0)
       rc = cf_cond_wait_until(&q->all_done, &q->m, &dl);
   }
   rc = q->unfinished > 0 ? CF_ETIMEDOUT : 0;
-  cf_unlock(&q->m);
+  cf_mutex_unlock(&q->m);
   return rc;
 }

@@ -52,27 +52,27 @@ cf_value *cf_value_new(void) {
 int cf_value_get(cf_value *v, cf_buffer *out) {
   int rc;
   cf_buffer_reset(out);
-  cf_lock(&v->m);
+  cf_mutex_lock(&v->m);
   rc = cf_buffer_copy(out, &v->cur);
-  cf_unlock(&v->m);
+  cf_mutex_unlock(&v->m);
   return rc;
 }
 
 void cf_value_set(cf_value *v, cf_buffer *in) {
   cf_buffer old;
-  cf_lock(&v->m);
+  cf_mutex_lock(&v->m);
   old = v->cur;
   v->cur = *in;
-  cf_unlock(&v->m);
+  cf_mutex_unlock(&v->m);
   cf_buffer_init(in);
   cf_buffer_free(&old);
 }
 
 int cf_value_apply(cf_value *v, cf_value_fn fn, void *ud) {
   int rc;
-  cf_lock(&v->m);
+  cf_mutex_lock(&v->m);
   rc = fn(&v->cur, ud);
-  cf_unlock(&v->m);
+  cf_mutex_unlock(&v->m);
   return rc;
 }
 
@@ -204,12 +204,12 @@ int cf_dict_get(cf_dict *d, const void *key, size_t klen, cf_buffer *out) {
   entry *e;
   int rc;
   if (out) cf_buffer_reset(out);   /* releases nothing under the mutex */
-  cf_lock(&d->m);
+  cf_mutex_lock(&d->m);
   e = find(d, h, key, klen, NULL);
   if (e == NULL) rc = 0;
   else if (out == NULL) rc = 1;
   else rc = cf_buffer_copy(out, &e->val) == 0 ? 1 : -ENOMEM;
-  cf_unlock(&d->m);
+  cf_mutex_unlock(&d->m);
   return rc;
 }
 
@@ -226,7 +226,7 @@ int cf_dict_set_owned(cf_dict *d, uint64_t owner, const void *key,
   fresh->klen = klen;
   if (klen) memcpy(fresh->key, key, klen);
   cf_buffer_init(&old);
-  cf_lock(&d->m);
+  cf_mutex_lock(&d->m);
   wait_for_update(d, owner);
   e = find(d, h, key, klen, NULL);
   if (e != NULL) {
@@ -237,7 +237,7 @@ int cf_dict_set_owned(cf_dict *d, uint64_t owner, const void *key,
     insert(d, fresh);
     fresh = NULL;
   }
-  cf_unlock(&d->m);
+  cf_mutex_unlock(&d->m);
   cf_buffer_init(val);
   free(fresh);
   cf_buffer_free(&old);
@@ -252,7 +252,7 @@ int cf_dict_delete_owned(cf_dict *d, uint64_t owner, const void *key,
                          size_t klen) {
   uint64_t h = fnv1a(key, klen);
   entry *e, **link = NULL;
-  cf_lock(&d->m);
+  cf_mutex_lock(&d->m);
   wait_for_update(d, owner);
   e = find(d, h, key, klen, &link);
   if (e != NULL) {
@@ -261,7 +261,7 @@ int cf_dict_delete_owned(cf_dict *d, uint64_t owner, const void *key,
     if (e->next) e->next->prev = e->prev; else d->last = e->prev;
     d->count--;
   }
-  cf_unlock(&d->m);
+  cf_mutex_unlock(&d->m);
   if (e == NULL) return 0;
   cf_buffer_free(&e->val);
   free(e);
@@ -274,9 +274,9 @@ int cf_dict_delete(cf_dict *d, const void *key, size_t klen) {
 
 size_t cf_dict_len(cf_dict *d) {
   size_t n;
-  cf_lock(&d->m);
+  cf_mutex_lock(&d->m);
   n = d->count;
-  cf_unlock(&d->m);
+  cf_mutex_unlock(&d->m);
   return n;
 }
 
@@ -287,14 +287,14 @@ int cf_dict_keys(cf_dict *d, cf_buffer **keys, size_t *n) {
   int rc = 0;
   *keys = NULL;
   *n = 0;
-  cf_lock(&d->m);
+  cf_mutex_lock(&d->m);
   arr = calloc(d->count ? d->count : 1, sizeof *arr);
   if (arr == NULL) rc = -ENOMEM;
   for (e = d->first; rc == 0 && e != NULL; e = e->next) {
     rc = cf_buffer_append(&arr[i], e->key, e->klen);
     i++;
   }
-  cf_unlock(&d->m);
+  cf_mutex_unlock(&d->m);
   if (rc != 0) {
     cf_dict_keys_free(arr, i);
     return rc;
@@ -314,7 +314,7 @@ void cf_dict_keys_free(cf_buffer *keys, size_t n) {
 int cf_dict_update_begin(cf_dict *d, uint64_t owner) {
   cf_deadline forever;
   if (owner == 0) return CF_ESTATE;
-  cf_lock(&d->m);
+  cf_mutex_lock(&d->m);
   if (d->upd_depth > 0 && d->upd_owner == owner)
     d->upd_depth++;
   else {
@@ -324,19 +324,19 @@ int cf_dict_update_begin(cf_dict *d, uint64_t owner) {
     d->upd_owner = owner;
     d->upd_depth = 1;
   }
-  cf_unlock(&d->m);
+  cf_mutex_unlock(&d->m);
   return 0;
 }
 
 int cf_dict_update_end(cf_dict *d, uint64_t owner) {
   int rc = 0;
-  cf_lock(&d->m);
+  cf_mutex_lock(&d->m);
   if (owner == 0 || d->upd_depth == 0 || d->upd_owner != owner)
     rc = CF_ESTATE;
   else if (--d->upd_depth == 0) {
     d->upd_owner = 0;
     pthread_cond_broadcast(&d->upd_cv);
   }
-  cf_unlock(&d->m);
+  cf_mutex_unlock(&d->m);
   return rc;
 }

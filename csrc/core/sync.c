@@ -47,7 +47,7 @@ void cf_thread_ident_adopt(uint64_t id) {
 /* ---------------------------------------------------------------------- */
 /* Lock.                                                                   */
 
-struct cf_lockobj {
+struct cf_lock {
   cf_object hdr;
   pthread_mutex_t m;
   pthread_cond_t cv;
@@ -56,7 +56,7 @@ struct cf_lockobj {
 };
 
 static void lock_destroy(void *o) {
-  cf_lockobj *l = o;
+  cf_lock *l = o;
   pthread_cond_destroy(&l->cv);
   pthread_mutex_destroy(&l->m);
   free(l);
@@ -64,8 +64,8 @@ static void lock_destroy(void *o) {
 
 static const cf_kind lock_kind = {"lock", lock_destroy};
 
-cf_lockobj *cf_lock_new(void) {
-  cf_lockobj *l = malloc(sizeof *l);
+cf_lock *cf_lock_new(void) {
+  cf_lock *l = malloc(sizeof *l);
   if (l == NULL) return NULL;
   cf_object_init(l, &lock_kind);
   cf_mutex_init(&l->m);
@@ -78,10 +78,10 @@ cf_lockobj *cf_lock_new(void) {
 /* A waiter that times out still re-checks the flag: if the lock was
 ** released at that moment it takes it, so a signal it may have absorbed
 ** is never lost. */
-int cf_lock_acquire(cf_lockobj *l, int blocking, double timeout) {
+int cf_lock_acquire(cf_lock *l, int blocking, double timeout) {
   cf_deadline dl;
   int rc = 0;
-  cf_lock(&l->m);
+  cf_mutex_lock(&l->m);
   if (l->locked && blocking) {
     cf_deadline_set(&dl, timeout);
     l->waiters++;
@@ -90,27 +90,27 @@ int cf_lock_acquire(cf_lockobj *l, int blocking, double timeout) {
   }
   if (l->locked) rc = CF_ETIMEDOUT;
   else { l->locked = 1; rc = 0; }
-  cf_unlock(&l->m);
+  cf_mutex_unlock(&l->m);
   return rc;
 }
 
-int cf_lock_release(cf_lockobj *l) {
+int cf_lock_release(cf_lock *l) {
   int rc = 0;
-  cf_lock(&l->m);
+  cf_mutex_lock(&l->m);
   if (!l->locked) rc = CF_ESTATE;
   else {
     l->locked = 0;
     if (l->waiters > 0) pthread_cond_signal(&l->cv);
   }
-  cf_unlock(&l->m);
+  cf_mutex_unlock(&l->m);
   return rc;
 }
 
-int cf_lock_locked(cf_lockobj *l) {
+int cf_lock_locked(cf_lock *l) {
   int v;
-  cf_lock(&l->m);
+  cf_mutex_lock(&l->m);
   v = l->locked;
-  cf_unlock(&l->m);
+  cf_mutex_unlock(&l->m);
   return v;
 }
 
@@ -169,13 +169,13 @@ int cf_rlock_acquire(cf_rlock *r, uint64_t owner, int blocking,
                      double timeout) {
   int rc = 0;
   if (owner == 0) return CF_ESTATE;
-  cf_lock(&r->m);
+  cf_mutex_lock(&r->m);
   if (r->owner == owner) {
     if (r->count == LONG_MAX) rc = -EOVERFLOW;
     else r->count++;
   } else
     rc = rlock_take(r, owner, 1, blocking, timeout);
-  cf_unlock(&r->m);
+  cf_mutex_unlock(&r->m);
   return rc;
 }
 
@@ -187,48 +187,48 @@ static void rlock_free_locked(cf_rlock *r) {
 
 int cf_rlock_release(cf_rlock *r, uint64_t owner) {
   int rc = 0;
-  cf_lock(&r->m);
+  cf_mutex_lock(&r->m);
   if (owner == 0 || r->owner != owner) rc = CF_ESTATE;
   else if (--r->count == 0) rlock_free_locked(r);
-  cf_unlock(&r->m);
+  cf_mutex_unlock(&r->m);
   return rc;
 }
 
 int cf_rlock_locked(cf_rlock *r) {
   int v;
-  cf_lock(&r->m);
+  cf_mutex_lock(&r->m);
   v = r->owner != 0;
-  cf_unlock(&r->m);
+  cf_mutex_unlock(&r->m);
   return v;
 }
 
 int cf_rlock_is_owned(cf_rlock *r, uint64_t owner) {
   int v;
-  cf_lock(&r->m);
+  cf_mutex_lock(&r->m);
   v = owner != 0 && r->owner == owner;
-  cf_unlock(&r->m);
+  cf_mutex_unlock(&r->m);
   return v;
 }
 
 int cf_rlock_release_all(cf_rlock *r, uint64_t owner, long *count) {
   int rc = 0;
-  cf_lock(&r->m);
+  cf_mutex_lock(&r->m);
   if (owner == 0 || r->owner != owner) rc = CF_ESTATE;
   else {
     *count = r->count;
     rlock_free_locked(r);
   }
-  cf_unlock(&r->m);
+  cf_mutex_unlock(&r->m);
   return rc;
 }
 
 int cf_rlock_acquire_restore(cf_rlock *r, uint64_t owner, long count) {
   int rc;
   if (owner == 0 || count < 1) return CF_ESTATE;
-  cf_lock(&r->m);
+  cf_mutex_lock(&r->m);
   if (r->owner == owner) rc = CF_ESTATE;  /* it was never released */
   else rc = rlock_take(r, owner, count, 1, -1.0);
-  cf_unlock(&r->m);
+  cf_mutex_unlock(&r->m);
   return rc;
 }
 
@@ -250,7 +250,7 @@ typedef struct cwaiter {
 
 struct cf_condition {
   cf_object hdr;
-  void *lock;            /* a retained cf_lockobj or cf_rlock */
+  void *lock;            /* a retained cf_lock or cf_rlock */
   int is_rlock;
   pthread_mutex_t m;     /* guards the waiter list */
   cwaiter *head, *tail;
@@ -331,23 +331,23 @@ int cf_condition_wait(cf_condition *c, uint64_t owner, double timeout) {
   cf_deadline_set(&dl, timeout);
   cf_cond_init(&w.cv);
   w.notified = 0;
-  cf_lock(&c->m);
+  cf_mutex_lock(&c->m);
   cw_link(c, &w);
-  cf_unlock(&c->m);
+  cf_mutex_unlock(&c->m);
   rc = c->is_rlock ? cf_rlock_release_all(c->lock, owner, &count)
                    : cf_lock_release(c->lock);
   if (rc != 0) {   /* lost the lock to a misusing thread meanwhile */
-    cf_lock(&c->m);
+    cf_mutex_lock(&c->m);
     if (!w.notified) cw_unlink(c, &w);
-    cf_unlock(&c->m);
+    cf_mutex_unlock(&c->m);
     pthread_cond_destroy(&w.cv);
     return CF_ESTATE;
   }
-  cf_lock(&c->m);
+  cf_mutex_lock(&c->m);
   while (!w.notified && rc == 0) rc = cf_cond_wait_until(&w.cv, &c->m, &dl);
   notified = w.notified;
   if (!notified) cw_unlink(c, &w);
-  cf_unlock(&c->m);
+  cf_mutex_unlock(&c->m);
   /* Safe: a notifier signals w.cv only under c->m, before we retook it. */
   pthread_cond_destroy(&w.cv);
   if (c->is_rlock) cf_rlock_acquire_restore(c->lock, owner, count);
@@ -358,14 +358,14 @@ int cf_condition_wait(cf_condition *c, uint64_t owner, double timeout) {
 int cf_condition_notify(cf_condition *c, uint64_t owner, long n) {
   cwaiter *w;
   if (!cf_condition_is_owned(c, owner)) return CF_ESTATE;
-  cf_lock(&c->m);
+  cf_mutex_lock(&c->m);
   while (n > 0 && (w = c->head) != NULL) {
     cw_unlink(c, w);
     w->notified = 1;
     pthread_cond_signal(&w->cv);
     n--;
   }
-  cf_unlock(&c->m);
+  cf_mutex_unlock(&c->m);
   return 0;
 }
 
@@ -410,7 +410,7 @@ cf_semaphore *cf_semaphore_new(long value, int bounded) {
 int cf_semaphore_acquire(cf_semaphore *s, int blocking, double timeout) {
   cf_deadline dl;
   int rc = 0;
-  cf_lock(&s->m);
+  cf_mutex_lock(&s->m);
   if (s->value == 0 && blocking) {
     cf_deadline_set(&dl, timeout);
     s->waiters++;
@@ -420,14 +420,14 @@ int cf_semaphore_acquire(cf_semaphore *s, int blocking, double timeout) {
   }
   if (s->value == 0) rc = CF_ETIMEDOUT;
   else { s->value--; rc = 0; }
-  cf_unlock(&s->m);
+  cf_mutex_unlock(&s->m);
   return rc;
 }
 
 int cf_semaphore_release(cf_semaphore *s, long n) {
   int rc = 0;
   if (n < 1) return CF_ESTATE;
-  cf_lock(&s->m);
+  cf_mutex_lock(&s->m);
   if (s->bounded && s->value > s->initial - n) rc = CF_ESTATE;
   else if (s->value > LONG_MAX - n) rc = -EOVERFLOW;
   else {
@@ -437,15 +437,15 @@ int cf_semaphore_release(cf_semaphore *s, long n) {
       else pthread_cond_broadcast(&s->cv);
     }
   }
-  cf_unlock(&s->m);
+  cf_mutex_unlock(&s->m);
   return rc;
 }
 
 long cf_semaphore_value(cf_semaphore *s) {
   long v;
-  cf_lock(&s->m);
+  cf_mutex_lock(&s->m);
   v = s->value;
-  cf_unlock(&s->m);
+  cf_mutex_unlock(&s->m);
   return v;
 }
 
@@ -483,26 +483,26 @@ cf_event *cf_event_new(void) {
 }
 
 void cf_event_set(cf_event *e) {
-  cf_lock(&e->m);
+  cf_mutex_lock(&e->m);
   if (!e->flag) {
     e->flag = 1;
     e->gen++;
     pthread_cond_broadcast(&e->cv);
   }
-  cf_unlock(&e->m);
+  cf_mutex_unlock(&e->m);
 }
 
 void cf_event_clear(cf_event *e) {
-  cf_lock(&e->m);
+  cf_mutex_lock(&e->m);
   e->flag = 0;
-  cf_unlock(&e->m);
+  cf_mutex_unlock(&e->m);
 }
 
 int cf_event_is_set(cf_event *e) {
   int v;
-  cf_lock(&e->m);
+  cf_mutex_lock(&e->m);
   v = e->flag;
-  cf_unlock(&e->m);
+  cf_mutex_unlock(&e->m);
   return v;
 }
 
@@ -510,7 +510,7 @@ int cf_event_wait(cf_event *e, double timeout) {
   cf_deadline dl;
   unsigned long gen;
   int rc = 0, v;
-  cf_lock(&e->m);
+  cf_mutex_lock(&e->m);
   gen = e->gen;
   if (!e->flag) {
     cf_deadline_set(&dl, timeout);
@@ -518,7 +518,7 @@ int cf_event_wait(cf_event *e, double timeout) {
       rc = cf_cond_wait_until(&e->cv, &e->m, &dl);
   }
   v = e->flag || e->gen != gen;
-  cf_unlock(&e->m);
+  cf_mutex_unlock(&e->m);
   return v;
 }
 
@@ -606,12 +606,12 @@ int cf_barrier_wait_poll(cf_barrier *b, double timeout, long *index,
   cf_deadline dl, sl;
   long idx;
   int rc = 0;
-  cf_lock(&b->m);
-  if (b->broken) { cf_unlock(&b->m); return CF_EBROKEN; }
+  cf_mutex_lock(&b->m);
+  if (b->broken) { cf_mutex_unlock(&b->m); return CF_EBROKEN; }
   idx = b->count++;
   if (b->count == b->parties) {
     end_round(b, 0);
-    cf_unlock(&b->m);
+    cf_mutex_unlock(&b->m);
     if (index) *index = idx;
     return 0;
   }
@@ -630,9 +630,9 @@ int cf_barrier_wait_poll(cf_barrier *b, double timeout, long *index,
         w.result != ROUND_PENDING)
       continue;
     if (cf_deadline_passed(&dl)) break;
-    cf_unlock(&b->m);
+    cf_mutex_unlock(&b->m);
     stop = poll(ud);
-    cf_lock(&b->m);
+    cf_mutex_lock(&b->m);
     if (stop) break;
   }
   if (w.result == ROUND_PENDING) {  /* timed out: break it, as Python */
@@ -640,39 +640,39 @@ int cf_barrier_wait_poll(cf_barrier *b, double timeout, long *index,
     end_round(b, CF_EBROKEN);
   }
   rc = w.result;
-  cf_unlock(&b->m);
+  cf_mutex_unlock(&b->m);
   if (rc == 0 && index) *index = idx;
   return rc;
 }
 
 void cf_barrier_reset(cf_barrier *b) {
-  cf_lock(&b->m);
+  cf_mutex_lock(&b->m);
   end_round(b, CF_EBROKEN);
   b->broken = 0;
-  cf_unlock(&b->m);
+  cf_mutex_unlock(&b->m);
 }
 
 void cf_barrier_abort(cf_barrier *b) {
-  cf_lock(&b->m);
+  cf_mutex_lock(&b->m);
   b->broken = 1;
   end_round(b, CF_EBROKEN);
-  cf_unlock(&b->m);
+  cf_mutex_unlock(&b->m);
 }
 
 long cf_barrier_parties(cf_barrier *b) { return b->parties; }  /* const */
 
 long cf_barrier_n_waiting(cf_barrier *b) {
   long v;
-  cf_lock(&b->m);
+  cf_mutex_lock(&b->m);
   v = b->count;
-  cf_unlock(&b->m);
+  cf_mutex_unlock(&b->m);
   return v;
 }
 
 int cf_barrier_broken(cf_barrier *b) {
   int v;
-  cf_lock(&b->m);
+  cf_mutex_lock(&b->m);
   v = b->broken;
-  cf_unlock(&b->m);
+  cf_mutex_unlock(&b->m);
   return v;
 }

@@ -82,10 +82,10 @@ static void *thread_main(void *p) {
   /* No lock here: the starter may still hold it around pthread_create,
   ** and waiting for that cost a futex sleep and wake per start. */
   t->fn(t->arg);   /* fn and arg are not changed once started */
-  cf_lock(&t->m);
+  cf_mutex_lock(&t->m);
   t->state = T_DONE;
   pthread_cond_broadcast(&t->cv);
-  cf_unlock(&t->m);
+  cf_mutex_unlock(&t->m);
   cf_release(t);   /* the thread's own reference */
   return NULL;
 }
@@ -96,9 +96,9 @@ int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
   pthread_t id;
   sigset_t all;
   int e;
-  cf_lock(&t->m);
+  cf_mutex_lock(&t->m);
   if (t->state != T_NEW) {
-    cf_unlock(&t->m);
+    cf_mutex_unlock(&t->m);
     return CF_ESTATE;
   }
   t->state = T_STARTED;
@@ -126,35 +126,35 @@ int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
     t->ident = 0;
     t->fn = NULL;
     t->arg = NULL;
-    cf_unlock(&t->m);
+    cf_mutex_unlock(&t->m);
     cf_release(t);   /* never the last: the caller holds one */
     return -e;
   }
-  cf_unlock(&t->m);
+  cf_mutex_unlock(&t->m);
   return 0;
 }
 
 uint64_t cf_thread_get_ident(cf_thread *t) {
   uint64_t v;
-  cf_lock(&t->m);
+  cf_mutex_lock(&t->m);
   v = t->ident;
-  cf_unlock(&t->m);
+  cf_mutex_unlock(&t->m);
   return v;
 }
 
 int cf_thread_started(cf_thread *t) {
   int v;
-  cf_lock(&t->m);
+  cf_mutex_lock(&t->m);
   v = t->state != T_NEW;
-  cf_unlock(&t->m);
+  cf_mutex_unlock(&t->m);
   return v;
 }
 
 int cf_thread_is_alive(cf_thread *t) {
   int v;
-  cf_lock(&t->m);
+  cf_mutex_lock(&t->m);
   v = t->state == T_STARTED;
-  cf_unlock(&t->m);
+  cf_mutex_unlock(&t->m);
   return v;
 }
 
@@ -162,9 +162,9 @@ int cf_thread_is_alive(cf_thread *t) {
 ** claims it, joins it unlocked (others wait for reaped), marks it. */
 static void reap(cf_thread *t) {
   t->reaping = 1;
-  cf_unlock(&t->m);
+  cf_mutex_unlock(&t->m);
   if (pthread_join(t->tid, NULL) != 0) abort();
-  cf_lock(&t->m);
+  cf_mutex_lock(&t->m);
   t->reaped = 1;
   pthread_cond_broadcast(&t->cv);
 }
@@ -172,9 +172,9 @@ static void reap(cf_thread *t) {
 int cf_thread_join(cf_thread *t, double timeout) {
   cf_deadline dl;
   int rc = 0;
-  cf_lock(&t->m);
+  cf_mutex_lock(&t->m);
   if (t->state == T_NEW || t->ident == cf_thread_ident()) {
-    cf_unlock(&t->m);
+    cf_mutex_unlock(&t->m);
     return CF_ESTATE;
   }
   if (!t->reaping && !(timeout >= 0)) {
@@ -182,7 +182,7 @@ int cf_thread_join(cf_thread *t, double timeout) {
     ** gone (after DONE), so this sleeps once, where waiting for DONE
     ** first and then joining slept twice. */
     reap(t);
-    cf_unlock(&t->m);
+    cf_mutex_unlock(&t->m);
     return 0;
   }
   if (t->state != T_DONE) {
@@ -191,7 +191,7 @@ int cf_thread_join(cf_thread *t, double timeout) {
       rc = cf_cond_wait_until(&t->cv, &t->m, &dl);
   }
   if (t->state != T_DONE) {
-    cf_unlock(&t->m);
+    cf_mutex_unlock(&t->m);
     return CF_ETIMEDOUT;
   }
   if (!t->reaping) {          /* the thread is past its last lock: soon gone */
@@ -200,6 +200,6 @@ int cf_thread_join(cf_thread *t, double timeout) {
     cf_deadline_set(&dl, -1.0);
     while (!t->reaped) cf_cond_wait_until(&t->cv, &t->m, &dl);
   }
-  cf_unlock(&t->m);
+  cf_mutex_unlock(&t->m);
   return 0;
 }

@@ -169,7 +169,7 @@ void cf_trace_submit(unsigned *exec_id, int kind, const cf_future *f) {
   int64_t t = now_ns();
   size_t i;
   trec *r;
-  cf_lock(&tr.mu);
+  cf_mutex_lock(&tr.mu);
   if (!tr.active) goto out;
   if (tr.n >= tr.max) {
     tr.dropped++;
@@ -207,21 +207,21 @@ void cf_trace_submit(unsigned *exec_id, int kind, const cf_future *f) {
   r->count = next_count;
 out:
   next_count = 0;
-  cf_unlock(&tr.mu);
+  cf_mutex_unlock(&tr.mu);
 }
 
 void cf_trace_start(const cf_future *f, int slot, int pid) {
   int64_t t = now_ns();
   size_t i;
   if (slot < 0 && my_tid == 0) my_tid = (int)gettid();
-  cf_lock(&tr.mu);
+  cf_mutex_lock(&tr.mu);
   if (tr.active && (i = find(f)) != (size_t)-1) {
     trec *r = &tr.recs[tr.vals[i]];
     r->start = t;
     r->tid = slot < 0 ? my_tid : slot + 1;
     r->pid = pid;
   }
-  cf_unlock(&tr.mu);
+  cf_mutex_unlock(&tr.mu);
 }
 
 void cf_trace_end(cf_future *f) {
@@ -238,14 +238,14 @@ void cf_trace_end(cf_future *f) {
     default: o = O_BROKEN; break;
     }
   }
-  cf_lock(&tr.mu);
+  cf_mutex_lock(&tr.mu);
   if (tr.active && (i = find(f)) != (size_t)-1) {
     trec *r = &tr.recs[tr.vals[i]];
     r->end = t;
     r->outcome = (unsigned char)o;
     remove_slot(i);
   }
-  cf_unlock(&tr.mu);
+  cf_mutex_unlock(&tr.mu);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -253,24 +253,24 @@ void cf_trace_end(cf_future *f) {
 
 int cf_trace_recording(void) {
   int on;
-  cf_lock(&tr.mu);
+  cf_mutex_lock(&tr.mu);
   on = tr.active;
-  cf_unlock(&tr.mu);
+  cf_mutex_unlock(&tr.mu);
   return on;
 }
 
 int cf_trace_start_recording(const char *path, size_t max_events) {
   FILE *out;
   pthread_once(&fork_once, setup_fork);
-  cf_lock(&tr.mu);
+  cf_mutex_lock(&tr.mu);
   if (tr.active) {
-    cf_unlock(&tr.mu);
+    cf_mutex_unlock(&tr.mu);
     return CF_ESTATE;
   }
   out = fopen(path, "we");
   if (out == NULL) {
     int e = -errno;
-    cf_unlock(&tr.mu);
+    cf_mutex_unlock(&tr.mu);
     return e;
   }
   forget();
@@ -279,7 +279,7 @@ int cf_trace_start_recording(const char *path, size_t max_events) {
   tr.t0 = now_ns();
   tr.active = 1;
   atomic_store_explicit(&cf_trace_flag, 1, memory_order_relaxed);
-  cf_unlock(&tr.mu);
+  cf_mutex_unlock(&tr.mu);
   return 0;
 }
 
@@ -395,9 +395,9 @@ int cf_trace_stop_recording(size_t *events, size_t *dropped) {
   size_t n, nd;
   int64_t stop = now_ns(), t0;
   int rc;
-  cf_lock(&tr.mu);
+  cf_mutex_lock(&tr.mu);
   if (!tr.active) {
-    cf_unlock(&tr.mu);
+    cf_mutex_unlock(&tr.mu);
     return CF_ESTATE;
   }
   atomic_store_explicit(&cf_trace_flag, 0, memory_order_relaxed);
@@ -409,7 +409,7 @@ int cf_trace_stop_recording(size_t *events, size_t *dropped) {
   free(tr.keys);
   free(tr.vals);
   forget();
-  cf_unlock(&tr.mu);
+  cf_mutex_unlock(&tr.mu);
   /* Reports that passed the flag test now find tr.active off. */
   rc = write_json(out, recs, n, nd, t0, stop);
   if (ferror(out) && rc == 0) rc = -(errno ? errno : EIO);

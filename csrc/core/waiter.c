@@ -51,11 +51,11 @@ static void waiter_destroy(void *obj) {
 }
 
 void cf_waiter_push(cf_waiter *w, cf_future *f) {
-  cf_lock(&w->mu);
+  cf_mutex_lock(&w->mu);
   w->ready[(w->rhead + w->rlen) % w->rcap] = cf_retain(f);
   w->rlen++;
   pthread_cond_signal(&w->cv);
-  cf_unlock(&w->mu);
+  cf_mutex_unlock(&w->mu);
 }
 
 static int grow(void *pp, size_t *cap, size_t need, size_t size) {
@@ -94,11 +94,11 @@ int cf_waiter_watch(cf_waiter *w, cf_future *f) {
   struct cf_watch *wt = cf_watch_new(f, w);
   int rc;
   if (wt == NULL) return -ENOMEM;
-  cf_lock(&w->mu);
+  cf_mutex_lock(&w->mu);
   rc = grow(&w->watched, &w->wcap, w->nwatched + 1, sizeof *w->watched);
   if (rc == 0) rc = reserve_ready(w, w->nwatched + 1);
   if (rc == 0) w->watched[w->nwatched++] = cf_retain(f);
-  cf_unlock(&w->mu);
+  cf_mutex_unlock(&w->mu);
   if (rc != 0) {
     free(wt);
     return rc;
@@ -110,35 +110,35 @@ int cf_waiter_watch(cf_waiter *w, cf_future *f) {
 void cf_waiter_unwatch_all(cf_waiter *w) {
   size_t i, n;
   cf_future **watched;
-  cf_lock(&w->mu);
+  cf_mutex_lock(&w->mu);
   watched = w->watched;
   n = w->nwatched;
   w->watched = NULL;
   w->nwatched = w->wcap = 0;
-  cf_unlock(&w->mu);
+  cf_mutex_unlock(&w->mu);
   for (i = 0; i < n; i++) {
     cf_watch_detach(watched[i], w);
     cf_release(watched[i]);
   }
   free(watched);
-  cf_lock(&w->mu);
+  cf_mutex_lock(&w->mu);
   while (w->rlen > 0) {
     cf_future *f = w->ready[w->rhead];
     w->rhead = (w->rhead + 1) % w->rcap;
     w->rlen--;
-    cf_unlock(&w->mu);
+    cf_mutex_unlock(&w->mu);
     cf_release(f);                 /* not under the waiter's mutex */
-    cf_lock(&w->mu);
+    cf_mutex_lock(&w->mu);
   }
   w->returned = 0;
-  cf_unlock(&w->mu);
+  cf_mutex_unlock(&w->mu);
 }
 
 cf_future *cf_waiter_next(cf_waiter *w, double timeout, int *rc) {
   cf_deadline d;
   cf_future *f = NULL;
   cf_deadline_set(&d, timeout);
-  cf_lock(&w->mu);
+  cf_mutex_lock(&w->mu);
   *rc = 0;
   while (w->rlen == 0) {
     if (timeout == 0 || w->returned >= w->nwatched ||
@@ -153,14 +153,14 @@ cf_future *cf_waiter_next(cf_waiter *w, double timeout, int *rc) {
     w->rlen--;
     w->returned++;
   }
-  cf_unlock(&w->mu);
+  cf_mutex_unlock(&w->mu);
   return f;
 }
 
 size_t cf_waiter_pending(cf_waiter *w) {
   size_t n;
-  cf_lock(&w->mu);
+  cf_mutex_lock(&w->mu);
   n = w->nwatched - w->returned;
-  cf_unlock(&w->mu);
+  cf_mutex_unlock(&w->mu);
   return n;
 }

@@ -33,7 +33,7 @@ FUZZ_ENV       := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt
 .PHONY: fuzz fuzz-long fuzz-build fuzz-seeds
 
 fuzz-build: reliability-deps
-	@$(MAKE) --no-print-directory $(FUZZ_BINS) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT='-O1 -g' SANITIZE='$(FUZZ_SAN)'
+	@$(MAKE) --no-print-directory $(FUZZ_BINS) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT='-O1 -g -DLCF_FUZZING' SANITIZE='$(FUZZ_SAN)'
 
 $(FUZZ_BUILD)/fuzz_%: csrc/fuzz/fuzz_%.c csrc/fuzz/fuzz_core.h $(FUZZ_OBJ) $(HEADERS)
 	$(CC) $(BASE_CFLAGS) $(OPT) -I$(LUA_INCDIR) -fsanitize=fuzzer,address,undefined \

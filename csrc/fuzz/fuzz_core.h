@@ -5,7 +5,8 @@
 **
 ** luaopen_fuzz_core makes the class of Future boxes (a box's metatable,
 ** as the Future class would, so the encoder sends them by reference) and
-** returns {Future = fn, future_id = fn}; the targets preload it as
+** returns {Future = fn, future_id = fn, null = a NULL light userdata}
+** (cjson.null's kind); the targets preload it as
 ** "concurrent.core". Included by each target (one static copy each).
 */
 #ifndef FUZZ_CORE_H
@@ -40,6 +41,8 @@ static int luaopen_fuzz_core(lua_State *L) {
   lcf_newclass(L, FUZZ_FUTURE, NULL);
   lua_pop(L, 1);
   luaL_newlib(L, functions);
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
   return 1;
 }
 

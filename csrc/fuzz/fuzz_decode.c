@@ -35,8 +35,10 @@
 static lua_State *L;
 static cf_buffer templ = CF_BUFFER_INIT;   /* refs handed to every input */
 
-static const lcf_encode_opts thread_opts = {"value", 0, 0, 1, NULL};
-static const lcf_encode_opts process_opts = {"value", 0, 0, 0, "processes"};
+static const lcf_encode_opts thread_opts =
+    {.root = "value", .allow_objects = 1};
+static const lcf_encode_opts process_opts =
+    {.root = "value", .refuse = "processes"};
 
 /* The values whose encodings seed the corpus (and whose references feed
 ** every input). */
@@ -47,12 +49,18 @@ static const char *const samples =
   "local t = {x = 1, 'a', 'b', nested = {deep = {true, false}}}\n"
   "t.self = t\n"
   "local m = setmetatable({}, {__index = t})\n"
+  "local P = {}\n"
+  "P.__index = P\n"
+  "function P.new(x, y) return setmetatable({x = x, y = y}, P) end\n"
+  "function P.__reduce(p) return P.new, p.x, p.y end\n"
+  "local pt = P.new(1, {2})\n"
   "return {\n"
   "  refs = {function() return 1 end, futures.Future(), f},\n"
   "  plain = table.pack(nil, true, false, 0, -1, 2^31, 2^53, math.mininteger,\n"
   "           1.5, 0/0, 1/0, '', 'hello\\0world', string.rep('x', 300)),\n"
   "  tables = {t, m, {1, 2, 3, n = 3}, {[1.5] = 'f', [true] = 't'}},\n"
   "  functions = {f, print, string.format, math, function(...) return ... end},\n"
+  "  crossing = {pt, {pt, pt}, futures.null},\n"
   "}\n";
 
 static int setup(lua_State *L) {
@@ -98,10 +106,11 @@ static void write_file(const char *dir, const char *name, int i,
 ** references) and for processes (inline bytecode). */
 static int write_seeds(lua_State *L) {
   const char *dir = lua_tostring(L, 1);
-  static const char *const groups[] = {"refs", "plain", "tables", "functions"};
+  static const char *const groups[] = {"refs", "plain", "tables", "functions",
+                                       "crossing"};
   int g, i, n = 0;
   lua_getglobal(L, "SAMPLES");
-  for (g = 0; g < 4; g++) {
+  for (g = 0; g < 5; g++) {
     int len;
     lua_getfield(L, 2, groups[g]);
     len = lua_getfield(L, -1, "n") == LUA_TNUMBER ? (int)lua_tointeger(L, -1)

@@ -30,8 +30,10 @@
 
 static lua_State *A, *B;
 
-static const lcf_encode_opts thread_opts = {"value", 0, 0, 1, NULL};
-static const lcf_encode_opts process_opts = {"value", 0, 0, 0, "processes"};
+static const lcf_encode_opts thread_opts =
+    {.root = "value", .allow_objects = 1};
+static const lcf_encode_opts process_opts =
+    {.root = "value", .refuse = "processes"};
 
 #ifndef ROUNDTRIP_LUA
 #define ROUNDTRIP_LUA "csrc/fuzz/roundtrip.lua"

@@ -8,6 +8,22 @@ local FUTURE = futures.Future()
 local CFUNCS = {print, string.format, math.max, table.concat, futures.Future}
 local MODULES = {math, string, table}
 local MAX_VALUES = 64
+-- An unnamed C function without upvalues (in no module): crosses between
+-- threads as itself.
+local UNNAMED = getmetatable(io.stdout).__index.seek
+-- A class that crosses by __reduce: rebuilt by Point.new on the other side.
+local Point = {}
+Point.__index = Point
+function Point.new(x, y) return setmetatable({x = x, y = y}, Point) end
+function Point.__reduce(p) return Point.new, rawget(p, "x"), rawget(p, "y") end
+
+-- Tables the builder must not change: modules (shared with the whole
+-- state) and Points (only x and y cross).
+local function is_module(t)
+  if getmetatable(t) == Point then return true end
+  for _, m in ipairs(MODULES) do if rawequal(t, m) then return true end end
+  return false
+end
 
 --- build(bytes, for_process) -> values. Each byte is an operation on a
 -- stack of values; operands come from the following bytes.
@@ -28,7 +44,7 @@ function RT.build(s, for_process)
   end
   local function any() return n > 0 and st[byte() % n + 1] or nil end
   while pos <= #s and n < MAX_VALUES do
-    local op = byte() % 20
+    local op = byte() % 23
     if op == 0 then push(nil)
     elseif op == 1 then push(true)
     elseif op == 2 then push(false)
@@ -52,15 +68,18 @@ function RT.build(s, for_process)
       -- (__gc): only the harmless ones are allowed.
       local meta = type(k) == "string" and k:sub(1, 2) == "__"
           and k ~= "__index" and k ~= "__name"
-      if type(t) == "table" and k ~= nil and k == k and not meta then rawset(t, k, v) end
+      if type(t) == "table" and k ~= nil and k == k and not meta and not is_module(t) then
+        rawset(t, k, v)
+      end
     elseif op == 9 then                      -- t[#t + 1] = v
       local v, t = pop(), st[n]
-      if type(t) == "table" and v ~= nil then rawset(t, #t + 1, v) end
+      if type(t) == "table" and v ~= nil and not is_module(t) then rawset(t, #t + 1, v) end
     elseif op == 10 then                     -- setmetatable(t, mt)
       local mt, t = pop(), st[n]
       -- (no __gc or __metatable: finalizers would run fuzzed functions)
       if type(t) == "table" and type(mt) == "table" and rawget(mt, "__gc") == nil
-          and rawget(mt, "__metatable") == nil then
+          and rawget(mt, "__metatable") == nil and not is_module(t)
+          and not is_module(mt) then
         setmetatable(t, mt)
       end
     elseif op == 11 then push(any())         -- share a value already made
@@ -77,11 +96,9 @@ function RT.build(s, for_process)
       push(rec)
     elseif op == 15 then push(CFUNCS[byte() % #CFUNCS + 1])
     elseif op == 16 then
-      -- A module crosses by name where a value is named (a root value, an
-      -- upvalue, a metatable) and as a copy inside a table, so it is kept
-      -- to the named places: the comparison wants it back as itself.
+      -- A module crosses by name wherever it is: it comes back as itself.
       local m = MODULES[byte() % #MODULES + 1]
-      push(function() return m end)
+      if byte() % 2 == 0 then push(m) else push(function() return m end) end
     elseif op == 17 then                     -- a table in a cycle with itself
       local t = {}
       t[t] = t
@@ -92,6 +109,14 @@ function RT.build(s, for_process)
       local head = t
       for _ = 1, byte() do local u = {}; t[1] = u; t = u end
       push(head)
+    elseif op == 19 then                     -- a value rebuilt by __reduce
+      local x, y = pop(), pop()
+      push(Point.new(x, y))
+    elseif op == 20 then                     -- light userdata
+      if for_process or byte() % 2 == 0 then push(futures.null)
+      else push(debug.upvalueid(RT.build, 1)) end
+    elseif op == 21 then                     -- an unnamed C function
+      if not for_process then push(UNNAMED) else push(byte()) end
     else
       if not for_process then push(FUTURE) else push(byte()) end
     end
@@ -126,6 +151,8 @@ function RT.same(...)
       return a == b or why("number", a, b)
     elseif ta ~= "table" and ta ~= "function" then
       if ta == "userdata" then
+        if rawequal(a, b) then return true end   -- light userdata
+        if debug.getmetatable(a) == nil then return why("light userdata", a, b) end
         local id = require("concurrent.core").future_id
         return id(a) == id(b) or why("object", a, b)
       end

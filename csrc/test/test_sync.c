@@ -60,7 +60,7 @@ static long buf_long(const cf_buffer *b) {
 /* Lock                                                                    */
 
 typedef struct {
-  cf_lockobj *lock;
+  cf_lock *lock;
   long counter;
   atomic_int flag;
 } lock_ctx;
@@ -274,7 +274,7 @@ static int notify_round(cf_condition *c, int nwait, long n) {
 static void test_condition(void) {
   uint64_t me = cf_thread_ident();
   cf_condition *c = cf_condition_new(NULL), *c2;
-  cf_lockobj *l = cf_lock_new();
+  cf_lock *l = cf_lock_new();
   cf_semaphore *s = cf_semaphore_new(1, 0);
   double t0;
   CHECK(c != NULL && cf_condition_is_rlock(c));
@@ -620,7 +620,7 @@ static void test_queue(void) {
   static queue_ctx x;   /* large: not on the stack */
   cf_buffer b = CF_BUFFER_INIT, out = CF_BUFFER_INIT;
   pthread_t t[6];
-  cf_lockobj *l;
+  cf_lock *l;
   cf_queue *q;
   double t0;
   int i, once = 1;
@@ -751,7 +751,7 @@ static void *value_add_thread(void *p) {
 static void test_value(void) {
   cf_value *v = cf_value_new();
   cf_buffer b = CF_BUFFER_INIT, out = CF_BUFFER_INIT;
-  cf_lockobj *l = cf_lock_new();
+  cf_lock *l = cf_lock_new();
   pthread_t t[4];
   cas_ud cas;
   int i;
@@ -832,7 +832,7 @@ static void *dict_update_thread(void *p) {
 static void test_dict(void) {
   cf_dict *d = cf_dict_new();
   cf_buffer b = CF_BUFFER_INIT, out = CF_BUFFER_INIT, *keys;
-  cf_lockobj *l = cf_lock_new();
+  cf_lock *l = cf_lock_new();
   uint64_t me = cf_thread_ident();
   dict_ctx x;
   pthread_t t[4];

@@ -10,13 +10,18 @@
 **   2. One pool for C and Lua: the script makes a ThreadPoolExecutor; the
 **      host takes the cf_pool behind it (cf_lua_executor_pool) and submits
 **      its own C tasks there (cf_pool_submit). A C task finishes its future
-**      with values encoded by cf_lua_encode, so scripts can read them.
+**      with values written by cf_payload_* (no Lua state needed), so
+**      scripts can read them: numbers, an array, a map.
 **   3. Futures both ways: one C future is handed to the script
 **      (cf_lua_push_future), which adds a done-callback; another is polled
 **      by the host itself, which passes its values to the script
 **      (cf_lua_push_payload).
 **   4. A frame loop that calls futures.poll() once per frame, so
 **      done-callbacks run on the main thread, between frames.
+**   5. A C object of its own shared by reference: host.score, a counter
+**      of type host.Counter (a cf_lua_type), crosses into the tasks the
+**      script gives it to; they, the C tasks and the script all add to
+**      the one counter (score:add(n), score:get()).
 **
 ** The library is linked in (the module's object files), so no .so is
 ** loaded: luaopen_concurrent_core is registered as "concurrent.core", and
@@ -114,58 +119,94 @@ static void worker_setup(lua_State *W, void *ud) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* host.Counter: a C object shared by reference with every state.        */
+
+/* The data of a counter: the library counts the references, the host
+** keeps the value thread-safe (an atomic). */
+typedef struct counter { atomic_long value; } counter;
+
+static counter *check_counter(lua_State *L);
+
+/* score:add([n=1]) -> the new value. */
+static int l_counter_add(lua_State *L) {
+  counter *c = check_counter(L);
+  long n = (long)luaL_optinteger(L, 2, 1);
+  lua_pushinteger(L, atomic_fetch_add(&c->value, n) + n);
+  return 1;
+}
+
+/* score:get() -> the value. */
+static int l_counter_get(lua_State *L) {
+  lua_pushinteger(L, atomic_load(&check_counter(L)->value));
+  return 1;
+}
+
+static int l_counter_tostring(lua_State *L) {
+  lua_pushfstring(L, "host.Counter(%d)", (int)atomic_load(&check_counter(L)->value));
+  return 1;
+}
+
+/* Runs once in each state that meets a counter: its methods. */
+static void counter_metatable(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"add", l_counter_add},
+    {"get", l_counter_get},
+    {"__tostring", l_counter_tostring},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, methods, 0);
+}
+
+static const cf_lua_type counter_type = {"host.Counter", NULL, counter_metatable};
+
+static counter *check_counter(lua_State *L) {
+  counter *c = cf_lua_toshared(L, 1, &counter_type);
+  if (c == NULL) luaL_typeerror(L, 1, counter_type.name);
+  return c;
+}
+
+static counter *score;            /* the host's own reference */
+
+/* ---------------------------------------------------------------------- */
 /* C tasks.                                                               */
-
-/* C tasks run in pool threads, where the host has no lua_State. Each such
-** thread keeps a small scratch state, only to encode results in the
-** library's value format (cf_lua_encode); it is closed when the thread
-** ends. */
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_close(void *S) { lua_close(S); }
-static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_close); }
-
-static lua_State *scratch_state(void) {
-  lua_State *S;
-  pthread_once(&scratch_once, scratch_init);
-  S = pthread_getspecific(scratch_key);
-  if (S == NULL && (S = luaL_newstate()) != NULL)
-    pthread_setspecific(scratch_key, S);
-  return S;
-}
-
-/* Finish f with the n values on top of S's stack, as a Lua task would.
-** If they cannot be encoded, f fails with the encoder's message. */
-static void finish_with_values(cf_future *f, lua_State *S, int n) {
-  cf_buffer out = CF_BUFFER_INIT;
-  if (cf_lua_encode(S, lua_gettop(S) - n + 1, n, &out) == 0)
-    cf_future_finish(f, CF_OUTCOME_RESULT, &out, NULL);
-  else if (cf_lua_encode(S, -1, 1, &out) == 0)   /* the message */
-    cf_future_finish(f, CF_OUTCOME_ERROR, &out, NULL);
-  cf_buffer_free(&out);    /* what cf_future_finish did not take */
-  lua_settop(S, 0);
-}
 
 typedef struct prime_job { long limit; } prime_job;
 
-/* A C task: count the primes below limit (real work, no Lua), then
-** finish the future with (limit, count). */
+/* A C task: count the primes below limit (real work, no Lua), add one to
+** the score, then finish the future with (limit, count, {the first five
+** primes}, {limit = limit, primes = count}), written without a Lua state:
+** pool threads have none of the host's. */
 static void count_primes_task(cf_future *f, void *worker_ctx, void *arg) {
   const prime_job *job = arg;
-  long n, d, count = 0;
-  lua_State *S;
+  long n, d, count = 0, first[5];
+  cf_buffer out = CF_BUFFER_INIT;
+  cf_payload w;
+  int i;
   (void)worker_ctx;   /* the Lua worker's context: not ours to use */
   for (n = 2; n < job->limit; n++) {
     for (d = 2; d * d <= n && n % d != 0; d++) {}
+    if (d * d > n && count < 5) first[count] = n;
     if (d * d > n) count++;
   }
   atomic_fetch_add(&hits, 1);
-  S = scratch_state();
-  if (S == NULL) return;   /* the pool then finishes f with no values */
-  lua_pushinteger(S, job->limit);
-  lua_pushinteger(S, count);
-  finish_with_values(f, S, 2);
+  atomic_fetch_add(&score->value, 1);
+  cf_payload_begin(&w, &out);
+  cf_payload_integer(&w, job->limit);
+  cf_payload_integer(&w, count);
+  cf_payload_array(&w);
+  for (i = 0; i < 5 && i < count; i++) cf_payload_integer(&w, first[i]);
+  cf_payload_close(&w);
+  cf_payload_map(&w);
+  cf_payload_string(&w, "limit", 5);
+  cf_payload_integer(&w, job->limit);
+  cf_payload_string(&w, "primes", 6);
+  cf_payload_integer(&w, count);
+  cf_payload_close(&w);
+  if (cf_payload_end(&w) == 0)
+    cf_future_finish(f, CF_OUTCOME_RESULT, &out, NULL);
+  else
+    cf_future_finish(f, CF_OUTCOME_NOMEM, &out, NULL);
+  cf_buffer_free(&out);    /* what cf_future_finish did not take */
 }
 
 static cf_future *submit_primes(cf_pool *pool, long limit) {
@@ -174,11 +215,13 @@ static cf_future *submit_primes(cf_pool *pool, long limit) {
   int rc;
   if (job == NULL) return NULL;
   job->limit = limit;
-  /* From here job belongs to the pool: it calls free(job) after the task,
-  ** or at once if the task can never run (submit failed, cancelled). */
+  /* Once queued, job belongs to the pool: it calls free(job) after the
+  ** task, or when the task is cancelled. A failed submit takes nothing. */
   f = cf_pool_submit(pool, count_primes_task, job, free, &rc);
-  if (f == NULL)
+  if (f == NULL) {
     fprintf(stderr, "host: cannot submit a C task (code %d)\n", rc);
+    free(job);
+  }
   return f;
 }
 
@@ -220,6 +263,10 @@ static int run_script(lua_State *L) {
   lua_pushvalue(L, 1);
   lua_call(L, 1, 0);
   register_host(L);
+  lua_getglobal(L, "host");               /* host.score, the main state's box */
+  cf_lua_push_shared(L, score);
+  lua_setfield(L, -2, "score");
+  lua_pop(L, 1);
   /* Before the script makes its executors: their workers get `host`. */
   cf_lua_set_worker_setup(L, worker_setup, NULL);
   if (luaL_dofile(L, script) != LUA_OK) lua_error(L);
@@ -329,8 +376,9 @@ int main(int argc, char **argv) {
   char line[128];
 
   main_thread = pthread_self();
+  score = cf_lua_shared_new(&counter_type, sizeof *score);
   L = luaL_newstate();
-  if (L == NULL) return 1;
+  if (L == NULL || score == NULL) return 1;
 
   lua_pushcfunction(L, run_script);      /* ends with GAME, POLL */
   lua_pushstring(L, script);
@@ -377,8 +425,8 @@ int main(int argc, char **argv) {
   }
 
   if (protected_call(L, finish, 0, 0) != 0) goto done;  /* shuts the pool down */
-  snprintf(line, sizeof line, "host: %d frames, %ld hits counted by the host",
-           frames, atomic_load(&hits));
+  snprintf(line, sizeof line, "host: %d frames, %ld hits counted by the host, score %ld",
+           frames, atomic_load(&hits), atomic_load(&score->value));
   puts(line);
   status = 0;
 
@@ -387,5 +435,6 @@ done:
   if (npolled) cf_release(polled[0].f);
   cf_release(pool);
   lua_close(L);   /* joins the script's pools */
+  cf_lua_shared_release(score);
   return status;
 }

@@ -1,14 +1,14 @@
 --- concurrent._options: the option checks that Thread and Process share
 -- (both take {target=, args=, name=, daemon=}). Internal.
+local core = require "concurrent.core"
+
 local options = {}
 
 local KNOWN = {target = true, args = true, name = true, daemon = true}
 
-function options.callable(f)
-  if type(f) == "function" then return true end
-  local mt = getmetatable(f)
-  return type(mt) == "table" and type(rawget(mt, "__call")) == "function"
-end
+-- The library's one rule (C's too): a function, or a value whose
+-- metatable has a __call function.
+options.callable = core.callable
 
 -- An error in the user's call (`level`) to the constructor `what`.
 local function bad(what, level, msg)

@@ -12,6 +12,7 @@
 -- by copy, as for threads, and the library's shared objects cannot cross.
 local core = require "concurrent.core"
 local options = require "concurrent._options"
+local runnable = require "concurrent._runnable"
 local futures = require "concurrent.futures"
 
 local process = {}
@@ -24,9 +25,7 @@ local SIGTERM, SIGKILL = 15, 9
 -- Process ---------------------------------------------------------------------
 
 --- Process{target=, args=, name=, daemon=}, or a subclass made with
--- Process:extend(). Calling a class makes an instance and calls its init.
-local Process = {}
-Process.__name = "Process"
+-- Process:extend() (concurrent._runnable: init, extend and run).
 
 -- Instances look up their class, except `exitcode`, which is read from
 -- the child's status each time (nil while it runs).
@@ -41,65 +40,20 @@ local function instance_index(cls)
     return cls[k]
   end
 end
-Process.__index = instance_index(Process)
 
 local seq = 0
-local function new(cls, ...)
-  local self = setmetatable({}, cls)
-  self:init(...)
-  if rawget(self, "name") == nil then
-    seq = seq + 1
-    rawset(self, "name", "Process-" .. seq)
-  end
-  return self
+local function next_name()
+  seq = seq + 1
+  return "Process-" .. seq
 end
-
-Process.__call = new                 -- subclasses: their metatable is Process
-setmetatable(Process, {__call = new})
-
---- The base class's init. Subclasses need not call it: the name is set
--- after init, and run() is theirs.
-function Process:init(opts)
-  options.apply(self, opts, "Process", 4)
-end
-
---- Process:extend([methods]) -> a subclass.
-function Process:extend(methods)
-  local cls = {}
-  for k, v in pairs(self) do
-    if type(k) == "string" and k:sub(1, 2) == "__" then cls[k] = v end
-  end
-  if methods ~= nil then
-    if type(methods) ~= "table" then
-      error(("bad argument #1 to 'extend' (table expected, got %s)"):format(type(methods)), 2)
-    end
-    for k, v in pairs(methods) do cls[k] = v end
-  end
-  cls.__index = instance_index(cls)
-  return setmetatable(cls, self)
-end
-
---- Runs in the child: target(table.unpack(args)). Override it.
-function Process:run()
-  local target = rawget(self, "_target")
-  if target ~= nil then
-    local args = rawget(self, "_args") or {}
-    target(table.unpack(args, 1, args.n or #args))
-  end
-end
+local Process = runnable.class("Process", next_name, instance_index)
 
 local check_self = options.check_self
 
 --- Fork; the child calls self:run() and exits. Once only.
 function Process:start()
   check_self(self, Process, "start", 2)
-  if rawget(self, "_handle") ~= nil then
-    error("a process can only be started once", 2)
-  end
-  if rawget(self, "name") == nil then     -- a subclass init that cleared it
-    seq = seq + 1
-    rawset(self, "name", "Process-" .. seq)
-  end
+  runnable.before_start(self, "a process can only be started once", next_name)
   local ok, h = pcall(core.process_start, function() self:run() end,
                       tostring(self.name), self.daemon and true or false)
   if not ok then error(h, 2) end
@@ -182,7 +136,7 @@ function process._pool_executor(opts, level)
     end
     max_workers = n
   end
-  if initializer ~= nil and not options.callable(initializer) then
+  if initializer ~= nil and not core.callable(initializer) then
     error("bad argument #1 to 'ProcessPoolExecutor' (initializer must be a function)", level)
   end
   if initargs ~= nil and type(initargs) ~= "table" then

@@ -10,6 +10,7 @@
 -- Semaphore, BoundedSemaphore, Event, Barrier, Queue, Value, Dict.
 local core = require "concurrent.core"
 local options = require "concurrent._options"
+local runnable = require "concurrent._runnable"
 
 local thread = {}
 
@@ -29,59 +30,9 @@ thread.TimeoutError = core.TimeoutError
 -- Thread --------------------------------------------------------------------
 
 --- Thread{target=, args=, name=, daemon=}, or a subclass made with
--- Thread:extend(). Calling a class makes an instance and calls its init.
-local Thread = {}
-Thread.__index = Thread
-Thread.__name = "Thread"
-
-local function new(cls, ...)
-  -- Made at the size of the fields init and start set (nil fields only
-  -- size the table): filling an empty one rehashed it four times, a
-  -- tenth of what a start costs the starting thread.
-  local self = setmetatable({_target = nil, _args = nil, name = nil,
-                             daemon = nil, _handle = nil, ident = nil}, cls)
-  self:init(...)
-  if rawget(self, "name") == nil then
-    rawset(self, "name", "Thread-" .. core.thread_seq())
-  end
-  return self
-end
-
-Thread.__call = new                 -- subclasses: their metatable is Thread
-setmetatable(Thread, {__call = new})
-
---- The base class's init: Thread{target=fn, args={...}, name=, daemon=}.
--- Subclasses need not call it (Python's super().__init__ is done for them:
--- the name is set after init, and run() is theirs).
-function Thread:init(opts)
-  options.apply(self, opts, "Thread", 4)
-end
-
---- Thread:extend([methods]) -> a subclass. Its metamethods are copied, so
--- instances print and compare like their parent's.
-function Thread:extend(methods)
-  local cls = {}
-  for k, v in pairs(self) do
-    if type(k) == "string" and k:sub(1, 2) == "__" then cls[k] = v end
-  end
-  if methods ~= nil then
-    if type(methods) ~= "table" then
-      error(("bad argument #1 to 'extend' (table expected, got %s)"):format(type(methods)), 2)
-    end
-    for k, v in pairs(methods) do cls[k] = v end
-  end
-  cls.__index = cls
-  return setmetatable(cls, self)
-end
-
---- Runs in the new thread: target(table.unpack(args)). Override it.
-function Thread:run()
-  local target = rawget(self, "_target")
-  if target ~= nil then
-    local args = rawget(self, "_args") or {}
-    target(table.unpack(args, 1, args.n or #args))
-  end
-end
+-- Thread:extend() (concurrent._runnable: init, extend and run).
+local function next_name() return "Thread-" .. core.thread_seq() end
+local Thread = runnable.class("Thread", next_name, function(cls) return cls end)
 
 local base_run = Thread.run
 local check_self = options.check_self
@@ -117,12 +68,7 @@ end
 -- this module in the new state).
 function Thread:start()
   check_self(self, Thread, "start", 2)
-  if rawget(self, "_handle") ~= nil then
-    error("threads can only be started once", 2)
-  end
-  if rawget(self, "name") == nil then     -- a subclass init that cleared it
-    rawset(self, "name", "Thread-" .. core.thread_seq())
-  end
+  runnable.before_start(self, "threads can only be started once", next_name)
   local h = core.ThreadHandle()
   rawset(self, "_handle", h)
   local direct = self.run == base_run and not names_self(self)

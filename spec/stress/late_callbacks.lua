@@ -1,4 +1,4 @@
---- spec/stress/late_callbacks.lua -- API.md says "a future that finishes
+--- spec/stress/late_callbacks.lua -- the contract says "a future that finishes
 -- while that state is blocked in such a call has its callbacks run before
 -- the call returns". Before 3ea312f the core handed a finished future to
 -- waiters before its callbacks were queued, so wait() and as_completed()
@@ -10,7 +10,7 @@ for _, a in ipairs(arg) do
   if v then package.cpath = v .. ";" .. package.cpath end
 end
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
--- API.md: "a future that finishes while that state is blocked in such a
+-- The contract (docs/reference.md, "Callbacks and blocking calls"): "a future that finishes while that state is blocked in such a
 -- call has its callbacks run before the call returns". Count the times
 -- f:result() returns before f's callback has run.
 local futures = require "concurrent.futures"

@@ -260,7 +260,7 @@ local function round()
     fail("round %d: %d futures not done after 60 s", stats.rounds, #not_done)
   end
   futures.poll()
-  -- API.md: a future that finishes while this state is blocked in wait()
+  -- The contract (docs/reference.md, "Callbacks and blocking calls"): a future that finishes while this state is blocked in wait()
   -- has its callbacks run before wait() returns, so none may be missing
   -- now (spec/stress/late_callbacks.lua isolates it). Give stragglers a
   -- few seconds anyway, so the count below says how bad it is.

@@ -1,5 +1,5 @@
 /*
-** future.c -- Future methods for Lua. Waiting happens in C without
+** future_class.c -- Future methods for Lua. Waiting happens in C without
 ** touching the Lua state; the results are decoded into the caller's
 ** state each time they are asked for.
 */
@@ -138,8 +138,10 @@ static int l_cancel(lua_State *L) {
   return 1;
 }
 
-static const lcf_encode_opts set_opts = {"results", 0, 0, 1, NULL};
-static const lcf_encode_opts exc_opts = {"error", 1, 0, 1, NULL};
+static const lcf_encode_opts set_opts =
+    {.root = "results", .allow_objects = 1};
+static const lcf_encode_opts exc_opts =
+    {.root = "error", .bare = 1, .allow_objects = 1};
 
 /* The buffer lives in a userdata while values are encoded into it, so an
 ** error raised by the encoder frees it with the garbage. */
@@ -197,11 +199,6 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-static int l_eq(lua_State *L) {
-  lua_pushboolean(L, lcf_toobject(L, 1) == lcf_toobject(L, 2));
-  return 1;
-}
-
 /* futures.Future(): a future with no task. */
 static int l_future_new(lua_State *L) {
   cf_future *f = cf_future_new();
@@ -245,7 +242,12 @@ static const luaL_Reg methods[] = {
   {"set_result", l_set_result},
   {"set_exception", l_set_exception},
   {"__tostring", l_tostring},
-  {"__eq", l_eq},
+  {NULL, NULL}
+};
+
+static const luaL_Reg functions[] = {
+  {"Future", l_future_new},
+  {"future_id", l_future_id},
   {NULL, NULL}
 };
 
@@ -257,10 +259,7 @@ void lcf_future_open(lua_State *L) {
   lcf_name_method(L, -1, "result");
   lua_setfield(L, -2, "result");
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_future_new);
-  lua_setfield(L, -2, "Future");
-  lua_pushcfunction(L, l_future_id);
-  lua_setfield(L, -2, "future_id");
+  luaL_setfuncs(L, functions, 0);
 }
 
 void cf_lua_push_future(lua_State *L, cf_future *f) {

@@ -1,8 +1,8 @@
 /*
-** future.h -- the Lua Future class.
+** future_class.h -- the Lua Future class.
 */
-#ifndef LCF_LFUTURE_H
-#define LCF_LFUTURE_H
+#ifndef LCF_FUTURE_CLASS_H
+#define LCF_FUTURE_CLASS_H
 
 #include <lua.h>
 
@@ -12,7 +12,8 @@
 #define LCF_FUTURE "concurrent.Future"
 
 void lcf_future_open(lua_State *L);            /* class; functions into top */
-void lcf_waiter_open(lua_State *L);            /* core.waiter (waiting.c) */
+/* core.waiter and core.map_chunk (waiting.c). */
+void lcf_waiter_open(lua_State *L);
 cf_future *lcf_checkfuture(lua_State *L, int arg);
 /* Push a box for f, taking over the caller's reference. */
 void lcf_pushfuture(lua_State *L, cf_future *f);

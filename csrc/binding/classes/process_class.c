@@ -1,7 +1,7 @@
 /*
-** process.c -- process handles for concurrent.process (Process), getpid,
+** process_class.c -- process handles for concurrent.process (Process), getpid,
 ** and the reaping of children nobody joins. The ProcessPoolExecutor is in
-** procpool.c (binding) over core/procpool.c.
+** executors/process_pool.c over core/procpool.c.
 **
 ** Process.start forks from the calling thread, in the middle of this C
 ** function: the child goes on in its copy of the calling lua_State, runs
@@ -93,9 +93,9 @@ typedef struct precord {
 
 static void record_release(precord *r) {
   int last;
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   last = --r->refs == 0;
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   if (last) {
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
@@ -121,12 +121,12 @@ static void *reaper_main(void *arg) {
   ** signal a listed pid, and the pid must not be free for reuse then. */
   while (waitid(P_PID, (id_t)o->pid, &si, WEXITED | WNOWAIT) != 0 &&
          errno == EINTR) {}
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   unlink_orphan(r, o);
   waitpid(o->pid, NULL, WNOHANG);
   r->reapers--;
   pthread_cond_broadcast(&r->cv);
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   free(o);
   record_release(r);
   return NULL;
@@ -145,7 +145,7 @@ static void hand_to_reaper(precord *r, pid_t pid, int daemon) {
   pthread_attr_init(&a);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&a, PTHREAD_STACK_MIN + 64 * 1024);
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   o->next = r->orphans;
   r->orphans = o;
   if (pthread_create(&t, &a, reaper_main, o) == 0) {
@@ -153,7 +153,7 @@ static void hand_to_reaper(precord *r, pid_t pid, int daemon) {
     r->reapers++;
     r->refs++;
   }
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   pthread_attr_destroy(&a);
 }
 
@@ -162,13 +162,13 @@ static void hand_to_reaper(precord *r, pid_t pid, int daemon) {
 static void record_close(void *obj) {
   precord *r = obj;
   orphan *o, *rest = NULL, *next;
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   for (o = r->orphans; o; o = o->next)
     if (o->daemon) kill(o->pid, SIGTERM);
   while (r->reapers > 0) pthread_cond_wait(&r->cv, &r->mu);
   rest = r->orphans;
   r->orphans = NULL;
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   for (o = rest; o; o = next) {
     next = o->next;
     while (waitpid(o->pid, NULL, 0) < 0 && errno == EINTR) {}
@@ -429,9 +429,9 @@ static int l_process_start(lua_State *L) {
   h->owner = getpid();
   h->pidfd = cf_pidfd_open(pid);
   h->daemon = lua_toboolean(L, 3);
-  cf_lock(&r->mu);
+  cf_mutex_lock(&r->mu);
   r->refs++;
-  cf_unlock(&r->mu);
+  cf_mutex_unlock(&r->mu);
   h->r = r;
   return 1;
 }
@@ -482,6 +482,13 @@ static const luaL_Reg handle_methods[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg functions[] = {
+  {"process_start", l_process_start},
+  {"getpid", l_getpid},
+  {"_children", l_children},
+  {NULL, NULL}
+};
+
 void lcf_process_open(lua_State *L) {
   /* Handles are plain userdata (not a class of lcf_newclass): they
   ** cannot be sent. */
@@ -491,10 +498,5 @@ void lcf_process_open(lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_process_start);
-  lua_setfield(L, -2, "process_start");
-  lua_pushcfunction(L, l_getpid);
-  lua_setfield(L, -2, "getpid");
-  lua_pushcfunction(L, l_children);
-  lua_setfield(L, -2, "_children");
+  luaL_setfuncs(L, functions, 0);
 }

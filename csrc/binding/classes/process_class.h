@@ -1,8 +1,8 @@
 /*
 ** process_class.h -- Process handles (concurrent.process).
 */
-#ifndef LCF_PROCESS_H
-#define LCF_PROCESS_H
+#ifndef LCF_PROCESS_CLASS_H
+#define LCF_PROCESS_CLASS_H
 
 #include <lua.h>
 

@@ -1,5 +1,5 @@
 /*
-** queue_binding.c -- thread.Queue for Lua: Python's queue.Queue over the
+** queue_class.c -- thread.Queue for Lua: Python's queue.Queue over the
 ** core's FIFO of buffers (core/queue.c).
 **
 ** put encodes the value in the caller (a value that cannot cross raises
@@ -28,7 +28,8 @@
 
 #define LCF_QUEUE "concurrent.Queue"
 
-static const lcf_encode_opts item_opts = {"item", 1, 0, 1, NULL};
+static const lcf_encode_opts item_opts =
+    {.root = "item", .bare = 1, .allow_objects = 1};
 
 static cf_queue *check_queue(lua_State *L) {
   return lcf_checkobject(L, 1, LCF_QUEUE);
@@ -233,7 +234,6 @@ static const luaL_Reg methods[] = {
   {"task_done", l_task_done},
   {"join", l_join},
   {"__tostring", l_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 

@@ -1,5 +1,5 @@
 /*
-** store_binding.c -- thread.Value and thread.Dict for Lua: shared state
+** store_classes.c -- thread.Value and thread.Dict for Lua: shared state
 ** that is safe, over the core's encoded values (core/store.c).
 **
 ** Values are copied in and out (encoded in the caller, decoded in the
@@ -39,8 +39,10 @@
 #define LCF_VALUE "concurrent.Value"
 #define LCF_DICT "concurrent.Dict"
 
-static const lcf_encode_opts value_opts = {"value", 1, 0, 1, NULL};
-static const lcf_encode_opts key_opts = {"key", 1, 0, 0, "keys are scalars"};
+static const lcf_encode_opts value_opts =
+    {.root = "value", .bare = 1, .allow_objects = 1};
+static const lcf_encode_opts key_opts =
+    {.root = "key", .bare = 1, .refuse = "keys are scalars"};
 
 /* Push the values in b (nil if none). */
 static void push_decoded(lua_State *L, const cf_buffer *b) {
@@ -229,7 +231,6 @@ static const luaL_Reg value_methods[] = {
   {"add", l_value_add},
   {"compare_and_set", l_value_cas},
   {"__tostring", l_value_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -517,7 +518,6 @@ static const luaL_Reg dict_meta[] = {
   {"__len", l_dict_len},
   {"__pairs", l_dict_pairs},
   {"__tostring", l_dict_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 

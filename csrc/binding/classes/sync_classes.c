@@ -1,7 +1,7 @@
 /*
-** sync.c -- Lock, RLock, Condition, Semaphore/BoundedSemaphore, Event and
+** sync_classes.c -- Lock, RLock, Condition, Semaphore/BoundedSemaphore, Event and
 ** Barrier for Lua, and the guard() handles of the lock-like ones. Queue
-** is in queue_binding.c, Value and Dict in store_binding.c.
+** is in queue_class.c, Value and Dict in store_classes.c.
 **
 ** Each object is a box around a core object (core/sync.c), so it crosses
 ** into executor tasks and threads by reference. Every wait happens in C
@@ -31,12 +31,6 @@
 #define LCF_EVENT "concurrent.Event"
 #define LCF_BARRIER "concurrent.Barrier"
 #define LCF_GUARD "concurrent.Guard"
-
-int lcf_sync_eq(lua_State *L) {
-  lua_pushboolean(L, lcf_toobject(L, 1) != NULL &&
-                     lcf_toobject(L, 1) == lcf_toobject(L, 2));
-  return 1;
-}
 
 /* acquire([blocking=true [, timeout]]): arguments 2 and 3. */
 static void acquire_args(lua_State *L, int *blocking, double *timeout) {
@@ -163,19 +157,19 @@ static const luaL_Reg guard_mt[] = {
 /* ---------------------------------------------------------------------- */
 /* Lock.                                                                   */
 
-static cf_lockobj *check_lock(lua_State *L) {
+static cf_lock *check_lock(lua_State *L) {
   return lcf_checkobject(L, 1, LCF_LOCK);
 }
 
 static int l_lock_new(lua_State *L) {
-  cf_lockobj *l = cf_lock_new();
+  cf_lock *l = cf_lock_new();
   if (l == NULL) return luaL_error(L, "not enough memory");
   lcf_pushbox(L, LCF_LOCK, l);
   return 1;
 }
 
 static int l_lock_acquire(lua_State *L) {
-  cf_lockobj *l = check_lock(L);
+  cf_lock *l = check_lock(L);
   int blocking;
   double timeout;
   acquire_args(L, &blocking, &timeout);
@@ -198,7 +192,7 @@ static int l_lock_guard(lua_State *L) {
 }
 
 static int l_lock_tostring(lua_State *L) {
-  cf_lockobj *l = check_lock(L);
+  cf_lock *l = check_lock(L);
   lua_pushfstring(L, "Lock: %p (%s)", (void *)l,
                   cf_lock_locked(l) ? "locked" : "unlocked");
   return 1;
@@ -210,7 +204,6 @@ static const luaL_Reg lock_methods[] = {
   {"locked", l_lock_locked},
   {"guard", l_lock_guard},
   {"__tostring", l_lock_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -265,7 +258,6 @@ static const luaL_Reg rlock_methods[] = {
   {"locked", l_rlock_locked},
   {"guard", l_rlock_guard},
   {"__tostring", l_rlock_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -404,7 +396,6 @@ static const luaL_Reg cond_methods[] = {
   {"notify", l_cond_notify},
   {"notify_all", l_cond_notify_all},
   {"__tostring", l_cond_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -474,7 +465,6 @@ static const luaL_Reg sem_methods[] = {
   {"guard", l_sem_guard},
   {"_value", l_sem_value},
   {"__tostring", l_sem_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -532,7 +522,6 @@ static const luaL_Reg event_methods[] = {
   {"is_set", l_event_is_set},
   {"wait", l_event_wait},
   {"__tostring", l_event_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 
@@ -627,7 +616,6 @@ static const luaL_Reg barrier_methods[] = {
   {"reset", l_barrier_reset},
   {"abort", l_barrier_abort},
   {"__tostring", l_barrier_tostring},
-  {"__eq", lcf_sync_eq},
   {NULL, NULL}
 };
 

@@ -1,9 +1,10 @@
 /*
-** sync.h -- Lock, RLock, Condition, Semaphore, Event, Barrier (sync.c),
-** Queue (queue_binding.c), Value and Dict (store_binding.c) for Lua.
+** sync_classes.h -- Lock, RLock, Condition, Semaphore, Event, Barrier
+** (sync_classes.c), Queue (queue_class.c), Value and Dict
+** (store_classes.c) for Lua.
 */
-#ifndef LCF_SYNC_H
-#define LCF_SYNC_H
+#ifndef LCF_SYNC_CLASSES_H
+#define LCF_SYNC_CLASSES_H
 
 #include <lua.h>
 
@@ -12,7 +13,5 @@ void lcf_sync_open(lua_State *L);
 /* The same for Queue, and for Value and Dict (called by lcf_sync_open). */
 void lcf_queue_open(lua_State *L);
 void lcf_store_open(lua_State *L);
-/* __eq of every box class here: the same core object. */
-int lcf_sync_eq(lua_State *L);
 
 #endif

@@ -1,5 +1,5 @@
 /*
-** thread.c -- native threads for Lua (concurrent.thread's Thread, built in
+** thread_class.c -- native threads for Lua (concurrent.thread's Thread, built in
 ** lua/concurrent/thread.lua on the ThreadHandle class here).
 **
 ** handle:start(self, name, daemon, direct) encodes the Thread instance
@@ -7,8 +7,8 @@
 ** that cannot cross raises there and no thread is made; direct (run is the
 ** base class's) encodes only {_target=, _args=} and the new thread calls
 ** the target itself, so neither the class nor concurrent.thread has to be
-** made there. The new thread makes its own lua_State (worker.c: salloc.c's
-** allocator, libraries, the creator's package paths, the host hook,
+** made there. The new thread makes its own lua_State (worker.c: the
+** region allocator of runtime/allocator.c, libraries, the creator's package paths, the host hook,
 ** concurrent.core on first use), decodes the instance, sets
 ** self.ident and calls self:run() protected. An error is printed to stderr as Python does
 ** ("Exception in thread NAME:" and the traceback); join never raises it.
@@ -45,7 +45,8 @@
 
 #define LCF_THREADHANDLE "concurrent.ThreadHandle"
 
-static const lcf_encode_opts self_opts = {"self", 1, 0, 1, NULL};
+static const lcf_encode_opts self_opts =
+    {.root = "self", .bare = 1, .allow_objects = 1};
 
 /* ---------------------------------------------------------------------- */
 /* The threads a state joins when it closes (its close registry).         */
@@ -273,11 +274,6 @@ static int l_handle_tostring(lua_State *L) {
   return 1;
 }
 
-static int l_eq(lua_State *L) {
-  lua_pushboolean(L, lcf_toobject(L, 1) == lcf_toobject(L, 2));
-  return 1;
-}
-
 static const luaL_Reg handle_methods[] = {
   {"start", l_start},
   {"join", l_join},
@@ -285,7 +281,6 @@ static const luaL_Reg handle_methods[] = {
   {"started", l_started},
   {"ident", l_ident},
   {"__tostring", l_handle_tostring},
-  {"__eq", l_eq},
   {NULL, NULL}
 };
 
@@ -306,13 +301,15 @@ static int l_thread_seq(lua_State *L) {
   return 1;
 }
 
+static const luaL_Reg functions[] = {
+  {"ThreadHandle", l_handle_new},
+  {"get_ident", l_get_ident},
+  {"thread_seq", l_thread_seq},
+  {NULL, NULL}
+};
+
 void lcf_thread_open(lua_State *L) {
   lcf_newclass(L, LCF_THREADHANDLE, handle_methods);
   lua_pop(L, 1);
-  lua_pushcfunction(L, l_handle_new);
-  lua_setfield(L, -2, "ThreadHandle");
-  lua_pushcfunction(L, l_get_ident);
-  lua_setfield(L, -2, "get_ident");
-  lua_pushcfunction(L, l_thread_seq);
-  lua_setfield(L, -2, "thread_seq");
+  luaL_setfuncs(L, functions, 0);
 }

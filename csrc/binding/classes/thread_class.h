@@ -1,8 +1,8 @@
 /*
-** thread.h -- Thread and thread handles (concurrent.thread).
+** thread_class.h -- Thread and thread handles (concurrent.thread).
 */
-#ifndef LCF_THREAD_H
-#define LCF_THREAD_H
+#ifndef LCF_THREAD_CLASS_H
+#define LCF_THREAD_CLASS_H
 
 #include <lua.h>
 

@@ -1,6 +1,6 @@
 /*
-** waiter.c -- the C halves of the waiting iterators in
-** lua/concurrent/futures.lua.
+** waiting.c -- the C halves of the waiting iterators in
+** lua/concurrent/futures.lua and of map (lua/concurrent/_map.lua).
 **
 ** core.waiter(): the Lua face of a core waiter, which as_completed and wait
 ** are built on. One waiter watches every future and hands them back in the
@@ -16,8 +16,6 @@
 ** results travel as plain values, not tables: no table to walk when
 ** sending, none to build when receiving.
 */
-#include <limits.h>
-
 #include <lauxlib.h>
 
 #include "../runtime/inbox.h"

@@ -2,8 +2,8 @@
 ** executors.h -- the executors: ThreadPoolExecutor (thread_pool.c),
 ** ProcessPoolExecutor (process_pool.c), and what both share (shared.c).
 */
-#ifndef LCF_EXECUTOR_H
-#define LCF_EXECUTOR_H
+#ifndef LCF_EXECUTORS_H
+#define LCF_EXECUTORS_H
 
 #include <lua.h>
 

@@ -1,5 +1,5 @@
 /*
-** procpool.c -- ProcessPoolExecutor: a box around a core process pool
+** process_pool.c -- ProcessPoolExecutor: a box around a core process pool
 ** (core/procpool.c) whose workers are forked processes, each with a fresh
 ** Lua state made like a thread worker's (worker.c).
 **
@@ -40,8 +40,10 @@
 #define REFUSE "shared objects cannot be sent to another process"
 
 
-static const lcf_encode_opts submit_opts = {"args", 0, 1, 0, REFUSE};
-static const lcf_encode_opts init_opts = {"initargs", 0, 1, 0, REFUSE};
+static const lcf_encode_opts submit_opts =
+    {.root = "args", .fn_first = 1, .refuse = REFUSE};
+static const lcf_encode_opts init_opts =
+    {.root = "initargs", .fn_first = 1, .refuse = REFUSE};
 
 /* ---------------------------------------------------------------------- */
 /* In the worker process.                                                 */

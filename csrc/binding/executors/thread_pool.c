@@ -1,5 +1,5 @@
 /*
-** executor.c -- ThreadPoolExecutor: a box around a core pool whose
+** thread_pool.c -- ThreadPoolExecutor: a box around a core pool whose
 ** workers are Lua states (worker.c). submit encodes the function and its
 ** arguments in the caller, so a value that cannot cross raises here and
 ** nothing is queued.
@@ -18,8 +18,10 @@
 #include "../worker/worker.h"
 #include "../runtime/wait.h"
 
-static const lcf_encode_opts submit_opts = {"args", 0, 1, 1, NULL};
-static const lcf_encode_opts init_opts = {"initargs", 0, 1, 1, NULL};
+static const lcf_encode_opts submit_opts =
+    {.root = "args", .fn_first = 1, .allow_objects = 1};
+static const lcf_encode_opts init_opts =
+    {.root = "initargs", .fn_first = 1, .allow_objects = 1};
 
 /* The state's close registry joins the pool: its finalizer (l_gc) only
 ** shuts it down without waiting. */
@@ -136,34 +138,6 @@ static int l_submit(lua_State *L) {
   lua_setmetatable(L, -2);
   box->obj = f;
   return 1;
-}
-
-/* The arguments of every executor's shutdown, from stack index 2:
-** ([wait=true [, cancel_futures=false]]) or {wait=, cancel_futures=}. */
-void lcf_shutdown_args(lua_State *L, int *wait, int *cancel) {
-  if (lua_istable(L, 2)) {   /* as strict as the positional form */
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-      if (k == NULL || (strcmp(k, "wait") != 0 && strcmp(k, "cancel_futures") != 0))
-        luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
-                                            luaL_tolstring(L, -2, NULL)));
-      if (!lua_isboolean(L, -1))
-        luaL_argerror(L, 2, lua_pushfstring(L, "%s must be a boolean, got %s",
-                                            k, luaL_typename(L, -1)));
-      lua_pop(L, 1);
-    }
-    lua_getfield(L, 2, "wait");
-    lua_getfield(L, 2, "cancel_futures");
-    *wait = lua_isnil(L, -2) ? 1 : lua_toboolean(L, -2);
-    *cancel = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-  } else {
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TBOOLEAN);
-    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TBOOLEAN);
-    *wait = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
-    *cancel = lua_toboolean(L, 3);
-  }
 }
 
 static int exit_slice(void *p, double timeout) {

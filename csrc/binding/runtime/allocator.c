@@ -1,11 +1,11 @@
 /*
-** salloc.c -- the allocator of worker and thread states.
+** allocator.c -- the allocator of worker and thread states.
 **
 ** Why: a worker state is made in a thread that has just been created, and
 ** the libraries it opens are a few thousand small blocks. Through glibc's
 ** malloc in a fresh thread (a new or recycled arena, cold bins) that was
-** a third of a pool worker's start-up instructions, and freeing them all
-** at lua_close another sixth. Here blocks up to SMALL_MAX bytes come from
+** a large part of a pool worker's start-up, and freeing them all at
+** lua_close another. Here blocks up to SMALL_MAX bytes come from
 ** one region owned by the state, in size classes of GRAIN bytes with a
 ** free list each (Lua tells the size of every block it frees, so no header
 ** is needed); larger blocks, and small ones once the region is used up,
@@ -43,22 +43,22 @@
 #define REGION 65536                    /* a fresh state uses ~20 KB */
 #endif
 
-typedef struct salloc {
+typedef struct region_heap {
   void *freel[NCLASS];
   char *bump, *end;                     /* the region's unused tail */
   char *base;                           /* the region is [base, end) */
   void *first;                          /* the state's main block */
   int *released;                        /* set when freed (lua_newstate) */
   max_align_t pad_;                     /* the region starts aligned */
-} salloc;
+} region_heap;
 
-static inline int in_region(const salloc *a, const void *p) {
+static inline int in_region(const region_heap *a, const void *p) {
   return (const char *)p >= a->base && (const char *)p < a->end;
 }
 
 /* A block for n bytes from its class's free list or the region's tail;
 ** NULL when the region has none (the caller then uses malloc). */
-static inline void *region_take(salloc *a, size_t n) {
+static inline void *region_take(region_heap *a, size_t n) {
   size_t c = (n - 1) / GRAIN, sz = (c + 1) * GRAIN;
   void *p = a->freel[c];
   if (p != NULL) {
@@ -71,7 +71,7 @@ static inline void *region_take(salloc *a, size_t n) {
   return p;
 }
 
-static inline void region_give(salloc *a, void *p, size_t osize) {
+static inline void region_give(region_heap *a, void *p, size_t osize) {
   size_t c = (osize - 1) / GRAIN;
   *(void **)p = a->freel[c];
   a->freel[c] = p;
@@ -80,8 +80,8 @@ static inline void region_give(salloc *a, void *p, size_t osize) {
 /* The common cases first, and a block outside the region costs one
 ** range check more than plain malloc/free/realloc (allocation-heavy
 ** tasks outgrow the region quickly). */
-static void *salloc_f(void *ud, void *ptr, size_t osize, size_t nsize) {
-  salloc *a = ud;
+static void *region_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  region_heap *a = ud;
   void *np;
   if (nsize == 0) {                     /* free */
     if (in_region(a, ptr)) {
@@ -168,8 +168,8 @@ static void warn_on(void *ud, const char *m, int tocont) {
   warn_cont(ud, m, tocont);
 }
 
-lua_State *lcf_salloc_newstate(void) {
-  salloc *a = malloc(sizeof *a + REGION);
+lua_State *lcf_allocator_newstate(void) {
+  region_heap *a = malloc(sizeof *a + REGION);
   lua_State *L;
   int released = 0;
   if (a == NULL) return NULL;
@@ -177,7 +177,7 @@ lua_State *lcf_salloc_newstate(void) {
   a->base = a->bump = (char *)(a + 1);
   a->end = a->base + REGION;
   a->released = &released;    /* a failed lua_newstate may close it */
-  L = lua_newstate(salloc_f, a);
+  L = lua_newstate(region_alloc, a);
   if (L == NULL) {
     if (!released) free(a);
     return NULL;

@@ -1,5 +1,5 @@
 /*
-** objects.c -- boxes: the Lua face of reference-counted core objects.
+** boxes.c -- boxes: the Lua face of reference-counted core objects.
 */
 #include <string.h>
 
@@ -42,20 +42,31 @@ static int box_gc(lua_State *L) {
   return 0;
 }
 
+/* __eq of every box class: the same core object (two boxes of one
+** object, e.g. the same Lock received twice, are equal). */
+static int box_eq(lua_State *L) {
+  void *a = lcf_toobject(L, 1);
+  lua_pushboolean(L, a != NULL && a == lcf_toobject(L, 2));
+  return 1;
+}
+
 /* Like luaL_newmetatable, but the table is made at its final size: growing
-** it method by method was 70% of luaopen_concurrent_core's time. */
+** it method by method (rehash after rehash) was most of opening the
+** module. */
 void lcf_newclass(lua_State *L, const char *tname, const luaL_Reg *methods) {
   int n = 0;
   while (methods && methods[n].name) n++;
   if (luaL_getmetatable(L, tname) == LUA_TNIL) {   /* mt */
     lua_pop(L, 1);
-    lua_createtable(L, 0, n + 4);
+    lua_createtable(L, 0, n + 5);
     lua_pushstring(L, tname);
     lua_setfield(L, -2, "__name");
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, tname);
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, box_eq);
+    lua_setfield(L, -2, "__eq");
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     /* Recognised by identity (lcf_toobject), not by a field a forged
@@ -93,6 +104,7 @@ lcf_box *lcf_pushbox(lua_State *L, const char *tname, void *obj) {
 const char *lcf_object_class(const void *obj) {
   const char *kind = cf_kind_name(obj);
   int i;
+  if (lcf_shared_class(obj)) return lcf_shared_class(obj);
   for (i = 0; classes[i].kind; i++)
     if (strcmp(classes[i].kind, kind) == 0) return classes[i].tname;
   return NULL;
@@ -138,6 +150,7 @@ void lcf_push_object(lua_State *L, void *obj) {
     return;
   }
   lua_pop(L, 1);
+  lcf_shared_prepare(L, obj);                        /* a host's type */
   b = lcf_pushbox(L, tname, NULL);                   /* boxes box */
   b->obj = cf_retain(obj);
   lua_pushlightuserdata(L, obj);

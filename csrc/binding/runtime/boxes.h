@@ -1,12 +1,12 @@
 /*
-** objects.h -- Lua userdata boxes around the core's shared objects.
+** boxes.h -- Lua userdata boxes around the core's shared objects.
 **
 ** A box holds one reference to a core object; its __gc drops it. Every
 ** box metatable is made by lcf_newclass, which records it: the transfer
 ** layer recognises the library's objects by that metatable's identity.
 */
-#ifndef LCF_OBJECTS_H
-#define LCF_OBJECTS_H
+#ifndef LCF_BOXES_H
+#define LCF_BOXES_H
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -52,6 +52,11 @@ void *lcf_toobject(lua_State *L, int idx);
 /* The object in a box of class tname at argument arg (raises otherwise,
 ** also once the box has been closed). */
 void *lcf_checkobject(lua_State *L, int arg, const char *tname);
+/* A host's type whose objects cross by reference (host_types.c, the C API's
+** cf_lua_type): the class name of obj if it is such an object, else
+** NULL; and making its box class in L if L has none yet. */
+const char *lcf_shared_class(const void *obj);
+void lcf_shared_prepare(lua_State *L, const void *obj);
 /* Whether the value at idx can be called: a function, or a value whose
 ** metatable's __call is one (tasks, initializers, callbacks). */
 int lcf_callable(lua_State *L, int idx);

@@ -1,5 +1,5 @@
 /*
-** callbacks.c -- done-callbacks, run in the state that added them.
+** inbox.c -- done-callbacks, run in the state that added them.
 **
 ** A future may finish in any thread, but a Lua callback may only run in
 ** its own state. So the core callback only queues an entry on the adding
@@ -52,12 +52,12 @@ static void inbox_close(void *record) {
   entry *e, *next;
   if (ib == NULL) return;
   s->inbox = NULL;
-  cf_lock(&ib->mu);
+  cf_mutex_lock(&ib->mu);
   ib->closed = 1;
   e = ib->head;
   ib->head = NULL;
   ib->tail = &ib->head;
-  cf_unlock(&ib->mu);
+  cf_mutex_unlock(&ib->mu);
   for (; e != NULL; e = next) {   /* the registry goes with the state */
     next = e->next;
     free(e);
@@ -94,9 +94,9 @@ static void on_done(cf_future *f, void *ud) {
   entry *e = ud;
   lcf_inbox *ib = e->inbox;
   (void)f;
-  cf_lock(&ib->mu);
+  cf_mutex_lock(&ib->mu);
   if (ib->closed) {
-    cf_unlock(&ib->mu);
+    cf_mutex_unlock(&ib->mu);
     free(e);
     cf_release(ib);
     return;
@@ -105,7 +105,7 @@ static void on_done(cf_future *f, void *ud) {
   *ib->tail = e;
   ib->tail = &e->next;
   atomic_fetch_add(&ib->queued, 1);
-  cf_unlock(&ib->mu);
+  cf_mutex_unlock(&ib->mu);
 }
 
 /* Report a failed callback. The handler below already made the message a
@@ -145,12 +145,12 @@ int lcf_callbacks_run(lua_State *L) {
   int n = 0;
   if (ib == NULL || atomic_load(&ib->queued) == 0) return 0;
   if (!lua_checkstack(L, 8)) return 0;     /* try again at the next call */
-  cf_lock(&ib->mu);
+  cf_mutex_lock(&ib->mu);
   e = ib->head;
   ib->head = NULL;
   ib->tail = &ib->head;
   atomic_store(&ib->queued, 0);
-  cf_unlock(&ib->mu);
+  cf_mutex_unlock(&ib->mu);
   for (; e != NULL; e = next) {
     next = e->next;
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref);      /* {fn, future} */

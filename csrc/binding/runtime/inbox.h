@@ -3,8 +3,8 @@
 ** any thread queues fn(future) here, and the state that added it runs
 ** the queue (futures.poll and after each of its blocking calls).
 */
-#ifndef LCF_CALLBACKS_H
-#define LCF_CALLBACKS_H
+#ifndef LCF_INBOX_H
+#define LCF_INBOX_H
 
 #include <lua.h>
 

@@ -106,6 +106,19 @@ void lcf_close_reserve(lua_State *L) {
 
 void lcf_close_add(lua_State *L, const lcf_close_kind *kind, void *obj) {
   lcf_state *s = lcf_getstate(L);
+  if (s->nclosers == s->cap) {
+    /* The reserved room was taken meanwhile (a finalizer that made a
+    ** thread or a pool, run by an allocation in between): grow, or, with
+    ** no memory, close obj now rather than let it outlive the state. */
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    lcf_closer *nc = realloc(s->closers, cap * sizeof *nc);
+    if (nc == NULL) {
+      kind->close(obj);
+      return;
+    }
+    s->closers = nc;
+    s->cap = cap;
+  }
   s->closers[s->nclosers++] =
       (lcf_closer){.kind = kind, .obj = obj, .owner = getpid()};
 }

@@ -4,8 +4,8 @@
 ** close registry: what must be closed, joined or released when the state
 ** closes (pools, threads, process pools, child processes, the inbox).
 */
-#ifndef LCF_STATE_H
-#define LCF_STATE_H
+#ifndef LCF_RECORD_H
+#define LCF_RECORD_H
 
 #include <sys/types.h>
 
@@ -67,7 +67,8 @@ void lcf_state_open(lua_State *L);
 ** taking it cannot fail. */
 void lcf_close_reserve(lua_State *L);
 /* Hand obj to the registry (after lcf_close_reserve): kind->close(obj)
-** runs when the state closes, in kind->order. Never raises. */
+** runs when the state closes, in kind->order. Never raises (if the room
+** is gone and no memory is left, it closes obj at once). */
 void lcf_close_add(lua_State *L, const lcf_close_kind *kind, void *obj);
 
 #endif

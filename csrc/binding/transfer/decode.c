@@ -2,7 +2,16 @@
 ** decode.c -- the decoder of the transfer layer: pushes the values of a
 ** buffer written by encode.c (format in transfer.c), checking every byte
 ** (a malformed buffer raises, never reads or writes out of bounds: see
-** csrc/fuzz/fuzz_decode.c). Values referred to again (the SHARED bit)
+** csrc/fuzz/fuzz_decode.c).
+**
+** Trust boundary. The structure of a buffer is checked, its meaning is
+** not: function bytecode (LFUNC) is loaded with lua_load, and Lua does
+** not verify bytecode, so a crafted function can corrupt the receiving
+** state. Buffers are accepted only from the library's own encoder: in
+** this process (threads, whose buffers never leave memory) and from the
+** library's own worker processes, forked from this one, over a socket
+** pair nobody else holds. Never decode bytes from anywhere else (a file,
+** the network, another program). Values referred to again (the SHARED bit)
 ** are kept in a registry table for REF; functions are loaded from
 ** bytecode, or taken from the context's kept templates (a worker loads
 ** its task function once).
@@ -16,6 +25,7 @@
 
 #include "../../core/object.h"
 #include "../runtime/boxes.h"
+#include "../runtime/errors.h"
 #include "../runtime/record.h"
 #include "transfer.h"
 #include "internal.h"
@@ -108,8 +118,8 @@ static void *next_ref(dec *d) {
   return d->b->refs[d->nextref++];
 }
 
-/* Keep the value at idx as number num (a shared value). */
-/* They are few (only values that are referred to again), so they live in
+/* Keep the value at idx as number num (a shared value). They are few
+** (only values that are referred to again), so they live in
 ** a table made on need and kept in the registry under this decode's
 ** address (the stack holds the values being built). */
 static void keep_shared(dec *d, int idx, uint32_t num) {
@@ -217,7 +227,6 @@ static void join_upvalue(dec *d, int fidx, int i) {
   lua_pop(L, 2);
 }
 
-/* Push the kept template for id, or load and keep one. */
 /* Push the templates table (a new one if fresh), kept in the context. */
 static void push_templates(dec *d, int fresh) {
   lua_State *L = d->L;
@@ -226,21 +235,22 @@ static void push_templates(dec *d, int fresh) {
     lcf_transfer_context(L);
     cidx = lua_gettop(L);
   }
-  if (fresh || lua_getiuservalue(L, cidx, UV_TEMPLATES) != LUA_TTABLE) {
+  if (fresh || lua_getiuservalue(L, cidx, SLOT_TEMPLATES) != LUA_TTABLE) {
     if (!fresh) lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, cidx, UV_TEMPLATES);
+    lua_setiuservalue(L, cidx, SLOT_TEMPLATES);
   }
   if (d->cidx == 0) lua_remove(L, cidx);
 }
 
+/* Push the kept template for id, or load and keep one. */
 static void template_for(dec *d, uint64_t id, const char *code, size_t n,
                          int check) {
   lua_State *L = d->L;
-  tctx *c = d->cidx ? lua_touserdata(L, d->cidx) : NULL;
+  transfer_ctx *c = d->cidx ? lua_touserdata(L, d->cidx) : NULL;
   if (c && c->has_tpl && c->last_tpl == id) {       /* the same as last */
-    lua_getiuservalue(L, d->cidx, UV_LASTTPL);
+    lua_getiuservalue(L, d->cidx, SLOT_LAST_TEMPLATE);
     return;
   }
   push_templates(d, 0);
@@ -261,7 +271,7 @@ static void template_for(dec *d, uint64_t id, const char *code, size_t n,
   lua_remove(L, -2);
   if (c) {
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, d->cidx, UV_LASTTPL);
+    lua_setiuservalue(L, d->cidx, SLOT_LAST_TEMPLATE);
     c->last_tpl = id;
     c->has_tpl = 1;
   }
@@ -427,6 +437,34 @@ static void decode_table(dec *d, int shared) {
   d->depth--;
 }
 
+/* REDUCE: the function and its arguments, then the call that rebuilds
+** the value (numbered before its parts, as the encoder did). A fuzzing
+** build calls only Lua functions: a forged buffer could name any C
+** function of a loaded module. */
+static void decode_reduce(dec *d, int shared) {
+  lua_State *L = d->L;
+  uint32_t num = d->nnum++;
+  size_t at = (size_t)(d->p - 1 - d->b->data);      /* its tag */
+  int n, i, fn = lua_gettop(L) + 1;
+  if (++d->depth > LCF_MAX_DEPTH) malformed(d);
+  n = get_byte(d);
+  if (n > 250 || !lua_checkstack(L, n + 8)) malformed(d);
+  for (i = 0; i <= n; i++) decode_value(d);
+  (void)fn;
+#ifdef LCF_FUZZING
+  if (lua_type(L, fn) != LUA_TFUNCTION || lua_iscfunction(L, fn))
+    malformed(d);
+#endif
+  if (lua_pcall(L, n, 1, 0) != LUA_OK) {
+    const char *msg = lcf_error_text(L, -1);
+    lcf_push_where(L, d->b, at);
+    luaL_error(L, "cannot rebuild the value at %s (sent by its __reduce): %s",
+               lua_tostring(L, -1), msg);
+  }
+  if (shared) keep_shared(d, -1, num);
+  d->depth--;
+}
+
 static void decode_value(dec *d) {
   lua_State *L = d->L;
   int tag;
@@ -485,6 +523,19 @@ static void decode_value(dec *d) {
       d->depth--;
       break;
     case T_CFUNC: resolve_name(d, LUA_TFUNCTION); break;
+    case T_CPTR: {
+      lcf_cfunc *cf = next_ref(d);
+      if (((cf_object *)cf)->kind != &lcf_cfunc_kind) malformed(d);
+      lua_pushcfunction(L, cf->fn);
+      break;
+    }
+    case T_LIGHT: {
+      void *p;
+      memcpy(&p, take(d, sizeof p), sizeof p);
+      lua_pushlightuserdata(L, p);
+      break;
+    }
+    case T_REDUCE: decode_reduce(d, (tag & T_SHARED) != 0); break;
     case T_NAMED: resolve_name(d, LUA_TTABLE); break;
     case T_OBJ:
       if (!d->classes) {
@@ -502,6 +553,7 @@ static void decode_value(dec *d) {
     default: malformed(d);
   }
   if ((tag & T_SHARED) && tag != (T_TABLE | T_SHARED) &&
+      tag != (T_REDUCE | T_SHARED) &&
       tag != (T_LFUNCR | T_SHARED) && tag != (T_PROTOR | T_SHARED))
     malformed(d);
   d->reuse = 0;

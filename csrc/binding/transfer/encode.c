@@ -17,6 +17,7 @@
 
 #include "../../core/object.h"
 #include "../runtime/boxes.h"
+#include "../runtime/errors.h"
 #include "transfer.h"
 #include "internal.h"
 
@@ -35,7 +36,7 @@
 ** tells, from 16 times less memory, that no key of that hash is in. */
 #define SEEN_MAXPROBE 48
 
-static inline size_t seen_hash(const tctx *c, const void *p, size_t mask) {
+static inline size_t seen_hash(const transfer_ctx *c, const void *p, size_t mask) {
   uint64_t h = (uint64_t)(uintptr_t)p;
   if (!c->scramble) return (size_t)((h >> 6) ^ (h >> 26)) & mask;
   h ^= h >> 33;
@@ -47,7 +48,8 @@ static inline size_t seen_hash(const tctx *c, const void *p, size_t mask) {
 /* ---------------------------------------------------------------------- */
 /* Encoding.                                                              */
 
-enum { SEG_ROOT, SEG_FUNCTION, SEG_INDEX, SEG_KEY, SEG_META, SEG_UPVALUE };
+enum { SEG_ROOT, SEG_FUNCTION, SEG_INDEX, SEG_KEY, SEG_META, SEG_UPVALUE,
+       SEG_REDUCE };
 
 typedef struct segment {
   int kind;
@@ -60,15 +62,16 @@ typedef struct enc {
   lua_State *L;
   cf_buffer *b;
   const lcf_encode_opts *o;
-  tctx *c;
+  transfer_ctx *c;
   int cidx;              /* stack index of c's userdata */
-  tctx *home;            /* the state's context (its scratch buffer) */
+  transfer_ctx *home;            /* the state's context (its scratch buffer) */
   uint32_t nnum;         /* numbered values started */
   int names_checked;     /* the names were found fresh in this encode */
   int depth;
   int npath;
   segment *path;         /* the walk's (MAX_PATH); the fast paths have none */
   int slot;              /* the to-be-closed slot of hold() */
+  struct reducing *reducing; /* the values whose __reduce is being sent */
 } enc;
 
 #define MAX_PATH (LCF_MAX_DEPTH * 2 + 8)
@@ -147,6 +150,7 @@ static void push_path_string(enc *e) {
         break;
       }
       case SEG_META: luaL_addstring(&lb, "<metatable>"); break;
+      case SEG_REDUCE: luaL_addstring(&lb, "<__reduce>"); break;
       case SEG_UPVALUE:
         lua_pushfstring(L, "<upvalue %s>", s->name ? s->name : "?");
         luaL_addvalue(&lb);
@@ -230,7 +234,7 @@ static inline void put_string(enc *e, const char *s, size_t n) {
 
 /* The seen set: address -> number; at[number]: the offset of its tag. */
 static seen_slot *seen_find(enc *e, const void *p) {
-  tctx *c = e->c;
+  transfer_ctx *c = e->c;
   size_t mask = c->cap - 1, i;
   if (c->cap == 0) return NULL;
   i = seen_hash(c, p, mask);
@@ -244,7 +248,7 @@ static seen_slot *seen_find(enc *e, const void *p) {
 
 /* A fresh set for a new encode: stamps are compared with gen, and home's
 ** with its low byte, so either wrapping clears them. */
-static void seen_begin(tctx *c) {
+static void seen_begin(transfer_ctx *c) {
   if (++c->gen != 0 && (c->gen & 0xff) != 0) return;
   if (c->slots) memset(c->slots, 0, c->cap * sizeof *c->slots);
   if (c->home) memset(c->home, 0, c->cap);
@@ -253,7 +257,7 @@ static void seen_begin(tctx *c) {
 
 /* The live entries into new arrays of ncap slots (stamped 1). */
 static void seen_rehash(enc *e, size_t ncap) {
-  tctx *c = e->c;
+  transfer_ctx *c = e->c;
   size_t j;
   seen_slot *ns = calloc(ncap, sizeof *ns);
   unsigned char *nh = calloc(ncap, 1);
@@ -281,7 +285,7 @@ static void seen_rehash(enc *e, size_t ncap) {
 }
 
 static seen_slot *seen_add(enc *e, const void *p, uint32_t num, size_t at) {
-  tctx *c = e->c;
+  transfer_ctx *c = e->c;
   size_t mask, i, probes;
   if ((c->used + 1) * 2 > c->cap) seen_rehash(e, c->cap ? c->cap * 2 : 256);
   if (num >= c->atcap) {
@@ -467,7 +471,8 @@ static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
   return cf_buffer_append(ud, p, sz) != 0;
 }
 
-/* 64-bit FNV-1a: the function id. */
+/* A proto box (the value of the protos table) holds one reference to
+** its proto. */
 static int proto_box_gc(lua_State *L) {
   lcf_proto **bx = lua_touserdata(L, 1);
   if (*bx) cf_release(*bx);
@@ -485,7 +490,7 @@ static lcf_proto *get_proto(enc *e, int idx) {
   cf_buffer b = CF_BUFFER_INIT;
   const void *fp = lua_topointer(L, idx);
   if (fp == e->c->last_fn && e->c->last_proto) return e->c->last_proto;
-  lua_getiuservalue(L, e->cidx, UV_PROTOS);         /* protos */
+  lua_getiuservalue(L, e->cidx, SLOT_PROTOS);         /* protos */
   lua_pushvalue(L, idx);
   if (lua_rawget(L, -2) == LUA_TUSERDATA) {
     pr = *(lcf_proto **)lua_touserdata(L, -1);
@@ -520,7 +525,7 @@ static lcf_proto *get_proto(enc *e, int idx) {
   lua_pop(L, 2);
 cache:
   lua_pushvalue(L, idx);
-  lua_setiuservalue(L, e->cidx, UV_LASTFN);
+  lua_setiuservalue(L, e->cidx, SLOT_LAST_FUNCTION);
   e->c->last_fn = fp;
   e->c->last_proto = pr;
   return pr;
@@ -594,6 +599,128 @@ static void encode_lfunction(enc *e, int idx) {
   e->depth--;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Values with rules of their own: __reduce, C functions, light and full  */
+/* userdata.                                                              */
+
+/* The values whose __reduce is being sent (a chain on the C stack): one
+** of them met again inside its own reduction cannot be rebuilt. */
+struct reducing {
+  const void *p;
+  struct reducing *next;
+};
+
+/* Keep the n values from stack index first alive until the encode ends
+** (the context's SLOT_KEEP, emptied when it closes): what __reduce made is
+** in the seen set by address, which must not be reused meanwhile. */
+static void keep_alive(enc *e, int first, int n) {
+  lua_State *L = e->L;
+  lua_Integer k;
+  int i;
+  if (lua_getiuservalue(L, e->cidx, SLOT_KEEP) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, e->cidx, SLOT_KEEP);
+  }
+  e->c->kept = 1;
+  k = (lua_Integer)lua_rawlen(L, -1);
+  for (i = 0; i < n; i++) {
+    lua_pushvalue(L, first + i);
+    lua_rawseti(L, -2, k + 1 + i);
+  }
+  lua_pop(L, 1);
+}
+
+/* A table or userdata whose metatable has __reduce: __reduce(v) returns
+** a function and its arguments, sent by the usual rules; the receiver
+** calls the function and takes its result. Numbered like a table, so a
+** value met twice is rebuilt once. Returns 0 (nothing written) when
+** there is no __reduce. */
+static int encode_reduce(enc *e, int idx, const char *what) {
+  lua_State *L = e->L;
+  const void *p = lua_topointer(L, idx);
+  struct reducing me, *r;
+  int top = lua_gettop(L), n, i;
+  if (luaL_getmetafield(L, idx, "__reduce") == LUA_TNIL) return 0;
+  for (r = e->reducing; r; r = r->next)
+    if (r->p == p) refuse(e, what, "its __reduce gives back the value itself");
+  if (put_seen_ref(e, p)) {
+    lua_settop(L, top);
+    return 1;
+  }
+  enter(e, what);
+  seen_add(e, p, e->nnum++, e->b->len);
+  put_byte(e, T_REDUCE);
+  lua_pushvalue(L, idx);                            /* __reduce v */
+  if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
+    lua_pushfstring(L, "its __reduce failed: %s", lcf_error_text(L, -1));
+    refuse(e, what, lua_tostring(L, -1));
+  }
+  n = lua_gettop(L) - top;                          /* fn args... */
+  if (n < 1 || !lcf_callable(L, top + 1))
+    refuse(e, what, "its __reduce must return a function and arguments");
+  if (n > 251) refuse(e, what, "its __reduce returned over 250 arguments");
+  if (!lua_checkstack(L, 8)) enc_fail(e, "too many values");
+  keep_alive(e, top + 1, n);
+  put_byte(e, n - 1);
+  me.p = p;
+  me.next = e->reducing;
+  e->reducing = &me;
+  push_path(e, SEG_REDUCE, 0, 0, NULL);
+  for (i = 1; i <= n; i++) encode_value(e, top + i, lua_type(L, top + i), 1);
+  e->npath--;
+  e->reducing = me.next;
+  lua_settop(L, top);
+  e->depth--;
+  return 1;
+}
+
+/* A C function: by name if a loaded module has it (the receiver calls
+** its own, with its own upvalues); else, without upvalues and between
+** threads of one process, as itself (a reference to its address). */
+static void encode_cfunction(enc *e, int idx) {
+  lua_State *L = e->L;
+  lcf_cfunc *cf;
+  if (lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) {
+    put_name(e, T_CFUNC);
+    return;
+  }
+  if (lua_getupvalue(L, idx, 1)) {
+    lua_pop(L, 1);
+    refuse(e, "C function", "it has upvalues and no name in a loaded module");
+  }
+  if (!e->o->allow_objects)
+    refuse(e, "C function", "not found in any loaded module");
+  if ((cf = lcf_cfunc_new(lua_tocfunction(L, idx))) == NULL ||
+      cf_buffer_add_ref(e->b, cf, NULL) != 0) {
+    cf_release(cf);
+    enc_fail(e, "not enough memory");
+  }
+  cf_release(cf);                                   /* the buffer has it */
+  put_byte(e, T_CPTR);
+}
+
+/* A light userdata is a pointer: between threads of one process it
+** crosses as itself; to another process only NULL (cjson.null) does. */
+static void encode_light(enc *e, int idx) {
+  void *p = lua_touserdata(e->L, idx);
+  if (p != NULL && !e->o->allow_objects)
+    refuse(e, "light userdata", "only a NULL one crosses to another process");
+  put_byte(e, T_LIGHT);
+  put_bytes(e, &p, sizeof p);
+}
+
+/* A full userdata that is not one of the library's objects or a host's
+** shared type: rebuilt through __reduce, or refused by its kind. */
+static void encode_userdata(enc *e, int idx) {
+  lua_State *L = e->L;
+  if (encode_reduce(e, idx, "userdata")) return;
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING)
+    refuse(e, lua_pushfstring(L, "userdata (%s)", lua_tostring(L, -1)), NULL);
+  refuse(e, "userdata", NULL);
+}
+
 static void encode_value(enc *e, int idx, int type, int named) {
   lua_State *L = e->L;
   switch (type) {
@@ -608,34 +735,33 @@ static void encode_value(enc *e, int idx, int type, int named) {
       break;
     }
     case LUA_TTABLE:
+      /* Module tables cross by name at every depth (names.c): named,
+      ** which said where names were looked up, no longer matters. */
+      (void)named;
       idx = lua_absindex(L, idx);
-      if (named && lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) put_name(e, T_NAMED);
-      else encode_table(e, idx);
+      if (lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) put_name(e, T_NAMED);
+      else if (!encode_reduce(e, idx, "table")) encode_table(e, idx);
       break;
     case LUA_TFUNCTION:
       idx = lua_absindex(L, idx);
-      if (!lua_iscfunction(L, idx)) {
-        encode_lfunction(e, idx);
-      } else if (lua_getupvalue(L, idx, 1)) {
-        lua_pop(L, 1);
-        refuse(e, "C function", "it has upvalues");
-      } else if (lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) {
-        put_name(e, T_CFUNC);
-      } else {
-        refuse(e, "C function", "not found in any loaded module");
-      }
+      if (!lua_iscfunction(L, idx)) encode_lfunction(e, idx);
+      else encode_cfunction(e, idx);
       break;
     case LUA_TUSERDATA: {
       void *obj = lcf_toobject(L, idx);
-      if (obj == NULL) refuse(e, "userdata", NULL);
+      if (obj == NULL) {
+        encode_userdata(e, lua_absindex(L, idx));
+        break;
+      }
       if (lcf_object_class(obj) == NULL) {   /* an executor, say */
         int named = luaL_getmetafield(L, idx, "__name") == LUA_TSTRING;
         refuse(e, named ? lua_tostring(L, -1) : "object",
                "it cannot cross to another state");
       }
       if (!e->o->allow_objects)
-        refuse(e, cf_kind_name(obj), e->o->refuse ? e->o->refuse
-                                                  : "objects cannot cross");
+        refuse(e, lcf_shared_class(obj) ? lcf_shared_class(obj)
+                                        : cf_kind_name(obj),
+               e->o->refuse ? e->o->refuse : "objects cannot cross");
       if (cf_buffer_add_ref(e->b, obj, NULL) != 0)
         enc_fail(e, "not enough memory");
       put_byte(e, T_OBJ);
@@ -643,7 +769,7 @@ static void encode_value(enc *e, int idx, int type, int named) {
       break;
     }
     case LUA_TTHREAD: refuse(e, "coroutine", NULL); break;
-    case LUA_TLIGHTUSERDATA: refuse(e, "light userdata", NULL); break;
+    case LUA_TLIGHTUSERDATA: encode_light(e, idx); break;
     default: refuse(e, luaL_typename(L, idx), NULL); break;
   }
 }
@@ -679,7 +805,7 @@ static void put_scalars(enc *e, int first, int n) {
 ** written nothing, if the call is not like that. */
 static int encode_simple_task(lua_State *L, int cidx, int first, int n,
                               cf_buffer *b, const lcf_encode_opts *o) {
-  tctx *c = lua_touserdata(L, cidx);
+  transfer_ctx *c = lua_touserdata(L, cidx);
   const char *name;
   lcf_proto *pr;
   int nup = 0, top;

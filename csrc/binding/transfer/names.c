@@ -1,84 +1,163 @@
 /*
 ** names.c -- the names under which module tables and C functions cross
-** (NAMED, CFUNC): the encoder finds a value's "module\0key" here. A value
-** found in package.loaded (a module, a table or a C function without
-** upvalues at its top level) is sent as its name and resolved by the
-** receiver (decode.c), never copied.
+** (NAMED, CFUNC): the encoder finds a value's "module\0key" here. One
+** rule at every depth (a value to send, an upvalue, a table field, a
+** result, a queue item): a C function found in package.loaded (a
+** module's top-level C function, with or without upvalues) is sent as its
+** name; so is a module table, or a table at its top level, of a module
+** the receiver can require (a standard library, a C loader of
+** package.preload, which workers copy, or a file on package.path or
+** cpath). A table of a module the receiver could not require
+** (package.loaded.adhoc = {...}) is copied instead. The receiver resolves
+** a name to its own value (decode.c).
 */
 #include <stdint.h>
+#include <string.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "../../core/object.h"
 #include "../runtime/boxes.h"
+#include "../runtime/record.h"
 #include "transfer.h"
 #include "internal.h"
 
 
-/* The names of the values found in loaded modules: module tables and
-** their top-level tables and C functions. Rebuilt when package.loaded
-** changed since it was made. */
-static int plain_cfunction(lua_State *L, int idx) {
-  if (!lua_iscfunction(L, idx)) return 0;
-  if (lua_getupvalue(L, idx, 1) == NULL) return 1;
-  lua_pop(L, 1);
+/* Modules every worker state opens itself. */
+static int standard_module(const char *m) {
+  static const char *const std[] = {
+    "_G", "package", "coroutine", "table", "io", "os", "string", "math",
+    "utf8", "debug", NULL
+  };
+  int i;
+  for (i = 0; std[i]; i++)
+    if (strcmp(std[i], m) == 0) return 1;
   return 0;
+}
+
+/* Whether package.searchpath finds module m on package[field]; the
+** package table is at pkg. */
+static int on_path(lua_State *L, int pkg, const char *m, const char *field) {
+  int found;
+  if (lua_getfield(L, pkg, "searchpath") != LUA_TFUNCTION ||
+      lua_getfield(L, pkg, field) != LUA_TSTRING) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_pushstring(L, m);
+  lua_insert(L, -2);
+  found = lua_pcall(L, 2, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING;
+  lua_pop(L, 1);
+  return found;
+}
+
+/* Whether a receiving state can require module m (the sender's view:
+** workers take its paths and the C loaders of its package.preload, and
+** preload concurrent.core). A dotted name is also tried by its first
+** part on cpath (the all-in-one loader). */
+static int requirable(lua_State *L, const char *m) {
+  int pkg, ok = 0;
+  const char *dot;
+  if (standard_module(m)) return 1;
+  if (lcf_module_open() && strcmp(m, "concurrent.core") == 0) return 1;
+  lua_getglobal(L, "package");
+  pkg = lua_gettop(L);
+  if (lua_type(L, pkg) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (lua_getfield(L, pkg, "preload") == LUA_TTABLE &&
+      lua_getfield(L, -1, m) == LUA_TFUNCTION)
+    ok = lua_iscfunction(L, -1) && lua_getupvalue(L, -1, 1) == NULL;
+  lua_settop(L, pkg);
+  if (!ok) ok = on_path(L, pkg, m, "path") || on_path(L, pkg, m, "cpath");
+  if (!ok && (dot = strchr(m, '.')) != NULL) {
+    lua_pushlstring(L, m, (size_t)(dot - m));
+    ok = on_path(L, pkg, lua_tostring(L, -1), "cpath");
+  }
+  lua_settop(L, pkg - 1);
+  return ok;
+}
+
+static void mark_named(transfer_ctx *c, const void *p) {
+  uint64_t h = ((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ULL) >> 52;
+  c->named_bits[h >> 6] |= (uint64_t)1 << (h & 63);
+}
+
+/* With names on the stack top and a value above it: names[value] =
+** "module\0key" (mod at stack index m, key at k; k 0: the module) unless
+** the value has a name already (the first one wins). Pops the value. */
+static void add_name(lua_State *L, transfer_ctx *c, int m, int k) {
+  lua_pushvalue(L, -1);
+  if (lua_rawget(L, -3) != LUA_TNIL) {
+    lua_pop(L, 2);
+    return;
+  }
+  lua_pop(L, 1);
+  mark_named(c, lua_topointer(L, -1));
+  lua_pushvalue(L, m);
+  lua_pushlstring(L, "\0", 1);
+  if (k) lua_pushvalue(L, k);
+  else lua_pushliteral(L, "");
+  lua_concat(L, 3);                               /* names v "m\0k" */
+  lua_rawset(L, -3);
 }
 
 static lua_Integer loaded_count(lua_State *L);
 
 /* Pushes the new names table and keeps it in the context at cidx. */
-static void build_names(lua_State *L, tctx *c, int cidx) {
-  int globals;
+static void build_names(lua_State *L, transfer_ctx *c, int cidx) {
+  int names, loaded;
+  memset(c->named_bits, 0, sizeof c->named_bits);
   lua_newtable(L);                                  /* names */
+  names = lua_gettop(L);
   lua_newtable(L);
   lua_pushliteral(L, "k");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE); /* names loaded */
+  loaded = lua_gettop(L);
+  luaL_checkstack(L, 12, "too many values");
   lua_pushnil(L);
-  while (lua_next(L, -2)) {                         /* names loaded mod m */
+  while (lua_next(L, loaded)) {                     /* names loaded mod m */
     if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE) {
-      lua_pushvalue(L, -1);
-      if (lua_rawget(L, -5) == LUA_TNIL) {          /* first name wins */
-        lua_pushvalue(L, -2);
-        lua_pushvalue(L, -4);
-        lua_rawset(L, -7);
-      }
-      lua_pop(L, 1);
+      int mod = loaded + 1, tables, globals;
       /* The globals table is a module too (_G), but its tables are the
       ** program's data, not the library's: only its C functions (print,
       ** ...) are named; its modules are named by their own entries. */
       lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
       globals = lua_rawequal(L, -1, -2);
       lua_pop(L, 1);
+      tables = requirable(L, lua_tostring(L, mod));
+      lua_pushvalue(L, names);
+      if (tables) {
+        lua_pushvalue(L, mod + 1);
+        add_name(L, c, mod, 0);
+      }
       lua_pushnil(L);
-      while (lua_next(L, -2)) {                     /* ... mod m k v */
+      while (lua_next(L, mod + 1)) {                /* ... names k v */
         int t = lua_type(L, -1);
         if (lua_type(L, -2) == LUA_TSTRING &&
-            ((t == LUA_TTABLE && !globals) || plain_cfunction(L, -1))) {
-          lua_pushvalue(L, -1);
-          if (lua_rawget(L, -7) == LUA_TNIL) {
-            lua_pushvalue(L, -2);                   /* key: the value */
-            lua_pushvalue(L, -6);
-            lua_pushlstring(L, "\0", 1);
-            lua_pushvalue(L, -6);
-            lua_concat(L, 3);                       /* "module\0key" */
-            lua_rawset(L, -9);
-          }
+            ((t == LUA_TTABLE && tables && !globals) || lua_iscfunction(L, -1))) {
+          lua_pushvalue(L, names);
+          lua_pushvalue(L, -2);                     /* ... k v names v */
+          add_name(L, c, mod, lua_gettop(L) - 3);
           lua_pop(L, 1);
         }
         lua_pop(L, 1);
       }
+      lua_pop(L, 1);                                /* names */
     }
     lua_pop(L, 1);
   }
-  lua_pop(L, 1);                                    /* names */
+  lua_settop(L, names);                             /* names */
   lua_pushvalue(L, -1);
-  lua_setiuservalue(L, cidx, UV_NAMES);
+  lua_setiuservalue(L, cidx, SLOT_NAMES);
   c->names_sig = loaded_count(L);
+  c->has_names = 1;
 }
+
 
 /* A signature of package.loaded: the number of modules plus the sum of
 ** their addresses, so a module unloaded and loaded again (a test runner
@@ -111,8 +190,9 @@ static int name_in(lua_State *L, int idx) {
   return 0;
 }
 
-int lcf_find_name(lua_State *L, tctx *c, int cidx, int idx, int *checked) {
-  if (lua_getiuservalue(L, cidx, UV_NAMES) != LUA_TTABLE) {
+int lcf_find_name(lua_State *L, transfer_ctx *c, int cidx, int idx, int *checked) {
+  if (!lcf_maybe_named(c, lua_topointer(L, idx), *checked)) return 0;
+  if (lua_getiuservalue(L, cidx, SLOT_NAMES) != LUA_TTABLE) {
     lua_pop(L, 1);
     build_names(L, c, cidx);
     *checked = 1;

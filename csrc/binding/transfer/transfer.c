@@ -1,6 +1,8 @@
 /*
-** transfer.c -- the only code that walks Lua values to copy them between
-** states.
+** transfer.c -- the transfer layer's format (below), its per-state
+** context and scratch buffer, and the entry points that need no walk. The
+** transfer layer (this folder) is the only code that walks Lua values to
+** copy them between states: encode.c and decode.c.
 **
 ** Format (native byte order: the bytes never leave this machine):
 **   buffer  := varint(count) value*count
@@ -14,9 +16,14 @@
 **            | CFUNC str(module) str(key)
 **            | NAMED str(module) str(key)   a module or a field of one
 **            | OBJ                     the next reference of the buffer
+**            | CPTR                    a C function: the next reference
+**            | LIGHT ptr               a light userdata (NULL only, to
+**                                      another process)
+**            | REDUCE[S] u8(n) value value*n    a function and n arguments:
+**                                      the value is function(args...)
 **   upval   := ENV | value
 **            | UPREF varint(n) u8(i)   the i-th upvalue of function n
-** Tables and LFUNCR/PROTOR are numbered in the order they start, before
+** Tables, REDUCE and LFUNCR/PROTOR are numbered in the order they start, before
 ** their contents, so cycles resolve. Closures that share an upvalue
 ** (one lua_upvalueid) share it on the other side too: the first one
 ** carries it, the others an UPREF, joined with lua_upvaluejoin. LFUNC/PROTO (functions whose only
@@ -33,9 +40,9 @@
 **
 ** The code: this file holds the context and the entry points that need
 ** no walk; encode.c the encoder, names.c its lookup of module names,
-** decode.c the decoder; transfer_int.h what they share.
+** decode.c the decoder; internal.h what they share.
 **
-** Speed: Lua API calls are the cost (~7 ns each here). Tables are walked
+** Speed: Lua API calls are the cost. Tables are walked
 ** with rawgeti over the array part and lua_next for the rest; the seen
 ** set is a C hash of object addresses (stable while the values are
 ** reachable from the stack), kept per state with the scratch buffer.
@@ -63,6 +70,15 @@ static void proto_destroy(void *obj) {
 }
 
 const cf_kind lcf_proto_kind = {"proto", proto_destroy};
+const cf_kind lcf_cfunc_kind = {"C function", proto_destroy};
+
+lcf_cfunc *lcf_cfunc_new(lua_CFunction fn) {
+  lcf_cfunc *cf = malloc(sizeof *cf);
+  if (cf == NULL) return NULL;
+  cf_object_init(cf, &lcf_cfunc_kind);
+  cf->fn = fn;
+  return cf;
+}
 
 /* 64-bit FNV-1a: the function id. */
 uint64_t lcf_hash_bytes(const unsigned char *p, size_t n) {
@@ -79,7 +95,7 @@ uint64_t lcf_hash_bytes(const unsigned char *p, size_t n) {
 /* The per-state context.                                                 */
 
 static int ctx_gc(lua_State *L) {
-  tctx *c = lua_touserdata(L, 1);
+  transfer_ctx *c = lua_touserdata(L, 1);
   free(c->slots);
   c->slots = NULL;
   free(c->at);
@@ -93,8 +109,13 @@ static int ctx_gc(lua_State *L) {
 /* An encode's to-be-closed slot (encode.c's hold) is closed: give back
 ** the context, and the scratch buffer it was filling (on an error). */
 static int ctx_close(lua_State *L) {
-  tctx *c = lua_touserdata(L, 1);
+  transfer_ctx *c = lua_touserdata(L, 1);
   c->busy = 0;
+  if (c->kept) {                       /* what __reduce calls made */
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, SLOT_KEEP);
+    c->kept = 0;
+  }
   if (c->scratch_of) {
     cf_buffer_reset(&c->scratch_of->scratch);
     c->scratch_of->scratch_busy = 0;
@@ -104,8 +125,8 @@ static int ctx_close(lua_State *L) {
 }
 
 /* Pushes a new context. */
-tctx *lcf_ctx_new(lua_State *L) {
-  tctx *c = lua_newuserdatauv(L, sizeof *c, NUV);
+transfer_ctx *lcf_ctx_new(lua_State *L) {
+  transfer_ctx *c = lua_newuserdatauv(L, sizeof *c, SLOT_COUNT);
   memset(c, 0, sizeof *c);
   if (luaL_newmetatable(L, "concurrent.transfer")) {
     lua_pushcfunction(L, ctx_gc);
@@ -119,7 +140,7 @@ tctx *lcf_ctx_new(lua_State *L) {
   lua_pushliteral(L, "k");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_setiuservalue(L, -2, UV_PROTOS);
+  lua_setiuservalue(L, -2, SLOT_PROTOS);
   return c;
 }
 
@@ -131,8 +152,8 @@ void lcf_transfer_context(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
 }
 
-static tctx *ctx_at(lua_State *L, int cidx) {
-  tctx *c;
+static transfer_ctx *ctx_at(lua_State *L, int cidx) {
+  transfer_ctx *c;
   if (cidx != 0) return lua_touserdata(L, cidx);
   lcf_transfer_context(L);
   c = lua_touserdata(L, -1);
@@ -141,7 +162,7 @@ static tctx *ctx_at(lua_State *L, int cidx) {
 }
 
 int lcf_transfer_stats(lua_State *L) {
-  tctx *c = ctx_at(L, 0);
+  transfer_ctx *c = ctx_at(L, 0);
   lua_pushinteger(L, c->dumps);
   lua_pushboolean(L, c->busy);
   lua_pushboolean(L, c->scratch_busy);
@@ -149,7 +170,7 @@ int lcf_transfer_stats(lua_State *L) {
 }
 
 cf_buffer *lcf_scratch_begin(lua_State *L, int cidx) {
-  tctx *c = ctx_at(L, cidx);
+  transfer_ctx *c = ctx_at(L, cidx);
   if (c->scratch_busy) return NULL;
   c->scratch_busy = 1;
   cf_buffer_reset(&c->scratch);
@@ -157,7 +178,7 @@ cf_buffer *lcf_scratch_begin(lua_State *L, int cidx) {
 }
 
 void lcf_scratch_end(lua_State *L, int cidx, cf_buffer *b) {
-  tctx *c = ctx_at(L, cidx);
+  transfer_ctx *c = ctx_at(L, cidx);
   if (b == &c->scratch) {
     cf_buffer_reset(b);
     c->scratch_busy = 0;

@@ -58,12 +58,48 @@ static const char *field_string(lua_State *L, const char *key) {
   return s;
 }
 
+/* Copy the C loaders of package.preload (a host's require "clingo"),
+** so workers can require what the creating state can. Loaders written in
+** Lua, or with upvalues, cannot be copied: they are left out. */
+static void snapshot_preload(lua_State *L, lcf_worker_config *c) {
+  size_t n = 0, cap = 0;
+  int top = lua_gettop(L);
+  if (lua_getglobal(L, "package") != LUA_TTABLE ||
+      lua_getfield(L, -1, "preload") != LUA_TTABLE) {
+    lua_settop(L, top);
+    return;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    int plain = lua_type(L, -2) == LUA_TSTRING && lua_iscfunction(L, -1);
+    if (plain && lua_getupvalue(L, -1, 1) != NULL) {
+      lua_pop(L, 1);                       /* a C closure: left out */
+      plain = 0;
+    }
+    if (plain) {
+      if (n == cap) {
+        struct lcf_preload *p;
+        cap = cap ? cap * 2 : 8;
+        p = realloc(c->preload, cap * sizeof *p);
+        if (p == NULL) break;              /* the copies made so far */
+        c->preload = p;
+      }
+      if ((c->preload[n].name = strdup(lua_tostring(L, -2))) == NULL) break;
+      c->preload[n++].fn = lua_tocfunction(L, -1);
+      c->npreload = n;
+    }
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+}
+
 lcf_worker_config *lcf_worker_config_new(lua_State *L, const char *prefix) {
   lcf_state *st = lcf_getstate(L);
   lcf_worker_config *c = calloc(1, sizeof *c);
   if (c == NULL) luaL_error(L, "not enough memory");
   c->path = dup_or_null(field_string(L, "path"));
   c->cpath = dup_or_null(field_string(L, "cpath"));
+  snapshot_preload(L, c);
   c->name_prefix = dup_or_null(prefix);
   c->setup = st->setup;
   c->setup_ud = st->setup_ud;
@@ -76,6 +112,8 @@ void lcf_worker_config_free(void *cfg) {
   if (c == NULL) return;
   free(c->path);
   free(c->cpath);
+  while (c->npreload > 0) free(c->preload[--c->npreload].name);
+  free(c->preload);
   free(c->name_prefix);
   cf_buffer_free(&c->init);
   free(c);
@@ -90,8 +128,8 @@ static int worker_exit(lua_State *L) {
 /* In the new state: libraries, paths, the module, the os.exit guard and
 ** the host's hook. The collector is stopped while the libraries are
 ** opened (as lua.c does): everything made here lives as long as the
-** state, and collecting a heap that only grows was 15% of a thread
-** start's instructions. */
+** state, and collecting a heap that only grows is wasted work in every
+** thread start. */
 static int setup_state(lua_State *L) {
   const lcf_worker_config *c = lua_touserdata(L, 1);
   lua_gc(L, LUA_GCSTOP);
@@ -105,7 +143,12 @@ static int setup_state(lua_State *L) {
     lua_pushstring(L, c->cpath);
     lua_setfield(L, -2, "cpath");
   }
-  lua_pop(L, 1);
+  lua_getfield(L, -1, "preload");
+  for (size_t i = 0; i < c->npreload; i++) {
+    lua_pushcfunction(L, c->preload[i].fn);
+    lua_setfield(L, -2, c->preload[i].name);
+  }
+  lua_pop(L, 2);
   /* concurrent.core is opened on first use (require, or an object of the
   ** library arriving: decode.c opens it then): its classes cost more than
   ** the standard libraries, and most tasks never touch them. */
@@ -210,7 +253,7 @@ static lua_State *setup_worker_state(lua_State *L,
 lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
                                size_t msgsz) {
   lua_State *L = cfg->memory_limit ? new_capped_state(cfg->memory_limit)
-                                   : lcf_salloc_newstate();
+                                   : lcf_allocator_newstate();
   if (L == NULL) {
     snprintf(msg, msgsz, "not enough memory for a worker state");
     return NULL;
@@ -279,9 +322,11 @@ void lcf_worker_stop(void *cfg, void *ctx) {
 ** [1] for a process pool's parent (library objects cannot go there). */
 #define REFUSE_REMOTE "shared objects cannot be sent to another process"
 static const lcf_encode_opts results_opts[2] = {
-  {"results", 0, 0, 1, NULL}, {"results", 0, 0, 0, REFUSE_REMOTE}};
+  {.root = "results", .allow_objects = 1},
+  {.root = "results", .refuse = REFUSE_REMOTE}};
 static const lcf_encode_opts error_opts[2] = {
-  {"error", 1, 0, 1, NULL}, {"error", 1, 0, 0, REFUSE_REMOTE}};
+  {.root = "error", .bare = 1, .allow_objects = 1},
+  {.root = "error", .bare = 1, .refuse = REFUSE_REMOTE}};
 
 /* Message handler: keep the error value as it is, and leave the
 ** traceback in upvalue 1's slot (a table) for the runner to pick up. */

@@ -14,6 +14,11 @@
 ** once made; owned by the pool (freed by its destroy hook). */
 typedef struct lcf_worker_config {
   char *path, *cpath;         /* package.path / cpath of the creator */
+  struct lcf_preload {        /* the C loaders of its package.preload */
+    char *name;
+    lua_CFunction fn;
+  } *preload;
+  size_t npreload;
   char *name_prefix;          /* thread names: prefix_N */
   cf_buffer init;             /* initializer and initargs, or empty */
   cf_lua_setup_fn setup;
@@ -22,7 +27,8 @@ typedef struct lcf_worker_config {
   size_t memory_limit;        /* bytes a task may grow its state to; 0: none */
 } lcf_worker_config;
 
-/* Snapshot the calling state's paths and setup hook into a new config
+/* Snapshot the calling state's paths, the C loaders (without upvalues)
+** of its package.preload, and setup hook into a new config
 ** (raises on memory errors). The init buffer is left empty. */
 lcf_worker_config *lcf_worker_config_new(lua_State *L, const char *prefix);
 void lcf_worker_config_free(void *cfg);
@@ -33,7 +39,7 @@ void lcf_worker_stop(void *cfg, void *ctx);
 
 /* Make a fresh state set up as a worker (no initializer run); NULL and a
 ** message on failure. Used by threads and process-pool workers too. Its
-** small blocks come from a region of its own (salloc.c) unless the config
+** small blocks come from a region of its own (allocator.c) unless the config
 ** has a memory limit. */
 lua_State *lcf_worker_newstate(const lcf_worker_config *cfg, char *msg,
                                size_t msgsz);

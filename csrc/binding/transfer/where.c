@@ -1,0 +1,187 @@
+/*
+** where.c -- the path of a value inside a buffer, for the decoder's rare
+** errors (a __reduce rebuilding call that fails): the buffer is walked
+** again from the start, without building anything, up to the value's
+** offset. The decoder keeps no path while it works: that would cost every
+** decode for an error few ever see.
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "transfer.h"
+#include "internal.h"
+
+typedef struct walk {
+  const unsigned char *p, *end;
+  const unsigned char *target;
+  luaL_Buffer *out;
+  int found;
+} walk;
+
+static int wbyte(walk *w) {
+  return w->p < w->end ? *w->p++ : -1;
+}
+
+static uint64_t wvarint(walk *w) {
+  uint64_t v = 0;
+  int shift = 0, c;
+  while ((c = wbyte(w)) >= 0 && shift < 64) {
+    v |= (uint64_t)(c & 0x7f) << shift;
+    if (!(c & 0x80)) return v;
+    shift += 7;
+  }
+  w->p = w->end;
+  return 0;
+}
+
+static void wskip(walk *w, uint64_t n) {
+  w->p = n <= (uint64_t)(w->end - w->p) ? w->p + n : w->end;
+}
+
+static int wvalue(walk *w, int depth);
+
+/* One path segment per level: the buffer's Lua stack of segments is the
+** luaL_Buffer, trimmed back when the walk leaves a level. */
+static int wtable(walk *w, int depth) {
+  uint32_t narr, nhash, i;
+  size_t mark;
+  if (w->end - w->p < 8) return 0;
+  memcpy(&narr, w->p, 4);
+  memcpy(&nhash, w->p + 4, 4);
+  w->p += 8;
+  /* Every value takes a byte at least: counts past the bytes left are
+  ** not worth walking (the buffer is malformed). */
+  if (narr > (uint64_t)(w->end - w->p) || nhash > (uint64_t)(w->end - w->p)) {
+    w->p = w->end;
+    return 0;
+  }
+  for (i = 0; i < narr && w->p < w->end; i++) {
+    mark = luaL_bufflen(w->out);
+    lua_pushfstring(w->out->L, "[%d]", (int)i + 1);
+    luaL_addvalue(w->out);
+    if (wvalue(w, depth + 1)) return 1;
+    luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+  }
+  for (i = 0; i < nhash && w->p < w->end; i++) {
+    const unsigned char *k = w->p;
+    mark = luaL_bufflen(w->out);
+    if (wvalue(w, depth + 1)) return 1;   /* the key itself */
+    if (k < w->end && (*k == T_STR)) {
+      walk kw = {k + 1, w->end, NULL, w->out, 0};
+      uint64_t n = wvarint(&kw);
+      if (n <= (uint64_t)(w->end - kw.p) && n < 200) {
+        int ident = n > 0 && !(kw.p[0] >= '0' && kw.p[0] <= '9');
+        uint64_t j;
+        for (j = 0; j < n; j++)
+          if (!(kw.p[j] == '_' || (kw.p[j] >= '0' && kw.p[j] <= '9') ||
+                ((kw.p[j] | 32) >= 'a' && (kw.p[j] | 32) <= 'z')))
+            ident = 0;
+        luaL_addstring(w->out, ident ? "." : "[\"");
+        luaL_addlstring(w->out, (const char *)kw.p, (size_t)n);
+        if (!ident) luaL_addstring(w->out, "\"]");
+      }
+    } else if (k < w->end && *k == T_INT32 && w->end - k >= 5) {
+      int32_t v;
+      memcpy(&v, k + 1, 4);
+      lua_pushfstring(w->out->L, "[%d]", (int)v);
+      luaL_addvalue(w->out);
+    } else {
+      luaL_addstring(w->out, "[?]");
+    }
+    if (wvalue(w, depth + 1)) return 1;
+    luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+  }
+  mark = luaL_bufflen(w->out);
+  if (wbyte(w) == 1) {
+    luaL_addstring(w->out, "<metatable>");
+    if (wvalue(w, depth + 1)) return 1;
+    luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+  }
+  return 0;
+}
+
+static int wupvalues(walk *w, int depth) {
+  int nup = wbyte(w), i;
+  for (i = 0; i < nup && w->p < w->end; i++) {
+    int t = *w->p;
+    if (t == T_ENV) {
+      w->p++;
+    } else if (t == T_UPREF) {
+      w->p++;
+      wvarint(w);
+      wbyte(w);
+    } else {
+      size_t mark = luaL_bufflen(w->out);
+      luaL_addstring(w->out, "<upvalue>");
+      if (wvalue(w, depth + 1)) return 1;
+      luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+    }
+  }
+  return 0;
+}
+
+/* Walk one value; 1 when it is (or holds) the target. */
+static int wvalue(walk *w, int depth) {
+  int tag;
+  if (w->p == w->target) return w->found = 1;
+  if (depth > LCF_MAX_DEPTH + 8 || (tag = wbyte(w)) < 0) {
+    w->p = w->end;
+    return 0;
+  }
+  switch (tag & ~T_SHARED) {
+    case T_INT32: wskip(w, 4); break;
+    case T_INT64: case T_FLOAT: case T_LIGHT: wskip(w, 8); break;
+    case T_STR: wskip(w, wvarint(w)); break;
+    case T_TABLE: return wtable(w, depth);
+    case T_REF: wvarint(w); break;
+    case T_LFUNC: case T_LFUNCR:
+      wskip(w, 8);
+      wskip(w, wvarint(w));
+      return wupvalues(w, depth);
+    case T_PROTO: case T_PROTOR: return wupvalues(w, depth);
+    case T_CFUNC: case T_NAMED:
+      wskip(w, wvarint(w));
+      wskip(w, wvarint(w));
+      break;
+    case T_REDUCE: {
+      int n = wbyte(w), i;
+      size_t mark = luaL_bufflen(w->out);
+      luaL_addstring(w->out, "<__reduce>");
+      for (i = 0; i <= n && w->p < w->end; i++)
+        if (wvalue(w, depth + 1)) return 1;
+      luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+      break;
+    }
+    default: break;                      /* no bytes follow the tag */
+  }
+  return 0;
+}
+
+void lcf_push_where(lua_State *L, const cf_buffer *b, size_t at) {
+  luaL_Buffer lb;
+  walk w;
+  uint64_t n, i;
+  w.p = b->data;
+  w.end = b->data + b->len;
+  w.target = b->data + at;
+  w.out = &lb;
+  w.found = 0;
+  luaL_buffinit(L, &lb);
+  n = wvarint(&w);
+  for (i = 0; i < n && w.p < w.end && !w.found; i++) {
+    size_t mark = luaL_bufflen(&lb);
+    lua_pushfstring(L, "value %d", (int)i + 1);
+    luaL_addvalue(&lb);
+    if (wvalue(&w, 0)) break;
+    luaL_buffsub(&lb, luaL_bufflen(&lb) - mark);
+  }
+  if (!w.found) {
+    luaL_buffsub(&lb, luaL_bufflen(&lb));
+    luaL_addstring(&lb, "?");
+  }
+  luaL_pushresult(&lb);
+}
