@@ -49,15 +49,7 @@ local COLUMNS = {
   {peer = "luv", label = "luv", colour = 0x009e73},
 }
 
-local by = {}
-for line in io.lines(input) do
-  if line:match("^%s*{") then
-    local ok, r = pcall(jsonl.decode, line)
-    if ok and type(r) == "table" and r.peer and r.workload and r.median then
-      by[r.peer .. "|" .. r.workload] = r
-    end
-  end
-end
+local _, by = jsonl.read(input)
 
 os.execute(("mkdir -p %q"):format(outdir))
 local drawn = {}
@@ -66,7 +58,7 @@ for _, g in ipairs(goals.GOALS) do
   local lo, hi = math.huge, 0
   for _, c in ipairs(COLUMNS) do
     local r = by[c.peer .. "|" .. g.w]
-    if r then
+    if r and r.median then
       local mn, mx = r.median, r.median
       for _, v in ipairs(type(r.runs) == "table" and r.runs or {}) do
         if type(v) == "number" then mn, mx = math.min(mn, v), math.max(mx, v) end
@@ -83,8 +75,13 @@ for _, g in ipairs(goals.GOALS) do
       dat:write(("%q %.6g %.6g %.6g %d\n"):format(table.unpack(row)))
     end
     dat:close()
-    local goal = g.max or g.min
-    lo, hi = math.min(lo, goal), math.max(hi, goal)
+    -- A goal relative to the floor is drawn at that multiple of the floor.
+    local fr = by[goals.FLOOR .. "|" .. g.w]
+    local fm = g.floor and fr and goals.floor_of(g.w, fr.median, fr)
+    local goal = g.max or g.min or (fm and fm * g.floor) or 0
+    local goal_txt = g.floor and ("goal <= %gx floor"):format(g.floor)
+                     or "goal " .. (g.max and "<= " or ">= ") .. goal
+    lo, hi = math.min(lo, goal > 0 and goal or lo), math.max(hi, goal)
     local logy = lo > 0 and hi / lo > 30
     local better = g.min and "higher is better" or "lower is better"
     local gp = assert(io.open(base .. ".gp", "w"))
@@ -111,7 +108,7 @@ plot d using 0:2:5:xtic(sprintf("%%s\n%%.3g", strcol(1), $2)) with boxes lc rgb 
       g.unit, #rows - 0.4,
       logy and ("set logscale y\nset yrange [%g:%g]"):format(lo / 2, hi * 4)
            or ("set yrange [0:%g]"):format(hi * 1.25),
-      base .. ".dat", goal, "goal " .. (g.max and "<= " or ">= ") .. goal))
+      base .. ".dat", goal, goal_txt))
     gp:close()
     if os.execute(("gnuplot %q"):format(base .. ".gp")) then
       drawn[#drawn + 1] = base .. ".png"

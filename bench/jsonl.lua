@@ -153,4 +153,77 @@ function M.decode(s)
   return value()
 end
 
+
+-- The median of what is a number in t (nil if none).
+local function median_of(t)
+  local s = {}
+  for _, x in ipairs(t) do
+    if type(x) == "number" then s[#s + 1] = x end
+  end
+  if #s == 0 then return nil end
+  return M.median(s)
+end
+
+-- Numeric params (and tables of them, as the floor's variants_ms) are the
+-- medians of the records'.
+local function merged_params(parts)
+  local p = {}
+  for k, v in pairs(parts[1] or {}) do p[k] = v end
+  for k, v in pairs(p) do
+    if type(v) == "number" then
+      local xs = {}
+      for _, q in ipairs(parts) do xs[#xs + 1] = q[k] end
+      p[k] = median_of(xs)
+    elseif type(v) == "table" and next(v) ~= nil and #v == 0 then
+      local t = {}
+      for name in pairs(v) do
+        local xs = {}
+        for _, q in ipairs(parts) do
+          if type(q[k]) == "table" then xs[#xs + 1] = q[k][name] end
+        end
+        t[name] = median_of(xs)
+      end
+      p[k] = t
+    end
+  end
+  return p
+end
+
+--- read(path) -> records, by: the objects of a file of JSON lines that
+-- name a peer and a workload, one per peer and workload (by["peer|w"]):
+-- several lines of one (bench/run.sh alternates ours and the floor, one
+-- repetition a process) are merged, their runs put together and the
+-- median taken over all.
+function M.read(path)
+  local records, by = {}, {}
+  for line in io.lines(path) do
+    if line:match("^%s*{") then
+      local ok, r = pcall(M.decode, line)
+      if ok and type(r) == "table" and r.peer and r.workload then
+        local key = r.peer .. "|" .. r.workload
+        local a = by[key]
+        if type(r.runs) ~= "table" then r.runs = {} end
+        if a then
+          a.parts = a.parts or {a.params or {}}
+          a.parts[#a.parts + 1] = r.params or {}
+          for _, x in ipairs(r.runs) do a.runs[#a.runs + 1] = x end
+          a.median = median_of(a.runs) or a.median
+          a.error = a.error or r.error
+        else
+          records[#records + 1] = r
+          by[key] = r
+        end
+      end
+    end
+  end
+  for _, r in ipairs(records) do
+    if r.parts then
+      r.params = merged_params(r.parts)
+      r.records_merged = #r.parts
+      r.parts = nil
+    end
+  end
+  return records, by
+end
+
 return M

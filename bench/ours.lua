@@ -1,7 +1,7 @@
 --[[
 ours.lua -- the workloads of the benchmark suite, for this library.
 
-  lua5.4 bench/ours.lua [--quick] [--repeat R] [--only "A,A',C"] [-v]
+  lua5.4 bench/ours.lua [--quick] [--repeat R] [--warmup W] [--only "A,A',C"] [-v]
 
 Prints one JSON object per line, the same shape as the peers' scripts
 (bench/peers/python_peer.py, bench/peers/luv_peer.lua):
@@ -10,6 +10,10 @@ Prints one JSON object per line, the same shape as the peers' scripts
 A workload that fails prints {"peer": ..., "workload": ..., "error": "..."}
 and the others still run. Run from the repository root, or set
 CONCURRENT_CPATH (default build/?.so) to where concurrent/core.so is.
+
+--warmup W runs each workload W times first, untimed (bench/run.sh runs
+ours and the floor in turn, one repetition a process: a fresh process's
+first repetition pays its heap's first growth).
 
 Workloads (sizes of the issue unless --quick):
   A    100,000 tasks `x + 1` through a warmed-up 2-worker ThreadPoolExecutor:
@@ -61,7 +65,11 @@ local QUICK = {
 local BENCH_DIR = arg[0]:match("^(.*)/[^/]*$") or "."
 local jsonl = dofile(BENCH_DIR .. "/jsonl.lua")
 local median = jsonl.median
-local emit, emit_error = jsonl.writer("concurrent")
+local emit_line, emit_error = jsonl.writer("concurrent")
+local muted = false   -- --warmup: the untimed repetitions print nothing
+local function emit(...)
+  if not muted then return emit_line(...) end
+end
 
 local function rss_mb()
   local fh = assert(io.open("/proc/self/status"))
@@ -287,6 +295,10 @@ local function run_C_like(S, R, workload, data, what)
   warm(ex, identity, 10)
   local back = ex:submit(identity, data):result()
   assert(same(data, back), workload .. ": the copy differs")
+  -- Both states warm, as the floor's are before it times (a round trip
+  -- per way of reading, four): a fresh worker's first round trips grow
+  -- its stack and heap.
+  for _ = 1, 3 do back = ex:submit(identity, data):result() end
   for _ = 1, R do
     collectgarbage()
     local t0 = now()
@@ -402,11 +414,11 @@ local ALIASES = {Ap = "A'", App = "A''", Cp = "C'", require = "D"}
 
 local function usage(msg)
   if msg then io.stderr:write("ours.lua: ", msg, "\n") end
-  io.stderr:write("usage: lua5.4 bench/ours.lua [--quick] [--repeat R] [--only A,Ap,...] [-v]\n")
+  io.stderr:write("usage: lua5.4 bench/ours.lua [--quick] [--repeat R] [--warmup W] [--only A,Ap,...] [-v]\n")
   os.exit(msg and 2 or 0)
 end
 
-local quick, R, only, verbose = false, nil, nil, false
+local quick, R, only, verbose, W = false, nil, nil, false, 0
 do
   local i = 1
   while i <= #arg do
@@ -416,6 +428,10 @@ do
       i = i + 1
       R = math.tointeger(tonumber(arg[i]))
       if not R or R < 1 then usage("--repeat needs an integer >= 1") end
+    elseif a == "--warmup" then
+      i = i + 1
+      W = math.tointeger(tonumber(arg[i]))
+      if not W or W < 0 then usage("--warmup needs an integer >= 0") end
     elseif a == "--only" then
       i = i + 1
       only = arg[i] or usage("--only needs a list")
@@ -444,6 +460,11 @@ if trace then trace.start{path = TRACE_FILE} end
 for _, w in ipairs(ORDER) do
   if wanted[w] then
     local t0 = now()
+    if W > 0 then
+      muted = true
+      pcall(RUNNERS[w], S, W)
+      muted = false
+    end
     local ok, err = xpcall(RUNNERS[w], debug.traceback, S, R)
     if not ok then emit_error(w, err) end
     if verbose then

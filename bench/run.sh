@@ -18,7 +18,12 @@
 # says where concurrent/core.so is; CONCURRENT_FLOOR (default
 # build/bench/floor) the floor program, which `make bench` builds.
 # Workloads run one after the other, each for us, then for its peers and
-# the floor, so each comparison is made close in time.
+# the floor, so each comparison is made close in time. Where the goal is a
+# ratio to the floor (A'', C, C', D), ours and the floor run alternately,
+# one repetition each (after one untimed), R times (report.lua merges the
+# runs): on a shared
+# machine the load drifts within seconds, and ours then the floor, R runs
+# each, put minutes of drift into the ratio.
 # A benchmark, not a test: it never fails on a slow figure.
 set -e
 cd "$(dirname "$0")/.."
@@ -31,12 +36,12 @@ esac
 # shellcheck disable=SC2086
 set -- "$@" $BENCH_ARGS
 
-quick=""; repeat=""; only="A,Ap,App,B,C,Cp,P,D,M"; json=${BENCH_JSON:-}; peers=1; md=0
+quick=""; repeat=""; nrep=""; only="A,Ap,App,B,C,Cp,P,D,M"; json=${BENCH_JSON:-}; peers=1; md=0
 floor=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=--quick ;;
-    --repeat) repeat="--repeat $2"; shift ;;
+    --repeat) repeat="--repeat $2"; nrep=$2; shift ;;
     --only) only=$2; shift ;;
     --json) json=$2; shift ;;
     --no-peers) peers=0 ;;
@@ -70,8 +75,26 @@ for w in $(echo "$only" | tr ',' ' '); do
     "A'") w=Ap ;; "A''") w=App ;; "C'") w=Cp ;; require) w=D ;;
   esac
   echo "bench: $w ..." >&2
-  # shellcheck disable=SC2086
-  "$lua" bench/ours.lua $quick $repeat --only "$w" | tee -a "$out"
+  case "$w" in
+    App|C|Cp|D) alternate=$floor ;;
+    *) alternate=0 ;;
+  esac
+  if [ $alternate = 1 ]; then
+    # ours and the floor, one repetition each, in turn
+    n=${nrep:-$([ -n "$quick" ] && echo 1 || echo 5)}
+    i=0
+    while [ $i -lt "$n" ]; do
+      # shellcheck disable=SC2086
+      "$lua" bench/ours.lua $quick --repeat 1 --warmup 1 --only "$w" | tee -a "$out"
+      # shellcheck disable=SC2086
+      "$floor_bin" $quick --repeat 1 --warmup 1 --only "$w" | tee -a "$out" ||
+        echo "bench: floor failed on $w" >&2
+      i=$((i + 1))
+    done
+  else
+    # shellcheck disable=SC2086
+    "$lua" bench/ours.lua $quick $repeat --only "$w" | tee -a "$out"
+  fi
   if [ $have_python = 1 ] && [ "$w" != P ]; then   # P: ours only
     # shellcheck disable=SC2086
     python3 bench/peers/python_peer.py $quick $repeat --only "$w" | tee -a "$out" ||
@@ -82,14 +105,6 @@ for w in $(echo "$only" | tr ',' ' '); do
     "$lua" bench/peers/luv_peer.lua $quick $repeat --only "$w" | tee -a "$out" ||
       echo "bench: luv peer failed on $w" >&2
   fi
-  case "$w" in
-    App|C|Cp|D)
-      if [ $floor = 1 ]; then
-        # shellcheck disable=SC2086
-        "$floor_bin" $quick $repeat --only "$w" | tee -a "$out" ||
-          echo "bench: floor failed on $w" >&2
-      fi ;;
-  esac
 done
 echo "bench: $(( $(date +%s) - start )) s" >&2
 echo

@@ -60,6 +60,50 @@ describe("transfer", function()
     assert.equal(r, r.self)
   end)
 
+  it("copies strings met again (keys and values) in small and large transfers", function()
+    -- a repeated short string crosses once and is referred to after
+    local small = {"a", "a", a = "a"}
+    local r = helpers.roundtrip(ex, small)
+    assert.same({"a", "a", a = "a"}, r)
+    local recs = {}
+    for i = 1, 300 do
+      recs[i] = {id = i, name = "n" .. (i % 7), [("k"):rep(40)] = ("v"):rep(41),
+                 tags = {"x", "y", i % 2 == 0 and "x" or ""}}
+    end
+    local back = helpers.roundtrip(ex, recs, "n3", "n3")
+    assert.same(recs, back)
+    local s1, s2 = select(2, helpers.roundtrip(ex, recs, "n3", "n3"))
+    assert.equal("n3", s1)
+    assert.equal("n3", s2)
+  end)
+
+  it("finds repeats among many tables, and again after hundreds of transfers", function()
+    -- 30,000 tables (the seen set grows and rehashes), each record naming
+    -- the one before and a shared leaf; then 300 small transfers, so the
+    -- set's per-transfer stamps wrap, each one new and still exact.
+    local leaf = {}
+    local big = {}
+    for i = 1, 10000 do
+      big[i] = {prev = big[i - 1] or false, leaf = leaf, tags = {i}}
+    end
+    local ok = ex:submit(function(t)
+      for i = 2, #t do
+        if t[i].prev ~= t[i - 1] or t[i].leaf ~= t[1].leaf or t[i].tags[1] ~= i then
+          return false
+        end
+      end
+      return true
+    end, big):result()
+    assert.is_true(ok)
+    for i = 1, 300 do
+      local s = {i}
+      local a, b, c = ex:submit(function(x, y, z) return x == y, x ~= z, z[1] end,
+        s, s, {i}):result()
+      assert.is_true(a and b)
+      assert.equal(i, c)
+    end
+  end)
+
   it("keeps metatables (copied with the table)", function()
     local Point = {}
     Point.__index = Point

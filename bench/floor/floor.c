@@ -3,7 +3,8 @@
  * library pays on this machine for the workloads of the performance issue,
  * measured with bare pthreads and the public Lua C API, no library of ours.
  *
- *   floor [--quick] [--repeat R] [--only A'',C,C',D] [--no-gc] [--mmap-default]
+ *   floor [--quick] [--repeat R] [--warmup W] [--only A'',C,C',D] [--no-gc]
+ *         [--mmap-default]
  *
  * Prints JSON lines in the shape of bench/ours.lua and the peers, under the
  * peer name "api-floor", so bench/report.lua can put the floor next to our
@@ -45,6 +46,8 @@
  * free raises the threshold, so C' took 55-65 ms run alone and 40 ms after
  * C in the same process. Any library may avoid that churn (its own
  * allocator, or this mallopt), so the floor does.
+ * --warmup W runs each workload W times first and prints nothing of them
+ * (bench/run.sh runs ours and the floor in turn, one repetition a process).
  * A benchmark, not a test: it exits 0 unless it cannot run at all.
  */
 #include <errno.h>
@@ -87,9 +90,12 @@ double median(const double *v, int n) {
   return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+static int muted;  /* --warmup: the untimed repetitions print nothing */
+
 /* Numbers as ours.lua writes them (%.5g), so the report reads both alike. */
 void emit(const char *workload, const double *runs, int n,
                  const char *unit, const char *params) {
+  if (muted) return;
   printf("{\"peer\": \"%s\", \"workload\": \"%s\", \"median\": %.5g, "
          "\"unit\": \"%s\", \"runs\": [", PEER, workload, median(runs, n), unit);
   for (int i = 0; i < n; i++) printf("%s%.5g", i ? ", " : "", runs[i]);
@@ -321,8 +327,8 @@ static void run_D(const sizes *S, int R) {
 
 static void usage(const char *msg) {
   if (msg && *msg) fprintf(stderr, "floor: %s\n", msg);
-  fprintf(stderr, "usage: floor [--quick] [--repeat R] [--only A'',C,C',D] [--no-gc]"
-                  " [--mmap-default]\n");
+  fprintf(stderr, "usage: floor [--quick] [--repeat R] [--warmup W] [--only A'',C,C',D]"
+                  " [--no-gc] [--mmap-default]\n");
   exit(msg ? 2 : 0);
 }
 
@@ -340,17 +346,25 @@ static int workload_index(const char *w, size_t len) {
   return -2;
 }
 
+/* The integer argument after argv[*i] (moved past), in [lo, MAXRUNS]. */
+static int count_arg(int argc, char **argv, int *i, long lo, const char *msg) {
+  char *end;
+  long v;
+  if (++*i >= argc) usage(msg);
+  v = strtol(argv[*i], &end, 10);
+  if (*end || v < lo || v > MAXRUNS) usage(msg);
+  return (int)v;
+}
+
 int main(int argc, char **argv) {
-  int quick = 0, R = 0, wanted[4] = {1, 1, 1, 1}, mmap_default = 0;
+  int quick = 0, R = 0, wanted[4] = {1, 1, 1, 1}, mmap_default = 0, W = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) {
       quick = 1;
     } else if (strcmp(argv[i], "--repeat") == 0) {
-      if (++i >= argc) usage("--repeat needs an integer >= 1");
-      char *end;
-      long r = strtol(argv[i], &end, 10);
-      if (*end || r < 1 || r > MAXRUNS) usage("--repeat needs an integer >= 1");
-      R = (int)r;
+      R = count_arg(argc, argv, &i, 1, "--repeat needs an integer >= 1");
+    } else if (strcmp(argv[i], "--warmup") == 0) {
+      W = count_arg(argc, argv, &i, 0, "--warmup needs an integer >= 0");
     } else if (strcmp(argv[i], "--only") == 0) {
       if (++i >= argc) usage("--only needs a list");
       memset(wanted, 0, sizeof wanted);
@@ -384,10 +398,16 @@ int main(int argc, char **argv) {
   }
   const sizes *S = quick ? &QUICK : &FULL;
   if (!R) R = quick ? 1 : 5;
-  /* The order of ours.lua: A'', C, C', D. */
-  if (wanted[0]) run_App(S, R);
-  if (wanted[1]) run_C(S, R);
-  if (wanted[2]) run_Cp(S, R);
-  if (wanted[3]) run_D(S, R);
+  /* The order of ours.lua: A'', C, C', D; each warmed up first. */
+  void (*const run[4])(const sizes *, int) = {run_App, run_C, run_Cp, run_D};
+  for (int k = 0; k < 4; k++) {
+    if (!wanted[k]) continue;
+    if (W > 0) {
+      muted = 1;
+      run[k](S, W);
+      muted = 0;
+    }
+    run[k](S, R);
+  }
   return 0;
 }

@@ -10,25 +10,27 @@ local KNOWN = {target = true, args = true, name = true, daemon = true}
 -- metatable has a __call function.
 options.callable = core.callable
 
+-- An error in the user's call (`level`) to the constructor `what`.
+local function bad(what, level, msg)
+  error(("bad argument #1 to '%s' (%s)"):format(what, msg), level + 1)
+end
+
 --- Check opts for the constructor called `what` and set the instance's
 -- fields. `level` is the error level of the user's call.
 function options.apply(self, opts, what, level)
-  local function bad(msg)
-    error(("bad argument #1 to '%s' (%s)"):format(what, msg), level + 1)
-  end
   if opts == nil then opts = {} end
-  if type(opts) ~= "table" then bad(("table expected, got %s"):format(type(opts))) end
+  if type(opts) ~= "table" then bad(what, level, ("table expected, got %s"):format(type(opts))) end
   for k in pairs(opts) do
-    if not KNOWN[k] then bad(("unknown option '%s'"):format(tostring(k))) end
+    if not KNOWN[k] then bad(what, level, ("unknown option '%s'"):format(tostring(k))) end
   end
-  if opts.target ~= nil and not options.callable(opts.target) then bad("target must be a function") end
-  if opts.args ~= nil and type(opts.args) ~= "table" then bad("args must be a table") end
+  if opts.target ~= nil and not options.callable(opts.target) then bad(what, level, "target must be a function") end
+  if opts.args ~= nil and type(opts.args) ~= "table" then bad(what, level, "args must be a table") end
   local name = opts.name
   if name ~= nil and type(name) ~= "string" then
-    if type(name) ~= "number" then bad("name must be a string") end
+    if type(name) ~= "number" then bad(what, level, "name must be a string") end
     name = tostring(name)
   end
-  if opts.daemon ~= nil and type(opts.daemon) ~= "boolean" then bad("daemon must be a boolean") end
+  if opts.daemon ~= nil and type(opts.daemon) ~= "boolean" then bad(what, level, "daemon must be a boolean") end
   rawset(self, "_target", opts.target)
   rawset(self, "_args", opts.args)
   rawset(self, "name", name)

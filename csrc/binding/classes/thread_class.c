@@ -126,7 +126,7 @@ static int run_direct(lua_State *L) {
 static int run_body(lua_State *L) {
   start_rec *r = lua_touserdata(L, 1);
   lua_settop(L, 0);
-  if (lcf_decode(L, &r->input, 0) != 1 || !lua_istable(L, 1))
+  if (lcf_decode_once(L, &r->input) != 1 || !lua_istable(L, 1))
     return luaL_error(L, "thread received no instance to run");
   if (r->direct) return run_direct(L);
   lua_pushliteral(L, "ident");

@@ -37,13 +37,21 @@ static const char KEYS_KEY = 's';       /* the key cache below */
 
 /* Short string keys repeat (records: "id", "name", ...): the decoder of
 ** a large buffer keeps the last key string seen per slot of a small
-** table (kept in the registry, put on the stack for the decode), and
+** cache (kept in the registry, put on the stack for the decode), and
 ** pushes that string again instead of hashing and interning the bytes
 ** anew. An entry is used only if its bytes are the key's: a cache, never
-** a meaning of the format. */
+** a meaning of the format. The strings are the user values of a userdata
+** whose memory has their addresses and lengths, so a lookup compares the
+** bytes without an API call and a hit is one lua_getiuservalue (a table
+** cost a rawgeti and a tolstring: ~150 instructions a key, now ~60). */
 #define KEYS_SLOTS 64
 #define KEYS_MAXLEN 24
 #define KEYS_MINBUF 256     /* smaller buffers decode without the cache */
+
+typedef struct keycache {
+  const char *p[KEYS_SLOTS];   /* user value i+1's bytes, or NULL */
+  size_t n[KEYS_SLOTS];
+} keycache;
 
 #define TEMPLATES_MAX 512
 
@@ -64,6 +72,8 @@ typedef struct dec {
   int cidx;              /* the transfer context, or 0 (look it up) */
   int classes;           /* the library's classes are known to exist */
   int kidx;              /* stack index of the key cache, or 0 */
+  keycache *kc;          /* its memory */
+  int once;              /* a state that decodes once: keep no templates */
 } dec;
 
 static _Noreturn void malformed(dec *d) {
@@ -290,7 +300,7 @@ static void decode_function(dec *d, int tag, int shared) {
     n = pr->len;
   }
   nup = get_byte(d);
-  if (d->reuse || !numbered) {
+  if ((d->reuse || !numbered) && !d->once) {
     template_for(d, id, code, n, check);
     reused = 1;
   } else {
@@ -327,9 +337,10 @@ static void decode_function(dec *d, int tag, int shared) {
 static int decode_key(dec *d) {
   lua_State *L = d->L;
   const unsigned char *p = d->p;
-  const char *s, *cs;
-  size_t n, cn;
+  const char *s;
+  size_t n;
   unsigned slot;
+  keycache *kc = d->kc;
   if (d->kidx == 0 || d->end - p < 2 || p[0] != T_STR || p[1] == 0 ||
       p[1] > KEYS_MAXLEN || (size_t)(d->end - p) < 2 + (size_t)p[1])
     return 0;
@@ -339,14 +350,16 @@ static int decode_key(dec *d) {
           (unsigned char)s[n - 1] + (unsigned char)s[n / 2]) % KEYS_SLOTS;
   d->p += 2 + n;
   d->reuse = 0;
-  if (lua_rawgeti(L, d->kidx, (lua_Integer)slot + 1) == LUA_TSTRING) {
-    cs = lua_tolstring(L, -1, &cn);
-    if (cn == n && memcmp(cs, s, n) == 0) return 1;
+  if (kc->n[slot] == n && kc->p[slot] != NULL &&
+      memcmp(kc->p[slot], s, n) == 0) {
+    lua_getiuservalue(L, d->kidx, (int)slot + 1);
+    return 1;
   }
-  lua_pop(L, 1);
   lua_pushlstring(L, s, n);
   lua_pushvalue(L, -1);
-  lua_rawseti(L, d->kidx, (lua_Integer)slot + 1);
+  lua_setiuservalue(L, d->kidx, (int)slot + 1);
+  kc->p[slot] = lua_tostring(L, -1);   /* held by the user value */
+  kc->n[slot] = n;
   return 1;
 }
 
@@ -550,6 +563,21 @@ int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first) {
   return lcf_decode_with(L, 0, b, reuse_first);
 }
 
+static int decode_in(lua_State *L, int cidx, const cf_buffer *b,
+                     int reuse_first, int once);
+
+int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
+                    int reuse_first) {
+  return decode_in(L, cidx, b, reuse_first, 0);
+}
+
+/* A Thread's new state decodes its target once: keeping the function as
+** a template made the state's transfer context and templates table, a
+** tenth of what a Thread start does besides opening the libraries. */
+int lcf_decode_once(lua_State *L, const cf_buffer *b) {
+  return decode_in(L, 0, b, 0, 1);
+}
+
 /* One number or boolean alone (most task results): push it directly. */
 static int decode_scalar(lua_State *L, const cf_buffer *b) {
   const unsigned char *p = b->data;
@@ -585,8 +613,8 @@ static int decode_scalar(lua_State *L, const cf_buffer *b) {
   }
 }
 
-int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
-                    int reuse_first) {
+static int decode_in(lua_State *L, int cidx, const cf_buffer *b,
+                     int reuse_first, int once) {
   dec d;
   uint64_t n, i;
   if (b->len == 0) return 0;   /* before b->data + 0: data may be NULL */
@@ -595,8 +623,10 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
     return 1;
   d.L = L;
   d.cidx = cidx;
+  d.once = once;
   d.classes = 0;
   d.kidx = 0;
+  d.kc = NULL;
   d.b = b;
   d.p = b->data;
   d.end = b->data + b->len;
@@ -609,13 +639,15 @@ int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
   luaL_checkstack(L, (int)n + 9, "too many values");
   d.refs = 0;
   if (b->len >= KEYS_MINBUF) {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &KEYS_KEY) != LUA_TTABLE) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &KEYS_KEY) != LUA_TUSERDATA) {
       lua_pop(L, 1);
-      lua_createtable(L, KEYS_SLOTS, 0);
+      memset(lua_newuserdatauv(L, sizeof(keycache), KEYS_SLOTS), 0,
+             sizeof(keycache));
       lua_pushvalue(L, -1);
       lua_rawsetp(L, LUA_REGISTRYINDEX, &KEYS_KEY);
     }
     d.kidx = lua_gettop(L);
+    d.kc = lua_touserdata(L, -1);
   }
   for (i = 0; i < n; i++) {
     if (i > 0) {

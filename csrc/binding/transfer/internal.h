@@ -54,10 +54,11 @@ lcf_cfunc *lcf_cfunc_new(lua_CFunction fn);   /* NULL without memory */
 /* ---------------------------------------------------------------------- */
 /* The per-state context: a seen set and a scratch buffer.                */
 
+/* The tag offsets (needed only on a repeat) are kept apart, by number
+** (transfer_ctx.at), so a large set stays small in the cache. */
 typedef struct seen_slot {
   const void *key;       /* a table, a function, or an upvalue's id */
   uint32_t gen, num;
-  size_t at;             /* offset of the value's tag in the buffer */
   int up;                /* an upvalue: its index in function num */
 } seen_slot;
 
@@ -75,7 +76,11 @@ enum {
 typedef struct transfer_ctx {
   seen_slot *slots;
   size_t cap, used;      /* cap is a power of two */
+  unsigned char *home;   /* home[h]: (gen & 0xff) if a key of hash h is in */
+  size_t *at;            /* at[num]: offset of value num's tag in the buffer */
+  size_t atcap;
   uint32_t gen;
+  int scramble;          /* addresses clustered: hash them (encode.c) */
   int busy;              /* an encode is using the seen set */
   int scratch_busy;
   struct transfer_ctx *scratch_of; /* busy filling that context's scratch buffer */

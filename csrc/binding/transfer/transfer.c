@@ -98,6 +98,10 @@ static int ctx_gc(lua_State *L) {
   transfer_ctx *c = lua_touserdata(L, 1);
   free(c->slots);
   c->slots = NULL;
+  free(c->at);
+  c->at = NULL;
+  free(c->home);
+  c->home = NULL;
   cf_buffer_free(&c->scratch);
   return 0;
 }

@@ -38,6 +38,9 @@ int lcf_decode(lua_State *L, const cf_buffer *b, int reuse_first);
 /* The same with the transfer context at cidx (its kept templates). */
 int lcf_decode_with(lua_State *L, int cidx, const cf_buffer *b,
                     int reuse_first);
+/* The same for a state that decodes once (a Thread's start): functions
+** are loaded, none kept as a template. */
+int lcf_decode_once(lua_State *L, const cf_buffer *b);
 
 /* The state's scratch buffer, for one encode whose bytes are moved on at
 ** once (submit): NULL when it is in use (a finalizer submitting during an
