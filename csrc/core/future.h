@@ -30,6 +30,14 @@ struct cf_future_ext;
 #define FW_INLINE    0x100u  /* data is stored inline */
 #define FW_HEAP      0x200u  /* data is a cf_buffer pointed at by inl[0] */
 #define FW_CALLING   0x400u  /* done; its callbacks are being run */
+/* Taken in place by a waiter while still queued (help.c), and dropped
+** from the queue: together they count the queue's stale entries once. */
+#define FW_NESTED    0x800u
+#define FW_DROPPED   0x1000u
+/* Bits 13-31: the tag of the thread pool that queued it (help.c), 0 for
+** none: a worker that waits for a future of its own pool helps. */
+#define FW_TAG_SHIFT 13
+#define FW_TAG_MAX   ((1u << (32 - FW_TAG_SHIFT)) - 1)
 
 struct cf_future {
   cf_object hdr;
@@ -110,5 +118,16 @@ extern CF_TLS cf_future *cf_current_task;
 extern CF_TLS cf_buffer *cf_current_input;
 extern CF_TLS atomic_int *cf_current_finishing;
 extern CF_TLS int cf_current_counted;   /* finish counted us there */
+
+/* A thread pool's task counts (ex:stats()), updated by the finish of the
+** task a worker runs (cf_current_counts) before its outcome is published,
+** so counts read after result() returns include that task. */
+typedef struct cf_counts {
+  atomic_long completed, failed, cancelled;
+  atomic_long running;         /* started and not yet finished */
+  atomic_long nested;          /* of which run by a waiting worker (help.c) */
+} cf_counts;
+extern CF_TLS cf_counts *cf_current_counts;
+extern CF_TLS int cf_current_nested;    /* the current task is nested */
 
 #endif
