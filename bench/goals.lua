@@ -13,6 +13,8 @@ return {
     {w = "D", unit = "ms", max = 0.15},
     {w = "require", unit = "ms", max = 1},
     {w = "M", unit = "MB", max = 15},
+    {w = "S", unit = "x", min = 1.7},
+    {w = "F", unit = "x", min = 1.7},
   },
   PEERS = {"python-thread", "python-process", "python-pickle", "luv"},
   FLOOR = "api-floor",

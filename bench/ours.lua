@@ -33,6 +33,15 @@ Workloads (sizes of the issue unless --quick):
   M    in a fresh lua5.4: RSS growth while 100,000 submitted futures are
        pending (workers blocked on a gate future), after a full garbage
        collection; MB.
+  S    merge sort of 1,000,000 random integers: serially in the main state,
+       then by recursive submit (each level submits its two halves and
+       merges their results; table.sort below the cutoff; the top level
+       runs in the main state) on a warmed-up 2-worker pool, the halves
+       sent in and the results sent back included; speedup = serial /
+       parallel (tasks that make tasks).
+  F    fib(30) by recursive submit with a cutoff of 20 (serial below it)
+       on the 2-worker pool, against serial fib(30) in the main state;
+       speedup = serial / parallel.
 --]]
 
 package.path = (os.getenv("CONCURRENT_LPATH") or "lua/?.lua;lua/?/init.lua") .. ";" .. package.path
@@ -45,11 +54,13 @@ local FULL = {
   A_n = 100000, Ap_n = 1000000, chunksize = 1000, App_n = 2000,
   B_N = 1200000, C_len = 100000, Cp_len = 10000, C_inner = 10,
   D_inner = 50, require_n = 11, M_n = 100000,
+  S_n = 1000000, S_cutoff = 131072, F_n = 30, F_cutoff = 20,
 }
 local QUICK = {
   A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,
   B_N = 300000, C_len = 100000, Cp_len = 10000, C_inner = 2,
   D_inner = 10, require_n = 3, M_n = 100000,
+  S_n = 200000, S_cutoff = 16384, F_n = 25, F_cutoff = 15,
 }
 
 ---------------------------------------------------------------------------
@@ -354,11 +365,117 @@ local function run_M(S, R)
     bytes_per_future = math.floor(m * 1024 * 1024 / n + 0.5)})
 end
 
+-- S and F: tasks that make tasks. Every function is self-contained (it
+-- crosses into the workers as bytecode) and the serial and parallel sorts
+-- share the leaf sort and the merge.
+local function merge(a, b)
+  local out, i, j, na, nb = {}, 1, 1, #a, #b
+  for k = 1, na + nb do
+    if j > nb or (i <= na and a[i] <= b[j]) then out[k] = a[i]; i = i + 1
+    else out[k] = b[j]; j = j + 1 end
+  end
+  return out
+end
+
+local function msort_serial(t, cutoff)
+  local n = #t
+  if n <= cutoff then table.sort(t) return t end
+  local mid = n // 2
+  return merge(msort_serial(table.move(t, 1, mid, 1, {}), cutoff),
+               msort_serial(table.move(t, mid + 1, n, 1, {}), cutoff))
+end
+
+local function msort_task(ex, t, cutoff)
+  local n = #t
+  if n <= cutoff then table.sort(t) return t end
+  local mid = n // 2
+  local fl = ex:submit(msort_task, ex, table.move(t, 1, mid, 1, {}), cutoff)
+  local fr = ex:submit(msort_task, ex, table.move(t, mid + 1, n, 1, {}), cutoff)
+  return merge(fl:result(), fr:result())
+end
+
+local function run_S(S, R)
+  local n, cutoff = S.S_n, S.S_cutoff
+  local speedups, serial_t, par_t = {}, {}, {}
+  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  warm(ex)
+  ex:submit(msort_task, ex, {3, 1, 2}, 1):result()
+  math.randomseed(18)
+  local data = {}
+  for i = 1, n do data[i] = math.random(1, 1 << 40) end
+  local check = table.move(data, 1, n, 1, {})
+  table.sort(check)
+  local quiet_runs = 0
+  for _ = 1, R do
+    collectgarbage()
+    local q = quiet.wait(concurrent.sleep)
+    local t0 = now()
+    local s1 = msort_serial(table.move(data, 1, n, 1, {}), cutoff)
+    local ts = now() - t0
+    s1 = nil
+    collectgarbage()
+    q = quiet.wait(concurrent.sleep) and q
+    if q then quiet_runs = quiet_runs + 1 end
+    t0 = now()
+    local s2 = msort_task(ex, data, cutoff)   -- the top level here
+    local tp = now() - t0
+    for i = 1, n, 997 do assert(s2[i] == check[i], "S: the parallel sort differs") end
+    assert(#s2 == n and s2[n] == check[n], "S: the parallel sort differs")
+    s2 = nil
+    serial_t[#serial_t + 1] = ts
+    par_t[#par_t + 1] = tp
+    speedups[#speedups + 1] = ts / tp
+  end
+  emit("S", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
+    serial_s = median(serial_t), parallel_s = median(par_t),
+    quiet_runs = quiet_runs})
+end
+
+local function fib_serial(n)
+  if n < 2 then return n end
+  return fib_serial(n - 1) + fib_serial(n - 2)
+end
+
+local function fib_task(ex, n, cutoff)
+  if n <= cutoff then return fib_serial(n) end
+  local a = ex:submit(fib_task, ex, n - 1, cutoff)
+  local b = ex:submit(fib_task, ex, n - 2, cutoff)
+  return a:result() + b:result()
+end
+
+local function run_F(S, R)
+  local n, cutoff = S.F_n, S.F_cutoff
+  local speedups, serial_t, par_t = {}, {}, {}
+  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  warm(ex)
+  ex:submit(fib_task, ex, 5, 2):result()
+  local expected = fib_serial(n)
+  local tasks = 0
+  for _ = 1, R do
+    collectgarbage()
+    local t0 = now()
+    assert(fib_serial(n) == expected)
+    local ts = now() - t0
+    local before = ex:stats().completed
+    t0 = now()
+    assert(ex:submit(fib_task, ex, n, cutoff):result() == expected, "F: wrong fib")
+    local tp = now() - t0
+    tasks = ex:stats().completed - before
+    serial_t[#serial_t + 1] = ts
+    par_t[#par_t + 1] = tp
+    speedups[#speedups + 1] = ts / tp
+  end
+  emit("F", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
+    fib = expected, tasks = tasks, serial_s = median(serial_t),
+    parallel_s = median(par_t)})
+end
+
 ---------------------------------------------------------------------------
 
 local RUNNERS = {A = run_A, ["A'"] = run_Ap, ["A''"] = run_App, B = run_B,
-                 C = run_C, ["C'"] = run_Cp, D = run_D, M = run_M}
-local ORDER = {"A", "A'", "A''", "B", "C", "C'", "D", "M"}
+                 C = run_C, ["C'"] = run_Cp, D = run_D, M = run_M,
+                 S = run_S, F = run_F}
+local ORDER = {"A", "A'", "A''", "B", "C", "C'", "D", "M", "S", "F"}
 local ALIASES = {Ap = "A'", App = "A''", Cp = "C'", require = "D"}
 
 local function usage(msg)
