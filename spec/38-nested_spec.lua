@@ -139,6 +139,44 @@ describe("tasks that make tasks", function()
     end
   end)
 
+  it("nests 100 waits deep on one worker, each level on its own thread of the state", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local function chain(e, n)
+      if n == 0 then return 0 end
+      return e:submit(chain, e, n - 1):result() + 1
+    end
+    assert.equal(100, ex:submit(chain, ex, 100):result(60))
+  end)
+
+  it("hands a nested task's error to its waiter, which goes on", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local r = ex:submit(function(e)
+      local f = e:submit(function() error("leaf failed") end)
+      local ok, err = pcall(f.result, f)
+      local g = e:submit(function() return GLOBAL_SET end)
+      GLOBAL_SET = "shared state"
+      return ok, err, g:result()
+    end, ex)
+    local ok, err, shared = r:result(60)
+    assert.is_false(ok)
+    assert.matches("leaf failed", err)
+    assert.equal("shared state", shared)   -- nested in the same worker state
+  end)
+
+  it("keeps a memory_limit in force under a nested task that hits it", function()
+    local ex <close> = futures.ThreadPoolExecutor{max_workers = 1, memory_limit = 8 * 1024 * 1024}
+    local r = ex:submit(function(e)
+      local f = e:submit(function() local t = {} for i = 1, 1e7 do t[i] = i end return #t end)
+      local ok, err = pcall(f.result, f)
+      local ok2 = pcall(function() local t = {} for i = 1, 1e7 do t[i] = i end end)
+      return ok, err, ok2
+    end, ex)
+    local ok, err, ok2 = r:result(60)
+    assert.is_false(ok)
+    assert.matches("not enough memory", err)
+    assert.is_false(ok2)                  -- the cap holds again in the waiter
+  end)
+
   it("finishes a recursion deeper than the nesting bound on two workers", function()
     local ex <close> = futures.ThreadPoolExecutor(2)
     local function chain(e, n)

@@ -61,9 +61,25 @@ static pthread_mutex_t tags_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned *free_tags;
 static size_t nfree, free_cap;
 static unsigned next_tag = 1;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* In a forked child only the forking thread lives on: it is no pool's
+** worker there (its pool's threads are gone), and the tags' lock may have
+** been held by a thread that is gone. */
+static void forget_in_child(void) {
+  my_pool = NULL;
+  my_ctx = NULL;
+  my_tag = 0;
+  pthread_mutex_init(&tags_mu, NULL);
+}
+
+static void setup_fork(void) {
+  pthread_atfork(NULL, NULL, forget_in_child);
+}
 
 unsigned cf_help_tag_new(void) {
   unsigned t = 0;
+  pthread_once(&fork_once, setup_fork);
   cf_lock(&tags_mu);
   if (nfree > 0) t = free_tags[--nfree];
   else if (next_tag <= FW_TAG_MAX) t = next_tag++;
