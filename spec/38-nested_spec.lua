@@ -148,6 +148,29 @@ describe("tasks that make tasks", function()
     assert.equal(100, ex:submit(chain, ex, 100):result(60))
   end)
 
+  it("wakes a sleeping waiter when a task is submitted, to run it", function()
+    local ex <close> = futures.ThreadPoolExecutor(2)
+    local go, t2_started = thread.Event(), thread.Event()
+    local t2 = ex:submit(function(e, g, st)
+      local th = require "concurrent.thread"
+      st:set()
+      assert(g:wait(30))
+      local f = e:submit(function() return require("concurrent.thread").get_ident() end)
+      require("concurrent").sleep(0.3)    -- not waiting: the other worker must take it
+      return f:result(), th.get_ident()
+    end, ex, go, t2_started)
+    assert.is_true(t2_started:wait(30))
+    local t1 = ex:submit(function(f)      -- waits on t2: nothing queued, it sleeps
+      return {f:result()}, require("concurrent.thread").get_ident()
+    end, t2)
+    concurrent.sleep(0.1)
+    go:set()
+    local inner, t1_thread = t1:result(30)
+    local g_thread, t2_thread = inner[1], inner[2]
+    assert.are_not.equal(t2_thread, t1_thread)
+    assert.equal(t1_thread, g_thread)     -- the sleeping waiter ran it
+  end)
+
   it("hands a nested task's error to its waiter, which goes on", function()
     local ex <close> = futures.ThreadPoolExecutor(1)
     local r = ex:submit(function(e)
