@@ -143,7 +143,14 @@ static cf_future *take_queue(cf_pool *p) {
 /* A queued task that will not run: cancel it (unless someone finished
 ** it), then free its input and argument. */
 static void cancel_task(cf_pool *p, cf_future *f) {
-  if (cf_future_cancel(f)) atomic_fetch_add(&p->counts.cancelled, 1);
+  if (!cf_future_cancel(f)) {
+    /* Started in place by a waiting worker (help.c), or finished by
+    ** someone: theirs, argument included; only its entry goes. */
+    if (atomic_fetch_or(&f->word, FW_DROPPED) & FW_NESTED)
+      atomic_fetch_sub(&p->stale, 1);
+    return;
+  }
+  atomic_fetch_add(&p->counts.cancelled, 1);
   if (CF_TRACING()) cf_trace_end(f);
   cf_future_drop_input(f);
   cf_future_free_arg(f);
