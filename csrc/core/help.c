@@ -9,19 +9,20 @@
 **   1. the future it waits for, if still queued: claimed in place (its
 **      queue entry stays, found started and dropped by whoever dequeues
 **      it), so a recursion runs depth first, as it would serially;
-**   2. the first queued task of its pool (never another pool's: every
-**      future carries its pool's tag in its state word);
+**   2. else the first queued task of its pool (never another pool's:
+**      every future carries its pool's tag in its state word);
 **   3. nothing: it sleeps on a waiter that wakes when its future is done
 **      or a submit pokes it (a submit that no idle worker takes), so new
 **      work is picked up at once, with no polling.
 **
-** Bounds. A nested task runs on the C stack of the wait under it. The
-** waiter stops taking queued tasks at depth CF_HELP_SOFT_DEPTH (from then
-** on only the task it waits for, so depth grows no faster than the
-** program's recursion), and runs nothing at CF_HELP_MAX_DEPTH or when
-** less than CF_HELP_STACK_ROOM bytes of its thread's stack are left (a
-** nested task then has at least as much C stack as Lua's own limit of 200
-** nested C calls needs); it then blocks as a plain wait does. The binding
+** Bounds. A nested task runs on the C stack of the wait under it. A
+** waiter runs nothing at CF_HELP_MAX_DEPTH or when less than
+** CF_HELP_STACK_ROOM bytes of its thread's stack are left (a nested task
+** then has at least as much C stack as Lua's own limit of 200 nested C
+** calls needs); it then blocks as a plain wait does. (A lower bound for
+** rule 2 alone was tried: a waiter past it could not take the task that
+** a worker blocked at the bound waits for, and both waited for ever.)
+** Rule 1 keeps the depth close to the program's recursion. The binding
 ** runs each nested level on a Lua thread of its own (worker/nested.c), so
 ** Lua's C-call count starts afresh there and the C stack is guarded here.
 **
@@ -135,19 +136,18 @@ int cf_help_depth(void) {
   return my_pool ? depth : -1;
 }
 
-/* below the bounds for running the task waited for (any = 0) or any
-** queued task (any = 1). The stack grows down on every target we build
-** for. */
-static int below(int any) {
+/* Below the bounds: the calling worker may run one more task nested. The
+** stack grows down on every target we build for. */
+static int below(void) {
   uintptr_t here = (uintptr_t)__builtin_frame_address(0);
   if (my_pool == NULL || my_tag == 0) return 0;
-  if (depth >= (any ? CF_HELP_SOFT_DEPTH : CF_HELP_MAX_DEPTH)) return 0;
+  if (depth >= CF_HELP_MAX_DEPTH) return 0;
   if (stack_low != 0 && here - stack_low < CF_HELP_STACK_ROOM) return 0;
   return 1;
 }
 
 int cf_help_possible(void) {
-  return below(0);
+  return below();
 }
 
 static inline unsigned tag_of(cf_future *f) {
@@ -157,7 +157,7 @@ static inline unsigned tag_of(cf_future *f) {
 /* Run f (still queued) here if it is pending: 1 if it ran. */
 static int claim(cf_future *f) {
   int ran;
-  if (cf_future_state(f) != CF_PENDING || tag_of(f) != my_tag || !below(0))
+  if (cf_future_state(f) != CF_PENDING || tag_of(f) != my_tag || !below())
     return 0;
   depth++;
   ran = cf_pool_help_run(my_pool, f, my_ctx, 1);
@@ -168,7 +168,7 @@ static int claim(cf_future *f) {
 /* Run the first queued task of the pool: 1 if there was one. */
 static int take_one(void) {
   cf_future *f;
-  if (!below(1) || (f = cf_pool_help_take(my_pool)) == NULL) return 0;
+  if (!below() || (f = cf_pool_help_take(my_pool)) == NULL) return 0;
   depth++;
   cf_pool_help_run(my_pool, f, my_ctx, 0);
   depth--;
@@ -210,7 +210,7 @@ int cf_help_wait(cf_future *f, double timeout) {
       rc = cf_future_wait(f, 0);
       break;
     }
-    if (!below(1)) {                 /* at the bounds: a plain wait */
+    if (!below()) {                 /* at the bounds: a plain wait */
       rc = cf_future_wait(f, left);
       break;
     }
@@ -248,7 +248,7 @@ cf_future *cf_help_next(cf_waiter *w, double timeout, int *rc) {
       continue;
     }
     left = left_of(until);
-    if (!mine || !below(1) || left == 0)   /* no help: a plain wait */
+    if (!mine || !below() || left == 0)   /* no help: a plain wait */
       return cf_waiter_next(w, left, rc);
     if (take_one()) continue;
     f = sleep_on(w, left, rc);

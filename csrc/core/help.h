@@ -12,10 +12,8 @@
 
 /* The bounds of nesting (see help.c): a waiter at depth CF_HELP_MAX_DEPTH,
 ** or with less than CF_HELP_STACK_ROOM bytes of its C stack left, runs
-** nothing more; from CF_HELP_SOFT_DEPTH on it runs only the task it
-** waits for. */
+** nothing more. */
 #define CF_HELP_MAX_DEPTH 128
-#define CF_HELP_SOFT_DEPTH 48
 #define CF_HELP_STACK_ROOM (1024 * 1024)
 
 /* A waiting worker that sleeps, linked on its pool until a submit pokes
