@@ -203,7 +203,10 @@ int cf_help_wait(cf_future *f, double timeout) {
   for (;;) {
     double left;
     cf_future *g;
-    if (cf_future_settled(f)) break;
+    if (cf_future_settled(f)) {
+      rc = 0;                        /* a poke's timeout is not ours */
+      break;
+    }
     if (claim(f) || take_one()) continue;
     left = left_of(until);
     if (left == 0) {
