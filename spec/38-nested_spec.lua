@@ -70,6 +70,25 @@ describe("tasks that make tasks", function()
     end)
   end
 
+  it("never reports a timeout to a wait without one, after a poke it did not need", function()
+    -- t1 sleeps waiting on t2; t2 submits a task (a poke for t1) and runs
+    -- it itself, so t2 is often done by the time t1 looks again.
+    local ex <close> = futures.ThreadPoolExecutor(2)
+    for _ = 1, 300 do
+      local go, started = thread.Event(), thread.Event()
+      local t2 = ex:submit(function(e, g, st)
+        st:set()
+        assert(g:wait(30))
+        return e:submit(function() return 1 end):result()
+      end, ex, go, started)
+      assert.is_true(started:wait(30))
+      local t1 = ex:submit(function(f) return f:result() end, t2)
+      concurrent.sleep(0.001)
+      go:set()
+      assert.equal(1, t1:result(30))
+    end
+  end)
+
   it("maps on its own pool from inside a task (chunked or not)", function()
     local ex <close> = futures.ThreadPoolExecutor(1)
     local r = ex:submit(function(e)
