@@ -35,8 +35,8 @@ Workloads (sizes of the issue unless --quick):
        collection; MB.
   S    merge sort of 1,000,000 random integers: serially in the main state,
        then by recursive submit (each level submits its two halves, then
-       splits their merge in two tasks, recursively, down to the cutoff;
-       table.sort below it; the top level runs in the main state) on a warmed-up 2-worker pool, the halves
+       the two halves of their merge, given the halves' futures; table.sort
+       below the cutoff; the top level runs in the main state) on a warmed-up 2-worker pool, the halves
        sent in and the results sent back included; speedup = serial /
        parallel (tasks that make tasks).
   F    fib(30) by recursive submit with a cutoff of 20 (serial below it)
@@ -385,33 +385,49 @@ local function msort_serial(t, cutoff)
                msort_serial(table.move(t, mid + 1, n, 1, {}), cutoff))
 end
 
--- The merge of two sorted lists larger than the cutoff is split too: the
--- elements up to a's middle value and those after it, merged by two tasks
--- and put end to end (the merge would otherwise be the serial part).
-local function pmerge_task(ex, a, b, cutoff)
+-- One half of the merge of the sorted results of two finished futures
+-- (part 1: a's first half and what of b is not above its last value; part
+-- 2: the rest). Each merge task reads both lists from the futures itself,
+-- so the parent never receives the halves, only the two merged parts.
+local function merge_part(fa, fb, part)
+  local a, b = fa:result(), fb:result()
   local na, nb = #a, #b
-  if na + nb <= 2 * cutoff or na < 2 or nb == 0 then return merge(a, b) end
   local i = na // 2
-  local v, lo, hi = a[i], 1, nb + 1
-  while lo < hi do                  -- lo: the first element of b above v
-    local m = (lo + hi) // 2
-    if b[m] <= v then lo = m + 1 else hi = m end
+  local lo, hi = 1, nb + 1
+  if i > 0 then
+    local v = a[i]
+    while lo < hi do                -- lo: the first element of b above v
+      local m = (lo + hi) // 2
+      if b[m] <= v then lo = m + 1 else hi = m end
+    end
   end
-  local f1 = ex:submit(pmerge_task, ex, table.move(a, 1, i, 1, {}),
-                       table.move(b, 1, lo - 1, 1, {}), cutoff)
-  local f2 = ex:submit(pmerge_task, ex, table.move(a, i + 1, na, 1, {}),
-                       table.move(b, lo, nb, 1, {}), cutoff)
-  local r1, r2 = f1:result(), f2:result()
-  return table.move(r2, 1, #r2, #r1 + 1, r1)
+  local ia, ja, ib, jb
+  if part == 1 then ia, ja, ib, jb = 1, i, 1, lo - 1
+  else ia, ja, ib, jb = i + 1, na, lo, nb end
+  local out, k = {}, 0
+  while ia <= ja and ib <= jb do
+    k = k + 1
+    if a[ia] <= b[ib] then out[k] = a[ia]; ia = ia + 1
+    else out[k] = b[ib]; ib = ib + 1 end
+  end
+  table.move(a, ia, ja, k + 1, out)
+  return table.move(b, ib, jb, k + 1 + ja - ia + 1, out)
 end
 
+-- Sorts t: both halves by recursive submit, then their merge as two tasks
+-- given the finished halves' futures (they wait on nothing).
 local function msort_task(ex, t, cutoff)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
   local mid = n // 2
   local fl = ex:submit(msort_task, ex, table.move(t, 1, mid, 1, {}), cutoff)
   local fr = ex:submit(msort_task, ex, table.move(t, mid + 1, n, 1, {}), cutoff)
-  return pmerge_task(ex, fl:result(), fr:result(), cutoff)
+  fl:exception()                    -- both done first (raises if cancelled)
+  fr:exception()
+  local m1 = ex:submit(merge_part, fl, fr, 1)
+  local m2 = ex:submit(merge_part, fl, fr, 2)
+  local r1, r2 = m1:result(), m2:result()
+  return table.move(r2, 1, #r2, #r1 + 1, r1)
 end
 
 local function run_S(S, R)
