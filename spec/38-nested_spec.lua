@@ -360,6 +360,18 @@ describe("stats", function()
       idle = s.idle, pending = s.pending, running = s.running})
   end)
 
+  it("counts the futures of a broken pool as failed, none running", function()
+    local ex <close> = futures.ThreadPoolExecutor{max_workers = 1, initializer = function() error("no") end}
+    local fs = {}
+    for i = 1, 3 do fs[i] = ex:submit(function() return 1 end) end
+    for i = 1, 3 do assert.is_false((pcall(fs[i].result, fs[i], 30))) end
+    local s = settled_stats(ex, function(t) return t.workers == 0 end)
+    assert.equal(3, s.failed)
+    assert.equal(0, s.running)
+    assert.equal(0, s.completed)
+    assert.equal(0, s.pending)
+  end)
+
   it("counts a process pool's tasks", function()
     local ex <close> = futures.ProcessPoolExecutor(1)
     local fs = {}

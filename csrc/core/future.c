@@ -526,7 +526,6 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
     cf_counts *c = cf_current_counts;
     atomic_fetch_add(how == CF_OUTCOME_RESULT ? &c->completed : &c->failed, 1);
     if (cf_current_nested) atomic_fetch_sub(&c->nested, 1);
-    atomic_fetch_sub(&c->running, 1);
     cf_current_counts = NULL;                /* counted once */
   }
   publish(f, CF_FINISHED | ((uint32_t)how << FW_OSHIFT), FW_CLAIMED, claimed);

@@ -124,8 +124,9 @@ extern CF_TLS int cf_current_counted;   /* finish counted us there */
 ** so counts read after result() returns include that task. */
 typedef struct cf_counts {
   atomic_long completed, failed, cancelled;
-  atomic_long running;         /* started and not yet finished */
-  atomic_long nested;          /* of which run by a waiting worker (help.c) */
+  atomic_long started;         /* thread pools: running = started - ended */
+  atomic_long running;         /* process pools: started, not finished */
+  atomic_long nested;          /* running, run by a waiting worker (help.c) */
 } cf_counts;
 extern CF_TLS cf_counts *cf_current_counts;
 extern CF_TLS int cf_current_nested;    /* the current task is nested */

@@ -203,6 +203,7 @@ static void pool_break(cf_pool *p, const char *msg) {
   cf_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
+    atomic_fetch_add(&p->counts.started, 1);   /* ended at once, failed */
     atomic_fetch_add(&p->counts.failed, 1);
     fail_broken(q, m);
     cf_release(q);
@@ -222,11 +223,14 @@ static int run_body(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in,
   int rc = cf_future_start(f, in), was_counted = 0;
   *ran = rc == 0;
   if (rc == -ENOMEM) {                       /* reported, never masked */
+    atomic_fetch_add(&p->counts.started, 1);
     atomic_fetch_add(&p->counts.failed, 1);
     cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
   } else if (rc == 0) {
     if (CF_TRACING()) cf_trace_start(f, -1, 0);
-    atomic_fetch_add(&p->counts.running, 1);
+    /* One atomic add a task here and one as it ends (future.c): running
+    ** is started - completed - failed. */
+    atomic_fetch_add_explicit(&p->counts.started, 1, memory_order_relaxed);
     if (nested) atomic_fetch_add(&p->counts.nested, 1);
     tasks_run++;
     cf_current_task = f;
@@ -242,7 +246,6 @@ static int run_body(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in,
       atomic_fetch_add(cf_future_outcome(f, NULL, &tb) == CF_OUTCOME_RESULT
                            ? &p->counts.completed : &p->counts.failed, 1);
       if (nested) atomic_fetch_sub(&p->counts.nested, 1);
-      atomic_fetch_sub(&p->counts.running, 1);
       cf_current_counts = NULL;
     }
     if (CF_TRACING()) cf_trace_end(f);
@@ -417,13 +420,17 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   if (p->broken) {
     char *m = strdup(p->broken_msg ? p->broken_msg : "pool is broken");
     cf_unlock(&p->mu);
+    atomic_fetch_add(&p->counts.started, 1);   /* ended at once, failed */
+    atomic_fetch_add(&p->counts.failed, 1);
     fail_broken(f, m ? m : "pool is broken");
     free(m);
     return f;
   }
   cf_retain(f);                       /* the queue's reference */
-  atomic_fetch_or_explicit(&f->word, p->help_tag << FW_TAG_SHIFT,
-                           memory_order_relaxed);
+  /* f is not shared yet: a plain store, no read-modify-write. */
+  atomic_store_explicit(&f->word, atomic_load_explicit(&f->word,
+                        memory_order_relaxed) | p->help_tag << FW_TAG_SHIFT,
+                        memory_order_relaxed);
   if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_THREADS, f);
   f->next = NULL;
   if (p->tail) p->tail->next = f; else p->head = f;
@@ -594,12 +601,13 @@ void cf_pool_stats(cf_pool *p, cf_stats *s) {
   cf_unlock(&p->mu);
   s->pending = atomic_load(&p->queued) - atomic_load(&p->stale);
   if (s->pending < 0) s->pending = 0;
-  s->running = atomic_load(&p->counts.running);
+  /* Ended before started: a task is counted started before it ends. */
+  s->completed = atomic_load(&p->counts.completed);
+  s->failed = atomic_load(&p->counts.failed);
+  s->running = atomic_load(&p->counts.started) - s->completed - s->failed;
   top = s->running - atomic_load(&p->counts.nested);
   s->idle = s->workers - (top > 0 ? top : 0);
   if (s->idle < 0) s->idle = 0;
-  s->completed = atomic_load(&p->counts.completed);
-  s->failed = atomic_load(&p->counts.failed);
   s->cancelled = atomic_load(&p->counts.cancelled);
 }
 
