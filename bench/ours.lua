@@ -54,7 +54,7 @@ local FULL = {
   A_n = 100000, Ap_n = 1000000, chunksize = 1000, App_n = 2000,
   B_N = 1200000, C_len = 100000, Cp_len = 10000, C_inner = 10,
   D_inner = 50, require_n = 11, M_n = 100000,
-  S_n = 1000000, S_cutoff = 131072, F_n = 30, F_cutoff = 20,
+  S_n = 1000000, S_cutoff = 262144, F_n = 30, F_cutoff = 20,
 }
 local QUICK = {
   A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,

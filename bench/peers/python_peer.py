@@ -59,7 +59,7 @@ FULL = {
     "D_inner_thread": 50,     # pool lifecycles averaged per run
     "D_inner_process": 5,
     "M_n": 100_000,           # pending futures
-    "S_n": 1_000_000, "S_cutoff": 131_072, "F_n": 30, "F_cutoff": 20,
+    "S_n": 1_000_000, "S_cutoff": 262_144, "F_n": 30, "F_cutoff": 20,
     "deadlock_timeout": 5.0,  # seconds before the recursion is called stuck
 }
 
