@@ -38,6 +38,8 @@ local WHAT = {
   D = "pool of 2: make, 2 tasks, shut down",
   require = 'require "concurrent.futures"',
   M = "RSS of 100,000 pending futures",
+  S = "merge sort of 1,000,000 by recursive submit, speedup on 2 workers",
+  F = "fib(30) by recursive submit (cutoff 20), speedup on 2 workers",
 }
 -- Columns, left to right, with their bar colours.
 local COLUMNS = {

@@ -16,6 +16,8 @@ local M = {
     {w = "D", unit = "ms", floor = 1.25},
     {w = "require", unit = "ms", max = 1},
     {w = "M", unit = "MB", max = 15},
+    {w = "S", unit = "x", min = 1.7},
+    {w = "F", unit = "x", min = 1.7},
   },
   PEERS = {"python-thread", "python-process", "python-pickle", "luv"},
   FLOOR = "api-floor",

@@ -40,6 +40,15 @@ Workloads (sizes of the issue unless --quick):
   M    in a fresh lua5.4: RSS growth while 100,000 submitted futures are
        pending (workers blocked on a gate future), after a full garbage
        collection; MB.
+  S    merge sort of 1,000,000 random integers: serially in the main state,
+       then by recursive submit (each level submits its two halves, then
+       the two halves of their merge, given the halves' futures; table.sort
+       below the cutoff; the top level runs in the main state) on a warmed-up 2-worker pool, the halves
+       sent in and the results sent back included; speedup = serial /
+       parallel (tasks that make tasks).
+  F    fib(30) by recursive submit with a cutoff of 20 (serial below it)
+       on the 2-worker pool, against serial fib(30) in the main state;
+       speedup = serial / parallel.
 --]]
 
 package.path = (os.getenv("CONCURRENT_LPATH") or "lua/?.lua;lua/?/init.lua") .. ";" .. package.path
@@ -52,11 +61,13 @@ local FULL = {
   A_n = 100000, Ap_n = 1000000, chunksize = 1000, App_n = 2000,
   B_N = 1200000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 10,
   D_inner = 50, require_n = 11, M_n = 100000,
+  S_n = 1000000, S_cutoff = 262144, F_n = 30, F_cutoff = 20,
 }
 local QUICK = {
   A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,
   B_N = 300000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 2,
   D_inner = 10, require_n = 3, M_n = 100000,
+  S_n = 200000, S_cutoff = 16384, F_n = 25, F_cutoff = 15,
 }
 
 ---------------------------------------------------------------------------
@@ -405,11 +416,153 @@ local function run_M(S, R)
     bytes_per_future = math.floor(m * 1024 * 1024 / n + 0.5)})
 end
 
+-- S and F: tasks that make tasks. Every function is self-contained (it
+-- crosses into the workers as bytecode) and the serial and parallel sorts
+-- share the leaf sort and the merge.
+local function merge(a, b)
+  local out, i, j, na, nb = {}, 1, 1, #a, #b
+  for k = 1, na + nb do
+    if j > nb or (i <= na and a[i] <= b[j]) then out[k] = a[i]; i = i + 1
+    else out[k] = b[j]; j = j + 1 end
+  end
+  return out
+end
+
+local function msort_serial(t, cutoff)
+  local n = #t
+  if n <= cutoff then table.sort(t) return t end
+  local mid = n // 2
+  return merge(msort_serial(table.move(t, 1, mid, 1, {}), cutoff),
+               msort_serial(table.move(t, mid + 1, n, 1, {}), cutoff))
+end
+
+-- One half of the merge of the sorted results of two finished futures
+-- (part 1: a's first half and what of b is not above its last value; part
+-- 2: the rest). Each merge task reads both lists from the futures itself,
+-- so the parent never receives the halves, only the two merged parts.
+local function merge_part(fa, fb, part)
+  local a, b = fa:result(), fb:result()
+  local na, nb = #a, #b
+  local i = na // 2
+  local lo, hi = 1, nb + 1
+  if i > 0 then
+    local v = a[i]
+    while lo < hi do                -- lo: the first element of b above v
+      local m = (lo + hi) // 2
+      if b[m] <= v then lo = m + 1 else hi = m end
+    end
+  end
+  local ia, ja, ib, jb
+  if part == 1 then ia, ja, ib, jb = 1, i, 1, lo - 1
+  else ia, ja, ib, jb = i + 1, na, lo, nb end
+  local out, k = {}, 0
+  while ia <= ja and ib <= jb do
+    k = k + 1
+    if a[ia] <= b[ib] then out[k] = a[ia]; ia = ia + 1
+    else out[k] = b[ib]; ib = ib + 1 end
+  end
+  table.move(a, ia, ja, k + 1, out)
+  return table.move(b, ib, jb, k + 1 + ja - ia + 1, out)
+end
+
+-- Sorts t: both halves by recursive submit, then their merge as two tasks
+-- given the finished halves' futures (they wait on nothing).
+local function msort_task(ex, t, cutoff)
+  local n = #t
+  if n <= cutoff then table.sort(t) return t end
+  local mid = n // 2
+  local fl = ex:submit(msort_task, ex, table.move(t, 1, mid, 1, {}), cutoff)
+  local fr = ex:submit(msort_task, ex, table.move(t, mid + 1, n, 1, {}), cutoff)
+  fl:exception()                    -- both done first (raises if cancelled)
+  fr:exception()
+  local m1 = ex:submit(merge_part, fl, fr, 1)
+  local m2 = ex:submit(merge_part, fl, fr, 2)
+  local r1, r2 = m1:result(), m2:result()
+  return table.move(r2, 1, #r2, #r1 + 1, r1)
+end
+
+local function run_S(S, R)
+  local n, cutoff = S.S_n, S.S_cutoff
+  local speedups, serial_t, par_t = {}, {}, {}
+  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  warm(ex)
+  ex:submit(msort_task, ex, {3, 1, 2}, 1):result()
+  math.randomseed(18)
+  local data = {}
+  for i = 1, n do data[i] = math.random(1, 1 << 40) end
+  local check = table.move(data, 1, n, 1, {})
+  table.sort(check)
+  local quiet_runs = 0
+  for _ = 1, R do
+    collectgarbage()
+    local q = quiet.wait(concurrent.sleep)
+    local t0 = now()
+    local s1 = msort_serial(table.move(data, 1, n, 1, {}), cutoff)
+    local ts = now() - t0
+    s1 = nil
+    collectgarbage()
+    q = quiet.wait(concurrent.sleep) and q
+    if q then quiet_runs = quiet_runs + 1 end
+    t0 = now()
+    local s2 = msort_task(ex, data, cutoff)   -- the top level here
+    local tp = now() - t0
+    for i = 1, n, 997 do assert(s2[i] == check[i], "S: the parallel sort differs") end
+    assert(#s2 == n and s2[n] == check[n], "S: the parallel sort differs")
+    s2 = nil
+    serial_t[#serial_t + 1] = ts
+    par_t[#par_t + 1] = tp
+    speedups[#speedups + 1] = ts / tp
+  end
+  emit("S", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
+    serial_s = median(serial_t), parallel_s = median(par_t),
+    quiet_runs = quiet_runs})
+end
+
+local function fib_serial(n)
+  if n < 2 then return n end
+  return fib_serial(n - 1) + fib_serial(n - 2)
+end
+
+local function fib_task(ex, n, cutoff)
+  if n <= cutoff then return fib_serial(n) end
+  local a = ex:submit(fib_task, ex, n - 1, cutoff)
+  local b = ex:submit(fib_task, ex, n - 2, cutoff)
+  return a:result() + b:result()
+end
+
+local function run_F(S, R)
+  local n, cutoff = S.F_n, S.F_cutoff
+  local speedups, serial_t, par_t = {}, {}, {}
+  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  warm(ex)
+  ex:submit(fib_task, ex, 5, 2):result()
+  local expected = fib_serial(n)
+  local tasks = 0
+  for _ = 1, R do
+    collectgarbage()
+    local t0 = now()
+    assert(fib_serial(n) == expected)
+    local ts = now() - t0
+    local before = ex:stats().completed
+    t0 = now()
+    assert(ex:submit(fib_task, ex, n, cutoff):result() == expected, "F: wrong fib")
+    local tp = now() - t0
+    tasks = ex:stats().completed - before
+    serial_t[#serial_t + 1] = ts
+    par_t[#par_t + 1] = tp
+    speedups[#speedups + 1] = ts / tp
+  end
+  emit("F", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
+    fib = expected, tasks = tasks, serial_s = median(serial_t),
+    parallel_s = median(par_t)})
+end
+
 ---------------------------------------------------------------------------
 
 local RUNNERS = {A = run_A, ["A'"] = run_Ap, ["A''"] = run_App, B = run_B,
-                 C = run_C, ["C'"] = run_Cp, P = run_P, D = run_D, M = run_M}
-local ORDER = {"A", "A'", "A''", "B", "C", "C'", "P", "D", "M"}
+                 C = run_C, ["C'"] = run_Cp, P = run_P, D = run_D, M = run_M,
+                 S = run_S, F = run_F}
+local ORDER = {"A", "A'", "A''", "B", "C", "C'", "P", "D", "M", "S", "F"}
 local ALIASES = {Ap = "A'", App = "A''", Cp = "C'", require = "D"}
 
 local function usage(msg)

@@ -190,6 +190,24 @@ int cf_pool_thread_count(cf_pool *p);  /* live worker threads */
 int cf_pool_is_broken(cf_pool *p);
 int cf_pool_is_shutdown(cf_pool *p);
 
+/* What an executor is doing (ex:stats()): its workers (threads or
+** processes) and how many wait for work, tasks queued and running, and
+** since the pool was made how many finished with a result, failed (an
+** error, out of memory, a broken pool) or were cancelled (counted as the
+** pool drops them: by a worker that reaches them in the queue, or by
+** shutdown's cancel_futures). Read without holding a lock for long and
+** exact when nothing moves. */
+typedef struct cf_stats {
+  long workers, idle, pending, running, completed, failed, cancelled;
+} cf_stats;
+
+void cf_pool_stats(cf_pool *p, cf_stats *s);
+/* After n tasks (nested ones included) a worker's context is replaced by
+** a fresh one at its next task boundary: worker_stop then worker_start
+** (whose failure breaks the pool). n = 0: never. Set it before the first
+** submit: CF_ESTATE once a worker exists, or if n < 0. */
+int cf_pool_set_max_tasks(cf_pool *p, long n);
+
 /* ---------------------------------------------------------------------- */
 /* Shared synchronisation objects (core/sync.c, queue.c, store.c).         */
 /*
@@ -458,6 +476,11 @@ int cf_procpool_pids(cf_procpool *p, int *pids, int n);
 int cf_procpool_is_broken(cf_procpool *p);
 int cf_procpool_is_shutdown(cf_procpool *p);
 int cf_procpool_is_running(cf_procpool *p);     /* its manager runs */
+void cf_procpool_stats(cf_procpool *p, cf_stats *s);
+/* A worker process that has run n tasks is told to exit and reaped, and a
+** new one is forked when work needs it (Python's max_tasks_per_child).
+** n = 0: never. CF_ESTATE after the first submit, or if n < 0. */
+int cf_procpool_set_max_tasks(cf_procpool *p, long n);
 
 /* ---------------------------------------------------------------------- */
 /* Time and system.                                                        */

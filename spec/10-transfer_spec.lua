@@ -267,13 +267,19 @@ describe("transfer", function()
     assert.equal(7, ex:submit(function() shared.bump() shared.bump() return read() end):result())
   end)
 
-  it("refuses an executor at the call that sends it, in a task and in its upvalues", function()
-    local inner <close> = futures.ThreadPoolExecutor(1)
-    assert.matches("cannot send concurrent%.ThreadPoolExecutor at args%[1%]",
+  it("refuses an object that cannot cross at the call that sends it, in a task and in its upvalues", function()
+    local inner = require("concurrent.core").waiter()   -- a waiter stays in its state
+    assert.matches("cannot send concurrent%.Waiter at args%[1%]",
       helpers.error_of(ex.submit, ex, print, inner))
-    assert.matches("cannot send concurrent%.ThreadPoolExecutor at function<upvalue inner>",
+    assert.matches("cannot send concurrent%.Waiter at function<upvalue inner>",
       helpers.error_of(ex.submit, ex, function() return inner end))
     assert.equal(3, ex:submit(function() return 3 end):result())   -- still usable
+  end)
+
+  it("sends an executor by reference, in a task and in its upvalues", function()
+    local inner <close> = futures.ThreadPoolExecutor(1)
+    assert.equal(5, ex:submit(function(e) return e:submit(function() return 5 end):result() end, inner):result())
+    assert.is_true(rawequal(inner, ex:submit(function() return inner end):result()))
   end)
 
   it("recognises the library's objects by their metatable, not by a field", function()

@@ -518,21 +518,21 @@ end)
 
 describe("what cannot cross", function()
   it("is refused by Queue:put and Value:set, with nothing lost", function()
-    local ex <close> = futures.ThreadPoolExecutor(1)
+    local ex = require("concurrent.core").waiter()   -- stays in its state
     local q = thread.Queue()
     q:put("first")
-    assert.matches("cannot send concurrent%.ThreadPoolExecutor at item",
+    assert.matches("cannot send concurrent%.Waiter at item",
       helpers.error_of(q.put, q, ex))
-    assert.matches("cannot send concurrent%.ThreadPoolExecutor at item%.pool",
+    assert.matches("cannot send concurrent%.Waiter at item%.pool",
       helpers.error_of(q.put, q, {pool = ex}))
     assert.equal(1, q:qsize())
     assert.equal("first", q:get_nowait())
     assert.is_true(q:empty())
     local v = thread.Value("kept")
-    assert.matches("cannot send concurrent%.ThreadPoolExecutor", helpers.error_of(v.set, v, ex))
+    assert.matches("cannot send concurrent%.Waiter", helpers.error_of(v.set, v, ex))
     assert.equal("kept", v:get())
     local d = thread.Dict()
-    assert.matches("cannot send concurrent%.ThreadPoolExecutor", helpers.error_of(function() d.k = ex end))
+    assert.matches("cannot send concurrent%.Waiter", helpers.error_of(function() d.k = ex end))
     assert.is_nil(d.k)
   end)
 

@@ -18,7 +18,7 @@ Usage:
   python3 bench/peers/python_peer.py --only "A,A',C"
   python3 bench/peers/python_peer.py --spec-sizes    # exact issue sizes (slow!)
 
-Workload names: A  A'  A''  B  C  C'  D  M.  Shell-friendly aliases:
+Workload names: A  A'  A''  B  C  C'  D  M  S  F.  Shell-friendly aliases:
   Ap = A', App = A'', Cp = C'.
 
 Sizes: the issue asks for 100,000 tasks in A and 1,000,000 items in A'.  On a
@@ -59,6 +59,8 @@ FULL = {
     "D_inner_thread": 50,     # pool lifecycles averaged per run
     "D_inner_process": 5,
     "M_n": 100_000,           # pending futures
+    "S_n": 1_000_000, "S_cutoff": 262_144, "F_n": 30, "F_cutoff": 20,
+    "deadlock_timeout": 5.0,  # seconds before the recursion is called stuck
 }
 
 SPEC = dict(FULL, A_process=100_000, Ap_thread=1_000_000)
@@ -77,10 +79,12 @@ QUICK = {
     "D_inner_thread": 10,
     "D_inner_process": 1,
     "M_n": 100_000,           # same as full: RSS of 20k futures is not comparable
+    "S_n": 200_000, "S_cutoff": 16_384, "F_n": 25, "F_cutoff": 15,
+    "deadlock_timeout": 2.0,
 }
 
 WORKERS = 2
-ALL_WORKLOADS = ["A", "A'", "A''", "B", "C", "C'", "D", "M"]
+ALL_WORKLOADS = ["A", "A'", "A''", "B", "C", "C'", "D", "M", "S", "F"]
 ALIASES = {"Ap": "A'", "App": "A''", "Cp": "C'"}
 
 
@@ -424,9 +428,131 @@ def run_M(S, R):
 
 
 # ---------------------------------------------------------------------------
+# Workloads S and F: tasks that make tasks. The same recursions as ours
+# (merge sort by submitting both halves down to a cutoff, fib by submitting
+# n-1 and n-2 down to a cutoff). In a ThreadPoolExecutor of 2 they deadlock
+# once both workers wait on subtasks that no worker is left to run: that
+# is shown in a child process (its stuck threads cannot be stopped) whose
+# top result() times out, reported as the python-thread peer's error.
+# python-serial is the serial time in seconds, for the record.
+# ---------------------------------------------------------------------------
+
+
+def merge(a, b):
+    out, i, j, na, nb = [], 0, 0, len(a), len(b)
+    while i < na and j < nb:
+        if a[i] <= b[j]:
+            out.append(a[i]); i += 1
+        else:
+            out.append(b[j]); j += 1
+    out.extend(a[i:]); out.extend(b[j:])
+    return out
+
+
+def msort_serial(t, cutoff):
+    if len(t) <= cutoff:
+        t.sort()
+        return t
+    mid = len(t) // 2
+    return merge(msort_serial(t[:mid], cutoff), msort_serial(t[mid:], cutoff))
+
+
+def msort_task(ex, t, cutoff):
+    if len(t) <= cutoff:
+        t.sort()
+        return t
+    mid = len(t) // 2
+    fl = ex.submit(msort_task, ex, t[:mid], cutoff)
+    fr = ex.submit(msort_task, ex, t[mid:], cutoff)
+    return merge(fl.result(), fr.result())
+
+
+def fib_serial(n):
+    return n if n < 2 else fib_serial(n - 1) + fib_serial(n - 2)
+
+
+def fib_task(ex, n, cutoff):
+    if n <= cutoff:
+        return fib_serial(n)
+    a = ex.submit(fib_task, ex, n - 1, cutoff)
+    b = ex.submit(fib_task, ex, n - 2, cutoff)
+    return a.result() + b.result()
+
+
+def sort_data(n):
+    import random
+    rnd = random.Random(18)
+    return [rnd.randint(1, 1 << 40) for _ in range(n)]
+
+
+def recursive_child(workload, S):
+    """In a child: the recursion on ThreadPoolExecutor(2); prints the time,
+    or exits 3 after saying it is stuck."""
+    timeout = S["deadlock_timeout"]
+    ex = ThreadPoolExecutor(max_workers=WORKERS)
+    t0 = time.perf_counter()
+    if workload == "S":
+        f = ex.submit(msort_task, ex, sort_data(S["S_n"]), S["S_cutoff"])
+    else:
+        f = ex.submit(fib_task, ex, S["F_n"], S["F_cutoff"])
+    try:
+        f.result(timeout=timeout)
+    except TimeoutError:
+        print(f"deadlock: no result after {timeout:g} s ({WORKERS} workers, "
+              "all waiting on subtasks no worker is left to run)", flush=True)
+        os._exit(3)
+    print(f"{time.perf_counter() - t0:.6f}", flush=True)
+    os._exit(0)
+
+
+def run_recursive(workload, S, R, serial):
+    name = "quick" if S is QUICK else "full"
+    runs = []
+    for _ in range(R):
+        runs.append(serial())
+    params = ({"n": S["S_n"], "cutoff": S["S_cutoff"]} if workload == "S"
+              else {"n": S["F_n"], "cutoff": S["F_cutoff"]})
+    emit("python-serial", workload, runs, "s", **params)
+    try:
+        p = subprocess.run([sys.executable, __file__, "--_recursive-child",
+                            workload, name], capture_output=True, text=True,
+                           timeout=S["deadlock_timeout"] + 30)
+        out = p.stdout.strip() or p.stderr.strip()
+    except subprocess.TimeoutExpired:
+        out = "deadlock: the child never answered"
+    if out.startswith("deadlock") or not out:
+        rec = {"peer": "python-thread", "workload": workload,
+               "error": out or "the child failed", "params": params}
+        print(json.dumps(rec), flush=True)
+    else:
+        secs = float(out.split()[-1])
+        emit("python-thread", workload, [statistics.median(runs) / secs], "x",
+             parallel_s=sig(secs), **params)
+
+
+def run_S(S, R):
+    data = sort_data(S["S_n"])
+
+    def serial():
+        t0 = time.perf_counter()
+        msort_serial(list(data), S["S_cutoff"])
+        return time.perf_counter() - t0
+    run_recursive("S", S, R, serial)
+
+
+def run_F(S, R):
+    def serial():
+        t0 = time.perf_counter()
+        fib_serial(S["F_n"])
+        return time.perf_counter() - t0
+    run_recursive("F", S, R, serial)
+
+
+# ---------------------------------------------------------------------------
 
 RUNNERS = {"A": run_A, "A'": run_Ap, "A''": run_App, "B": run_B,
-           "C": run_C, "C'": run_Cp, "D": run_D, "M": run_M}
+           "C": run_C, "C'": run_Cp, "D": run_D, "M": run_M,
+           "S": run_S, "F": run_F}
 
 
 def main():
@@ -443,7 +569,14 @@ def main():
                     help="progress and timings on stderr")
     ap.add_argument("--_m-child", dest="m_child", type=int, default=None,
                     help=argparse.SUPPRESS)
+    ap.add_argument("--_recursive-child", dest="rec_child", nargs=2,
+                    default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+
+    if args.rec_child is not None:
+        recursive_child(args.rec_child[0],
+                        QUICK if args.rec_child[1] == "quick" else FULL)
+        return
 
     if args.m_child is not None:
         m_child(args.m_child)

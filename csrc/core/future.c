@@ -57,6 +57,8 @@ CF_TLS cf_future *cf_current_task;
 CF_TLS cf_buffer *cf_current_input;
 CF_TLS atomic_int *cf_current_finishing;
 CF_TLS int cf_current_counted;
+CF_TLS cf_counts *cf_current_counts;
+CF_TLS int cf_current_nested;
 
 static void future_destroy(void *obj);
 static const cf_kind future_kind = {"future", future_destroy};
@@ -518,6 +520,13 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
       (old & WORD_STATE) == CF_RUNNING) {
     atomic_fetch_add(cf_current_finishing, 1);
     cf_current_counted = 1;
+  }
+  if (f == cf_current_task && cf_current_counts &&
+      (old & WORD_STATE) == CF_RUNNING) {
+    cf_counts *c = cf_current_counts;
+    atomic_fetch_add(how == CF_OUTCOME_RESULT ? &c->completed : &c->failed, 1);
+    if (cf_current_nested) atomic_fetch_sub(&c->nested, 1);
+    cf_current_counts = NULL;                /* counted once */
   }
   publish(f, CF_FINISHED | ((uint32_t)how << WORD_OUTCOME_SHIFT), WORD_CLAIMED, claimed);
   cf_buffer_free(&input);

@@ -23,13 +23,21 @@ struct cf_future_ext;
 /* The state word: bits 0-1 the cf_state, 2-4 the cf_outcome, and flags. */
 #define WORD_STATE     0x03u
 #define WORD_OUTCOME   0x1cu
-#define WORD_OUTCOME_SHIFT 2
+#define WORD_OUTCOME_SHIFT    2
 #define WORD_CLAIMED   0x20u   /* a finisher is writing the payload */
 #define WORD_WAITED    0x40u   /* a thread waits on the stripe condition */
 #define WORD_LISTENED  0x80u   /* callbacks or waiters are registered */
 #define WORD_INLINE    0x100u  /* data is stored inline */
 #define WORD_HEAP      0x200u  /* data is a cf_buffer pointed at by inl[0] */
 #define WORD_CALLING   0x400u  /* done; its callbacks are being run */
+/* Taken in place by a waiter while still queued (help.c), and dropped
+** from the queue: together they count the queue's stale entries once. */
+#define WORD_NESTED    0x800u
+#define WORD_DROPPED   0x1000u
+/* Bits 13-31: the tag of the thread pool that queued it (help.c), 0 for
+** none: a worker that waits for a future of its own pool helps. */
+#define WORD_TAG_SHIFT 13
+#define WORD_TAG_MAX   ((1u << (32 - WORD_TAG_SHIFT)) - 1)
 
 struct cf_future {
   cf_object hdr;
@@ -110,5 +118,17 @@ extern CF_TLS cf_future *cf_current_task;
 extern CF_TLS cf_buffer *cf_current_input;
 extern CF_TLS atomic_int *cf_current_finishing;
 extern CF_TLS int cf_current_counted;   /* finish counted us there */
+
+/* A thread pool's task counts (ex:stats()), updated by the finish of the
+** task a worker runs (cf_current_counts) before its outcome is published,
+** so counts read after result() returns include that task. */
+typedef struct cf_counts {
+  atomic_long completed, failed, cancelled;
+  atomic_long started;         /* thread pools: running = started - ended */
+  atomic_long running;         /* process pools: started, not finished */
+  atomic_long nested;          /* running, run by a waiting worker (help.c) */
+} cf_counts;
+extern CF_TLS cf_counts *cf_current_counts;
+extern CF_TLS int cf_current_nested;    /* the current task is nested */
 
 #endif

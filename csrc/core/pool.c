@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "help.h"
 #include "trace.h"
 
 struct cf_pool {
@@ -57,11 +58,18 @@ struct cf_pool {
   pthread_attr_t attr;         /* how workers are created */
   cf_pool_hooks hooks;
   unsigned trace_id;           /* trace.c's number for it, 0 until traced */
+  unsigned help_tag;           /* help.c's tag on its futures, 0: none */
+  cf_helper *helpers;          /* waiting workers asleep (help.c) */
+  long max_tasks;              /* tasks a worker state runs, 0: no limit */
+  cf_counts counts;            /* for cf_pool_stats */
+  atomic_long stale;           /* queued entries a waiter already ran */
 };
 
 /* The pool the calling thread works for, so that a task shutting its own
 ** pool down with wait does not wait for itself. */
 static CF_TLS cf_pool *current_pool;
+/* Tasks the calling worker ran in its current state (nested ones too). */
+static CF_TLS long tasks_run;
 
 static void pool_destroy(void *obj);
 static const cf_kind pool_kind = {"pool", pool_destroy};
@@ -121,6 +129,7 @@ cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
   pthread_once(&pid_once, setup_pid);
   p->owner = cached_pid;
   if (hooks) p->hooks = *hooks;
+  p->help_tag = cf_help_tag_new();
   return p;
 }
 
@@ -133,8 +142,15 @@ static cf_future *take_queue(cf_pool *p) {
 
 /* A queued task that will not run: cancel it (unless someone finished
 ** it), then free its input and argument. */
-static void cancel_task(cf_future *f) {
-  cf_future_cancel(f);
+static void cancel_task(cf_pool *p, cf_future *f) {
+  if (!cf_future_cancel(f)) {
+    /* Started in place by a waiting worker (help.c), or finished by
+    ** someone: theirs, argument included; only its entry goes. */
+    if (atomic_fetch_or(&f->word, WORD_DROPPED) & WORD_NESTED)
+      atomic_fetch_sub(&p->stale, 1);
+    return;
+  }
+  atomic_fetch_add(&p->counts.cancelled, 1);
   if (CF_TRACING()) cf_trace_end(f);
   cf_future_drop_input(f);
   cf_future_free_arg(f);
@@ -159,10 +175,11 @@ static void pool_destroy(void *obj) {
   free(p->tids);
   for (; f != NULL; f = next) {   /* only if no thread could be made */
     next = f->next;
-    cancel_task(f);
+    cancel_task(p, f);
     cf_release(f);
   }
   if (p->hooks.destroy) p->hooks.destroy(p->hooks.ud);
+  cf_help_tag_free(p->help_tag);
   free(p->broken_msg);
   pthread_attr_destroy(&p->attr);
   pthread_cond_destroy(&p->work_cv);
@@ -186,35 +203,75 @@ static void pool_break(cf_pool *p, const char *msg) {
   cf_mutex_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
+    atomic_fetch_add(&p->counts.started, 1);   /* ended at once, failed */
+    atomic_fetch_add(&p->counts.failed, 1);
     fail_broken(q, m);
     cf_release(q);
   }
 }
 
 /* Run one dequeued task. Returns 1 if it ran and this worker was counted
-** in p->finishing as its result was published. */
-static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
+** in p->finishing as its result was published. Nested (help.c): the
+** worker is not coming back for work when it ends (nothing is counted in
+** p->finishing), and the thread's task records are the waiting task's
+** again afterwards; nested 2: f is claimed in place, still queued, and
+** if it is cancelled the worker that dequeues it counts it. A task
+** started by someone else (claimed in place) is theirs, argument
+** included. */
+static int run_body(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in,
+                    int nested, int *ran) {
   int rc = cf_future_start(f, in), was_counted = 0;
+  *ran = rc == 0;
   if (rc == -ENOMEM) {                       /* reported, never masked */
+    atomic_fetch_add(&p->counts.started, 1);
+    atomic_fetch_add(&p->counts.failed, 1);
     cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
   } else if (rc == 0) {
     if (CF_TRACING()) cf_trace_start(f, -1, 0);
+    /* One atomic add a task here and one as it ends (future.c): running
+    ** is started - completed - failed. */
+    atomic_fetch_add_explicit(&p->counts.started, 1, memory_order_relaxed);
+    if (nested) atomic_fetch_add(&p->counts.nested, 1);
+    tasks_run++;
     cf_current_task = f;
     cf_current_input = in;
-    cf_current_finishing = &p->finishing;
+    cf_current_finishing = nested ? NULL : &p->finishing;
     cf_current_counted = 0;
+    cf_current_counts = &p->counts;
+    cf_current_nested = nested;
     f->fn(f, ctx, cf_future_arg(f));
     if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+    if (cf_current_counts != NULL) {         /* finished by someone else */
+      const char *tb;
+      atomic_fetch_add(cf_future_outcome(f, NULL, &tb) == CF_OUTCOME_RESULT
+                           ? &p->counts.completed : &p->counts.failed, 1);
+      if (nested) atomic_fetch_sub(&p->counts.nested, 1);
+      cf_current_counts = NULL;
+    }
     if (CF_TRACING()) cf_trace_end(f);
     was_counted = cf_current_counted;
     cf_current_task = NULL;
     cf_current_input = NULL;
     cf_buffer_reset(in);                     /* keeps its memory */
-  } else if (rc == CF_ECANCELLED) {
+  } else if (rc == CF_ECANCELLED && nested != 2) {
+    atomic_fetch_add(&p->counts.cancelled, 1);
     if (CF_TRACING()) cf_trace_end(f);
     cf_future_drop_input(f);
   }
-  cf_future_free_arg(f);
+  if (rc == 0 || rc == -ENOMEM || (rc == CF_ECANCELLED && nested != 2))
+    cf_future_free_arg(f);
+  if (nested == 2 && (rc == 0 || rc == -ENOMEM)) {
+    if (!(atomic_fetch_or(&f->word, WORD_NESTED) & WORD_DROPPED))
+      atomic_fetch_add(&p->stale, 1);       /* still queued */
+  } else if (nested != 2 && rc == CF_ESTATE) {
+    if (atomic_fetch_or(&f->word, WORD_DROPPED) & WORD_NESTED)
+      atomic_fetch_sub(&p->stale, 1);       /* a stale entry leaves */
+  }
+  return was_counted;
+}
+
+static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
+  int ran, was_counted = run_body(p, f, ctx, in, 0, &ran);
   cf_release(f);
   return was_counted;
 }
@@ -237,6 +294,24 @@ static int queue_shows_work(cf_pool *p) {
     else sched_yield();
   }
   return 0;
+}
+
+/* max_tasks_per_worker: the worker's context (its Lua state) has run its
+** tasks; a fresh one replaces it, made as the first was (initializer
+** included). 0 if it could not be made: the pool breaks, as when a worker
+** fails to start. */
+static int renew_worker(cf_pool *p, void **ctx) {
+  char msg[1024] = "";
+  tasks_run = 0;
+  if (p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, *ctx);
+  *ctx = NULL;
+  if (p->hooks.worker_start &&
+      p->hooks.worker_start(p->hooks.ud, ctx, msg, sizeof msg) != 0) {
+    pool_break(p, msg);
+    return 0;
+  }
+  cf_help_enter(p, p->help_tag, *ctx);
+  return 1;
 }
 
 static void *worker_main(void *arg) {
@@ -263,6 +338,7 @@ static void *worker_main(void *arg) {
       pool_break(p, msg);
     }
   }
+  if (started) cf_help_enter(p, p->help_tag, ctx);
   while (started) {
     cf_future *f;
     cf_mutex_lock(&p->mu);
@@ -290,8 +366,14 @@ static void *worker_main(void *arg) {
     cf_mutex_unlock(&p->mu);
     if (f == NULL) break;
     was_counted = run_task(p, f, ctx, &in);
+    if (p->max_tasks > 0 && tasks_run >= p->max_tasks &&
+        !renew_worker(p, &ctx)) {
+      started = 0;
+      break;
+    }
   }
   if (started && p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
+  cf_help_leave();
   cf_buffer_free(&in);
   current_pool = NULL;
   cf_mutex_lock(&p->mu);
@@ -338,11 +420,17 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   if (p->broken) {
     char *m = strdup(p->broken_msg ? p->broken_msg : "pool is broken");
     cf_mutex_unlock(&p->mu);
+    atomic_fetch_add(&p->counts.started, 1);   /* ended at once, failed */
+    atomic_fetch_add(&p->counts.failed, 1);
     fail_broken(f, m ? m : "pool is broken");
     free(m);
     return f;
   }
   cf_retain(f);                       /* the queue's reference */
+  /* f is not shared yet: a plain store, no read-modify-write. */
+  atomic_store_explicit(&f->word, atomic_load_explicit(&f->word,
+                        memory_order_relaxed) | p->help_tag << WORD_TAG_SHIFT,
+                        memory_order_relaxed);
   if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_THREADS, f);
   f->next = NULL;
   if (p->tail) p->tail->next = f; else p->head = f;
@@ -357,6 +445,8 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   } else if (queued > atomic_load(&p->finishing) + atomic_load(&p->spinning) &&
              p->nthreads < p->max_workers) {
     e = spawn_worker(p);
+  } else if (p->helpers != NULL) {    /* a waiting worker will run it */
+    cf_help_poke(&p->helpers);
   }
   if (e != 0 && p->nthreads == 0) {
     /* No thread to run it: take it back out. */
@@ -418,7 +508,7 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
   cf_mutex_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
-    cancel_task(q);
+    cancel_task(p, q);
     cf_release(q);
   }
   if (wait) {
@@ -481,4 +571,101 @@ POOL_GETTER(cf_pool_is_broken, p->broken)
 
 int cf_pool_is_shutdown(cf_pool *p) {
   return atomic_load_explicit(&p->shutdown, memory_order_acquire);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Worker recycling, stats, and what help.c needs of the queue.           */
+
+int cf_pool_set_max_tasks(cf_pool *p, long n) {
+  int rc = 0;
+  if (n < 0) return CF_ESTATE;
+  cf_mutex_lock(&p->mu);
+  if (p->nthreads > 0 || p->ntids > 0) rc = CF_ESTATE;   /* before any worker */
+  else p->max_tasks = n;
+  cf_mutex_unlock(&p->mu);
+  return rc;
+}
+
+/* Counters read one by one (no lock but for the thread count): exact
+** when nothing moves, never torn. A worker runs one top-level task at a
+** time, so the workers that are not idle are the running tasks that are
+** not nested. */
+void cf_pool_stats(cf_pool *p, cf_stats *s) {
+  long top;
+  if (foreign(p)) {
+    memset(s, 0, sizeof *s);
+    return;
+  }
+  cf_mutex_lock(&p->mu);
+  s->workers = p->nthreads;
+  cf_mutex_unlock(&p->mu);
+  s->pending = atomic_load(&p->queued) - atomic_load(&p->stale);
+  if (s->pending < 0) s->pending = 0;
+  /* Ended before started: a task is counted started before it ends. */
+  s->completed = atomic_load(&p->counts.completed);
+  s->failed = atomic_load(&p->counts.failed);
+  s->running = atomic_load(&p->counts.started) - s->completed - s->failed;
+  top = s->running - atomic_load(&p->counts.nested);
+  s->idle = s->workers - (top > 0 ? top : 0);
+  if (s->idle < 0) s->idle = 0;
+  s->cancelled = atomic_load(&p->counts.cancelled);
+}
+
+cf_future *cf_pool_help_take(cf_pool *p) {
+  cf_future *f;
+  cf_mutex_lock(&p->mu);
+  f = p->head;
+  if (f != NULL) {
+    p->head = f->next;
+    if (p->head == NULL) p->tail = NULL;
+    atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+  }
+  cf_mutex_unlock(&p->mu);
+  return f;
+}
+
+int cf_pool_help_run(cf_pool *p, cf_future *f, void *ctx, int in_queue) {
+  cf_future *task = cf_current_task;
+  cf_buffer *input = cf_current_input, in = CF_BUFFER_INIT;
+  atomic_int *finishing = cf_current_finishing;
+  int counted = cf_current_counted, nested = cf_current_nested, ran;
+  cf_counts *counts = cf_current_counts;
+  /* Claimed in place (in_queue), f stays queued: the worker that
+  ** dequeues it later finds it started and only drops the queue's
+  ** reference. */
+  run_body(p, f, ctx, &in, in_queue ? 2 : 1, &ran);
+  if (!in_queue) cf_release(f);
+  cf_buffer_free(&in);
+  cf_current_task = task;
+  cf_current_input = input;
+  cf_current_finishing = finishing;
+  cf_current_counted = counted;
+  cf_current_counts = counts;
+  cf_current_nested = nested;
+  return ran || !in_queue;
+}
+
+int cf_pool_help_park(cf_pool *p, cf_helper *h) {
+  int work;
+  cf_mutex_lock(&p->mu);
+  work = p->head != NULL;
+  if (!work) {
+    h->next = p->helpers;
+    h->linked = 1;
+    p->helpers = h;
+  }
+  cf_mutex_unlock(&p->mu);
+  return work;
+}
+
+void cf_pool_help_unpark(cf_pool *p, cf_helper *h) {
+  cf_mutex_lock(&p->mu);
+  if (h->linked) {
+    cf_helper **pp = &p->helpers;
+    while (*pp != NULL && *pp != h) pp = &(*pp)->next;
+    if (*pp == h) *pp = h->next;
+    h->linked = 0;
+  }
+  cf_mutex_unlock(&p->mu);
+  cf_waiter_poke(h->w, 0);
 }

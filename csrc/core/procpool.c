@@ -72,6 +72,7 @@ typedef struct wproc {
   int pidfd;          /* -1 without pidfd support */
   int state;
   cf_future *task;    /* in flight, retained */
+  long ntasks;        /* tasks it has run (max_tasks_per_child) */
 } wproc;
 
 struct cf_procpool {
@@ -91,9 +92,15 @@ struct cf_procpool {
   cf_pool_hooks hooks;
   wproc *w;                    /* max_workers slots, the manager's */
   unsigned trace_id;           /* trace.c's number for it, 0 until traced */
+  long max_tasks;              /* tasks a worker runs before it is replaced */
+  cf_counts counts;            /* for cf_procpool_stats (no nesting here) */
 };
 
 static void procpool_destroy(void *obj);
+
+/* The counts fail_broken adds to: set by the callers that fail a pool's
+** futures (a thread-local, so fail_broken keeps its signature). */
+static CF_TLS cf_counts *counting;
 static const cf_kind procpool_kind = {"procpool", procpool_destroy};
 
 static int foreign(const cf_procpool *p) {
@@ -133,6 +140,7 @@ static cf_future *take_queue(cf_procpool *p) {
 
 static void fail_broken(cf_future *f, const char *msg) {
   cf_buffer b = CF_BUFFER_INIT;
+  if (counting != NULL) atomic_fetch_add(&counting->failed, 1);
   cf_buffer_append(&b, msg, strlen(msg));
   if (cf_future_set_running(f) == 0 || !cf_future_done(f))
     cf_future_finish(f, CF_OUTCOME_BROKEN_PROCESS, &b, NULL);
@@ -146,7 +154,7 @@ static void procpool_destroy(void *obj) {
   cf_future *f = take_queue(p), *next;
   for (; f != NULL; f = next) {
     next = f->next;
-    cf_future_cancel(f);
+    if (cf_future_cancel(f)) atomic_fetch_add(&p->counts.cancelled, 1);
     cf_future_drop_input(f);
     cf_release(f);
   }
@@ -368,6 +376,7 @@ static int spawn(cf_procpool *p, wproc *w) {
   w->pidfd = cf_pidfd_open(pid);
   w->state = W_STARTING;
   w->task = NULL;
+  w->ntasks = 0;
   cf_mutex_lock(&p->mu);
   w->pid = pid;
   p->nprocs++;
@@ -388,11 +397,13 @@ static void break_pool(cf_procpool *p, const char *msg) {
   q = take_queue(p);
   m = p->broken_msg ? p->broken_msg : "the process pool is broken";
   cf_mutex_unlock(&p->mu);
+  counting = &p->counts;
   for (; q != NULL; q = next) {
     next = q->next;
     fail_broken(q, m);
     cf_release(q);
   }
+  counting = NULL;
 }
 
 /* Reap w and free its slot. grace < 0 waits as long as it takes (a worker
@@ -446,7 +457,10 @@ static void lost(cf_procpool *p, wproc *w) {
            "%s) while the future was running or pending", (int)pid, how);
   break_pool(p, msg);
   if (w->task) {
+    atomic_fetch_sub(&p->counts.running, 1);
+    counting = &p->counts;
     fail_broken(w->task, msg);
+    counting = NULL;
     cf_release(w->task);
     w->task = NULL;
   }
@@ -490,6 +504,7 @@ static void dispatch(cf_procpool *p) {
     int rc;
     if (w->state != W_IDLE) continue;
     while ((f = pop(p)) != NULL && cf_future_set_running(f) != 0) {
+      atomic_fetch_add(&p->counts.cancelled, 1);
       if (CF_TRACING()) cf_trace_end(f);
       cf_future_drop_input(f);     /* cancelled while queued */
       cf_release(f);
@@ -497,6 +512,7 @@ static void dispatch(cf_procpool *p) {
     if (f == NULL) return;
     w->task = f;
     w->state = W_BUSY;
+    atomic_fetch_add(&p->counts.running, 1);
     if (CF_TRACING()) cf_trace_start(f, (int)(w - p->w), (int)w->pid);
     in = cf_future_input(f);     /* freed when the future finishes */
     rc = send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
@@ -506,6 +522,14 @@ static void dispatch(cf_procpool *p) {
       return;
     }
   }
+}
+
+/* max_tasks_per_child: w has run its tasks. It is told to exit and
+** reaped (killed if it does not go within a few seconds); grow() forks a
+** new one when work needs it. */
+static void retire(cf_procpool *p, wproc *w) {
+  send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
+  reap(p, w, 5.0);
 }
 
 /* A frame from worker w. */
@@ -540,12 +564,17 @@ static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
       how = CF_OUTCOME_NOMEM;   /* reported, not dropped */
     memmove(body->data, body->data + 8 + tblen, body->len - 8 - tblen);
     body->len -= 8 + (size_t)tblen;
+    /* Counted before the outcome can be seen. */
+    atomic_fetch_add(how == CF_OUTCOME_RESULT ? &p->counts.completed
+                                              : &p->counts.failed, 1);
+    atomic_fetch_sub(&p->counts.running, 1);
     cf_future_finish(w->task, how, body, tb);
     if (CF_TRACING()) cf_trace_end(w->task);
     free(tb);
     cf_release(w->task);
     w->task = NULL;
     w->state = W_IDLE;
+    if (p->max_tasks > 0 && ++w->ntasks >= p->max_tasks) retire(p, w);
   } else {
     lost(p, w);   /* out of protocol */
   }
@@ -597,7 +626,10 @@ static void teardown(cf_procpool *p, int broken) {
     wproc *w = &p->w[i];
     if (w->state == W_FREE) continue;
     if (w->task) {
+      atomic_fetch_sub(&p->counts.running, 1);
+      counting = &p->counts;
       fail_broken(w->task, m);
+      counting = NULL;
       cf_release(w->task);
       w->task = NULL;
     }
@@ -736,6 +768,7 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   if (p->broken) {
     char *m = strdup(p->broken_msg ? p->broken_msg : "the process pool is broken");
     cf_mutex_unlock(&p->mu);
+    atomic_fetch_add(&p->counts.failed, 1);
     fail_broken(f, m ? m : "the process pool is broken");
     free(m);
     return f;
@@ -767,7 +800,7 @@ int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
   cf_mutex_unlock(&p->mu);
   for (; q != NULL; q = next) {
     next = q->next;
-    cf_future_cancel(q);
+    if (cf_future_cancel(q)) atomic_fetch_add(&p->counts.cancelled, 1);
     if (CF_TRACING()) cf_trace_end(q);
     cf_future_drop_input(q);
     cf_release(q);
@@ -822,3 +855,28 @@ PROCPOOL_GETTER(cf_procpool_process_count, foreign(p) ? 0 : p->nprocs)
 PROCPOOL_GETTER(cf_procpool_is_broken, p->broken)
 PROCPOOL_GETTER(cf_procpool_is_shutdown, p->shutdown)
 PROCPOOL_GETTER(cf_procpool_is_running, p->manager == 1)
+
+int cf_procpool_set_max_tasks(cf_procpool *p, long n) {
+  int rc = 0;
+  if (n < 0) return CF_ESTATE;
+  cf_mutex_lock(&p->mu);
+  if (p->manager != 0) rc = CF_ESTATE;   /* after the first submit */
+  else p->max_tasks = n;
+  cf_mutex_unlock(&p->mu);
+  return rc;
+}
+
+/* The busy workers are the running tasks (one each). */
+void cf_procpool_stats(cf_procpool *p, cf_stats *s) {
+  memset(s, 0, sizeof *s);
+  if (foreign(p)) return;
+  cf_mutex_lock(&p->mu);
+  s->workers = p->nprocs;
+  s->pending = p->nqueued;
+  cf_mutex_unlock(&p->mu);
+  s->running = atomic_load(&p->counts.running);
+  s->idle = s->workers > s->running ? s->workers - s->running : 0;
+  s->completed = atomic_load(&p->counts.completed);
+  s->failed = atomic_load(&p->counts.failed);
+  s->cancelled = atomic_load(&p->counts.cancelled);
+}

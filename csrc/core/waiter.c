@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "future.h"
+#include "help.h"
 
 struct cf_waiter {
   cf_object hdr;
@@ -26,6 +27,9 @@ struct cf_waiter {
   cf_future **watched;         /* every future watched, retained */
   size_t nwatched, wcap;
   size_t returned;
+  int poked;                   /* a submit has work for its helper */
+  size_t cursor;               /* cf_waiter_claimable's next look */
+  int mine;                    /* ... saw a future of the caller's pool */
 };
 
 static void waiter_destroy(void *obj);
@@ -131,6 +135,8 @@ void cf_waiter_unwatch_all(cf_waiter *w) {
     cf_mutex_lock(&w->mu);
   }
   w->returned = 0;
+  w->cursor = 0;
+  w->mine = 0;
   cf_mutex_unlock(&w->mu);
 }
 
@@ -141,7 +147,7 @@ cf_future *cf_waiter_next(cf_waiter *w, double timeout, int *rc) {
   cf_mutex_lock(&w->mu);
   *rc = 0;
   while (w->rlen == 0) {
-    if (timeout == 0 || w->returned >= w->nwatched ||
+    if (timeout == 0 || w->returned >= w->nwatched || w->poked ||
         cf_cond_wait_until(&w->cv, &w->mu, &d) == CF_ETIMEDOUT) {
       if (w->rlen == 0) *rc = CF_ETIMEDOUT;
       break;
@@ -153,8 +159,34 @@ cf_future *cf_waiter_next(cf_waiter *w, double timeout, int *rc) {
     w->rlen--;
     w->returned++;
   }
+  w->poked = 0;
   cf_mutex_unlock(&w->mu);
   return f;
+}
+
+void cf_waiter_poke(cf_waiter *w, int on) {
+  cf_mutex_lock(&w->mu);
+  w->poked = on;
+  if (on) pthread_cond_signal(&w->cv);
+  cf_mutex_unlock(&w->mu);
+}
+
+cf_future *cf_waiter_claimable(cf_waiter *w, unsigned tag, int *mine) {
+  cf_future *found = NULL;
+  cf_mutex_lock(&w->mu);
+  while (w->cursor < w->nwatched) {
+    cf_future *f = w->watched[w->cursor++];
+    uint32_t word = atomic_load_explicit(&f->word, memory_order_acquire);
+    if ((word >> WORD_TAG_SHIFT) != tag) continue;
+    w->mine = 1;
+    if ((word & WORD_STATE) == CF_PENDING) {
+      found = cf_retain(f);
+      break;
+    }
+  }
+  *mine = w->mine;
+  cf_mutex_unlock(&w->mu);
+  return found;
 }
 
 size_t cf_waiter_pending(cf_waiter *w) {

@@ -157,7 +157,8 @@ core.ThreadPoolExecutor_class.map = map
 --- ThreadPoolExecutor([max_workers]) or
 -- ThreadPoolExecutor{max_workers=, thread_name_prefix=, initializer=, initargs=}
 local POOL_OPTIONS = {max_workers = true, thread_name_prefix = true,
-                      initializer = true, initargs = true, memory_limit = true}
+                      initializer = true, initargs = true, memory_limit = true,
+                      max_tasks_per_worker = true}
 
 local function check_max_workers(n, fname)
   if n == nil then return math.min(32, core.cpu_count() + 4) end
@@ -169,8 +170,18 @@ local function check_max_workers(n, fname)
 end
 futures._check_max_workers = check_max_workers
 
+-- max_tasks_per_worker / max_tasks_per_child: nil or a positive integer.
+local function check_max_tasks(n, name, fname, level)
+  if n ~= nil and (math.type(n) ~= "integer" or n <= 0) then
+    error(string.format("bad argument #1 to '%s' (%s must be a positive integer, got %s)",
+      fname, name, tostring(n)), level + 1)
+  end
+  return n
+end
+futures._check_max_tasks = check_max_tasks
+
 function futures.ThreadPoolExecutor(opts)
-  local max_workers, prefix, initializer, initargs, memory_limit
+  local max_workers, prefix, initializer, initargs, memory_limit, max_tasks
   if type(opts) == "table" then
     for k in pairs(opts) do
       if not POOL_OPTIONS[k] then
@@ -180,6 +191,8 @@ function futures.ThreadPoolExecutor(opts)
     max_workers, prefix = opts.max_workers, opts.thread_name_prefix
     initializer, initargs = opts.initializer, opts.initargs
     memory_limit = opts.memory_limit   -- bytes per worker state
+    max_tasks = check_max_tasks(opts.max_tasks_per_worker, "max_tasks_per_worker",
+                                "ThreadPoolExecutor", 2)
   else
     max_workers = opts
   end
@@ -197,7 +210,8 @@ function futures.ThreadPoolExecutor(opts)
     error(string.format("bad argument #1 to 'ThreadPoolExecutor' (memory_limit must be a positive integer number of bytes, got %s)",
       tostring(memory_limit)), 2)
   end
-  return core.thread_pool(max_workers, prefix or "ThreadPool", initializer, initargs, memory_limit)
+  return core.thread_pool(max_workers, prefix or "ThreadPool", initializer, initargs,
+                          memory_limit, max_tasks)
 end
 
 --- ProcessPoolExecutor([max_workers]) or ProcessPoolExecutor{max_workers=,

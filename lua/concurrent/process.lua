@@ -109,14 +109,15 @@ process.Process = Process
 
 core.ProcessPoolExecutor_class.map = futures._map
 
-local POOL_OPTIONS = {max_workers = true, initializer = true, initargs = true}
+local POOL_OPTIONS = {max_workers = true, initializer = true, initargs = true,
+                      max_tasks_per_child = true}
 
 --- The body of futures.ProcessPoolExecutor([max_workers]) and
 -- futures.ProcessPoolExecutor{max_workers=, initializer=, initargs=}.
 -- level is the error level of the caller's call (as for error()).
 function process._pool_executor(opts, level)
   level = (level or 1) + 1
-  local max_workers, initializer, initargs
+  local max_workers, initializer, initargs, max_tasks
   if type(opts) == "table" then
     for k in pairs(opts) do
       if not POOL_OPTIONS[k] then
@@ -124,6 +125,8 @@ function process._pool_executor(opts, level)
       end
     end
     max_workers, initializer, initargs = opts.max_workers, opts.initializer, opts.initargs
+    max_tasks = futures._check_max_tasks(opts.max_tasks_per_child, "max_tasks_per_child",
+                                         "ProcessPoolExecutor", level)
   else
     max_workers = opts
   end
@@ -142,7 +145,7 @@ function process._pool_executor(opts, level)
   if initargs ~= nil and type(initargs) ~= "table" then
     error("bad argument #1 to 'ProcessPoolExecutor' (initargs must be a table)", level)
   end
-  local ok, ex = pcall(core.process_pool, max_workers, initializer, initargs)
+  local ok, ex = pcall(core.process_pool, max_workers, initializer, initargs, max_tasks)
   if not ok then error(ex, level) end
   return ex
 end

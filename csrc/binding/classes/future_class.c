@@ -15,6 +15,7 @@
 #include "../runtime/boxes.h"
 #include "../runtime/record.h"
 #include "../transfer/transfer.h"
+#include "../worker/worker.h"
 
 cf_future *lcf_checkfuture(lua_State *L, int arg) {
   return lcf_checkobject(L, arg, LCF_FUTURE);
@@ -33,15 +34,11 @@ double lcf_opttimeout(lua_State *L, int arg) {
   return (double)t;
 }
 
-static int future_slice(void *f, double timeout) {
-  return cf_future_wait(f, timeout);
-}
-
 /* Wait for f (in slices: Ctrl-C); raise TimeoutError if the timeout
 ** passes first. Runs the state's queued done-callbacks afterwards, as
 ** every blocking call does. */
 static void wait_done(lua_State *L, cf_future *f, double timeout) {
-  int rc = lcf_wait(L, future_slice, f, timeout);
+  int rc = lcf_wait_future(L, f, timeout);   /* a worker may help */
   lcf_callbacks_run(L);
   if (rc == CF_ETIMEDOUT) lcf_raise(L, "TimeoutError", "future not done after %f s", timeout);
 }

@@ -22,6 +22,8 @@
 #include "future_class.h"
 #include "../runtime/boxes.h"
 #include "../runtime/wait.h"
+#include "../worker/worker.h"
+#include "../../core/help.h"
 
 #define LCF_WAITER "concurrent.Waiter"
 
@@ -46,12 +48,14 @@ static int l_watch(lua_State *L) {
 typedef struct next_wait {
   cf_waiter *w;
   cf_future *f;
+  int help;                    /* a pool worker that may help meanwhile */
 } next_wait;
 
 static int next_slice(void *ud, double timeout) {
   next_wait *n = ud;
   int rc = 0;
-  n->f = cf_waiter_next(n->w, timeout, &rc);
+  n->f = n->help ? cf_help_next(n->w, timeout, &rc)
+                 : cf_waiter_next(n->w, timeout, &rc);
   if (n->f == NULL && cf_waiter_pending(n->w) == 0)
     return CF_ESTATE;   /* nothing left to wait for: no more slices */
   return n->f != NULL ? 0 : rc;
@@ -68,6 +72,7 @@ static int l_next(lua_State *L) {
   n.w = check_waiter(L);
   n.f = NULL;
   timeout = lcf_opttimeout(L, 2);
+  n.help = timeout != 0 && lcf_help_prepare(L);
   lcf_wait(L, next_slice, &n, timeout);
   f = n.f;
   if (f != NULL) {

@@ -150,9 +150,11 @@ static cf_procpool *check_pool(lua_State *L, int arg) {
   return lcf_checkobject(L, arg, LCF_PROCPOOL);
 }
 
-/* core.process_pool(max_workers [, initializer [, initargs]]) */
+/* core.process_pool(max_workers [, initializer [, initargs
+** [, max_tasks_per_child]]]) */
 static int l_process_pool(lua_State *L) {
   lua_Integer max = luaL_checkinteger(L, 1);
+  lua_Integer max_tasks = luaL_optinteger(L, 4, 0);
   cf_buffer *init = NULL;
   lcf_worker_config *cfg;
   cf_pool_hooks hooks;
@@ -160,6 +162,8 @@ static int l_process_pool(lua_State *L) {
   cf_procpool *p;
   luaL_argcheck(L, max > 0 && max <= 1024, 1,
                 "max_workers must be a positive integer (at most 1024)");
+  luaL_argcheck(L, max_tasks >= 0, 4,
+                "max_tasks_per_child must be a positive integer");
   lua_settop(L, 3);
   if (!lua_isnil(L, 2)) {
     int n = 0, i;
@@ -176,7 +180,7 @@ static int l_process_pool(lua_State *L) {
     lua_settop(L, 4);
   }
   lcf_close_reserve(L);
-  box = lcf_pushbox(L, LCF_PROCPOOL, NULL);
+  box = lcf_push_owner_box(L, LCF_PROCPOOL);
   cfg = lcf_worker_config_new(L, NULL);
   if (init) cf_buffer_move(&cfg->init, init);
   hooks.ud = cfg;
@@ -190,6 +194,7 @@ static int l_process_pool(lua_State *L) {
                          "descriptors)");
   }
   box->obj = p;
+  cf_procpool_set_max_tasks(p, (long)max_tasks);
   lcf_close_add(L, &pool_closer, cf_retain(p));
   return 1;
 }
@@ -251,10 +256,17 @@ static int l_gc(lua_State *L) {
   if (b->obj) {
     cf_procpool *p = b->obj;
     b->obj = NULL;
-    cf_procpool_shutdown(p, 0, 0);
+    if (lcf_is_owner_box(L, 1)) cf_procpool_shutdown(p, 0, 0);
     cf_release(p);
   }
   return 0;
+}
+
+static int l_stats(lua_State *L) {
+  cf_stats s;
+  cf_procpool_stats(check_pool(L, 1), &s);
+  lcf_push_stats(L, &s);
+  return 1;
 }
 
 static int l_process_count(lua_State *L) {
@@ -293,6 +305,8 @@ static int l_tostring(lua_State *L) {
 static const luaL_Reg methods[] = {
   {"submit", l_submit},
   {"shutdown", l_shutdown},
+  {"stats", l_stats},
+  {"map", lcf_lazy_map},
   {"_process_count", l_process_count},
   {"_max_workers", l_max_workers},
   {"_pids", l_pids},

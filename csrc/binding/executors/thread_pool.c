@@ -51,10 +51,11 @@ static cf_pool *check_pool(lua_State *L, int arg) {
 }
 
 /* core.thread_pool(max_workers [, prefix [, initializer [, initargs
-** [, memory_limit]]]]) */
+** [, memory_limit [, max_tasks_per_worker]]]]]) */
 static int l_thread_pool(lua_State *L) {
   lua_Integer max = luaL_checkinteger(L, 1);
   lua_Integer memory_limit = luaL_optinteger(L, 5, 0);
+  lua_Integer max_tasks = luaL_optinteger(L, 6, 0);
   const char *prefix = luaL_optstring(L, 2, NULL);
   cf_buffer *init = NULL;
   lcf_worker_config *cfg;
@@ -65,6 +66,8 @@ static int l_thread_pool(lua_State *L) {
                 "max_workers must be a positive integer (at most 10000)");
   luaL_argcheck(L, memory_limit >= 0, 5,
                 "memory_limit must be a positive number of bytes");
+  luaL_argcheck(L, max_tasks >= 0, 6,
+                "max_tasks_per_worker must be a positive integer");
   lua_settop(L, 4);
   if (!lua_isnoneornil(L, 3)) {
     int n = 0, i;
@@ -81,7 +84,7 @@ static int l_thread_pool(lua_State *L) {
     lua_settop(L, 5);
   }
   lcf_close_reserve(L);
-  box = lcf_pushbox(L, LCF_EXECUTOR, NULL);
+  box = lcf_push_owner_box(L, LCF_EXECUTOR);
   cfg = lcf_worker_config_new(L, prefix);
   if (init) cf_buffer_move(&cfg->init, init);
   cfg->memory_limit = (size_t)memory_limit;
@@ -95,6 +98,7 @@ static int l_thread_pool(lua_State *L) {
     return luaL_error(L, "not enough memory");
   }
   box->obj = p;
+  cf_pool_set_max_tasks(p, (long)max_tasks);
   lcf_close_add(L, &pool_closer, cf_retain(p));
   return 1;
 }
@@ -171,16 +175,24 @@ static int l_close(lua_State *L) {
 }
 
 /* Collected: stop taking work but let queued tasks finish; the state's
-** record joins the threads when the state closes. */
+** record joins the threads when the state closes. A box received in a
+** task only drops its reference. */
 static int l_gc(lua_State *L) {
   lcf_box *b = lua_touserdata(L, 1);
   if (b->obj) {
     cf_pool *p = b->obj;
     b->obj = NULL;
-    cf_pool_shutdown(p, 0, 0);
+    if (lcf_is_owner_box(L, 1)) cf_pool_shutdown(p, 0, 0);
     cf_release(p);
   }
   return 0;
+}
+
+static int l_stats(lua_State *L) {
+  cf_stats s;
+  cf_pool_stats(check_pool(L, 1), &s);
+  lcf_push_stats(L, &s);
+  return 1;
 }
 
 static int l_thread_count(lua_State *L) {
@@ -203,6 +215,8 @@ static int l_tostring(lua_State *L) {
 
 static const luaL_Reg methods[] = {
   {"shutdown", l_shutdown},
+  {"stats", l_stats},
+  {"map", lcf_lazy_map},
   {"_thread_count", l_thread_count},
   {"_max_workers", l_max_workers},
   {"__close", l_close},

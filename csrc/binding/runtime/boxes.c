@@ -9,7 +9,9 @@
 /* The kinds of core object that cross between states by reference, and
 ** the class of the box the receiver makes: the one table both sides use
 ** (encode.c refuses what is not here, so no object is sent that cannot be
-** received). Executors, waiters and the like are not here. */
+** received). Executors cross by reference (a received box does not own
+** its executor: only the box that made it shuts it down when collected);
+** waiters and the like are not here. */
 static const struct {
   const char *kind, *tname;
 } classes[] = {
@@ -24,6 +26,8 @@ static const struct {
   {"value", "concurrent.Value"},
   {"dict", "concurrent.Dict"},
   {"thread", "concurrent.ThreadHandle"},
+  {"pool", "concurrent.ThreadPoolExecutor"},
+  {"procpool", "concurrent.ProcessPoolExecutor"},
   {NULL, NULL}
 };
 

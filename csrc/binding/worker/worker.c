@@ -23,6 +23,7 @@
 #include "../transfer/transfer.h"
 #include "worker.h"
 #include "../runtime/errors.h"
+#include "../../core/help.h"
 
 /* A pool worker's state keeps at the bottom of its stack: 1 the message
 ** handler, 2 the transfer context; so a task looks nothing up. */
@@ -310,6 +311,7 @@ void lcf_worker_stop(void *cfg, void *ctx) {
   worker *w = ctx;
   (void)cfg;
   if (w == NULL) return;
+  lcf_nest_forget();          /* its threads go with the state */
   lua_close(w->L);
   cf_buffer_free(&w->out);
   free(w);
@@ -423,6 +425,7 @@ static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
   if (cidx) lua_pushvalue(L, cidx);
   else lua_pushnil(L);
   lua_pushlightuserdata(L, (void *)&results_opts[remote]);
+  int enforced = cap ? cap->enforce : 0;   /* 1 under a nested task */
   if (cap) cap->enforce = 1;
   status = lua_pcall(L, 4, 0, hidx);
   if (cap) cap->enforce = 0;
@@ -440,12 +443,33 @@ static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
   }
   cf_buffer_reset(out);
   lua_settop(L, base);
+  if (cap) cap->enforce = enforced;
 }
 
+/* A nested task (run by a worker waiting in a task beneath it) runs on the
+** thread of the state that nested.c made for its depth, whose stack has
+** the same two slots at its bottom. */
 void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
   worker *w = ctx;
+  lua_State *L = w->L;
+  int depth = cf_help_depth();
   (void)arg;
-  run_in(w->L, 1, 2, f, cf_future_input(f), &w->out, 0);
+  if (depth > 0 && (L = lcf_nest_thread(depth)) == NULL) {
+    cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);   /* never made */
+    return;
+  }
+  run_in(L, 1, 2, f, cf_future_input(f), &w->out, 0);
   if (w->st->inbox)
-    lcf_callbacks_run(w->L);  /* callbacks queued for this worker's state */
+    lcf_callbacks_run(L);     /* callbacks queued for this worker's state */
+}
+
+/* A new thread of L's state, pushed on L, with the slots a task's runner
+** expects at the bottom of its stack (nested.c). Raises on memory errors:
+** call it protected. */
+int lcf_worker_thread(lua_State *L) {
+  lua_State *co = lua_newthread(L);
+  push_handler(L);
+  lcf_transfer_context(L);
+  lua_xmove(L, co, 2);
+  return 1;
 }

@@ -55,4 +55,18 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg);
 void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
                      cf_buffer *out, int remote);
 
+/* Nested tasks (nested.c): lcf_worker_thread pushes a new thread of L's
+** state set up to run tasks (a lua_CFunction: call it protected). */
+int lcf_worker_thread(lua_State *L);
+/* The thread made for nesting depth d in the calling worker, or NULL. */
+lua_State *lcf_nest_thread(int d);
+/* The worker's state is closing: forget its threads. */
+void lcf_nest_forget(void);
+/* 1 if a wait in L may help (a pool worker below the bounds, its thread
+** for the next depth made); 0: wait plainly. */
+int lcf_help_prepare(lua_State *L);
+/* Wait for f as future:result() does (in slices; helping if it may):
+** 0 or CF_ETIMEDOUT. */
+int lcf_wait_future(lua_State *L, cf_future *f, double timeout);
+
 #endif
