@@ -9,12 +9,26 @@
 ** object stay in the state's registry until the entry runs. An inbox is
 ** closed with its state, and entries that arrive later are dropped.
 **
+** The inbox also carries other runnable items (lcf_item): spawn.c queues
+** the coroutines to resume there. Once a host has asked for futures.fd(),
+** the inbox has an eventfd, written when an item arrives in an empty inbox
+** and drained when the queue is taken, so it is readable exactly while
+** items wait.
+**
 ** Lock order: a future's mutex is never held when the inbox lock is taken
-** (the core calls callbacks after unlocking the future).
+** (the core calls callbacks after unlocking the future). A waiter's notify
+** (spawn.c) takes the inbox lock under the future's stripe and the
+** waiter's mutex: the inbox lock is a leaf, nothing is taken under it.
 */
+#include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -22,33 +36,84 @@
 #include "callbacks.h"
 #include "future.h"
 #include "objects.h"
+#include "spawn.h"
 #include "state.h"
 
 typedef struct entry {
+  lcf_item item;             /* first: the queue holds items */
   struct lcf_inbox *inbox;   /* retained */
   int ref;                   /* registry: {fn, future} */
-  struct entry *next;
 } entry;
 
 struct lcf_inbox {
   cf_object hdr;
   pthread_mutex_t mu;
-  entry *head, **tail;
+  lcf_item *head, **tail;
   atomic_int queued;
   int closed;
+  int efd;                   /* eventfd, or -1 until lcf_inbox_fd */
 };
 
 static void inbox_destroy(void *obj) {
   lcf_inbox *ib = obj;
+  if (ib->efd >= 0) close(ib->efd);
   pthread_mutex_destroy(&ib->mu);
   free(ib);
+}
+
+/* Under ib->mu. Keeps the eventfd readable while items wait (a write
+** only on the empty -> non-empty edge, a read when the queue is taken). */
+static void fd_raise(lcf_inbox *ib) {
+  uint64_t one = 1;
+  if (ib->efd >= 0 && write(ib->efd, &one, sizeof one) < 0) {
+    /* EAGAIN: the counter is full, so it is readable anyway */
+  }
+}
+
+static void fd_drain(lcf_inbox *ib) {
+  uint64_t n;
+  if (ib->efd >= 0 && read(ib->efd, &n, sizeof n) < 0) {
+    /* EAGAIN: nothing to drain */
+  }
+}
+
+/* Any thread. 0, or -1 when the state has closed (the caller drops it). */
+int lcf_inbox_push(lcf_inbox *ib, lcf_item *it) {
+  cf_lock(&ib->mu);
+  if (ib->closed) {
+    cf_unlock(&ib->mu);
+    return -1;
+  }
+  it->next = NULL;
+  if (ib->head == NULL) fd_raise(ib);
+  *ib->tail = it;
+  ib->tail = &it->next;
+  atomic_fetch_add(&ib->queued, 1);
+  cf_unlock(&ib->mu);
+  return 0;
+}
+
+/* The eventfd, made on first use: -1 with errno when it cannot be. */
+int lcf_inbox_fd(lcf_inbox *ib) {
+  int fd;
+  cf_lock(&ib->mu);
+  if (ib->efd < 0) {
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd >= 0) {
+      ib->efd = fd;
+      if (ib->head != NULL) fd_raise(ib);
+    }
+  }
+  fd = ib->efd;
+  cf_unlock(&ib->mu);
+  return fd;
 }
 
 static const cf_kind inbox_kind = {"inbox", inbox_destroy};
 
 void lcf_callbacks_close(lcf_state *s) {
   lcf_inbox *ib = s->inbox;
-  entry *e, *next;
+  lcf_item *e, *next;
   if (ib == NULL) return;
   s->inbox = NULL;
   cf_lock(&ib->mu);
@@ -59,44 +124,41 @@ void lcf_callbacks_close(lcf_state *s) {
   cf_unlock(&ib->mu);
   for (; e != NULL; e = next) {   /* the registry goes with the state */
     next = e->next;
-    free(e);
-    cf_release(ib);
+    e->run(NULL, e);
   }
   cf_release(ib);
 }
 
-/* The inbox is made on a state's first add_done_callback; the state's
-** finalizer closes it (lcf_callbacks_close). */
-static lcf_inbox *get_inbox(lua_State *L) {
+/* The inbox is made on a state's first add_done_callback (or spawn, or
+** fd); the state's finalizer closes it (lcf_callbacks_close). NULL when
+** out of memory. */
+lcf_inbox *lcf_inbox_get(lua_State *L) {
   lcf_state *s = lcf_getstate(L);
   if (s->inbox == NULL) {
     lcf_inbox *ib = calloc(1, sizeof *ib);
-    if (ib == NULL) luaL_error(L, "not enough memory");
+    if (ib == NULL) return NULL;
     cf_object_init(ib, &inbox_kind);
     cf_mutex_init(&ib->mu);
     ib->tail = &ib->head;
+    ib->efd = -1;
     s->inbox = ib;
   }
   return s->inbox;
 }
 
+static lcf_inbox *get_inbox(lua_State *L) {
+  lcf_inbox *ib = lcf_inbox_get(L);
+  if (ib == NULL) luaL_error(L, "not enough memory");
+  return ib;
+}
+
+static void run_entry(lua_State *L, lcf_item *it);
+
 /* Core callback: any thread. No Lua here. */
 static void on_done(cf_future *f, void *ud) {
   entry *e = ud;
-  lcf_inbox *ib = e->inbox;
   (void)f;
-  cf_lock(&ib->mu);
-  if (ib->closed) {
-    cf_unlock(&ib->mu);
-    free(e);
-    cf_release(ib);
-    return;
-  }
-  e->next = NULL;
-  *ib->tail = e;
-  ib->tail = &e->next;
-  atomic_fetch_add(&ib->queued, 1);
-  cf_unlock(&ib->mu);
+  if (lcf_inbox_push(e->inbox, &e->item) != 0) run_entry(NULL, &e->item);
 }
 
 /* Report a failed callback. The handler below already made the message a
@@ -129,36 +191,88 @@ static void call_reported(lua_State *L) {
   lua_pop(L, 1);                            /* handler */
 }
 
-/* Run what is queued for L, in arrival order. The queue is taken whole
-** first, so a callback that makes a blocking call (which runs this again)
-** only sees the entries that arrived after. Nothing here raises: the
-** callbacks run protected and reporting does not allocate. */
-int lcf_callbacks_run(lua_State *L) {
-  lcf_state *s = lcf_getstate(L);
-  lcf_inbox *ib = s->inbox;
-  entry *e, *next;
-  int n = 0;
-  if (ib == NULL || atomic_load(&ib->queued) == 0) return 0;
-  if (!lua_checkstack(L, 8)) return 0;     /* try again at the next call */
-  cf_lock(&ib->mu);
-  e = ib->head;
-  ib->head = NULL;
-  ib->tail = &ib->head;
-  atomic_store(&ib->queued, 0);
-  cf_unlock(&ib->mu);
-  for (; e != NULL; e = next) {
-    next = e->next;
+/* A done-callback's entry: call fn(future) (L NULL: the state closed,
+** and the registry goes with it). */
+static void run_entry(lua_State *L, lcf_item *it) {
+  entry *e = (entry *)it;
+  lcf_inbox *ib = e->inbox;
+  if (L != NULL) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref);      /* {fn, future} */
     luaL_unref(L, LUA_REGISTRYINDEX, e->ref);
     lua_rawgeti(L, -1, 1);
     lua_rawgeti(L, -2, 2);
     lua_remove(L, -3);                              /* fn future */
-    free(e);
-    cf_release(ib);
-    call_reported(L);
+  }
+  free(e);
+  cf_release(ib);
+  if (L != NULL) call_reported(L);
+}
+
+/* Run what is queued for L, in arrival order, within the budget: at most
+** max_items (<= 0: no limit), and no new item once max_seconds (< 0:
+** none) have passed; at least one item runs if any waits. Due coroutine
+** timers (spawn.c) are turned into items first. The queue is taken whole
+** first, so a callback that makes a blocking call (which runs this again)
+** only sees the entries that arrived after; what the budget leaves is put
+** back in front. *more (may be NULL): whether items still wait. Nothing
+** here raises: the items run protected and reporting does not allocate. */
+int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
+                             int *more) {
+  lcf_state *s = lcf_getstate(L);
+  lcf_inbox *ib = s->inbox;
+  lcf_item *e, *next;
+  double start = max_seconds >= 0 ? cf_monotonic() : 0;
+  int n = 0;
+  if (more) *more = 0;
+  if (ib == NULL) return 0;
+  if (s->spawn != NULL) lcf_spawn_fire_timers(L, s);
+  if (atomic_load(&ib->queued) == 0) return 0;
+  if (!lua_checkstack(L, 8)) {              /* try again at the next call */
+    if (more) *more = 1;
+    return 0;
+  }
+  cf_lock(&ib->mu);
+  e = ib->head;
+  ib->head = NULL;
+  ib->tail = &ib->head;
+  atomic_store(&ib->queued, 0);
+  fd_drain(ib);
+  cf_unlock(&ib->mu);
+  for (; e != NULL; e = next) {
+    if (n > 0 && ((max_items > 0 && n >= max_items) ||
+                  (max_seconds >= 0 && cf_monotonic() - start >= max_seconds)))
+      break;
+    next = e->next;
+    e->run(L, e);
     n++;
   }
+  if (e != NULL) {                          /* over budget: put back */
+    lcf_item **last = &e->next;
+    int left = 1;
+    while (*last != NULL) {
+      last = &(*last)->next;
+      left++;
+    }
+    cf_lock(&ib->mu);
+    if (ib->head == NULL) {
+      fd_raise(ib);
+      ib->tail = last;
+    }
+    *last = ib->head;
+    ib->head = e;
+    atomic_fetch_add(&ib->queued, left);
+    cf_unlock(&ib->mu);
+  }
+  if (more) *more = atomic_load(&ib->queued) > 0;
   return n;
+}
+
+int lcf_callbacks_run(lua_State *L) {
+  lcf_state *s = lcf_getstate(L);
+  if (s->inbox == NULL ||
+      (atomic_load(&s->inbox->queued) == 0 && s->spawn == NULL))
+    return 0;
+  return lcf_callbacks_run_budget(L, 0, -1, NULL);
 }
 
 /* f:add_done_callback(fn): fn(f) at once if f is done, else queued on this
@@ -186,6 +300,7 @@ static int l_add_done_callback(lua_State *L) {
   lua_rawseti(L, -2, 2);
   ref = luaL_ref(L, LUA_REGISTRYINDEX);      /* raises only for memory */
   e = malloc(sizeof *e);
+  if (e != NULL) e->item.run = run_entry;
   if (e == NULL) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     return luaL_error(L, "not enough memory");
@@ -202,9 +317,42 @@ static int l_add_done_callback(lua_State *L) {
   return 0;
 }
 
+/* poll([{max_callbacks = n, max_seconds = s}]) -> ran, more_waiting */
 static int l_poll(lua_State *L) {
-  lua_pushinteger(L, lcf_callbacks_run(L));
-  return 1;
+  int max_items = 0, more, n;
+  double max_seconds = -1;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_argexpected(L, lua_istable(L, 1), 1, "table or nil");
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      if (strcmp(k, "max_callbacks") == 0) {
+        int isint;
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 1)
+          return luaL_argerror(L, 1, lua_pushfstring(L,
+            "max_callbacks must be a positive integer, got %s",
+            luaL_tolstring(L, -1, NULL)));
+        max_items = v > INT_MAX ? INT_MAX : (int)v;
+      } else if (strcmp(k, "max_seconds") == 0) {
+        lua_Number v = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(v >= 0))
+          return luaL_argerror(L, 1, lua_pushfstring(L,
+            "max_seconds must be a non-negative number, got %s",
+            luaL_tolstring(L, -1, NULL)));
+        max_seconds = (double)v;
+      } else {
+        return luaL_argerror(L, 1, lua_pushfstring(L,
+          "unknown option '%s' (max_callbacks or max_seconds expected)",
+          luaL_tolstring(L, -2, NULL)));
+      }
+      lua_pop(L, 1);
+    }
+  }
+  n = lcf_callbacks_run_budget(L, max_items, max_seconds, &more);
+  lua_pushinteger(L, n);
+  lua_pushboolean(L, more);
+  return 2;
 }
 
 void lcf_callbacks_open(lua_State *L) {

@@ -6,8 +6,30 @@
 
 #include <lua.h>
 
+#include "state.h"
+
+/* Something to run in the inbox's state: run(L, it) there, or run(NULL,
+** it) to drop it when the state has closed. Each run frees or releases
+** what it owns. */
+typedef struct lcf_item {
+  struct lcf_item *next;
+  void (*run)(lua_State *L, struct lcf_item *it);
+} lcf_item;
+
 /* Run the callbacks queued for L; returns how many ran. Cheap when none. */
 int lcf_callbacks_run(lua_State *L);
+/* The same within a budget: at most max_items (<= 0: any number), no new
+** one after max_seconds (< 0: no limit); *more (may be NULL) tells whether
+** items still wait. */
+int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
+                             int *more);
+/* The calling state's inbox, made if needed (NULL: out of memory). */
+lcf_inbox *lcf_inbox_get(lua_State *L);
+/* Queue it (any thread): 0, or -1 if the state has closed. */
+int lcf_inbox_push(lcf_inbox *ib, lcf_item *it);
+/* The inbox's eventfd, readable while items wait; made on first call
+** (-1 and errno if it cannot be). */
+int lcf_inbox_fd(lcf_inbox *ib);
 /* Future:add_done_callback and futures.poll. */
 void lcf_callbacks_open(lua_State *L);
 /* core.waiter() (waiter.c). */

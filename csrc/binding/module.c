@@ -17,6 +17,7 @@
 #include "executor.h"
 #include "future.h"
 #include "process.h"
+#include "spawn.h"
 #include "state.h"
 #include "sync.h"
 #include "thread.h"
@@ -31,9 +32,18 @@ static void pin_module(void) {
 
 static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 
+/* In a spawned coroutine the sleep is a timer: the thread goes on. */
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lcf_await_sleep_again(L)) return lua_yieldk(L, 0, 0, sleep_k);
+  return 0;
+}
+
 static int l_sleep(lua_State *L) {
   lua_Number s = luaL_checknumber(L, 1);
   luaL_argcheck(L, s >= 0, 1, "seconds must be a non-negative number");
+  if (lcf_await_sleep(L, (double)s)) return lua_yieldk(L, 0, 0, sleep_k);
   cf_sleep((double)s);
   lcf_callbacks_run(L);
   return 0;
@@ -63,6 +73,7 @@ int luaopen_concurrent_core(lua_State *L) {
   lcf_errors_open(L);
   lcf_future_open(L);
   lcf_callbacks_open(L);
+  lcf_spawn_open(L);
   lcf_waiter_open(L);
   lcf_executor_open(L);
   lcf_sync_open(L);

@@ -360,6 +360,7 @@ static int child_body(lua_State *L) {
   lua_State *co;
   int code = 0, status, nres;
   s->inbox = NULL;       /* fed by the parent's threads; its lock may be held */
+  s->spawn = NULL;       /* its coroutines wake through that inbox */
   s->pools = NULL;       /* the parent's pools: not ours to join */
   s->npools = s->cap = 0;
   lua_pushnil(L);        /* the parent's record: children of ours get a new one */

@@ -19,6 +19,7 @@ static int state_gc(lua_State *L) {
   lcf_state *s = lua_touserdata(L, 1);
   size_t i;
   lcf_callbacks_close(s);
+  lcf_spawn_close(s);
   lcf_threads_close(s);
   for (i = 0; i < s->npools; i++) {
     cf_pool_shutdown(s->pools[i], 1, 0);
@@ -44,6 +45,7 @@ void lcf_state_open(lua_State *L) {
   s->setup_ud = NULL;
   s->inbox = NULL;
   s->threads = NULL;
+  s->spawn = NULL;
   lua_newtable(L);
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");

@@ -19,6 +19,7 @@ typedef struct lcf_state {
   void *setup_ud;
   lcf_inbox *inbox;           /* done-callbacks for this state, or NULL */
   void *threads;              /* thread.c: threads to join at close, or NULL */
+  void *spawn;                /* spawn.c: coroutines, timers, fd, or NULL */
 } lcf_state;
 
 /* The calling state's record (made with the module). */
@@ -31,5 +32,6 @@ void lcf_state_add_pool(lua_State *L, cf_pool *p);
 ** pools are joined (state_gc calls them in this order). */
 void lcf_callbacks_close(lcf_state *s);   /* callbacks.c: the inbox */
 void lcf_threads_close(lcf_state *s);     /* thread.c: join the threads */
+void lcf_spawn_close(lcf_state *s);       /* spawn.c: suspended coroutines */
 
 #endif

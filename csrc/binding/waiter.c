@@ -23,6 +23,7 @@
 #include "callbacks.h"
 #include "future.h"
 #include "objects.h"
+#include "spawn.h"
 
 #define LCF_WAITER "concurrent.Waiter"
 
@@ -47,10 +48,25 @@ static int l_watch(lua_State *L) {
 /* next([timeout]) -> id of the next finished future, or nil on timeout.
 ** Like every blocking call of the library, it runs the state's queued
 ** done-callbacks before it returns, timeout or not. */
+static int l_next(lua_State *L);
+
+/* In a spawned coroutine: once a future is ready (or the timeout passed),
+** the wait goes on as next(0). */
+static int next_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lcf_await_waiter_again(L, check_waiter(L)))
+    return lua_yieldk(L, 0, 0, next_k);
+  lua_settop(L, 1);
+  lua_pushinteger(L, 0);
+  return l_next(L);
+}
+
 static int l_next(lua_State *L) {
   cf_waiter *w = check_waiter(L);
   double timeout = lcf_opttimeout(L, 2);
   int rc;
+  if (lcf_await_waiter(L, w, timeout)) return lua_yieldk(L, 0, 0, next_k);
   cf_future *f = cf_waiter_next(w, timeout, &rc);
   if (f != NULL) {
     cf_future_wait(f, -1);   /* done; let its callbacks be handed over */

@@ -58,4 +58,9 @@ void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
 ** __tostring, or "(error object is a T value)". May push a value. */
 const char *lcf_error_text(lua_State *L, int idx);
 
+/* The error value at eidx into out (reset first) as a task's error is
+** sent; one that cannot cross is sent as its string form. Never raises:
+** out is left empty if even that fails. */
+void lcf_encode_error(lua_State *L, int eidx, cf_buffer *out);
+
 #endif
