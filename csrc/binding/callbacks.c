@@ -225,7 +225,10 @@ int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
   int n = 0;
   if (more) *more = 0;
   if (ib == NULL) return 0;
-  if (s->spawn != NULL) lcf_spawn_fire_timers(L, s);
+  if (s->spawn != NULL && !lcf_spawn_before_run(L, s)) {
+    if (more) *more = atomic_load(&ib->queued) > 0;
+    return 0;
+  }
   if (atomic_load(&ib->queued) == 0) return 0;
   if (!lua_checkstack(L, 8)) {              /* try again at the next call */
     if (more) *more = 1;

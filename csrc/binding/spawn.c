@@ -292,7 +292,9 @@ static void task_resume(lua_State *L, lcf_task *t, int nargs) {
   lua_pushthread(co);
   lua_xmove(co, L, 1);          /* keeps it at hand while it runs */
   t->awaiting = 0;
+  t->rec->depth++;
   status = lua_resume(co, L, nargs, &nres);
+  t->rec->depth--;
   if (status == LUA_YIELD && t->awaiting) {
     lua_pop(co, nres);
     lua_pop(L, 1);
@@ -307,6 +309,13 @@ static void task_run(lua_State *L, lcf_item *it) {
   atomic_store(&t->queued, 0);
   if (L != NULL && t->co != NULL && t->awaiting) task_resume(L, t, 0);
   cf_release(t);
+}
+
+int lcf_spawn_before_run(lua_State *L, lcf_state *s) {
+  lcf_spawn_rec *rec = s->spawn;
+  (void)L;
+  lcf_timers_fire(rec);
+  return rec->depth < LCF_MAX_NESTED_RESUMES;
 }
 
 void lcf_spawn_wake(lcf_task *t) {

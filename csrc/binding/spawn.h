@@ -27,8 +27,11 @@ int lcf_await_waiter_again(lua_State *L, cf_waiter *w);
 int lcf_await_sleep(lua_State *L, double seconds);
 int lcf_await_sleep_again(lua_State *L);
 
-/* Queue the coroutines whose timers are due (callbacks.c, on each run). */
-void lcf_spawn_fire_timers(lua_State *L, lcf_state *s);
+/* Before each run of the inbox (callbacks.c): queue the coroutines whose
+** timers are due; 0 if the inbox is not to run now (too many resumes
+** nested: a resumed coroutine whose blocking call runs the inbox, which
+** resumes another, ...). */
+int lcf_spawn_before_run(lua_State *L, lcf_state *s);
 /* The fd readable while futures.poll has work for L; -1 and errno when it
 ** cannot be made. Never raises. */
 int lcf_spawn_fd(lua_State *L);

@@ -38,7 +38,14 @@ struct lcf_spawn_rec {
   int ntimers, cap;
   int tfd, epfd;              /* timerfd and the epoll fd, or -1 */
   double armed;               /* the deadline tfd is set for, or HUGE_VAL */
+  int depth;                  /* resumes in progress, nested */
 };
+
+/* Beyond this many nested resumes, the inbox waits for an outer run. */
+#define LCF_MAX_NESTED_RESUMES 8
+
+/* timers.c: queue the tasks whose timers are due. */
+void lcf_timers_fire(lcf_spawn_rec *rec);
 
 lcf_spawn_rec *lcf_spawn_rec_get(lcf_state *s);   /* NULL: no memory */
 void lcf_spawn_wake(lcf_task *t);                 /* any thread */

@@ -112,10 +112,8 @@ void lcf_timer_set(lcf_task *t, double deadline) {
   arm(rec, deadline);
 }
 
-void lcf_spawn_fire_timers(lua_State *L, lcf_state *s) {
-  lcf_spawn_rec *rec = s->spawn;
+void lcf_timers_fire(lcf_spawn_rec *rec) {
   double now;
-  (void)L;
   if (rec->ntimers == 0 && rec->armed == HUGE_VAL) return;
   now = cf_monotonic();
   while (rec->ntimers > 0 && rec->heap[0]->deadline <= now) {
