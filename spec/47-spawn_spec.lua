@@ -340,6 +340,25 @@ describe("futures.poll budgets", function()
     setter:join()
   end)
 
+  it("poll{idle = s, max_callbacks = 0} sleeps s and runs nothing; the queue waits for the next poll", function()
+    local ran = 0
+    local f = futures.Future()
+    f:add_done_callback(function() ran = ran + 1 end)
+    local setter = thread.Thread{target = function(g) g:set_result(1) end, args = {f}}
+    setter:start()
+    while setter:is_alive() do end
+    local t0 = monotonic()
+    local n, more = futures.poll{idle = 0.1, max_callbacks = 0}
+    local took = monotonic() - t0
+    assert.equal(0, n)
+    assert.is_true(more)
+    assert.equal(0, ran)
+    assert.is_true(took >= 0.1 * helpers.EARLY and took < 0.1 + helpers.LATE)
+    assert.equal(1, futures.poll{max_callbacks = 1})
+    assert.equal(1, ran)
+    setter:join()
+  end)
+
   it("resumes of spawned coroutines count against the budget", function()
     local N = 30
     local fs = {}
@@ -358,8 +377,9 @@ describe("futures.poll budgets", function()
 
   it("refuses a bad budget table, naming the option", function()
     local function err_of(...) return helpers.error_of(futures.poll, ...) end
-    assert.truthy(err_of({max_callbacks = 0}):find("max_callbacks must be a positive integer, got 0", 1, true))
-    assert.truthy(err_of({max_callbacks = 1.5}):find("max_callbacks must be a positive integer", 1, true))
+    assert.truthy(err_of({max_callbacks = -1}):find("max_callbacks must be a non-negative integer, got -1", 1, true))
+    assert.truthy(err_of({max_callbacks = 1.5}):find("max_callbacks must be a non-negative integer", 1, true))
+    assert.truthy(err_of({idle = -0.5}):find("idle must be a non-negative number of seconds, got -0.5", 1, true))
     assert.truthy(err_of({max_seconds = -1}):find("max_seconds must be a non-negative number, got -1", 1, true))
     assert.truthy(err_of({max_seconds = "x"}):find("max_seconds must be a non-negative number", 1, true))
     assert.truthy(err_of({max_frames = 3}):find("unknown option 'max_frames'", 1, true))

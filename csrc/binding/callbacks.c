@@ -209,8 +209,9 @@ static void run_entry(lua_State *L, lcf_item *it) {
 }
 
 /* Run what is queued for L, in arrival order, within the budget: at most
-** max_items (<= 0: no limit), and no new item once max_seconds (< 0:
-** none) have passed; at least one item runs if any waits. Due coroutine
+** max_items (< 0: no limit; 0: none), and no new item once max_seconds
+** (< 0: none) have passed; at least one item runs if any waits and
+** max_items is not 0. Due coroutine
 ** timers (spawn.c) are turned into items first. The queue is taken whole
 ** first, so a callback that makes a blocking call (which runs this again)
 ** only sees the entries that arrived after; what the budget leaves is put
@@ -230,7 +231,7 @@ int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
     return 0;
   }
   if (atomic_load(&ib->queued) == 0) return 0;
-  if (!lua_checkstack(L, 8)) {              /* try again at the next call */
+  if (max_items == 0 || !lua_checkstack(L, 8)) {   /* try again later */              /* try again at the next call */
     if (more) *more = 1;
     return 0;
   }
@@ -242,7 +243,7 @@ int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
   fd_drain(ib);
   cf_unlock(&ib->mu);
   for (; e != NULL; e = next) {
-    if (n > 0 && ((max_items > 0 && n >= max_items) ||
+    if (n > 0 && ((max_items >= 0 && n >= max_items) ||
                   (max_seconds >= 0 && cf_monotonic() - start >= max_seconds)))
       break;
     next = e->next;
@@ -275,7 +276,7 @@ int lcf_callbacks_run(lua_State *L) {
   if (s->inbox == NULL ||
       (atomic_load(&s->inbox->queued) == 0 && s->spawn == NULL))
     return 0;
-  return lcf_callbacks_run_budget(L, 0, -1, NULL);
+  return lcf_callbacks_run_budget(L, -1, -1, NULL);
 }
 
 /* f:add_done_callback(fn): fn(f) at once if f is done, else queued on this
@@ -320,10 +321,13 @@ static int l_add_done_callback(lua_State *L) {
   return 0;
 }
 
-/* poll([{max_callbacks = n, max_seconds = s}]) -> ran, more_waiting */
+/* poll([{max_callbacks = n, max_seconds = s, idle = s}]) -> ran, more.
+** idle: sleep that long first: with max_callbacks = 0, the rest of a frame
+** loop's frame, which any other sleep of the library would spend running
+** all that is queued, whatever the budget. */
 static int l_poll(lua_State *L) {
-  int max_items = 0, more, n;
-  double max_seconds = -1;
+  int max_items = -1, more, n;
+  double max_seconds = -1, idle = 0;
   if (!lua_isnoneornil(L, 1)) {
     luaL_argexpected(L, lua_istable(L, 1), 1, "table or nil");
     lua_pushnil(L);
@@ -332,9 +336,9 @@ static int l_poll(lua_State *L) {
       if (strcmp(k, "max_callbacks") == 0) {
         int isint;
         lua_Integer v = lua_tointegerx(L, -1, &isint);
-        if (!isint || v < 1)
+        if (!isint || v < 0)
           return luaL_argerror(L, 1, lua_pushfstring(L,
-            "max_callbacks must be a positive integer, got %s",
+            "max_callbacks must be a non-negative integer, got %s",
             luaL_tolstring(L, -1, NULL)));
         max_items = v > INT_MAX ? INT_MAX : (int)v;
       } else if (strcmp(k, "max_seconds") == 0) {
@@ -344,14 +348,22 @@ static int l_poll(lua_State *L) {
             "max_seconds must be a non-negative number, got %s",
             luaL_tolstring(L, -1, NULL)));
         max_seconds = (double)v;
+      } else if (strcmp(k, "idle") == 0) {
+        lua_Number v = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(v >= 0))
+          return luaL_argerror(L, 1, lua_pushfstring(L,
+            "idle must be a non-negative number of seconds, got %s",
+            luaL_tolstring(L, -1, NULL)));
+        idle = (double)v;
       } else {
         return luaL_argerror(L, 1, lua_pushfstring(L,
-          "unknown option '%s' (max_callbacks or max_seconds expected)",
+          "unknown option '%s' (max_callbacks, max_seconds or idle expected)",
           luaL_tolstring(L, -2, NULL)));
       }
       lua_pop(L, 1);
     }
   }
+  if (idle > 0) cf_sleep(idle);
   n = lcf_callbacks_run_budget(L, max_items, max_seconds, &more);
   lua_pushinteger(L, n);
   lua_pushboolean(L, more);

@@ -18,9 +18,9 @@ typedef struct lcf_item {
 
 /* Run the callbacks queued for L; returns how many ran. Cheap when none. */
 int lcf_callbacks_run(lua_State *L);
-/* The same within a budget: at most max_items (<= 0: any number), no new
-** one after max_seconds (< 0: no limit); *more (may be NULL) tells whether
-** items still wait. */
+/* The same within a budget: at most max_items (< 0: any number, 0: none),
+** no new one after max_seconds (< 0: no limit); *more (may be NULL) tells
+** whether items still wait. */
 int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
                              int *more);
 /* The calling state's inbox, made if needed (NULL: out of memory). */
