@@ -5,6 +5,8 @@
 #include <lauxlib.h>
 
 #include "../concurrent.h"
+#include "callbacks.h"
+#include "spawn.h"
 #include "transfer.h"
 
 int cf_lua_push_payload(lua_State *L, const cf_buffer *payload) {
@@ -30,4 +32,13 @@ int cf_lua_encode(lua_State *L, int first, int n, cf_buffer *out) {
     return -1;
   }
   return 0;
+}
+
+int cf_lua_poll_fd(lua_State *L) {
+  return lcf_spawn_fd(L);
+}
+
+int cf_lua_poll(lua_State *L, int max_callbacks, double max_seconds,
+                int *more) {
+  return lcf_callbacks_run_budget(L, max_callbacks, max_seconds, more);
 }
