@@ -232,6 +232,27 @@ describe("futures.spawn", function()
     assert.equal("fine", good:result())
   end)
 
+  it("the main chunk blocking on a spawned coroutine runs it meanwhile (no deadlock)", function()
+    local ex <close> = helpers.pool(1)
+    local t0 = monotonic()
+    local f = futures.spawn(function()
+      concurrent.sleep(0.05)
+      return ex:submit(sleeper, 0.05, 5):result()
+    end)
+    assert.equal(5, f:result(10))             -- result() runs the coroutine
+    assert.is_true(monotonic() - t0 < 0.1 + helpers.LATE)
+    local g = futures.spawn(function() concurrent.sleep(0.05) return 6 end)
+    for done in futures.as_completed({g}, 10) do assert.equal(6, done:result()) end
+    local h = futures.spawn(function() concurrent.sleep(0.02) return 7 end)
+    concurrent.sleep(0.1)                     -- a sleep runs it too
+    assert.is_true(h:done())
+    local slow = futures.spawn(function() concurrent.sleep(30) end)
+    t0 = monotonic()
+    local err = helpers.error_of(slow.result, slow, 0.1)   -- timeouts hold
+    assert.is_true(futures.iserror(err, futures.TimeoutError))
+    assert.is_true(monotonic() - t0 >= 0.1 * helpers.EARLY)
+  end)
+
   it("outside spawn (a plain coroutine) the waits block as before", function()
     local ex <close> = helpers.pool(1)
     local co = coroutine.wrap(function()
@@ -359,19 +380,24 @@ describe("futures.poll budgets", function()
     setter:join()
   end)
 
-  it("resumes of spawned coroutines count against the budget", function()
+  it("resumes of spawned coroutines count against the budget, blocking calls in them resume no others", function()
+    local ex <close> = helpers.pool(1)
     local N = 30
-    local fs = {}
-    for i = 1, N do fs[i] = futures.spawn(function() concurrent.sleep(0) return i end) end
+    local fs, after = {}, 0
+    for i = 1, N do
+      fs[i] = futures.spawn(function()
+        concurrent.sleep(0)
+        after = after + 1
+        ex:submit(function() end):result(5)   -- runs the inbox when outside spawn
+        return i
+      end)
+    end
     local n, more = futures.poll{max_callbacks = 7}
     assert.equal(7, n)
+    assert.equal(7, after)
     assert.is_true(more)
-    local total = n
-    while more do
-      n, more = futures.poll()
-      total = total + n
-    end
-    assert.equal(N, total)
+    frame_loop(fs)
+    assert.equal(N, after)
     for i = 1, N do assert.equal(i, fs[i]:result()) end
   end)
 

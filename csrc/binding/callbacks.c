@@ -52,6 +52,7 @@ struct lcf_inbox {
   atomic_int queued;
   int closed;
   int efd;                   /* eventfd, or -1 until lcf_inbox_fd */
+  int budgeted;              /* budgeted runs in progress (state's thread) */
 };
 
 static void inbox_destroy(void *obj) {
@@ -91,6 +92,14 @@ int lcf_inbox_push(lcf_inbox *ib, lcf_item *it) {
   atomic_fetch_add(&ib->queued, 1);
   cf_unlock(&ib->mu);
   return 0;
+}
+
+/* Any thread: make the eventfd readable without queuing anything (a
+** state blocked on its poll fd wakes and looks again). */
+void lcf_inbox_poke(lcf_inbox *ib) {
+  cf_lock(&ib->mu);
+  fd_raise(ib);
+  cf_unlock(&ib->mu);
 }
 
 /* The eventfd, made on first use: -1 with errno when it cannot be. */
@@ -211,27 +220,32 @@ static void run_entry(lua_State *L, lcf_item *it) {
 /* Run what is queued for L, in arrival order, within the budget: at most
 ** max_items (< 0: no limit; 0: none), and no new item once max_seconds
 ** (< 0: none) have passed; at least one item runs if any waits and
-** max_items is not 0. Due coroutine
-** timers (spawn.c) are turned into items first. The queue is taken whole
-** first, so a callback that makes a blocking call (which runs this again)
-** only sees the entries that arrived after; what the budget leaves is put
-** back in front. *more (may be NULL): whether items still wait. Nothing
-** here raises: the items run protected and reporting does not allocate. */
-int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
-                             int *more) {
+** max_items is not 0. Due coroutine timers (spawn.c) are turned into
+** items first. The queue is taken whole first, so a callback that makes a
+** blocking call (which runs this again) only sees the entries that
+** arrived after; what the budget leaves is put back in front. *more (may
+** be NULL): whether items still wait. Nothing here raises: the items run
+** protected and reporting does not allocate.
+**
+** implicit: run by a blocking call, not by poll. Those run nothing inside
+** a budgeted poll or a resumed coroutine, so that neither a budget nor
+** the C stack is overrun by a resumed coroutine whose blocking calls
+** resume the next ones: what arrives waits for the poll in progress. */
+static int run_queue(lua_State *L, int max_items, double max_seconds,
+                     int *more, int implicit) {
   lcf_state *s = lcf_getstate(L);
   lcf_inbox *ib = s->inbox;
   lcf_item *e, *next;
   double start = max_seconds >= 0 ? cf_monotonic() : 0;
-  int n = 0;
+  int n = 0, budgeted = max_items >= 0 || max_seconds >= 0;
   if (more) *more = 0;
-  if (ib == NULL) return 0;
-  if (s->spawn != NULL && !lcf_spawn_before_run(L, s)) {
+  if (ib == NULL || (implicit && ib->budgeted > 0)) return 0;
+  if (s->spawn != NULL && !lcf_spawn_before_run(L, s, implicit)) {
     if (more) *more = atomic_load(&ib->queued) > 0;
     return 0;
   }
   if (atomic_load(&ib->queued) == 0) return 0;
-  if (max_items == 0 || !lua_checkstack(L, 8)) {   /* try again later */              /* try again at the next call */
+  if (max_items == 0 || !lua_checkstack(L, 8)) {   /* try again later */
     if (more) *more = 1;
     return 0;
   }
@@ -242,6 +256,7 @@ int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
   atomic_store(&ib->queued, 0);
   fd_drain(ib);
   cf_unlock(&ib->mu);
+  ib->budgeted += budgeted;
   for (; e != NULL; e = next) {
     if (n > 0 && ((max_items >= 0 && n >= max_items) ||
                   (max_seconds >= 0 && cf_monotonic() - start >= max_seconds)))
@@ -250,6 +265,7 @@ int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
     e->run(L, e);
     n++;
   }
+  ib->budgeted -= budgeted;
   if (e != NULL) {                          /* over budget: put back */
     lcf_item **last = &e->next;
     int left = 1;
@@ -271,12 +287,17 @@ int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
   return n;
 }
 
+int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
+                             int *more) {
+  return run_queue(L, max_items, max_seconds, more, 0);
+}
+
 int lcf_callbacks_run(lua_State *L) {
   lcf_state *s = lcf_getstate(L);
   if (s->inbox == NULL ||
       (atomic_load(&s->inbox->queued) == 0 && s->spawn == NULL))
     return 0;
-  return lcf_callbacks_run_budget(L, -1, -1, NULL);
+  return run_queue(L, -1, -1, NULL, 1);
 }
 
 /* f:add_done_callback(fn): fn(f) at once if f is done, else queued on this

@@ -30,6 +30,8 @@ int lcf_inbox_push(lcf_inbox *ib, lcf_item *it);
 /* The inbox's eventfd, readable while items wait; made on first call
 ** (-1 and errno if it cannot be). */
 int lcf_inbox_fd(lcf_inbox *ib);
+/* Make the eventfd readable with nothing queued (any thread). */
+void lcf_inbox_poke(lcf_inbox *ib);
 /* Future:add_done_callback and futures.poll. */
 void lcf_callbacks_open(lua_State *L);
 /* core.waiter() (waiter.c). */

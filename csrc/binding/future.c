@@ -37,7 +37,7 @@ double lcf_opttimeout(lua_State *L, int arg) {
 /* Wait for f; raise TimeoutError if the timeout passes first. Runs the
 ** state's queued done-callbacks afterwards, as every blocking call does. */
 static void wait_done(lua_State *L, cf_future *f, double timeout) {
-  int rc = cf_future_wait(f, timeout);
+  int rc = cf_future_wait(f, lcf_spawn_block(L, f, NULL, timeout));
   lcf_callbacks_run(L);
   if (rc == CF_ETIMEDOUT) lcf_raise(L, "TimeoutError", "future not done after %f s", timeout);
 }

@@ -44,7 +44,7 @@ static int l_sleep(lua_State *L) {
   lua_Number s = luaL_checknumber(L, 1);
   luaL_argcheck(L, s >= 0, 1, "seconds must be a non-negative number");
   if (lcf_await_sleep(L, (double)s)) return lua_yieldk(L, 0, 0, sleep_k);
-  cf_sleep((double)s);
+  cf_sleep(lcf_spawn_block(L, NULL, NULL, (double)s));
   lcf_callbacks_run(L);
   return 0;
 }

@@ -311,9 +311,10 @@ static void task_run(lua_State *L, lcf_item *it) {
   cf_release(t);
 }
 
-int lcf_spawn_before_run(lua_State *L, lcf_state *s) {
+int lcf_spawn_before_run(lua_State *L, lcf_state *s, int implicit) {
   lcf_spawn_rec *rec = s->spawn;
   (void)L;
+  if (implicit && rec->depth > 0) return 0;
   lcf_timers_fire(rec);
   return rec->depth < LCF_MAX_NESTED_RESUMES;
 }

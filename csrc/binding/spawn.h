@@ -27,11 +27,19 @@ int lcf_await_waiter_again(lua_State *L, cf_waiter *w);
 int lcf_await_sleep(lua_State *L, double seconds);
 int lcf_await_sleep_again(lua_State *L);
 
+/* A blocking wait (L is not a spawned coroutine) for f, for w or (both
+** NULL) for the timeout alone: while the state has spawned coroutines,
+** run them as they become ready until what it waits for is ready or the
+** timeout passes (block.c). Returns the timeout left for the usual wait
+** (-1: none; 0: it passed). */
+double lcf_spawn_block(lua_State *L, cf_future *f, cf_waiter *w,
+                       double timeout);
+
 /* Before each run of the inbox (callbacks.c): queue the coroutines whose
-** timers are due; 0 if the inbox is not to run now (too many resumes
-** nested: a resumed coroutine whose blocking call runs the inbox, which
-** resumes another, ...). */
-int lcf_spawn_before_run(lua_State *L, lcf_state *s);
+** timers are due; 0 if the inbox is not to run now: inside a resumed
+** coroutine, a blocking call's run (implicit) never runs it, and
+** futures.poll only to a few levels deep. */
+int lcf_spawn_before_run(lua_State *L, lcf_state *s, int implicit);
 /* The fd readable while futures.poll has work for L; -1 and errno when it
 ** cannot be made. Never raises. */
 int lcf_spawn_fd(lua_State *L);

@@ -41,7 +41,8 @@ struct lcf_spawn_rec {
   int depth;                  /* resumes in progress, nested */
 };
 
-/* Beyond this many nested resumes, the inbox waits for an outer run. */
+/* Beyond this many nested resumes (futures.poll called inside resumed
+** coroutines), the inbox waits for an outer run. */
 #define LCF_MAX_NESTED_RESUMES 8
 
 /* timers.c: queue the tasks whose timers are due. */

@@ -67,7 +67,7 @@ static int l_next(lua_State *L) {
   double timeout = lcf_opttimeout(L, 2);
   int rc;
   if (lcf_await_waiter(L, w, timeout)) return lua_yieldk(L, 0, 0, next_k);
-  cf_future *f = cf_waiter_next(w, timeout, &rc);
+  cf_future *f = cf_waiter_next(w, lcf_spawn_block(L, NULL, w, timeout), &rc);
   if (f != NULL) {
     cf_future_wait(f, -1);   /* done; let its callbacks be handed over */
     lua_pushlightuserdata(L, f);
