@@ -66,7 +66,7 @@ describe("luv: uv.new_poll(futures.fd()) drives futures.poll", function()
     assert.same({"a", "c", "d"}, order)
     local ticked = job:result()
     -- ~0.4 s of waiting at one tick per 10 ms: a blocked loop ticks ~0
-    assert.is_true(ticked >= 15, "the timer ticked only " .. ticked .. " times")
+    assert.is_true(ticked >= 10, "the timer ticked only " .. ticked .. " times")
     assert.is_true(worst_gap < 0.2, ("a gap of %.3f s between ticks"):format(worst_gap))
     assert.is_true(stats.wakeups >= 2 and stats.ran >= 2)
   end)
@@ -129,7 +129,9 @@ describe("cqueues: a cqueues coroutine waits on futures.fd()", function()
     assert.is_true(job:done(), "cqueues' loop ended before the coroutine")
     assert.equal(21, job:result())
     assert.is_true(monotonic() - t0 < 0.2 + helpers.LATE)
-    assert.is_true(ticks >= 8, "the other coroutine ticked only " .. ticks .. " times")
+    -- ~0.2 s of waiting at one tick per 10 ms (fewer under a sanitizer):
+    -- a pump that blocked the loop would let it tick once or twice
+    assert.is_true(ticks >= 4, "the other coroutine ticked only " .. ticks .. " times")
     -- The pump slept on the fd: a few wakeups, not one per tick.
     assert.is_true(wakeups >= 1 and wakeups < ticks, ("%d wakeups, %d ticks"):format(wakeups, ticks))
     assert.is_true(ran >= 1)
