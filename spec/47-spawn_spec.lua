@@ -499,6 +499,20 @@ describe("futures.fd", function()
     assert.is_false(readable(fd))
   end)
 
+  it("is not left readable by a blocking wait that ran spawned coroutines", function()
+    if not has_luv then
+      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
+      return
+    end
+    local ex <close> = helpers.pool(1)
+    local fd = futures.fd()
+    local live = futures.spawn(function() concurrent.sleep(30) end)   -- keeps the state pumping
+    assert.equal(3, ex:submit(sleeper, 0.05, 3):result())   -- waits on the fd, poked when done
+    futures.poll()
+    assert.is_false(readable(fd))
+    assert.is_false(live:done())
+  end)
+
   it("raises a clear error when the fd cannot be made (no file descriptors left)", function()
     local out, err = run_script([[
       local futures = require "concurrent.futures"

@@ -52,6 +52,7 @@ struct lcf_inbox {
   atomic_int queued;
   int closed;
   int efd;                   /* eventfd, or -1 until lcf_inbox_fd */
+  atomic_int poked;          /* raised with nothing queued: drain it */
   int budgeted;              /* budgeted runs in progress (state's thread) */
 };
 
@@ -99,6 +100,7 @@ int lcf_inbox_push(lcf_inbox *ib, lcf_item *it) {
 void lcf_inbox_poke(lcf_inbox *ib) {
   cf_lock(&ib->mu);
   fd_raise(ib);
+  atomic_store(&ib->poked, 1);
   cf_unlock(&ib->mu);
 }
 
@@ -240,6 +242,12 @@ static int run_queue(lua_State *L, int max_items, double max_seconds,
   int n = 0, budgeted = max_items >= 0 || max_seconds >= 0;
   if (more) *more = 0;
   if (ib == NULL || (implicit && ib->budgeted > 0)) return 0;
+  if (atomic_load(&ib->poked)) {   /* else the fd stays readable, empty */
+    cf_lock(&ib->mu);
+    atomic_store(&ib->poked, 0);
+    if (ib->head == NULL) fd_drain(ib);
+    cf_unlock(&ib->mu);
+  }
   if (s->spawn != NULL && !lcf_spawn_before_run(L, s, implicit)) {
     if (more) *more = atomic_load(&ib->queued) > 0;
     return 0;

@@ -121,7 +121,9 @@ void lcf_timers_fire(lcf_spawn_rec *rec) {
     lcf_timer_clear(t);
     lcf_spawn_wake(t);
   }
-  if (rec->armed <= now) {                   /* it fired: drain, re-arm */
+  /* It fired: drain, re-arm. (The timerfd fires at the deadline rounded
+  ** down to a nanosecond: the slack keeps a wake from finding it early.) */
+  if (rec->armed <= now + 1e-6) {
     uint64_t n;
     if (read(rec->tfd, &n, sizeof n) < 0) {
       /* EAGAIN: the expiry was read already */
