@@ -27,6 +27,7 @@
 
 #include <lauxlib.h>
 
+#include "../core/future.h"
 #include "../core/object.h"
 #include "callbacks.h"
 #include "errors.h"
@@ -116,22 +117,40 @@ static int timed_out(lcf_task *t) {
   return t->timeout >= 0 && cf_monotonic() >= t->deadline;
 }
 
-int lcf_await_future(lua_State *L, cf_future *f, double timeout) {
-  lcf_task *t;
-  if (timeout == 0 || cf_future_done(f) || (t = spawned(L)) == NULL) return 0;
-  cf_retain(t);                 /* the callback's; done at once if f is */
+/* Wake t when f is done: at once (queued) if it is. */
+static int wake_when_done(lcf_task *t, cf_future *f) {
+  cf_retain(t);                 /* the callback's */
   if (cf_future_add_done_callback(f, wake_on_done, t) != 0) {
     cf_release(t);
-    return 0;                   /* no memory: block instead */
+    return -1;
   }
+  return 0;
+}
+
+/* A future that is done but not settled (its finishing thread is still
+** running its callbacks) would block the thread for as long as that one
+** is delayed: a spawned coroutine waits for it across polls instead. */
+int lcf_await_future(lua_State *L, cf_future *f, double timeout) {
+  lcf_task *t;
+  if (timeout == 0 || cf_future_settled(f) || (t = spawned(L)) == NULL)
+    return 0;
+  if (wake_when_done(t, f) != 0) return 0;   /* no memory: block instead */
   return suspend(t, timeout);
 }
 
 int lcf_await_future_again(lua_State *L, cf_future *f) {
   lcf_task *t = spawned(L);
-  if (t == NULL || cf_future_done(f)) {
+  if (t == NULL || cf_future_settled(f)) {
     if (t) await_end(t);
     return 0;
+  }
+  if (cf_future_done(f)) {      /* not settled yet: look again next poll */
+    if (wake_when_done(t, f) != 0) {
+      await_end(t);
+      return 0;
+    }
+    t->awaiting = 1;
+    return 1;
   }
   if (timed_out(t)) {
     double timeout = t->timeout;
