@@ -38,6 +38,9 @@ local WHAT = {
   D = "pool of 2: make, 2 tasks, shut down",
   require = 'require "concurrent.futures"',
   M = "RSS of 100,000 pending futures",
+  wake = "a worker's task done -> luv's fd handler ran its callback",
+  frame = "worst 60 fps frame, 1,000 spawned coroutines in flight",
+  Mspawn = "RSS per suspended spawned coroutine",
 }
 -- Columns, left to right, with their bar colours.
 local COLUMNS = {
@@ -83,8 +86,8 @@ for _, g in ipairs(goals.GOALS) do
       dat:write(("%q %.6g %.6g %.6g %d\n"):format(table.unpack(row)))
     end
     dat:close()
-    local goal = g.max or g.min
-    lo, hi = math.min(lo, goal), math.max(hi, goal)
+    local goal = g.max or g.min   -- nil: a figure with no goal line
+    if goal then lo, hi = math.min(lo, goal), math.max(hi, goal) end
     local logy = lo > 0 and hi / lo > 30
     local better = g.min and "higher is better" or "lower is better"
     local gp = assert(io.open(base .. ".gp", "w"))
@@ -105,13 +108,13 @@ set grid ytics lc rgb "#e0e0e0"
 set key top right
 d = %q
 plot d using 0:2:5:xtic(sprintf("%%s\n%%.3g", strcol(1), $2)) with boxes lc rgb variable notitle, \
-     d using 0:3:(0):($4-$3) with vectors nohead lc rgb "#404040" notitle, \
-     %g with lines dt 2 lw 1.5 lc rgb "#c00000" title %q
+     d using 0:3:(0):($4-$3) with vectors nohead lc rgb "#404040" notitle%s
 ]]):format(base .. ".png", g.w .. ": " .. WHAT[g.w] .. " (" .. better .. ")",
       g.unit, #rows - 0.4,
       logy and ("set logscale y\nset yrange [%g:%g]"):format(lo / 2, hi * 4)
            or ("set yrange [0:%g]"):format(hi * 1.25),
-      base .. ".dat", goal, "goal " .. (g.max and "<= " or ">= ") .. goal))
+      base .. ".dat", goal and (', \\\n     %g with lines dt 2 lw 1.5 lc rgb "#c00000" title %q'):format(
+        goal, "goal " .. (g.max and "<= " or ">= ") .. goal) or ""))
     gp:close()
     if os.execute(("gnuplot %q"):format(base .. ".gp")) then
       drawn[#drawn + 1] = base .. ".png"

@@ -104,7 +104,7 @@ for _, g in ipairs(GOALS) do
     check.floor, check.floor_params, check.floor_error = floor, frec.params, frec.error
     if floor then
       if g.max then check.floor_meets_goal = floor <= g.max
-      else check.floor_meets_goal = floor >= g.min end
+      elseif g.min then check.floor_meets_goal = floor >= g.min end
     end
   end
   local met, goal_txt = nil, nil
@@ -112,10 +112,12 @@ for _, g in ipairs(GOALS) do
     goal_txt = "<= " .. fmt(g.max)
     check.goal_max = g.max
     if ours then met = ours <= g.max end
-  else
+  elseif g.min then
     goal_txt = ">= " .. fmt(g.min)
     check.goal_min = g.min
     if ours then met = ours >= g.min end
+  else
+    goal_txt = "measured"       -- a figure to report, no goal
   end
   local vs = ""
   if g.peer then
@@ -137,7 +139,8 @@ for _, g in ipairs(GOALS) do
   local cells = {g.w, g.unit, fmt(ours), fmt(floor), goal_txt}
   for _, p in ipairs(PEERS) do cells[#cells + 1] = fmt((get(p, g.w))) end
   cells[#cells + 1] = vs
-  cells[#cells + 1] = met == nil and (rec and rec.error and "ERROR" or "n/a")
+  cells[#cells + 1] = met == nil and (rec and rec.error and "ERROR"
+                      or (ours and not g.max and not g.min and "-") or "n/a")
                       or (met and "met" or "MISSED")
   rows[#rows + 1] = cells
 end

@@ -3,9 +3,11 @@
 -- The host calls: game.on_c_task(future, what) with the future of a C
 -- task it submitted to game.pool; game.on_host_result(what, ...) with the
 -- values of a C future it polled itself; game.update(frame, callbacks_run)
--- once per frame (after futures.poll()), which returns whether the game
--- goes on; game.finish() at the end. `host` is the host's C library, in
--- this state and in every worker state.
+-- once per frame (after running the queued callbacks and coroutine
+-- resumes), which returns whether the game goes on; game.finish() at the
+-- end. Between frames the host waits on futures.fd(), so callbacks and
+-- resumes may also run there. `host` is the host's C library, in this
+-- state and in every worker state.
 local concurrent = require "concurrent"
 local futures = require "concurrent.futures"
 
@@ -43,6 +45,15 @@ for i = 1, 3 do
   watch(game.pool:submit(find_path, 0, i * 5),
         ("script task find_path(0, %d) -> steps, on main thread"):format(i * 5))
 end
+
+-- A spawned coroutine: its result() suspends it, not the host's frame.
+pending = pending + 1
+futures.spawn(function()
+  local steps = game.pool:submit(find_path, 0, 20):result()
+  pending = pending - 1
+  host.log(("spawned coroutine: find_path(0, 20) -> %d steps (on the main thread: %s)"):format(
+    steps, tostring(host.is_main_thread())))
+end)
 
 function game.on_c_task(f, what)
   watch(f, what .. " -> limit, primes")

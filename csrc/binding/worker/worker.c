@@ -406,3 +406,7 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
   if (w->st->inbox)
     lcf_callbacks_run(w->L);  /* callbacks queued for this worker's state */
 }
+
+void lcf_encode_error(lua_State *L, int eidx, cf_buffer *out) {
+  encode_error(L, eidx, out, &error_opts[0]);
+}

@@ -49,4 +49,9 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg);
 void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
                      cf_buffer *out, int remote);
 
+/* The error value at eidx into out (reset first) as a task's error is
+** sent; one that cannot cross is sent as its string form. Never raises:
+** out is left empty if even that fails. */
+void lcf_encode_error(lua_State *L, int eidx, cf_buffer *out);
+
 #endif
