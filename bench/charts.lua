@@ -7,7 +7,8 @@ Drawn with gnuplot.
   lua5.4 bench/charts.lua RESULTS.jsonl OUTDIR
 
 Writes OUTDIR/<workload>.png (A.png, Ap.png, App.png, B.png, C.png,
-Cp.png, D.png, require.png, M.png) for the workloads the file has. A
+Cp.png, D.png, require.png, M.png, wake.png, frame.png, Mspawn.png) for
+the workloads the file has; a figure with no goal (Mspawn) has no goal line. A
 workload whose figures span more than 30x is drawn on a log scale.
 bench/run.sh calls it after the table (BENCH_CHARTS names OUTDIR: default
 bench/charts, whose images bench/README.md shows; "none" draws nothing).
