@@ -230,7 +230,7 @@ describe("examples", function()
     assert.are.same({"square 9", "square 1", "square 4"}, {lines[1], lines[2], lines[3]})
     local wakeups, ticks = lines[4]:match("^sum 14; the fd woke the pump (%d+) times, the other coroutine ticked (%d+) times$")
     assert.is_truthy(wakeups, lines[4])
-    assert.is_true(tonumber(wakeups) >= 1 and tonumber(wakeups) < tonumber(ticks))
+    assert.is_true(tonumber(wakeups) >= 1 and tonumber(wakeups) < tonumber(ticks), lines[4])
     assert.are.equal(4, #lines)
   end)
 
