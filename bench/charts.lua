@@ -7,7 +7,8 @@ Drawn with gnuplot.
   lua5.4 bench/charts.lua RESULTS.jsonl OUTDIR
 
 Writes OUTDIR/<workload>.png (A.png, Ap.png, App.png, B.png, C.png,
-Cp.png, D.png, require.png, M.png) for the workloads the file has. A
+Cp.png, D.png, require.png, M.png, wake.png, frame.png, Mspawn.png) for
+the workloads the file has; a figure with no goal (Mspawn) has no goal line. A
 workload whose figures span more than 30x is drawn on a log scale.
 bench/run.sh calls it after the table (BENCH_CHARTS names OUTDIR: default
 bench/charts, whose images bench/README.md shows; "none" draws nothing).
@@ -40,6 +41,9 @@ local WHAT = {
   M = "RSS of 100,000 pending futures",
   S = "merge sort of 1,000,000 by recursive submit, speedup on 2 workers",
   F = "fib(30) by recursive submit (cutoff 20), speedup on 2 workers",
+  wake = "a worker's task done -> luv's fd handler ran its callback",
+  frame = "worst 60 fps frame, 1,000 spawned coroutines in flight",
+  Mspawn = "RSS per suspended spawned coroutine",
 }
 -- Columns, left to right, with their bar colours.
 local COLUMNS = {
@@ -104,8 +108,7 @@ set grid ytics lc rgb "#e0e0e0"
 set key top right
 d = %q
 plot d using 0:2:5:xtic(sprintf("%%s\n%%.3g", strcol(1), $2)) with boxes lc rgb variable notitle, \
-     d using 0:3:(0):($4-$3) with vectors nohead lc rgb "#404040" notitle, \
-     %g with lines dt 2 lw 1.5 lc rgb "#c00000" title %q
+     d using 0:3:(0):($4-$3) with vectors nohead lc rgb "#404040" notitle%s
 ]]):format(base .. ".png", g.w .. ": " .. WHAT[g.w] .. " (" .. better .. ")",
       g.unit, #rows - 0.4,
       logy and ("set logscale y\nset yrange [%g:%g]"):format(lo / 2, hi * 4)

@@ -3,7 +3,7 @@
 -- them. max/min bound our median; peer/ratio ask for peer median / our
 -- median >= ratio (ratio of speeds, same run); floor asks for our median /
 -- the floor's (same run, floor_of) <= floor; info names a peer whose ratio
--- is shown without a goal.
+-- is shown without a goal; neither max nor min: a figure, no goal.
 local M = {
   GOALS = {
     {w = "A", unit = "us/task", max = 0.65, peer = "luv", ratio = 3},
@@ -18,6 +18,9 @@ local M = {
     {w = "M", unit = "MB", max = 15},
     {w = "S", unit = "x", min = 1.7},
     {w = "F", unit = "x", min = 1.7},
+    {w = "wake", unit = "us", max = 50},
+    {w = "frame", unit = "ms", max = 4},
+    {w = "Mspawn", unit = "bytes"},   -- a figure to report, no goal
   },
   PEERS = {"python-thread", "python-process", "python-pickle", "luv"},
   FLOOR = "api-floor",

@@ -35,6 +35,7 @@ Workloads (sizes of the issue unless --quick):
        {x =, y =} in the same run (params.plain_ms); ms per round trip.
   D    ThreadPoolExecutor(2), two submits, both results, shutdown(true);
        ms per lifecycle (mean of 50 per run).
+  wake, frame, Mspawn  a host's loop: see bench/spawn.lua.
   require  wall time of require "concurrent.futures" in a fresh lua5.4
        (timed with luv's hrtime when luv is installed, else os.clock); ms.
   M    in a fresh lua5.4: RSS growth while 100,000 submitted futures are
@@ -62,12 +63,14 @@ local FULL = {
   B_N = 1200000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 10,
   D_inner = 50, require_n = 11, M_n = 100000,
   S_n = 1000000, S_cutoff = 262144, F_n = 30, F_cutoff = 20,
+  wake_n = 200, frames = 600, frame_inflight = 1000, mspawn_n = 10000,
 }
 local QUICK = {
   A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,
   B_N = 300000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 2,
   D_inner = 10, require_n = 3, M_n = 100000,
   S_n = 200000, S_cutoff = 16384, F_n = 25, F_cutoff = 15,
+  wake_n = 50, frames = 120, frame_inflight = 1000, mspawn_n = 10000,
 }
 
 ---------------------------------------------------------------------------
@@ -559,10 +562,16 @@ end
 
 ---------------------------------------------------------------------------
 
+-- The rows of a host's loop (bench/spawn.lua): wake, frame, Mspawn.
+local spawn_rows = dofile(BENCH_DIR .. "/spawn.lua")({futures = futures,
+  now = now, emit = emit, median = median, LUA = LUA, BENCH_DIR = BENCH_DIR})
+
 local RUNNERS = {A = run_A, ["A'"] = run_Ap, ["A''"] = run_App, B = run_B,
                  C = run_C, ["C'"] = run_Cp, P = run_P, D = run_D, M = run_M,
-                 S = run_S, F = run_F}
-local ORDER = {"A", "A'", "A''", "B", "C", "C'", "P", "D", "M", "S", "F"}
+                 S = run_S, F = run_F, wake = spawn_rows.wake,
+                 frame = spawn_rows.frame, Mspawn = spawn_rows.Mspawn}
+local ORDER = {"A", "A'", "A''", "B", "C", "C'", "P", "D", "M", "S", "F",
+               "wake", "frame", "Mspawn"}
 local ALIASES = {Ap = "A'", App = "A''", Cp = "C'", require = "D"}
 
 local function usage(msg)

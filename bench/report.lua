@@ -148,7 +148,8 @@ for _, g in ipairs(GOALS) do
                  goal_txt}
   for _, p in ipairs(PEERS) do cells[#cells + 1] = fmt((get(p, g.w))) end
   cells[#cells + 1] = vs
-  cells[#cells + 1] = met == nil and (rec and rec.error and "ERROR" or "n/a")
+  cells[#cells + 1] = met == nil and (rec and rec.error and "ERROR"
+                      or (ours and not g.max and not g.min and "-") or "n/a")
                       or (met and "met" or "MISSED")
   rows[#rows + 1] = cells
 end

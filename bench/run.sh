@@ -6,7 +6,8 @@
 # peer name api-floor: bare pthreads and the Lua C API) runs A'', C, C' and D
 # in the same run, for the table's floor column.
 #
-#   sh bench/run.sh [LUA] [--quick] [--repeat R] [--only A,Ap,App,B,C,Cp,P,D,M,S,F]
+#   sh bench/run.sh [LUA] [--quick] [--repeat R]
+#                   [--only A,Ap,App,B,C,Cp,P,D,M,S,F,wake,frame,Mspawn]
 #                         [--json FILE] [--markdown] [--no-peers] [--no-floor]
 #
 # --markdown also prints the table in Markdown (for bench/README.md).
@@ -36,7 +37,7 @@ esac
 # shellcheck disable=SC2086
 set -- "$@" $BENCH_ARGS
 
-quick=""; repeat=""; nrep=""; only="A,Ap,App,B,C,Cp,P,D,M,S,F"; json=${BENCH_JSON:-}; peers=1; md=0
+quick=""; repeat=""; nrep=""; only="A,Ap,App,B,C,Cp,P,D,M,S,F,wake,frame,Mspawn"; json=${BENCH_JSON:-}; peers=1; md=0
 floor=1
 while [ $# -gt 0 ]; do
   case "$1" in

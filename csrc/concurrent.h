@@ -143,6 +143,12 @@ void cf_waiter_unwatch_all(cf_waiter *w);
 ** caller; NULL with *rc = CF_ETIMEDOUT on timeout. */
 cf_future *cf_waiter_next(cf_waiter *w, double timeout, int *rc);
 size_t cf_waiter_pending(cf_waiter *w); /* watched and not yet returned */
+size_t cf_waiter_ready(cf_waiter *w);   /* finished and not yet returned */
+/* Call fn(obj) each time a watched future is queued on w (from the
+** finishing thread, under the future's and the waiter's locks: fn must
+** only take leaf locks and never block). obj is a core object, retained
+** until replaced (fn NULL or obj NULL: none) or w is freed. */
+void cf_waiter_set_notify(cf_waiter *w, void (*fn)(void *obj), void *obj);
 
 /* ---------------------------------------------------------------------- */
 /* Pools of worker threads.                                                */

@@ -107,6 +107,21 @@ void cf_payload_close(cf_payload *w);
 ** a close without a table, a map with a key and no value, a bad key or
 ** nesting deeper than CF_PAYLOAD_DEPTH); out is then emptied. */
 int cf_payload_end(cf_payload *w);
+/* Never blocking the host's loop (futures.fd, futures.poll). The fd is
+** readable whenever L has work queued: a done-callback to run, a
+** coroutine made by futures.spawn to resume (its task finished, its sleep
+** or timeout is due). Watch it in the host's own loop (poll, epoll, a
+** toolkit's fd source); cf_lua_poll drains it. Returns -1 with errno set
+** when it cannot be made. The fd belongs to L: do not close it. */
+int cf_lua_poll_fd(struct lua_State *L);
+/* Run L's queued callbacks and coroutine resumes on the calling thread (L's
+** own): at most max_callbacks (< 0: no limit), and none started once
+** max_seconds have passed (< 0: no limit); at least one if any waits and
+** max_callbacks is not 0. Returns how many ran; *more (may be NULL) says
+** whether more is queued. Never raises: errors in callbacks are printed,
+** errors in coroutines fail their futures. */
+int cf_lua_poll(struct lua_State *L, int max_callbacks, double max_seconds,
+                int *more);
 
 #ifdef __cplusplus
 }

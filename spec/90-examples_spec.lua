@@ -185,6 +185,55 @@ describe("examples", function()
     assert.are.equal("Main: all done", lines[7])
   end)
 
+  it("10_game_loop: 60 fps, every NPC home, the worst frame within a few ms", function()
+    local lines, err, ok = example("10_game_loop.lua", 10)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    assert.are.equal(6, count_matching(lines, "^npc %d is home after %d+ steps$"))
+    for npc = 1, 6 do
+      assert.are.equal(1, count_matching(lines, "^npc " .. npc .. " is home"))
+    end
+    local frames = tonumber(lines[#lines - 1]:match("^(%d+) frames at 60 fps, %d+ callbacks and resumes run by poll$"))
+    assert.is_truthy(frames, lines[#lines - 1])
+    assert.is_true(frames >= 60)
+    local worst = tonumber(lines[#lines]:match("^worst frame time: ([%d.]+) ms %(poll budget 2 ms a frame%)$"))
+    assert.is_truthy(worst, lines[#lines])
+    -- the budget is 2 ms; a loaded machine adds its own delays
+    assert.is_true(worst < 25, ("worst frame %.2f ms"):format(worst))
+    assert.are.equal(8, #lines)
+  end)
+
+  it("11_luv_loop: results in finishing order while the luv timer ticks", function()
+    local lines, err, ok = example("11_luv_loop.lua", 10)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    if lines[1]:find("^skipped:") then
+      pending(lines[1])
+      return
+    end
+    assert.are.same({"got weather", "got news", "got map tiles"}, {lines[1], lines[2], lines[3]})
+    local ticks, gap = lines[4]:match("^the timer ticked (%d+) times meanwhile, worst gap ([%d.]+) ms")
+    assert.is_truthy(ticks, lines[4])
+    assert.is_true(tonumber(ticks) >= 15, "ticked " .. ticks)
+    assert.is_true(tonumber(gap) < 200, "gap " .. gap)
+    assert.are.equal(4, #lines)
+  end)
+
+  it("12_cqueues_loop: map results in input order, the pump sleeping on the fd", function()
+    local lines, err, ok = example("12_cqueues_loop.lua", 10)
+    assert.are.equal("", err)
+    assert.is_true(ok)
+    if lines[1]:find("^skipped:") then
+      pending(lines[1])
+      return
+    end
+    assert.are.same({"square 9", "square 1", "square 4"}, {lines[1], lines[2], lines[3]})
+    local wakeups, ticks = lines[4]:match("^sum 14; the fd woke the pump (%d+) times, the other coroutine ticked (%d+) times$")
+    assert.is_truthy(wakeups, lines[4])
+    assert.is_true(tonumber(wakeups) >= 1 and tonumber(wakeups) < tonumber(ticks), lines[4])
+    assert.are.equal(4, #lines)
+  end)
+
   it("run from another directory, through their own path helper", function()
     local lines, err, ok = run(LUA .. " " .. shell_quote(ROOT .. "/examples/07_map.lua"), 5, "/")
     assert.are.equal("", err)
@@ -194,12 +243,12 @@ describe("examples", function()
 end)
 
 describe("the tour (make demo)", function()
-  it("runs all eight programs under headings in less than 15 s", function()
+  it("runs all eleven programs under headings in less than 15 s", function()
     local lines, err, ok, elapsed = run("sh examples/tour.sh " .. LUA, 10)
     assert.are.equal("", err)
     assert.is_true(ok)
-    assert.are.equal(8, count_matching(lines, "^=== %d%. "))
-    assert.is_truthy(index_of(lines, "^tour: all 8 programs ran in"))
+    assert.are.equal(11, count_matching(lines, "^=== %d+%. "))
+    assert.is_truthy(index_of(lines, "^tour: all 11 programs ran in"))
     assert.is_true(elapsed < 15, ("the tour took %.1f s"):format(elapsed))
   end)
 end)
@@ -219,20 +268,22 @@ describe("the host program (build/host)", function()
       "C task count_primes%(200000%) %-> limit, primes = 200000, 17984, {2, 3, 5, 7, 11}, {limit=200000, primes=17984} %(callback on the main thread: true%)",
       -- a C task the host polled itself and delivered with its values
       "C task count_primes%(50000%) = 50000, 5133, {2, 3, 5, 7, 11}, {limit=50000, primes=5133} %(delivered by the host%)",
+      -- a spawned coroutine awaiting a script task without blocking a frame
+      "spawned coroutine: find_path%(0, 20%) %-> 20 steps %(on the main thread: true%)",
     }
     for _, pattern in ipairs(expected) do
       assert.are.equal(1, count_matching(lines, "^%[frame %d+%] " .. pattern .. "$"), pattern)
     end
-    -- host.score, the host's C object shared by reference: the three script
-    -- tasks added 5 + 10 + 15 to it and the two C tasks 1 each, and it came
+    -- host.score, the host's C object shared by reference: the four script
+    -- tasks added 5 + 10 + 15 + 20 to it and the two C tasks 1 each, and it came
     -- back from a task as the script's own box
-    assert.is_truthy(lines[#lines - 1]:find("^%[frame %d+%] script: all done, host%.hits%(%) = 5, " ..
-      "host%.Counter%(32%) %(the same box back: true%)$"))
+    assert.is_truthy(lines[#lines - 1]:find("^%[frame %d+%] script: all done, host%.hits%(%) = 6, " ..
+      "host%.Counter%(52%) %(the same box back: true%)$"))
     local frames, hits, score = lines[#lines]:match("^host: (%d+) frames, (%d+) hits counted by the host, score (%d+)$")
-    assert.are.equal("5", hits)
-    assert.are.equal("32", score)
+    assert.are.equal("6", hits)
+    assert.are.equal("52", score)
     assert.is_true(tonumber(frames) > 1)   -- the work spanned several frames
-    assert.are.equal(7, #lines)
+    assert.are.equal(8, #lines)
   end)
 
   it("reports a script error and exits non-zero", function()

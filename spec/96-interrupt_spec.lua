@@ -153,6 +153,17 @@ local CASES = {
     local ex = futures.ProcessPoolExecutor(1)
     ex:submit(function() require("concurrent").sleep(1) end)
     ready() ex:shutdown(true)]]},
+  -- With spawned coroutines suspended, these waits first run them (on the
+  -- state's poll fd), and that wait is sliced too.
+  {"result() of a spawned coroutine's future", [[
+    local f = futures.spawn(function() futures.Future():result() end)
+    ready() f:result()]]},
+  {"concurrent.sleep with a spawned coroutine suspended", [[
+    futures.spawn(function() concurrent.sleep(3600) end)
+    ready() concurrent.sleep(3600)]]},
+  {"as_completed with a spawned coroutine suspended", [[
+    futures.spawn(function() futures.Future():result() end)
+    ready() for _ in futures.as_completed({futures.Future()}) do end]]},
   {"a blocking call inside a coroutine", [[
     local q = thread.Queue()
     local co = coroutine.wrap(function() ready() q:get() end)

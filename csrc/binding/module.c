@@ -7,7 +7,9 @@
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -19,8 +21,10 @@
 #include "executors/executors.h"
 #include "classes/future_class.h"
 #include "classes/process_class.h"
+#include "classes/spawn.h"
 #include "runtime/boxes.h"
 #include "runtime/record.h"
+#include "runtime/spawned.h"
 #include "transfer/transfer.h"
 #include "classes/sync_classes.h"
 #include "classes/thread_class.h"
@@ -43,10 +47,22 @@ static int sleep_slice(void *ud, double seconds) {
   return CF_ETIMEDOUT;
 }
 
+/* In a spawned coroutine the sleep is a timer: the thread goes on. */
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lcf_await_sleep_again(L)) return lua_yieldk(L, 0, 0, sleep_k);
+  return 0;
+}
+
 static int l_sleep(lua_State *L) {
   lua_Number s = luaL_checknumber(L, 1);
   luaL_argcheck(L, s >= 0, 1, "seconds must be a non-negative number");
-  lcf_wait(L, sleep_slice, NULL, (double)s);   /* in slices: Ctrl-C */
+  /* In a spawned coroutine the sleep is a timer: the thread goes on;
+  ** elsewhere it keeps running the state's spawned coroutines, then
+  ** sleeps in slices (Ctrl-C). */
+  if (lcf_await_sleep(L, (double)s)) return lua_yieldk(L, 0, 0, sleep_k);
+  lcf_wait(L, sleep_slice, NULL, lcf_spawn_block(L, NULL, NULL, (double)s));
   lcf_callbacks_run(L);
   return 0;
 }
@@ -69,9 +85,53 @@ static int l_callable(lua_State *L) {
   return 1;
 }
 
+/* poll([{max_callbacks = n, max_seconds = s, idle = s}]) -> ran, more.
+** idle: sleep that long first: with max_callbacks = 0, the rest of a frame
+** loop's frame, which any other sleep of the library would spend running
+** all that is queued, whatever the budget. */
 static int l_poll(lua_State *L) {
-  lua_pushinteger(L, lcf_callbacks_run(L));
-  return 1;
+  int max_items = -1, more, n;
+  double max_seconds = -1, idle = 0;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_argexpected(L, lua_istable(L, 1), 1, "table or nil");
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      if (strcmp(k, "max_callbacks") == 0) {
+        int isint;
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 0)
+          return luaL_argerror(L, 1, lua_pushfstring(L,
+            "max_callbacks must be a non-negative integer, got %s",
+            luaL_tolstring(L, -1, NULL)));
+        max_items = v > INT_MAX ? INT_MAX : (int)v;
+      } else if (strcmp(k, "max_seconds") == 0) {
+        lua_Number v = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(v >= 0))
+          return luaL_argerror(L, 1, lua_pushfstring(L,
+            "max_seconds must be a non-negative number, got %s",
+            luaL_tolstring(L, -1, NULL)));
+        max_seconds = (double)v;
+      } else if (strcmp(k, "idle") == 0) {
+        lua_Number v = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(v >= 0))
+          return luaL_argerror(L, 1, lua_pushfstring(L,
+            "idle must be a non-negative number of seconds, got %s",
+            luaL_tolstring(L, -1, NULL)));
+        idle = (double)v;
+      } else {
+        return luaL_argerror(L, 1, lua_pushfstring(L,
+          "unknown option '%s' (max_callbacks, max_seconds or idle expected)",
+          luaL_tolstring(L, -2, NULL)));
+      }
+      lua_pop(L, 1);
+    }
+  }
+  if (idle > 0) cf_sleep(idle);
+  n = lcf_callbacks_run_budget(L, max_items, max_seconds, &more);
+  lua_pushinteger(L, n);
+  lua_pushboolean(L, more);
+  return 2;
 }
 
 /* isatty(fd): for progress bars (concurrent.progress draws only on a
@@ -98,6 +158,7 @@ int luaopen_concurrent_core(lua_State *L) {
   luaL_newlib(L, functions);
   lcf_errors_open(L);
   lcf_future_open(L);
+  lcf_spawn_open(L);
   lcf_waiter_open(L);
   lcf_executor_open(L);
   lcf_sync_open(L);

@@ -30,6 +30,8 @@ struct cf_waiter {
   int poked;                   /* a submit has work for its helper */
   size_t cursor;               /* cf_waiter_claimable's next look */
   int mine;                    /* ... saw a future of the caller's pool */
+  void (*notify)(void *obj);   /* called on each push, or NULL */
+  void *notify_obj;            /* a cf_object, retained */
 };
 
 static void waiter_destroy(void *obj);
@@ -47,6 +49,7 @@ cf_waiter *cf_waiter_new(void) {
 static void waiter_destroy(void *obj) {
   cf_waiter *w = obj;
   cf_waiter_unwatch_all(w);
+  if (w->notify_obj) cf_release(w->notify_obj);
   free(w->ready);
   free(w->watched);
   pthread_cond_destroy(&w->cv);
@@ -59,7 +62,21 @@ void cf_waiter_push(cf_waiter *w, cf_future *f) {
   w->ready[(w->rhead + w->rlen) % w->rcap] = cf_retain(f);
   w->rlen++;
   pthread_cond_signal(&w->cv);
+  if (w->notify) w->notify(w->notify_obj);
   cf_mutex_unlock(&w->mu);
+}
+
+/* Under the mutex, so once this returns the old function is not running
+** and will not run again; the old object is released after unlocking. */
+void cf_waiter_set_notify(cf_waiter *w, void (*fn)(void *obj), void *obj) {
+  void *old;
+  if (obj) cf_retain(obj);
+  cf_mutex_lock(&w->mu);
+  old = w->notify_obj;
+  w->notify = obj ? fn : NULL;
+  w->notify_obj = obj;
+  cf_mutex_unlock(&w->mu);
+  if (old) cf_release(old);
 }
 
 static int grow(void *pp, size_t *cap, size_t need, size_t size) {
@@ -193,6 +210,14 @@ size_t cf_waiter_pending(cf_waiter *w) {
   size_t n;
   cf_mutex_lock(&w->mu);
   n = w->nwatched - w->returned;
+  cf_mutex_unlock(&w->mu);
+  return n;
+}
+
+size_t cf_waiter_ready(cf_waiter *w) {
+  size_t n;
+  cf_mutex_lock(&w->mu);
+  n = w->rlen;
   cf_mutex_unlock(&w->mu);
   return n;
 }

@@ -3,11 +3,13 @@
 -- The host calls: game.on_c_task(future, what) with the future of a C
 -- task it submitted to game.pool; game.on_host_result(what, ...) with the
 -- values of a C future it polled itself; game.update(frame, callbacks_run)
--- once per frame (after futures.poll()), which returns whether the game
--- goes on; game.finish() at the end. `host` is the host's C library, in
--- this state and in every worker state. host.score (main state only) is
--- a C object of the host, a host.Counter: passed to a task, it crosses
--- by reference, so the task adds to the same counter.
+-- once per frame (after running the queued callbacks and coroutine
+-- resumes), which returns whether the game goes on; game.finish() at the
+-- end. Between frames the host waits on futures.fd(), so callbacks and
+-- resumes may also run there. `host` is the host's C library, in this
+-- state and in every worker state. host.score (main state only) is a C
+-- object of the host, a host.Counter: passed to a task, it crosses by
+-- reference, so the task adds to the same counter.
 local concurrent = require "concurrent"
 local futures = require "concurrent.futures"
 
@@ -62,6 +64,15 @@ for i = 1, 3 do
   watch(game.pool:submit(find_path, 0, i * 5, score),
         ("script task find_path(0, %d) -> steps, on main thread"):format(i * 5))
 end
+
+-- A spawned coroutine: its result() suspends it, not the host's frame.
+pending = pending + 1
+futures.spawn(function()
+  local steps = game.pool:submit(find_path, 0, 20, score):result()
+  pending = pending - 1
+  host.log(("spawned coroutine: find_path(0, 20) -> %d steps (on the main thread: %s)"):format(
+    steps, tostring(host.is_main_thread())))
+end)
 
 function game.on_c_task(f, what)
   watch(f, what .. " -> limit, primes")

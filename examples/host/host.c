@@ -16,8 +16,12 @@
 **      (cf_lua_push_future), which adds a done-callback; another is polled
 **      by the host itself, which passes its values to the script
 **      (cf_lua_push_payload).
-**   4. A frame loop that calls futures.poll() once per frame, so
-**      done-callbacks run on the main thread, between frames.
+**   4. A frame loop that never blocks on the library: once per frame it
+**      runs the script's done-callbacks and coroutine resumes within a
+**      budget (cf_lua_poll), and between frames it waits in poll(2) on
+**      the library's fd (cf_lua_poll_fd) with the frame's time left as
+**      the timeout, instead of sleeping: work that arrives meanwhile runs
+**      at once, on the main thread.
 **   5. A C object of its own shared by reference: host.score, a counter
 **      of type host.Counter (a cf_lua_type), crosses into the tasks the
 **      script gives it to; they, the C tasks and the script all add to
@@ -29,6 +33,8 @@
 **
 ** Usage: build/host [script]   (default examples/host/game.lua)
 */
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +49,7 @@
 
 #define FRAME_SECONDS (1.0 / 100)
 #define MAX_FRAMES 1000          /* a stuck script cannot hang the host */
+#define POLL_BUDGET 0.002        /* seconds of callbacks per poll, at most */
 
 /* ---------------------------------------------------------------------- */
 /* The host's own functions, callable from any thread.                    */
@@ -232,7 +239,7 @@ static cf_future *submit_primes(cf_pool *pool, long limit) {
 ** stack, and every protected call below gets them as its first two
 ** arguments (protected_call), so the same indices hold inside. */
 #define GAME 1    /* the table the script returns */
-#define POLL 2    /* futures.poll */
+#define POLL 2    /* futures.poll (the host uses cf_lua_poll, its C face) */
 
 /* <script dir>/../../lua: this checkout's Lua modules, before the usual
 ** paths (an installed library is found there when they are missing). */
@@ -322,10 +329,8 @@ static int frame(lua_State *L) {
   for (i = 0; i < npolled; i++)          /* 1. the host's own futures */
     if (!polled[i].delivered && cf_future_done(polled[i].f))
       deliver(L, &polled[i]);
-  lua_pushvalue(L, POLL);                /* 2. done-callbacks, here */
-  lua_call(L, 0, 1);
-  ran = (int)lua_tointeger(L, -1);
-  lua_pop(L, 1);
+  /* 2. done-callbacks and coroutine resumes, here, within the budget */
+  ran = cf_lua_poll(L, -1, POLL_BUDGET, NULL);
   lua_pushinteger(L, atomic_load(&frame_no));   /* 3. the script's frame */
   lua_pushinteger(L, ran);
   call_game(L, "update", 2, 1);
@@ -361,6 +366,24 @@ static int protected_call(lua_State *L, lua_CFunction fn, int nargs,
   return -1;
 }
 
+/* Between frames: wait in poll(2) until the frame's time is up, waking
+** whenever the library has work for the script (its fd is readable);
+** that work runs at once, here on the main thread, in budgeted slices. */
+static void wait_frame(lua_State *L, int fd, double frame_end) {
+  for (;;) {
+    struct pollfd p;
+    double left = frame_end - cf_monotonic();
+    int rc;
+    if (left <= 0) return;
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    rc = poll(&p, 1, (int)(left * 1000) + 1);
+    if (rc > 0) cf_lua_poll(L, -1, POLL_BUDGET, NULL);
+    else if (rc < 0 && errno != EINTR) return;
+  }
+}
+
 /* Protected: game.finish(). */
 static int finish(lua_State *L) {
   call_game(L, "finish", 0, 0);
@@ -372,7 +395,7 @@ int main(int argc, char **argv) {
   lua_State *L;
   cf_pool *pool;
   cf_future *handed = NULL;
-  int status = 1, frames = 0;
+  int status = 1, frames = 0, fd;
   char line[128];
 
   main_thread = pthread_self();
@@ -398,6 +421,15 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  /* The fd the frame loop waits on between frames. */
+  fd = cf_lua_poll_fd(L);
+  if (fd < 0) {
+    perror("host: cf_lua_poll_fd");
+    cf_release(pool);
+    lua_close(L);
+    return 1;
+  }
+
   /* A C task whose future the script watches... */
   handed = submit_primes(pool, 200000);
   if (handed == NULL) goto done;
@@ -412,12 +444,13 @@ int main(int argc, char **argv) {
 
   for (frames = 1; frames <= MAX_FRAMES; frames++) {
     int keep_going;
+    double frame_end = cf_monotonic() + FRAME_SECONDS;
     atomic_store(&frame_no, frames);
     if (protected_call(L, frame, 0, 1) != 0) goto done;
     keep_going = lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (!keep_going) break;
-    cf_sleep(FRAME_SECONDS);
+    wait_frame(L, fd, frame_end);
   }
   if (frames > MAX_FRAMES) {
     fprintf(stderr, "host: the game did not end in %d frames\n", MAX_FRAMES);

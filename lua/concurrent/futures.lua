@@ -13,6 +13,8 @@ for _, name in ipairs(ERROR_CLASSES) do futures[name] = core[name] end
 
 futures.Future = core.Future
 futures.poll = core.poll
+futures.spawn = core.spawn   -- spawn(fn, ...) -> Future (a coroutine's)
+futures.fd = core.fd         -- fd() -> readable while poll() has work
 futures.ALL_COMPLETED = "ALL_COMPLETED"
 futures.FIRST_COMPLETED = "FIRST_COMPLETED"
 futures.FIRST_EXCEPTION = "FIRST_EXCEPTION"

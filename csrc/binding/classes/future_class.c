@@ -12,8 +12,10 @@
 #include "../runtime/inbox.h"
 #include "../runtime/errors.h"
 #include "future_class.h"
+#include "spawn.h"
 #include "../runtime/boxes.h"
 #include "../runtime/record.h"
+#include "../runtime/spawned.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
 
@@ -38,7 +40,7 @@ double lcf_opttimeout(lua_State *L, int arg) {
 ** passes first. Runs the state's queued done-callbacks afterwards, as
 ** every blocking call does. */
 static void wait_done(lua_State *L, cf_future *f, double timeout) {
-  int rc = lcf_wait_future(L, f, timeout);   /* a worker may help */
+  int rc = lcf_wait_future(L, f, lcf_spawn_block(L, f, NULL, timeout));
   lcf_callbacks_run(L);
   if (rc == CF_ETIMEDOUT) lcf_raise(L, "TimeoutError", "future not done after %f s", timeout);
 }
@@ -74,6 +76,29 @@ static int push_outcome(lua_State *L, cf_future *f, int as_exception) {
   }
 }
 
+static int l_result(lua_State *L);
+static int l_exception(lua_State *L);
+
+/* Continuations of result() and exception() in a spawned coroutine: once
+** the future is done, they run as calls that need not wait. */
+static int result_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lcf_await_future_again(L, lcf_checkfuture(L, 1)))
+    return lua_yieldk(L, 0, 0, result_k);
+  lua_settop(L, 1);
+  return l_result(L);
+}
+
+static int exception_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lcf_await_future_again(L, lcf_checkfuture(L, 1)))
+    return lua_yieldk(L, 0, 0, exception_k);
+  lua_settop(L, 1);
+  return l_exception(L);
+}
+
 /* Upvalue 1 is the Future class, 2 the state's record: a finished
 ** future's result takes no registry lookup and no lock (and looks for
 ** queued callbacks only if this state ever added one). */
@@ -89,8 +114,11 @@ static int l_result(lua_State *L) {
     lua_pop(L, 1);
   }
   if (f == NULL) f = lcf_checkfuture(L, 1);
-  if (!cf_future_settled(f) || !lua_isnoneornil(L, 2))
+  if (!cf_future_settled(f) || !lua_isnoneornil(L, 2)) {
+    if (lcf_await_future(L, f, lcf_opttimeout(L, 2)))
+      return lua_yieldk(L, 0, 0, result_k);
     wait_done(L, f, lcf_opttimeout(L, 2));
+  }
   else if (((lcf_state *)lua_touserdata(L, lua_upvalueindex(2)))->inbox)
     lcf_callbacks_run(L);
   if (top != 1) lua_settop(L, 1);
@@ -99,6 +127,8 @@ static int l_result(lua_State *L) {
 
 static int l_exception(lua_State *L) {
   cf_future *f = lcf_checkfuture(L, 1);
+  if (lcf_await_future(L, f, lcf_opttimeout(L, 2)))
+    return lua_yieldk(L, 0, 0, exception_k);
   wait_done(L, f, lcf_opttimeout(L, 2));
   lua_settop(L, 1);
   return push_outcome(L, f, 1);

@@ -362,6 +362,7 @@ static int child_body(lua_State *L) {
   lua_State *co;
   int code = 0, status, nres;
   s->inbox = NULL;       /* fed by the parent's threads; its lock may be held */
+  s->spawn = NULL;       /* its coroutines wake through that inbox */
   lua_pushnil(L);        /* the parent's record: children of ours get a new one */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &RECORD_KEY);
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);

@@ -21,9 +21,11 @@
 #include "../runtime/inbox.h"
 #include "future_class.h"
 #include "../runtime/boxes.h"
+#include "../runtime/spawned.h"
 #include "../runtime/wait.h"
 #include "../worker/worker.h"
 #include "../../core/help.h"
+#include "spawn.h"
 
 #define LCF_WAITER "concurrent.Waiter"
 
@@ -64,7 +66,22 @@ static int next_slice(void *ud, double timeout) {
 /* next([timeout]) -> id of the next finished future, or nil on timeout.
 ** Like every blocking call of the library, it waits in slices (Ctrl-C)
 ** and runs the state's queued done-callbacks before it returns, timeout
-** or not. Ctrl-C leaves the waiter as it was (its box closes it). */
+** or not. Ctrl-C leaves the waiter as it was (its box closes it). In a
+** spawned coroutine it suspends the coroutine instead of blocking. */
+static int l_next(lua_State *L);
+
+/* In a spawned coroutine: once a future is ready (or the timeout passed),
+** the wait goes on as next(0). */
+static int next_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lcf_await_waiter_again(L, check_waiter(L)))
+    return lua_yieldk(L, 0, 0, next_k);
+  lua_settop(L, 1);
+  lua_pushinteger(L, 0);
+  return l_next(L);
+}
+
 static int l_next(lua_State *L) {
   next_wait n;
   double timeout;
@@ -72,8 +89,9 @@ static int l_next(lua_State *L) {
   n.w = check_waiter(L);
   n.f = NULL;
   timeout = lcf_opttimeout(L, 2);
+  if (lcf_await_waiter(L, n.w, timeout)) return lua_yieldk(L, 0, 0, next_k);
   n.help = timeout != 0 && lcf_help_prepare(L);
-  lcf_wait(L, next_slice, &n, timeout);
+  lcf_wait(L, next_slice, &n, lcf_spawn_block(L, NULL, n.w, timeout));
   f = n.f;
   if (f != NULL) {
     cf_future_wait(f, -1);   /* done; let its callbacks be handed over */

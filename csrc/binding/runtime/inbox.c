@@ -9,61 +9,138 @@
 ** object stay in the state's registry until the entry runs. An inbox is
 ** closed with its state, and entries that arrive later are dropped.
 **
+** The inbox also carries other runnable items (lcf_item): the coroutines
+** of futures.spawn to resume are queued there (spawned.c). Once a host
+** has asked for futures.fd(), the inbox has an eventfd, written when an
+** item arrives in an empty inbox and drained when the queue is taken, so
+** it is readable exactly while items wait.
+**
 ** Lock order: a future's mutex is never held when the inbox lock is taken
-** (the core calls callbacks after unlocking the future).
+** (the core calls callbacks after unlocking the future). A waiter's notify
+** (a spawned coroutine's wake) takes the inbox lock under the future's
+** stripe and the waiter's mutex: the inbox lock is a leaf, nothing is
+** taken under it.
 */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
 #include "../../core/object.h"
+#include "errors.h"
 #include "inbox.h"
 #include "record.h"
-#include "errors.h"
+#include "spawned.h"
 
 typedef struct entry {
+  lcf_item item;             /* first: the queue holds items */
   struct lcf_inbox *inbox;   /* retained */
   int ref;                   /* registry: {fn, future} */
-  struct entry *next;
 } entry;
 
 struct lcf_inbox {
   cf_object hdr;
   pthread_mutex_t mu;
-  entry *head, **tail;
+  lcf_item *head, **tail;
   atomic_int queued;
   int closed;
+  int efd;                   /* eventfd, or -1 until lcf_inbox_fd */
+  atomic_int poked;          /* raised with nothing queued: drain it */
+  int budgeted;              /* budgeted runs in progress (state's thread) */
 };
 
 static void inbox_destroy(void *obj) {
   lcf_inbox *ib = obj;
+  if (ib->efd >= 0) close(ib->efd);
   pthread_mutex_destroy(&ib->mu);
   free(ib);
 }
 
+/* Under ib->mu. Keeps the eventfd readable while items wait (a write
+** only on the empty -> non-empty edge, a read when the queue is taken). */
+static void fd_raise(lcf_inbox *ib) {
+  uint64_t one = 1;
+  if (ib->efd >= 0 && write(ib->efd, &one, sizeof one) < 0) {
+    /* EAGAIN: the counter is full, so it is readable anyway */
+  }
+}
+
+static void fd_drain(lcf_inbox *ib) {
+  uint64_t n;
+  if (ib->efd >= 0 && read(ib->efd, &n, sizeof n) < 0) {
+    /* EAGAIN: nothing to drain */
+  }
+}
+
+/* Any thread. 0, or -1 when the state has closed (the caller drops it). */
+int lcf_inbox_push(lcf_inbox *ib, lcf_item *it) {
+  cf_mutex_lock(&ib->mu);
+  if (ib->closed) {
+    cf_mutex_unlock(&ib->mu);
+    return -1;
+  }
+  it->next = NULL;
+  if (ib->head == NULL) fd_raise(ib);
+  *ib->tail = it;
+  ib->tail = &it->next;
+  atomic_fetch_add(&ib->queued, 1);
+  cf_mutex_unlock(&ib->mu);
+  return 0;
+}
+
+/* Any thread: make the eventfd readable without queuing anything (a
+** state blocked on its poll fd wakes and looks again). */
+void lcf_inbox_poke(lcf_inbox *ib) {
+  cf_mutex_lock(&ib->mu);
+  fd_raise(ib);
+  atomic_store(&ib->poked, 1);
+  cf_mutex_unlock(&ib->mu);
+}
+
+/* The eventfd, made on first use: -1 with errno when it cannot be. */
+int lcf_inbox_fd(lcf_inbox *ib) {
+  int fd;
+  cf_mutex_lock(&ib->mu);
+  if (ib->efd < 0) {
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd >= 0) {
+      ib->efd = fd;
+      if (ib->head != NULL) fd_raise(ib);
+    }
+  }
+  fd = ib->efd;
+  cf_mutex_unlock(&ib->mu);
+  return fd;
+}
+
 static const cf_kind inbox_kind = {"inbox", inbox_destroy};
 
-/* The state closes (its close registry, first of all). */
+/* The state closes (its close registry, first of all): nothing queued
+** runs any more, then the spawned coroutines still suspended end (their
+** wakes would come through this inbox). */
 static void inbox_close(void *record) {
   lcf_state *s = record;
   lcf_inbox *ib = s->inbox;
-  entry *e, *next;
-  if (ib == NULL) return;
-  s->inbox = NULL;
-  cf_mutex_lock(&ib->mu);
-  ib->closed = 1;
-  e = ib->head;
-  ib->head = NULL;
-  ib->tail = &ib->head;
-  cf_mutex_unlock(&ib->mu);
-  for (; e != NULL; e = next) {   /* the registry goes with the state */
-    next = e->next;
-    free(e);
+  lcf_item *e, *next;
+  if (ib != NULL) {
+    s->inbox = NULL;
+    cf_mutex_lock(&ib->mu);
+    ib->closed = 1;
+    e = ib->head;
+    ib->head = NULL;
+    ib->tail = &ib->head;
+    cf_mutex_unlock(&ib->mu);
+    for (; e != NULL; e = next) {   /* the registry goes with the state */
+      next = e->next;
+      e->run(NULL, e);
+    }
     cf_release(ib);
   }
-  cf_release(ib);
+  lcf_spawned_close(s);
 }
 
 static const lcf_close_kind inbox_closer = {
@@ -71,41 +148,40 @@ static const lcf_close_kind inbox_closer = {
   .close = inbox_close,
 };
 
-/* The inbox is made on a state's first add_done_callback; the state's
-** close registry closes it. */
-static lcf_inbox *get_inbox(lua_State *L) {
+/* The inbox is made on a state's first add_done_callback (or spawn, or
+** fd); the state's close registry closes it. Never raises: NULL when out
+** of memory (then lcf_close_add closes the new inbox at once). */
+lcf_inbox *lcf_inbox_get(lua_State *L) {
   lcf_state *s = lcf_getstate(L);
   if (s->inbox == NULL) {
-    lcf_inbox *ib;
-    lcf_close_reserve(L);
-    ib = calloc(1, sizeof *ib);
-    if (ib == NULL) luaL_error(L, "not enough memory");
+    lcf_inbox *ib = calloc(1, sizeof *ib);
+    if (ib == NULL) return NULL;
     cf_object_init(ib, &inbox_kind);
     cf_mutex_init(&ib->mu);
     ib->tail = &ib->head;
+    ib->efd = -1;
     s->inbox = ib;
     lcf_close_add(L, &inbox_closer, s);
   }
   return s->inbox;
 }
 
+/* The same, raising when out of memory. */
+static lcf_inbox *get_inbox(lua_State *L) {
+  lcf_inbox *ib;
+  if (lcf_getstate(L)->inbox == NULL) lcf_close_reserve(L);
+  ib = lcf_inbox_get(L);
+  if (ib == NULL) luaL_error(L, "not enough memory");
+  return ib;
+}
+
+static void run_entry(lua_State *L, lcf_item *it);
+
 /* Core callback: any thread. No Lua here. */
 static void on_done(cf_future *f, void *ud) {
   entry *e = ud;
-  lcf_inbox *ib = e->inbox;
   (void)f;
-  cf_mutex_lock(&ib->mu);
-  if (ib->closed) {
-    cf_mutex_unlock(&ib->mu);
-    free(e);
-    cf_release(ib);
-    return;
-  }
-  e->next = NULL;
-  *ib->tail = e;
-  ib->tail = &e->next;
-  atomic_fetch_add(&ib->queued, 1);
-  cf_mutex_unlock(&ib->mu);
+  if (lcf_inbox_push(e->inbox, &e->item) != 0) run_entry(NULL, &e->item);
 }
 
 /* Report a failed callback. The handler below already made the message a
@@ -134,36 +210,110 @@ void lcf_inbox_call(lua_State *L) {
   lua_pop(L, 1);                            /* handler */
 }
 
-/* Run what is queued for L, in arrival order. The queue is taken whole
-** first, so a callback that makes a blocking call (which runs this again)
-** only sees the entries that arrived after. Nothing here raises: the
-** callbacks run protected and reporting does not allocate. */
-int lcf_callbacks_run(lua_State *L) {
-  lcf_state *s = lcf_getstate(L);
-  lcf_inbox *ib = s->inbox;
-  entry *e, *next;
-  int n = 0;
-  if (ib == NULL || atomic_load(&ib->queued) == 0) return 0;
-  if (!lua_checkstack(L, 8)) return 0;     /* try again at the next call */
-  cf_mutex_lock(&ib->mu);
-  e = ib->head;
-  ib->head = NULL;
-  ib->tail = &ib->head;
-  atomic_store(&ib->queued, 0);
-  cf_mutex_unlock(&ib->mu);
-  for (; e != NULL; e = next) {
-    next = e->next;
+/* A done-callback's entry: call fn(future) (L NULL: the state closed,
+** and the registry goes with it). */
+static void run_entry(lua_State *L, lcf_item *it) {
+  entry *e = (entry *)it;
+  lcf_inbox *ib = e->inbox;
+  if (L != NULL) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref);      /* {fn, future} */
     luaL_unref(L, LUA_REGISTRYINDEX, e->ref);
     lua_rawgeti(L, -1, 1);
     lua_rawgeti(L, -2, 2);
     lua_remove(L, -3);                              /* fn future */
-    free(e);
-    cf_release(ib);
-    lcf_inbox_call(L);
+  }
+  free(e);
+  cf_release(ib);
+  if (L != NULL) lcf_inbox_call(L);
+}
+
+/* Run what is queued for L, in arrival order, within the budget: at most
+** max_items (< 0: no limit; 0: none), and no new item once max_seconds
+** (< 0: none) have passed; at least one item runs if any waits and
+** max_items is not 0. Due coroutine timers (timers.c) are turned into
+** items first. The queue is taken whole first, so a callback that makes a
+** blocking call (which runs this again) only sees the entries that
+** arrived after; what the budget leaves is put back in front. *more (may
+** be NULL): whether items still wait. Nothing here raises: the items run
+** protected and reporting does not allocate.
+**
+** implicit: run by a blocking call, not by poll. Those run nothing inside
+** a budgeted poll or a resumed coroutine, so that neither a budget nor
+** the C stack is overrun by a resumed coroutine whose blocking calls
+** resume the next ones: what arrives waits for the poll in progress. */
+static int run_queue(lua_State *L, int max_items, double max_seconds,
+                     int *more, int implicit) {
+  lcf_state *s = lcf_getstate(L);
+  lcf_inbox *ib = s->inbox;
+  lcf_item *e, *next;
+  double start = max_seconds >= 0 ? cf_monotonic() : 0;
+  int n = 0, budgeted = max_items >= 0 || max_seconds >= 0;
+  if (more) *more = 0;
+  if (ib == NULL || (implicit && ib->budgeted > 0)) return 0;
+  if (atomic_load(&ib->poked)) {   /* else the fd stays readable, empty */
+    cf_mutex_lock(&ib->mu);
+    atomic_store(&ib->poked, 0);
+    if (ib->head == NULL) fd_drain(ib);
+    cf_mutex_unlock(&ib->mu);
+  }
+  if (s->spawn != NULL && !lcf_spawned_before_run(s, implicit)) {
+    if (more) *more = atomic_load(&ib->queued) > 0;
+    return 0;
+  }
+  if (atomic_load(&ib->queued) == 0) return 0;
+  if (max_items == 0 || !lua_checkstack(L, 8)) {   /* try again later */
+    if (more) *more = 1;
+    return 0;
+  }
+  cf_mutex_lock(&ib->mu);
+  e = ib->head;
+  ib->head = NULL;
+  ib->tail = &ib->head;
+  atomic_store(&ib->queued, 0);
+  fd_drain(ib);
+  cf_mutex_unlock(&ib->mu);
+  ib->budgeted += budgeted;
+  for (; e != NULL; e = next) {
+    if (n > 0 && ((max_items >= 0 && n >= max_items) ||
+                  (max_seconds >= 0 && cf_monotonic() - start >= max_seconds)))
+      break;
+    next = e->next;
+    e->run(L, e);
     n++;
   }
+  ib->budgeted -= budgeted;
+  if (e != NULL) {                          /* over budget: put back */
+    lcf_item **last = &e->next;
+    int left = 1;
+    while (*last != NULL) {
+      last = &(*last)->next;
+      left++;
+    }
+    cf_mutex_lock(&ib->mu);
+    if (ib->head == NULL) {
+      fd_raise(ib);
+      ib->tail = last;
+    }
+    *last = ib->head;
+    ib->head = e;
+    atomic_fetch_add(&ib->queued, left);
+    cf_mutex_unlock(&ib->mu);
+  }
+  if (more) *more = atomic_load(&ib->queued) > 0;
   return n;
+}
+
+int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
+                             int *more) {
+  return run_queue(L, max_items, max_seconds, more, 0);
+}
+
+int lcf_callbacks_run(lua_State *L) {
+  lcf_state *s = lcf_getstate(L);
+  if (s->inbox == NULL ||
+      (atomic_load(&s->inbox->queued) == 0 && s->spawn == NULL))
+    return 0;
+  return run_queue(L, -1, -1, NULL, 1);
 }
 
 /* The entry is allocated before the core registration, so once the core
@@ -183,6 +333,7 @@ void lcf_inbox_watch(lua_State *L, cf_future *f) {
     luaL_error(L, "not enough memory");
     return;
   }
+  e->item.run = run_entry;
   e->ref = ref;
   e->inbox = cf_retain(ib);
   if (cf_future_add_done_callback(f, on_done, e) != 0) {

@@ -2,7 +2,8 @@
 ** record.h -- what the library keeps per lua_State: the host's
 ** worker-setup hook, the inbox of done-callbacks to run in it, and the one
 ** close registry: what must be closed, joined or released when the state
-** closes (pools, threads, process pools, child processes, the inbox).
+** closes (pools, threads, process pools, child processes, the inbox and
+** the spawned coroutines).
 */
 #ifndef LCF_RECORD_H
 #define LCF_RECORD_H
@@ -48,6 +49,7 @@ typedef struct lcf_state {
   cf_lua_setup_fn setup;      /* host hook for new worker states */
   void *setup_ud;
   lcf_inbox *inbox;           /* done-callbacks for this state, or NULL */
+  void *spawn;                /* spawned.c: coroutines, timers, fd, or NULL */
 } lcf_state;
 
 /* luaopen_concurrent_core, as module.c hands it over when the module is

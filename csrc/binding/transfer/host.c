@@ -1,10 +1,13 @@
 /*
-** host.c -- the parts of the C API (concurrent.h) that a host program
-** uses to exchange Lua values with C tasks.
+** host.c -- the parts of the embedding API (concurrent_lua.h) that a host
+** program uses to exchange Lua values with C tasks, and to run a state's
+** queued work from its own event loop (cf_lua_poll_fd, cf_lua_poll).
 */
 #include <lauxlib.h>
 
 #include "../../concurrent_lua.h"
+#include "../runtime/inbox.h"
+#include "../runtime/spawned.h"
 #include "transfer.h"
 
 int cf_lua_push_payload(lua_State *L, const cf_buffer *payload) {
@@ -30,4 +33,13 @@ int cf_lua_encode(lua_State *L, int first, int n, cf_buffer *out) {
     return -1;
   }
   return 0;
+}
+
+int cf_lua_poll_fd(lua_State *L) {
+  return lcf_spawn_fd(L);
+}
+
+int cf_lua_poll(lua_State *L, int max_callbacks, double max_seconds,
+                int *more) {
+  return lcf_callbacks_run_budget(L, max_callbacks, max_seconds, more);
 }

@@ -473,3 +473,7 @@ int lcf_worker_thread(lua_State *L) {
   lua_xmove(L, co, 2);
   return 1;
 }
+
+void lcf_encode_error(lua_State *L, int eidx, cf_buffer *out) {
+  encode_error(L, eidx, out, &error_opts[0]);
+}

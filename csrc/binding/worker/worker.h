@@ -68,5 +68,9 @@ int lcf_help_prepare(lua_State *L);
 /* Wait for f as future:result() does (in slices; helping if it may):
 ** 0 or CF_ETIMEDOUT. */
 int lcf_wait_future(lua_State *L, cf_future *f, double timeout);
+/* The error value at eidx into out (reset first) as a task's error is
+** sent; one that cannot cross is sent as its string form. Never raises:
+** out is left empty if even that fails. */
+void lcf_encode_error(lua_State *L, int eidx, cf_buffer *out);
 
 #endif

@@ -1,0 +1,592 @@
+--- Never blocking a host's loop: futures.spawn (coroutines whose waits
+-- suspend them), futures.poll with budgets, futures.fd.
+local futures = require "concurrent.futures"
+local concurrent = require "concurrent"
+local thread = require "concurrent.thread"
+local process = require "concurrent.process"
+local helpers = require "helpers"
+
+local monotonic = concurrent.monotonic
+
+-- Run a Lua script in a fresh interpreter (the sanitizer build's under
+-- make asan); returns stdout, stderr and whether it exited with 0.
+local function run_script(src, prefix)
+  local path, errpath = os.tmpname(), os.tmpname()
+  local fh = assert(io.open(path, "w"))
+  fh:write(("package.path = %q\npackage.cpath = %q\n"):format(package.path, package.cpath))
+  fh:write(src)
+  fh:close()
+  local lua = os.getenv("CONCURRENT_LUA") or "lua5.4"   -- spec/sanitize.sh sets it
+  local p = io.popen((prefix or "") .. lua .. " " .. path .. " 2>" .. errpath)
+  local out = p:read("a")
+  local ok = p:close()
+  local eh = assert(io.open(errpath))
+  local err = eh:read("a")
+  eh:close()
+  os.remove(path)
+  os.remove(errpath)
+  return out, err, ok
+end
+
+-- A frame loop: poll once a frame until every future is done; returns the
+-- number of frames and the longest frame (without the poll's own time it
+-- is the sleep: a frame that blocks shows here).
+local function frame_loop(fs, frame, limit)
+  frame, limit = frame or 0.002, limit or 30
+  local frames, worst, t0 = 0, 0, monotonic()
+  local function all_done()
+    for i = 1, #fs do if not fs[i]:done() then return false end end
+    return true
+  end
+  while not all_done() do
+    local s = monotonic()
+    futures.poll()
+    concurrent.sleep(frame)
+    frames = frames + 1
+    worst = math.max(worst, monotonic() - s)
+    assert(monotonic() - t0 < limit, "the frame loop never ended")
+  end
+  return frames, worst
+end
+
+local function sleeper(s, v)
+  require("concurrent").sleep(s)
+  return v
+end
+
+describe("futures.spawn", function()
+  it("runs fn at once until it first waits, and returns a Future of its results", function()
+    local ran = false
+    local f = futures.spawn(function(a, b)
+      ran = true
+      return a + b, "x"
+    end, 2, 3)
+    assert.is_true(ran)
+    assert.is_true(f:done())
+    local a, b = f:result()
+    assert.equal(5, a)
+    assert.equal("x", b)
+  end)
+
+  it("suspends on a slow task while the main loop keeps counting frames", function()
+    local ex <close> = helpers.pool(2)
+    local before, after = false, false
+    local frames_while_waiting
+    local frames = 0
+    local f = futures.spawn(function()
+      before = true
+      local v = ex:submit(sleeper, 0.3, 42):result()
+      frames_while_waiting = frames
+      after = true
+      return v + 1
+    end)
+    assert.is_true(before)
+    assert.is_false(after)          -- spawn returned while it waits
+    assert.is_false(f:done())
+    local t0 = monotonic()
+    while not f:done() do
+      frames = frames + 1
+      futures.poll()
+      concurrent.sleep(0.005)
+      assert(monotonic() - t0 < 30)
+    end
+    assert.equal(43, f:result())
+    assert.is_true(frames_while_waiting >= 10,
+      "only " .. tostring(frames_while_waiting) .. " frames while it waited")
+  end)
+
+  it("f:exception() suspends too, and returns the task's error", function()
+    local ex <close> = helpers.pool(1)
+    local f = futures.spawn(function()
+      local g = ex:submit(function() require("concurrent").sleep(0.1) error("bad task", 0) end)
+      return g:exception()
+    end)
+    assert.is_false(f:done())
+    frame_loop({f})
+    assert.equal("bad task", f:result())
+  end)
+
+  it("as_completed inside spawn yields each future in finishing order", function()
+    local ex <close> = helpers.pool(3)
+    local order = {}
+    local f = futures.spawn(function()
+      local fs = {ex:submit(sleeper, 0.45, "slow"), ex:submit(sleeper, 0.05, "fast"),
+                  ex:submit(sleeper, 0.25, "middle")}
+      for g in futures.as_completed(fs) do order[#order + 1] = g:result() end
+      return #order
+    end)
+    assert.is_false(f:done())
+    local frames = frame_loop({f})
+    assert.equal(3, f:result())
+    assert.same({"fast", "middle", "slow"}, order)
+    assert.is_true(frames > 10)
+  end)
+
+  it("futures.wait and the map iterator suspend inside spawn", function()
+    local ex <close> = helpers.pool(2)
+    local f = futures.spawn(function()
+      local a, b = ex:submit(sleeper, 0.05, 1), ex:submit(sleeper, 0.6, 2)
+      local done, not_done = futures.wait({a, b}, nil, futures.FIRST_COMPLETED)
+      local out = {#done, #not_done}
+      for _, v in ex:map(function(x) require("concurrent").sleep(0.02) return x * 10 end, {1, 2, 3}) do
+        out[#out + 1] = v
+      end
+      b:cancel()
+      return out
+    end)
+    assert.is_false(f:done())
+    frame_loop({f})
+    assert.same({1, 1, 10, 20, 30}, f:result())
+  end)
+
+  it("a timeout inside spawn raises TimeoutError in the coroutine, on time", function()
+    local ex <close> = helpers.pool(1)
+    local f = futures.spawn(function()
+      local g = ex:submit(sleeper, 0.5)
+      local t0 = monotonic()
+      local ok, err = pcall(g.result, g, 0.1)
+      return ok, futures.iserror(err, futures.TimeoutError), monotonic() - t0
+    end)
+    assert.is_false(f:done())
+    frame_loop({f})
+    local ok, is_timeout, waited = f:result()
+    assert.is_false(ok)
+    assert.is_true(is_timeout)
+    assert.is_true(waited >= 0.1 * helpers.EARLY and waited < 0.1 + helpers.LATE)
+  end)
+
+  it("a timeout of as_completed inside spawn raises TimeoutError there", function()
+    local ex <close> = helpers.pool(1)
+    local f = futures.spawn(function()
+      local ok, err = pcall(function()
+        for _ in futures.as_completed({ex:submit(sleeper, 0.5)}, 0.05) do end
+      end)
+      return ok, futures.iserror(err, futures.TimeoutError)
+    end)
+    frame_loop({f})
+    local ok, is_timeout = f:result()
+    assert.is_false(ok)
+    assert.is_true(is_timeout)
+  end)
+
+  it("concurrent.sleep inside spawn does not block the main loop", function()
+    local f = futures.spawn(function()
+      local t0 = monotonic()
+      concurrent.sleep(0.3)
+      return monotonic() - t0
+    end)
+    assert.is_false(f:done())
+    local frames, worst = frame_loop({f}, 0.005)
+    local slept = f:result()
+    assert.is_true(slept >= 0.3 * helpers.EARLY, "slept only " .. slept)
+    assert.is_true(frames >= 10, "only " .. frames .. " frames")
+    assert.is_true(worst < 0.15, ("a frame took %.3f s"):format(worst))
+  end)
+
+  it("10,000 spawned coroutines each awaiting a task all finish, none resumed twice", function()
+    local ex <close> = helpers.pool(2)
+    local N = 10000
+    local after = {}
+    local fs = {}
+    local gate = futures.Future()
+    for i = 1, N do
+      fs[i] = futures.spawn(function()
+        local v = ex:submit(function(g, x) g:result() return x end, gate, i):result()
+        after[i] = (after[i] or 0) + 1
+        return v
+      end)
+    end
+    gate:set_result(true)           -- resumes run here and in poll
+    frame_loop(fs, 0.001, 120)
+    concurrent.sleep(0.05)
+    assert.equal(0, futures.poll())  -- no resume left over
+    for i = 1, N do
+      assert.equal(i, fs[i]:result())
+      assert.equal(1, after[i])
+    end
+  end)
+
+  it("a spawned coroutine awaits another's future, and spawns from inside spawn", function()
+    local ex <close> = helpers.pool(1)
+    local inner
+    local outer = futures.spawn(function()
+      inner = futures.spawn(function() return ex:submit(sleeper, 0.05, 7):result() end)
+      return inner:result() * 2
+    end)
+    assert.is_false(outer:done())
+    frame_loop({outer})
+    assert.equal(7, inner:result())
+    assert.equal(14, outer:result())
+  end)
+
+  it("an error in the coroutine fails its future with a traceback; the others still run", function()
+    local ex <close> = helpers.pool(1)
+    local bad = futures.spawn(function()
+      ex:submit(sleeper, 0.02):result()
+      error("boom in spawn", 0)
+    end)
+    local good = futures.spawn(function() return ex:submit(sleeper, 0.05, "fine"):result() end)
+    frame_loop({bad, good})
+    assert.equal("boom in spawn", bad:exception())
+    assert.truthy(bad:traceback():find("46%-spawn_spec"))
+    assert.equal("fine", good:result())
+  end)
+
+  it("the main chunk blocking on a spawned coroutine runs it meanwhile (no deadlock)", function()
+    local ex <close> = helpers.pool(1)
+    local t0 = monotonic()
+    local f = futures.spawn(function()
+      concurrent.sleep(0.05)
+      return ex:submit(sleeper, 0.05, 5):result()
+    end)
+    assert.equal(5, f:result(10))             -- result() runs the coroutine
+    assert.is_true(monotonic() - t0 < 0.1 + helpers.LATE)
+    local g = futures.spawn(function() concurrent.sleep(0.05) return 6 end)
+    for done in futures.as_completed({g}, 10) do assert.equal(6, done:result()) end
+    local h = futures.spawn(function() concurrent.sleep(0.02) return 7 end)
+    concurrent.sleep(0.1)                     -- a sleep runs it too
+    assert.is_true(h:done())
+    local slow = futures.spawn(function() concurrent.sleep(30) end)
+    t0 = monotonic()
+    local err = helpers.error_of(slow.result, slow, 0.1)   -- timeouts hold
+    assert.is_true(futures.iserror(err, futures.TimeoutError))
+    assert.is_true(monotonic() - t0 >= 0.1 * helpers.EARLY)
+  end)
+
+  it("outside spawn (a plain coroutine) the waits block as before", function()
+    local ex <close> = helpers.pool(1)
+    local co = coroutine.wrap(function()
+      return ex:submit(sleeper, 0.05, "blocked"):result(), concurrent.sleep(0)
+    end)
+    assert.equal("blocked", co())
+  end)
+
+  it("a coroutine made inside spawn blocks too (only spawn's own coroutine suspends)", function()
+    local ex <close> = helpers.pool(1)
+    local f = futures.spawn(function()
+      local inner = coroutine.wrap(function() return ex:submit(sleeper, 0.05, 3):result() end)
+      return inner()
+    end)
+    assert.is_true(f:done())
+    assert.equal(3, f:result())
+  end)
+
+  it("results that cannot cross fail the future with the reason", function()
+    local f = futures.spawn(function() return coroutine.create(print) end)
+    local err = f:exception()
+    assert.truthy(tostring(err):find("results%[1%]"), tostring(err))
+  end)
+
+  it("a plain coroutine.yield() inside spawn fails its future with a clear error", function()
+    local f = futures.spawn(function() coroutine.yield(1, 2) return "never" end)
+    assert.is_true(f:done())
+    local err = f:exception()
+    assert.truthy(err:find("coroutine.yield() in a coroutine made by futures.spawn", 1, true))
+    assert.truthy(f:traceback():find("46%-spawn_spec"))
+  end)
+
+  it("refuses a non-callable with a clear error", function()
+    local err = helpers.error_of(futures.spawn, 42)
+    assert.truthy(err:find("bad argument #1 to '.-spawn' %(function expected, got number%)"), err)
+    assert.truthy(helpers.error_of(futures.spawn):find("function expected, got no value"))
+    local callable = setmetatable({}, {__call = function(_, x) return x end})
+    assert.equal(5, futures.spawn(callable, 5):result())
+  end)
+
+  it("spawns inside a forked Process use the child's own inbox", function()
+    local ex <close> = helpers.pool(1)
+    local pending = futures.spawn(function() return ex:submit(sleeper, 0.3, 1):result() end)
+    local p = process.Process{target = function()
+      local fu = require "concurrent.futures"
+      local c = require "concurrent"
+      local f = fu.spawn(function() c.sleep(0.05) return 5 end)
+      local t0 = c.monotonic()
+      while not f:done() and c.monotonic() - t0 < 10 do fu.poll() c.sleep(0.005) end
+      os.exit(f:done() and f:result() == 5 and 0 or 3)
+    end}
+    p:start()
+    p:join()
+    assert.equal(0, p.exitcode)
+    frame_loop({pending})
+    assert.equal(1, pending:result())
+  end)
+end)
+
+describe("futures.poll budgets", function()
+  it("poll{max_callbacks = 10} with 100 callbacks queued returns 10, true", function()
+    local ran = 0
+    local fs = {}
+    for i = 1, 100 do
+      fs[i] = futures.Future()
+      fs[i]:add_done_callback(function() ran = ran + 1 end)
+    end
+    local setter = thread.Thread{target = function(list)
+      for i = 1, #list do list[i]:set_result(i) end
+    end, args = {fs}}
+    setter:start()
+    while setter:is_alive() do end  -- join() would run the callbacks
+    local n, more = futures.poll{max_callbacks = 10}
+    assert.equal(10, n)
+    assert.is_true(more)
+    assert.equal(10, ran)
+    n, more = futures.poll()
+    assert.equal(90, n)
+    assert.is_false(more)
+    assert.equal(100, ran)
+    setter:join()
+  end)
+
+  it("poll{max_seconds = s} stops once the time is spent, the rest keeps its order", function()
+    local order = {}
+    local fs = {}
+    for i = 1, 50 do
+      fs[i] = futures.Future()
+      fs[i]:add_done_callback(function() order[#order + 1] = i concurrent.sleep(0.01) end)
+    end
+    local setter = thread.Thread{target = function(list)
+      for i = 1, #list do list[i]:set_result(i) end
+    end, args = {fs}}
+    setter:start()
+    while setter:is_alive() do end
+    local t0 = monotonic()
+    local n, more = futures.poll{max_seconds = 0.03}
+    local took = monotonic() - t0
+    assert.is_true(n >= 1 and n < 50, "ran " .. n)
+    assert.is_true(more)
+    assert.is_true(took < 0.03 + 0.5, ("took %.3f s"):format(took))
+    local m, more2 = futures.poll()
+    assert.equal(50, n + m)
+    assert.is_false(more2)
+    for i = 1, 50 do assert.equal(i, order[i]) end
+    setter:join()
+  end)
+
+  it("poll{idle = s, max_callbacks = 0} sleeps s and runs nothing; the queue waits for the next poll", function()
+    local ran = 0
+    local f = futures.Future()
+    f:add_done_callback(function() ran = ran + 1 end)
+    local setter = thread.Thread{target = function(g) g:set_result(1) end, args = {f}}
+    setter:start()
+    while setter:is_alive() do end
+    local t0 = monotonic()
+    local n, more = futures.poll{idle = 0.1, max_callbacks = 0}
+    local took = monotonic() - t0
+    assert.equal(0, n)
+    assert.is_true(more)
+    assert.equal(0, ran)
+    assert.is_true(took >= 0.1 * helpers.EARLY and took < 0.1 + helpers.LATE)
+    assert.equal(1, futures.poll{max_callbacks = 1})
+    assert.equal(1, ran)
+    setter:join()
+  end)
+
+  it("resumes of spawned coroutines count against the budget, blocking calls in them resume no others", function()
+    local ex <close> = helpers.pool(1)
+    local N = 30
+    local fs, after = {}, 0
+    for i = 1, N do
+      fs[i] = futures.spawn(function()
+        concurrent.sleep(0)
+        after = after + 1
+        ex:submit(function() end):result(5)   -- runs the inbox when outside spawn
+        return i
+      end)
+    end
+    local n, more = futures.poll{max_callbacks = 7}
+    assert.equal(7, n)
+    assert.equal(7, after)
+    assert.is_true(more)
+    frame_loop(fs)
+    assert.equal(N, after)
+    for i = 1, N do assert.equal(i, fs[i]:result()) end
+  end)
+
+  it("refuses a bad budget table, naming the option", function()
+    local function err_of(...) return helpers.error_of(futures.poll, ...) end
+    assert.truthy(err_of({max_callbacks = -1}):find("max_callbacks must be a non-negative integer, got -1", 1, true))
+    assert.truthy(err_of({max_callbacks = 1.5}):find("max_callbacks must be a non-negative integer", 1, true))
+    assert.truthy(err_of({idle = -0.5}):find("idle must be a non-negative number of seconds, got -0.5", 1, true))
+    assert.truthy(err_of({max_seconds = -1}):find("max_seconds must be a non-negative number, got -1", 1, true))
+    assert.truthy(err_of({max_seconds = "x"}):find("max_seconds must be a non-negative number", 1, true))
+    assert.truthy(err_of({max_frames = 3}):find("unknown option 'max_frames'", 1, true))
+    assert.truthy(err_of(5):find("bad argument #1 to '.-poll' %(table or nil expected, got number%)"))
+  end)
+
+  it("a callback error is reported and the other callbacks and coroutines still run", function()
+    local out, err = run_script([[
+      local futures = require "concurrent.futures"
+      local concurrent = require "concurrent"
+      local ex <close> = futures.ThreadPoolExecutor(1)
+      local f = ex:submit(function() require("concurrent").sleep(0.05) return 1 end)
+      local ran = 0
+      f:add_done_callback(function() error("callback boom") end)
+      f:add_done_callback(function() ran = ran + 1 end)
+      local bad = futures.spawn(function() f:result() error("coroutine boom", 0) end)
+      local good = futures.spawn(function() return f:result() + 1 end)
+      while not (bad:done() and good:done() and ran == 1) do
+        futures.poll() concurrent.sleep(0.002)
+      end
+      print(ran, good:result(), bad:exception())
+    ]])
+    assert.equal("1\t2\tcoroutine boom\n", out)
+    assert.truthy(err:find("exception calling callback for future: .-callback boom"), err)
+  end)
+end)
+
+describe("futures.fd", function()
+  local has_luv, uv = pcall(require, "luv")
+
+  -- Is fd readable now? (luv's poll handle, one loop turn without waiting)
+  local function readable(fd)
+    local hit = false
+    local p = uv.new_poll(fd)
+    p:start("r", function() hit = true end)
+    uv.run("nowait")
+    p:stop()
+    p:close()
+    uv.run("nowait")
+    return hit
+  end
+
+  it("returns the same integer fd each time", function()
+    local fd = futures.fd()
+    assert.equal("integer", math.type(fd))
+    assert.is_true(fd >= 0)
+    assert.equal(fd, futures.fd())
+  end)
+
+  it("is readable after a task finishes and not after poll() drained it", function()
+    if not has_luv then
+      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
+      return
+    end
+    local ex <close> = helpers.pool(1)
+    local fd = futures.fd()
+    futures.poll()
+    assert.is_false(readable(fd))
+    local got
+    local f = ex:submit(sleeper, 0.05, 9)
+    f:add_done_callback(function(d) got = d:result() end)
+    assert.is_false(readable(fd))
+    local t0 = monotonic()
+    while not readable(fd) do
+      assert(monotonic() - t0 < 10, "the fd never became readable")
+      uv.sleep(5)                   -- concurrent.sleep would poll
+    end
+    assert.is_nil(got)
+    assert.equal(1, futures.poll())
+    assert.equal(9, got)
+    assert.is_false(readable(fd))
+  end)
+
+  it("is readable when a spawned coroutine's sleep is due", function()
+    if not has_luv then
+      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
+      return
+    end
+    local fd = futures.fd()
+    futures.poll()
+    local f = futures.spawn(function() concurrent.sleep(0.1) return "woke" end)
+    assert.is_false(readable(fd))
+    local t0 = monotonic()
+    while not readable(fd) do
+      assert(monotonic() - t0 < 10, "the fd never became readable")
+      uv.sleep(5)                   -- concurrent.sleep would poll
+    end
+    assert.is_true(monotonic() - t0 >= 0.1 * helpers.EARLY)
+    futures.poll()
+    assert.equal("woke", f:result())
+    assert.is_false(readable(fd))
+  end)
+
+  it("is not left readable by a blocking wait that ran spawned coroutines", function()
+    if not has_luv then
+      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
+      return
+    end
+    local ex <close> = helpers.pool(1)
+    local fd = futures.fd()
+    local live = futures.spawn(function() concurrent.sleep(30) end)   -- keeps the state pumping
+    assert.equal(3, ex:submit(sleeper, 0.05, 3):result())   -- waits on the fd, poked when done
+    futures.poll()
+    assert.is_false(readable(fd))
+    assert.is_false(live:done())
+  end)
+
+  it("raises a clear error when the fd cannot be made (no file descriptors left)", function()
+    local out, err = run_script([[
+      local futures = require "concurrent.futures"
+      local held = {}
+      while true do                       -- use up every descriptor
+        local fh = io.open("/dev/null")
+        if not fh then break end
+        held[#held + 1] = fh
+      end
+      local ok1, e1 = pcall(futures.fd)
+      local ok2, e2 = pcall(futures.fd)
+      for _, fh in ipairs(held) do fh:close() end
+      local ok3, fd = pcall(futures.fd)
+      print(ok1, e1)
+      print(ok2, e2)
+      print(ok3, math.type(fd))
+    ]], "ulimit -n 64; ")
+    assert.equal("", err)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.truthy(lines[1]:find("^false\t.*futures%.fd: cannot make the file descriptor %(Too many open files%)"), lines[1])
+    assert.truthy(lines[2]:find("^false\t.*futures%.fd: cannot make the file descriptor"), lines[2])
+    assert.equal("true\tinteger", lines[3])
+  end)
+end)
+
+describe("closing a state with spawned coroutines still suspended", function()
+  it("in a thread: no leak, no crash, their futures end broken", function()
+    local gate = futures.Future()
+    local q = thread.Queue()
+    local th = thread.Thread{target = function(g, out)
+      local fu = require "concurrent.futures"
+      local c = require "concurrent"
+      local fs = {}
+      for i = 1, 50 do
+        fs[#fs + 1] = fu.spawn(function() return g:result() end)
+        fs[#fs + 1] = fu.spawn(function() c.sleep(100) end)
+        fs[#fs + 1] = fu.spawn(function() for _ in fu.as_completed({g}) do end end)
+      end
+      fu.fd()
+      out:put(fs[1])
+      out:put(fs[2])
+    end, args = {gate, q}}
+    th:start()
+    th:join()
+    gate:set_result(true)           -- wakes into a closed inbox: dropped
+    concurrent.sleep(0.05)
+    for _ = 1, 2 do
+      local f = q:get()
+      assert.is_true(f:done())
+      local err = f:exception()
+      assert.is_true(futures.iserror(err, futures.BrokenThreadPool))
+      assert.truthy(tostring(err):find("the Lua state closed while the spawned coroutine was suspended", 1, true))
+    end
+  end)
+
+  it("in a process's main state at exit (checked under make asan)", function()
+    local out, err, ok = run_script([[
+      local futures = require "concurrent.futures"
+      local concurrent = require "concurrent"
+      local ex = futures.ThreadPoolExecutor(1)
+      local gate = futures.Future()
+      local fs = {}
+      for i = 1, 100 do
+        fs[#fs + 1] = futures.spawn(function() return gate:result() end)
+        fs[#fs + 1] = futures.spawn(function() concurrent.sleep(100) end)
+        fs[#fs + 1] = futures.spawn(function() return ex:submit(function() return 1 end):result(30) end)
+        fs[#fs + 1] = futures.spawn(function() return futures.wait({gate}) end)
+      end
+      futures.fd()
+      print(#fs)
+    ]])
+    assert.equal("", err)
+    assert.is_true(ok)
+    assert.equal("400\n", out)
+  end)
+end)
