@@ -6,18 +6,40 @@
 #   make demo       run the tour of examples with short timings
 #   make install    PREFIX, DESTDIR, LUA_CMODULE_DIR, LUA_MODULE_DIR
 
-LUA_VERSION      ?= 5.4
-LUA              ?= lua$(LUA_VERSION)
+# LUA_VERSION is 5.4 (the default), 5.3, 5.1 or jit (LuaJIT 2.1). Given
+# only LUA (luarocks passes its interpreter), the version is asked of it.
+# Each version builds into its own directory: build/ for 5.4, build-5.3/,
+# build-5.1/, build-jit/ for the others.
+ifndef LUA_VERSION
+  ifdef LUA
+    LUA_VERSION := $(shell $(LUA) -e 'io.write(jit and "jit" or _VERSION:sub(5))')
+  else
+    LUA_VERSION := 5.4
+  endif
+endif
+ifeq ($(LUA_VERSION),jit)
+  LUA            ?= luajit
+  LUA_PKG        := luajit
+  LUA_ABI        := 5.1
+else
+  LUA            ?= lua$(LUA_VERSION)
+  LUA_PKG        := lua$(LUA_VERSION)
+  LUA_ABI        := $(LUA_VERSION)
+endif
 PKG_CONFIG       ?= pkg-config
-LUA_INCDIR       ?= $(shell $(PKG_CONFIG) --variable=includedir lua$(LUA_VERSION) 2>/dev/null)/lua$(LUA_VERSION)
+LUA_INCDIR       ?= $(patsubst -I%,%,$(filter -I%,$(shell $(PKG_CONFIG) --cflags $(LUA_PKG) 2>/dev/null)))
 PREFIX           ?= /usr/local
-LUA_CMODULE_DIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
-LUA_MODULE_DIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+LUA_CMODULE_DIR  ?= $(PREFIX)/lib/lua/$(LUA_ABI)
+LUA_MODULE_DIR   ?= $(PREFIX)/share/lua/$(LUA_ABI)
 LIBDIR           ?= $(PREFIX)/lib
 INCLUDEDIR       ?= $(PREFIX)/include
 DESTDIR          ?=
 BUSTED           ?= /usr/bin/busted
-BUILD            ?= build
+ifeq ($(LUA_VERSION),5.4)
+  BUILD          ?= build
+else
+  BUILD          ?= build-$(LUA_VERSION)
+endif
 
 CC               ?= cc
 OPT              ?= -O2 -g
@@ -64,7 +86,7 @@ $(MODULE): $(CORE_OBJ) $(BINDING_OBJ)
 	$(CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ $(ALL_LDFLAGS) -ldl
 
 LUA_COMPILE = local i = assert(io.open("$<", "rb")) \
-  local f = assert(load(i:read("a"), "@$*.lua", "t")) i:close() \
+  local f = assert((loadstring or load)(i:read("*a"), "@$*.lua")) i:close() \
   local o = assert(io.open("$@.tmp", "wb")) o:write(string.dump(f)) assert(o:close())
 
 $(BUILD)/lua/%.lua: lua/%.lua

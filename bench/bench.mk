@@ -14,8 +14,8 @@ bench: export CONCURRENT_CPATH := $(BUILD)/?.so
 # host). Recursive variables: pkg-config runs only when the floor is built.
 FLOOR := $(BUILD)/bench/floor
 FLOOR_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) \
-	$(shell $(PKG_CONFIG) --cflags lua$(LUA_VERSION)) $(CFLAGS)
-FLOOR_LIBS = $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION)) -pthread $(LDFLAGS)
+	$(shell $(PKG_CONFIG) --cflags $(LUA_PKG)) $(CFLAGS)
+FLOOR_LIBS = $(shell $(PKG_CONFIG) --libs $(LUA_PKG)) -pthread $(LDFLAGS)
 
 # deps first (order-only): it installs liblua5.4-dev when missing.
 FLOOR_SRC := bench/floor/floor.c bench/floor/copy.c

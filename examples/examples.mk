@@ -4,7 +4,7 @@
 # unlike the module it links liblua; it links the module's object files
 # too, so it needs no .so at run time.
 HOST_PROGRAM := $(BUILD)/host
-HOST_LUA_LIBS := $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
+HOST_LUA_LIBS := $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -l$(LUA_PKG))
 
 $(HOST_PROGRAM): examples/host/host.c $(CORE_OBJ) $(BINDING_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -2,6 +2,7 @@
 -- The hot paths (submit, result, waits) are C in concurrent.core; this file
 -- holds the argument sugar and the iterators (as_completed, wait, map).
 local core = require "concurrent.core"
+local compat = require "concurrent._compat"
 
 local futures = {}
 
@@ -95,6 +96,8 @@ function futures.as_completed(fs, timeout)
   return iterate, nil, nil, waiter
 end
 
+local wait_for
+
 --- wait(fs [, timeout [, return_when]]) -> done, not_done (in fs order).
 function futures.wait(fs, timeout, return_when)
   check_timeout(timeout, "wait", 2)
@@ -106,7 +109,13 @@ function futures.wait(fs, timeout, return_when)
   end
   local list, byid = distinct_futures(fs, "wait")
   local deadline = timeout and monotonic() + timeout
-  local waiter <close> = core.waiter()
+  local waiter = core.waiter()
+  return compat.closing(waiter.close, waiter,
+    pcall(wait_for, waiter, list, byid, deadline, return_when))
+end
+
+-- wait's loop, with its waiter closed by the caller whatever happens.
+function wait_for(waiter, list, byid, deadline, return_when)
   for i = 1, #list do waiter:watch(list[i]) end
   for _ = 1, #list do
     local id = waiter:next(remaining(deadline))
@@ -151,7 +160,7 @@ end
 
 local function positive_integer(v, name, pos)
   if v == nil then return nil end
-  local n = type(v) == "number" and math.tointeger(v)
+  local n = type(v) == "number" and compat.tointeger(v)
   if not n or n <= 0 then
     error(string.format("bad argument #%d to 'map' (%s must be a positive integer, got %s)",
       pos, name, tostring(v)), 3)
@@ -226,7 +235,7 @@ local function generic_puller(seqs, nargs)
   end
 end
 
-local unpack, min = table.unpack, math.min
+local unpack, min = compat.unpack, math.min
 
 -- submit's "cannot send X at args[k]..." names the k-th value of one task;
 -- say which item (and which of its sequences) that was.
@@ -236,7 +245,7 @@ local function item_error(err, first, nargs, skip)
   k = tonumber(k)
   if not k or k <= skip then return err end
   k = k - skip - 1
-  local where = "item " .. (first + k // nargs)
+  local where = "item " .. (first + math.floor(k / nargs))
   if nargs > 1 then where = where .. " of map, sequence " .. (k % nargs + 1) else where = where .. " of map" end
   return head .. where .. tail
 end
@@ -268,8 +277,8 @@ local function map(self, fn, ...)
   end
   local deadline = timeout and monotonic() + timeout
   local nargs = nseqs
-  local chunk = min(chunksize or 1, buffersize or math.maxinteger,
-                    math.max(1, MAX_CHUNK_VALUES // nargs))
+  local chunk = min(chunksize or 1, buffersize or compat.maxinteger,
+                    math.max(1, math.floor(MAX_CHUNK_VALUES / nargs)))
   local single = chunk == 1      -- submit fn itself, one item per task
   local pull
   if nargs == 1 and type(seqs[1]) == "table" then
@@ -419,6 +428,21 @@ end
 
 futures._map = map
 core.ThreadPoolExecutor_class.map = map
+-- ex:close(): what `<close>` does (shutdown, waiting), for every version.
+core.ThreadPoolExecutor_class.close = core.ThreadPoolExecutor_class.__close
+
+--- with(ex, fn, ...): fn(ex, ...), then ex:shutdown() whether fn returned
+-- or raised; returns what fn returned or raises its error. The portable
+-- `local ex <close> = ...` (Lua 5.4 only).
+function futures.with(ex, fn, ...)
+  if type(ex) ~= "userdata" or type(ex.shutdown) ~= "function" then
+    error(string.format("bad argument #1 to 'with' (executor expected, got %s)", type(ex)), 2)
+  end
+  if not is_callable(fn) then
+    error(string.format("bad argument #2 to 'with' (function expected, got %s)", type(fn)), 2)
+  end
+  return compat.closing(ex.shutdown, ex, pcall(fn, ex, ...))
+end
 
 --- ThreadPoolExecutor([max_workers]) or
 -- ThreadPoolExecutor{max_workers=, thread_name_prefix=, initializer=, initargs=}
@@ -427,11 +451,11 @@ local POOL_OPTIONS = {max_workers = true, thread_name_prefix = true,
 
 local function check_max_workers(n, fname)
   if n == nil then return math.min(32, core.cpu_count() + 4) end
-  if type(n) ~= "number" or n ~= math.floor(n) or n <= 0 or math.tointeger(n) == nil then
+  if type(n) ~= "number" or n ~= math.floor(n) or n <= 0 or compat.tointeger(n) == nil then
     error(string.format("bad argument #1 to '%s' (max_workers must be a positive integer, got %s)",
       fname, tostring(n)), 3)
   end
-  return math.tointeger(n)
+  return compat.tointeger(n)
 end
 futures._check_max_workers = check_max_workers
 
@@ -459,7 +483,7 @@ function futures.ThreadPoolExecutor(opts)
   if initargs ~= nil and type(initargs) ~= "table" then
     error("bad argument #1 to 'ThreadPoolExecutor' (initargs must be a table)", 2)
   end
-  if memory_limit ~= nil and (math.type(memory_limit) ~= "integer" or memory_limit <= 0) then
+  if memory_limit ~= nil and (not compat.isinteger(memory_limit) or memory_limit <= 0) then
     error(string.format("bad argument #1 to 'ThreadPoolExecutor' (memory_limit must be a positive integer number of bytes, got %s)",
       tostring(memory_limit)), 2)
   end

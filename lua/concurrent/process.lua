@@ -84,7 +84,7 @@ function Process:run()
   local target = rawget(self, "_target")
   if target ~= nil then
     local args = rawget(self, "_args") or {}
-    target(table.unpack(args, 1, args.n or #args))
+    target((table.unpack or unpack)(args, 1, args.n or #args))  -- 5.1: unpack
   end
 end
 
@@ -149,6 +149,7 @@ process.Process = Process
 -- ProcessPoolExecutor ---------------------------------------------------------
 
 core.ProcessPoolExecutor_class.map = futures._map
+core.ProcessPoolExecutor_class.close = core.ProcessPoolExecutor_class.__close
 
 local POOL_OPTIONS = {max_workers = true, initializer = true, initargs = true}
 

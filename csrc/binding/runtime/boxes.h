@@ -11,6 +11,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "compat.h"
+
 typedef struct lcf_box {
   void *obj;
 } lcf_box;
