@@ -3,6 +3,8 @@
 #
 #   make            build build/concurrent/core.so and build/libconcurrent.a
 #   make test       install what is missing, build, run the C and busted tests
+#   make test-all   the busted suite on Lua 5.4, 5.3, 5.1 and LuaJIT
+#   make LUA_VERSION=5.3|5.1|jit   build for another Lua (into build-VERSION/)
 #   make demo       run the tour of examples with short timings
 #   make install    PREFIX, DESTDIR, LUA_CMODULE_DIR, LUA_MODULE_DIR
 
@@ -72,7 +74,7 @@ CORELIB := $(BUILD)/libconcurrent.a
 LUA_SRC      := $(wildcard lua/concurrent/*.lua)
 LUA_BYTECODE := $(LUA_SRC:lua/%=$(BUILD)/lua/%)
 
-.PHONY: all test demo bench install clean deps check-deps c-tests busted layers
+.PHONY: all test test-all demo bench install clean deps check-deps c-tests busted layers
 
 all: $(MODULE) $(CORELIB) $(LUA_BYTECODE)
 
@@ -114,8 +116,20 @@ layers: $(CORE_OBJ) $(BINDING_OBJ)
 c-tests: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do $(TEST_ENV) $$t; done
 
+# Before 5.4, spec/compat.lua rewrites the specs' `<close>` (it says how).
+# Specs that start Lua programs run $(LUA), with this build.
+ifneq ($(LUA_VERSION),5.4)
+  SPEC_COMPAT := --helper=spec/compat.lua
+endif
 busted: $(MODULE)
-	@sh spec/run.sh $(LUA) $(BUSTED) $(BUSTED_ARGS)
+	@CONCURRENT_LUA=$${CONCURRENT_LUA:-$(LUA)} LUA=$(LUA) sh spec/run.sh $(LUA) $(BUSTED) \
+	  --cpath='$(BUILD)/?.so' $(SPEC_COMPAT) $(BUSTED_ARGS)
+
+# The suite on every installed Lua (TEST_VERSIONS): one "busted:" line a
+# version, then the total "N passed, N failed" as the last line.
+TEST_VERSIONS ?= 5.4 5.3 5.1 jit
+test-all: deps
+	@sh spec/test-all.sh $(TEST_VERSIONS)
 
 # Fragments add their own targets, and to TEST_DEPS what `make test`
 # needs built before the specs run.

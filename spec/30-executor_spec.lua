@@ -185,6 +185,7 @@ describe("ThreadPoolExecutor", function()
   end)
 
   it("shuts down (waiting) at the end of a <close> scope", function()
+    if helpers.needs_close() then return end
     local f
     do
       local ex <close> = futures.ThreadPoolExecutor(1)

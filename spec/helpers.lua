@@ -25,4 +25,46 @@ function helpers.error_of(fn, ...)
   return err
 end
 
+-- Lua versions: the suite runs on 5.4, 5.3, 5.1 and LuaJIT (make test-all).
+helpers.HAS_INTEGERS = math.type ~= nil            -- an integer subtype: 5.3+
+helpers.HAS_CLOSE = _VERSION >= "Lua 5.4"          -- <close>: 5.4+
+helpers.JIT = type(rawget(_G, "jit")) == "table"
+
+--- Mark the running test pending, with why, when this Lua lacks what it
+-- checks; returns true then (`if helpers.needs_integers() then return end`).
+function helpers.needs_integers()
+  if helpers.HAS_INTEGERS then return false end
+  pending(_VERSION .. " has no integer subtype: numbers cross as the doubles they are")
+  return true
+end
+
+function helpers.needs_close()
+  if helpers.HAS_CLOSE then return false end
+  pending(_VERSION .. " has no <close>: the test checks where a scope closes")
+  return true
+end
+
+-- Before 5.4, spec/compat.lua rewrites `local x <close> = e` as
+-- `local x = helpers.close_at_end(finally) .. e`: x is closed when the
+-- test ends (its __close, in reverse order), not when its block does;
+-- tests that check the block's end call helpers.needs_close().
+local to_close = {}
+function helpers.close_at_end(finally)
+  return setmetatable({}, {__concat = function(_, v)
+    if v ~= nil and v ~= false then
+      if #to_close == 0 then
+        finally(function()
+          for i = #to_close, 1, -1 do
+            local x = table.remove(to_close)
+            local mt = getmetatable(x)
+            if mt and mt.__close then mt.__close(x, nil) end
+          end
+        end)
+      end
+      to_close[#to_close + 1] = v
+    end
+    return v
+  end})
+end
+
 return helpers
