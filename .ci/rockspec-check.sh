@@ -21,21 +21,28 @@ for v in "$@"; do
   LUA_PATH="$tree/share/lua/$v/?.lua;$tree/share/lua/$v/?/init.lua" \
   LUA_CPATH="$tree/lib/lua/$v/?.so" \
   "lua$v" -e '
+    local searchpath = package.searchpath or function(name, path)  -- 5.1
+      for c in path:gmatch("[^;]+") do
+        local f = c:gsub("%?", (name:gsub("%.", "/")))
+        local h = io.open(f)
+        if h then h:close() return f end
+      end
+    end
     local futures = require "concurrent.futures"
     local r = futures.with(futures.ThreadPoolExecutor(2), function(ex)
       return ex:submit(function(n) return n * 2 end, 21):result()
     end)
     assert(r == 42, "wrong result")
-    assert(package.searchpath("concurrent.core", package.cpath):find("'"$work"'/tree", 1, true))
+    assert(searchpath("concurrent.core", package.cpath):find("'"$work"'/tree", 1, true))
     -- The Lua modules are installed precompiled, with their debug info and
     -- chunk names kept (tracebacks read concurrent/futures.lua:LINE).
-    local path = assert(package.searchpath("concurrent.futures", package.path))
+    local path = assert(searchpath("concurrent.futures", package.path))
     local fh = assert(io.open(path, "rb"))
     assert(fh:read(1) == "\27", path .. " is not bytecode")
     fh:close()
     local info = debug.getinfo(futures.iserror, "S")
     assert(info.source == "@concurrent/futures.lua" and info.linedefined > 0,
       "chunk name or lines lost: " .. info.source .. ":" .. info.linedefined)
-    print("rockspec: " .. _VERSION .. ": installed tree works (" .. package.searchpath("concurrent.core", package.cpath) .. ")")
+    print("rockspec: " .. _VERSION .. ": installed tree works (" .. searchpath("concurrent.core", package.cpath) .. ")")
   ')
 done
