@@ -184,8 +184,46 @@ describe("ThreadPoolExecutor", function()
     assert.is_true(cancelled >= 4)
   end)
 
+  it("close() shuts down waiting, as <close> does (every Lua version)", function()
+    local ex = futures.ThreadPoolExecutor(1)
+    local f = ex:submit(function() require("concurrent").sleep(0.05) return "done" end)
+    ex:close()
+    assert.is_true(f:done())
+    assert.equal("done", f:result(0))
+    assert.matches("cannot schedule new futures after shutdown",
+      helpers.error_of(ex.submit, ex, print))
+    ex:close()                                  -- idempotent
+  end)
+
+  it("futures.with(ex, fn, ...) shuts down on return and on error", function()
+    local f
+    local a, b = futures.with(futures.ThreadPoolExecutor(1), function(ex, x)
+      f = ex:submit(function() require("concurrent").sleep(0.05) return "done" end)
+      return x * 2, ex
+    end, 21)
+    assert.equal(42, a)
+    assert.is_true(f:done())                    -- shutdown waited
+    assert.matches("cannot schedule new futures after shutdown",
+      helpers.error_of(b.submit, b, print))
+    local err, kept = {}, nil
+    local ok, e = pcall(futures.with, futures.ThreadPoolExecutor(1), function(ex)
+      kept = ex
+      f = ex:submit(function() require("concurrent").sleep(0.05) return "done" end)
+      error(err)
+    end)
+    assert.is_false(ok)
+    assert.equal(err, e)                        -- the error value itself
+    assert.is_true(f:done())
+    assert.matches("cannot schedule new futures after shutdown",
+      helpers.error_of(kept.submit, kept, print))
+    assert.matches("bad argument #1 to 'with' %(executor expected, got nil%)",
+      helpers.error_of(futures.with, nil, print))
+    assert.matches("bad argument #2 to 'with' %(function expected, got number%)",
+      helpers.error_of(futures.with, futures.ThreadPoolExecutor(1), 3))
+  end)
+
   it("shuts down (waiting) at the end of a <close> scope", function()
-    if helpers.needs_close() then return end
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
     local f
     do
       local ex <close> = futures.ThreadPoolExecutor(1)

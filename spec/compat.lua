@@ -5,8 +5,8 @@
 --   local x <close> = e   ->  local x = require("helpers").close_at_end(finally) .. e
 --   local x <const> = e   ->  local x = e
 -- so x is closed when its test ends (helpers.close_at_end). Nothing else
--- is translated: a test that needs 5.4 or 5.3 calls helpers.needs_close()
--- or helpers.needs_integers() and is reported pending, with why.
+-- is translated: a test that needs 5.4 or 5.3 is reported pending, with
+-- why (helpers.NO_CLOSE, helpers.NO_INTEGERS).
 if _VERSION >= "Lua 5.4" then return end
 
 local load_source = loadstring or load

@@ -21,7 +21,7 @@ busted: skipped ($lua or its headers not installed)"
   mkdir -p "$build"
   log=$build/busted.log
   echo "== $lua: building and running the suite (output in $log)"
-  if make --no-print-directory LUA_VERSION="$v" all >"$log" 2>&1 &&
+  if make --no-print-directory LUA_VERSION="$v" all "$build/host" >"$log" 2>&1 &&
      make --no-print-directory LUA_VERSION="$v" busted >>"$log" 2>&1; then :; else
     tail -n 80 "$log"
   fi

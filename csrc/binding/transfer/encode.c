@@ -568,11 +568,11 @@ static void encode_value(enc *e, int idx, int type, int named) {
       idx = lua_absindex(L, idx);
       if (!lua_iscfunction(L, idx)) {
         encode_lfunction(e, idx);
+      } else if (lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) {
+        put_name(e, T_CFUNC);   /* with upvalues too: LuaJIT's print has one */
       } else if (lua_getupvalue(L, idx, 1)) {
         lua_pop(L, 1);
         refuse(e, "C function", "it has upvalues");
-      } else if (lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) {
-        put_name(e, T_CFUNC);
       } else {
         refuse(e, "C function", "not found in any loaded module");
       }
@@ -748,6 +748,24 @@ static int encode_protected(lua_State *L) {
   return 0;
 }
 
+/* What the close of the context at cidx gives back (hold, ctx_close). */
+static void give_back(lua_State *L, int cidx, tctx *c, cf_buffer *b,
+                      int was_busy) {
+  if (!was_busy) {
+    lua_pushvalue(L, cidx);
+    lua_closeslot(L, -1);
+    lua_pop(L, 1);
+  } else if (b == &c->scratch) {
+    cf_buffer_reset(b);
+    c->scratch_busy = 0;
+  }
+}
+
+static char ENCODE_FN_KEY;
+
+/* Nothing here allocates before the lua_pcall (a memory error would skip
+** the give back): the stack is checked with lua_checkstack, and the
+** protected function (a closure on 5.1 and LuaJIT) is made once. */
 static void encode_closing(lua_State *L, int cidx, int first, int n,
                            cf_buffer *b, const lcf_encode_opts *opts) {
   encode_args a = {n, b, opts};
@@ -762,20 +780,21 @@ static void encode_closing(lua_State *L, int cidx, int first, int n,
   cidx = lua_absindex(L, cidx);
   c = lua_touserdata(L, cidx);
   was_busy = c->busy;
-  luaL_checkstack(L, n + 4, "too many values");
-  lua_pushcfunction(L, encode_protected);
+  if (!lua_checkstack(L, n + 4)) {
+    give_back(L, cidx, c, b, was_busy);
+    luaL_error(L, "too many values");
+  }
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENCODE_FN_KEY) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    lua_pushcfunction(L, encode_protected);   /* the state's first encode */
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ENCODE_FN_KEY);
+  }
   lua_pushlightuserdata(L, &a);
   lua_pushvalue(L, cidx);
   for (i = 0; i < n; i++) lua_pushvalue(L, first + i);
   if (lua_pcall(L, n + 2, 0, 0) != LUA_OK) {
-    if (!was_busy) {
-      lua_pushvalue(L, cidx);
-      lua_closeslot(L, -1);
-      lua_pop(L, 1);
-    } else if (b == &c->scratch) {
-      cf_buffer_reset(b);
-      c->scratch_busy = 0;
-    }
+    give_back(L, cidx, c, b, was_busy);
     lua_error(L);
   }
   lua_settop(L, top);

@@ -17,15 +17,9 @@
 
 
 /* The names of the values found in loaded modules: module tables and
-** their top-level tables and C functions. Rebuilt when package.loaded
-** changed since it was made. */
-static int plain_cfunction(lua_State *L, int idx) {
-  if (!lua_iscfunction(L, idx)) return 0;
-  if (lua_getupvalue(L, idx, 1) == NULL) return 1;
-  lua_pop(L, 1);
-  return 0;
-}
-
+** their top-level tables and C functions (with upvalues too: the
+** receiver uses its own; LuaJIT's print has one). Rebuilt when
+** package.loaded changed since it was made. */
 static lua_Integer loaded_count(lua_State *L);
 
 /* Pushes the new names table and keeps it in the context at cidx. */
@@ -57,7 +51,7 @@ static void build_names(lua_State *L, tctx *c, int cidx) {
       while (lua_next(L, -2)) {                     /* ... mod m k v */
         int t = lua_type(L, -1);
         if (lua_type(L, -2) == LUA_TSTRING &&
-            ((t == LUA_TTABLE && !globals) || plain_cfunction(L, -1))) {
+            ((t == LUA_TTABLE && !globals) || lua_iscfunction(L, -1))) {
           lua_pushvalue(L, -1);
           if (lua_rawget(L, -7) == LUA_TNIL) {
             lua_pushvalue(L, -2);                   /* key: the value */
