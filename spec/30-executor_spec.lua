@@ -116,6 +116,7 @@ describe("ThreadPoolExecutor", function()
   end)
 
   it("shows an initializer's error by its text: a number, a __tostring, a failing __tostring", function()
+    if not helpers.NUMBER_ERRORS then return pending(helpers.STRING_ERRORS) end
     local cases = {
       {function() error(7) end, "initializer failed: 7$"},
       {function() error(7.5) end, "initializer failed: 7%.5$"},
@@ -150,9 +151,9 @@ describe("ThreadPoolExecutor", function()
   it("checks submit's arguments", function()
     local ex <close> = futures.ThreadPoolExecutor(1)
     assert.matches("bad argument #1 to 'submit' %(function expected",
-      helpers.error_of(function() return ex:submit() end))
+      helpers.error_of(function() ex:submit() end))  -- not a tail call: 5.1 names it
     assert.matches("bad argument #1 to 'submit' %(function expected",
-      helpers.error_of(function() return ex:submit(42) end))
+      helpers.error_of(function() ex:submit(42) end))
     assert.matches("ThreadPoolExecutor expected", helpers.error_of(ex.submit, {}, print))
     assert.matches("bad argument #1 to 'shutdown' %(boolean expected",
       helpers.error_of(function() ex:shutdown("yes") end))

@@ -185,7 +185,9 @@ end
 -- arguments and results fit on a Lua stack (whose limit is 1,000,000
 -- slots) on both sides; a larger chunksize makes more, smaller tasks,
 -- which nothing else can tell apart.
-local MAX_CHUNK_VALUES = 65536
+-- Lua 5.1 and LuaJIT give a C function at most 8,000 slots (LUAI_MAXCSTACK),
+-- and an encode there copies its values once (docs/reference.md).
+local MAX_CHUNK_VALUES = _VERSION == "Lua 5.1" and 3000 or 65536
 
 -- A puller: pull(max) -> src, from, got, ended [, failed, err]: the next
 -- got tuples of nargs values are src[from], src[from + 1], ... (flat);

@@ -748,13 +748,11 @@ static int encode_protected(lua_State *L) {
   return 0;
 }
 
-/* What the close of the context at cidx gives back (hold, ctx_close). */
-static void give_back(lua_State *L, int cidx, tctx *c, cf_buffer *b,
-                      int was_busy) {
+/* What closing the context would give back (hold): nothing here may
+** allocate, as the error may be a memory error. */
+static void give_back(tctx *c, cf_buffer *b, int was_busy) {
   if (!was_busy) {
-    lua_pushvalue(L, cidx);
-    lua_closeslot(L, -1);
-    lua_pop(L, 1);
+    lcf_ctx_release(c);
   } else if (b == &c->scratch) {
     cf_buffer_reset(b);
     c->scratch_busy = 0;
@@ -781,7 +779,7 @@ static void encode_closing(lua_State *L, int cidx, int first, int n,
   c = lua_touserdata(L, cidx);
   was_busy = c->busy;
   if (!lua_checkstack(L, n + 4)) {
-    give_back(L, cidx, c, b, was_busy);
+    give_back(c, b, was_busy);
     luaL_error(L, "too many values");
   }
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENCODE_FN_KEY) != LUA_TFUNCTION) {
@@ -794,7 +792,7 @@ static void encode_closing(lua_State *L, int cidx, int first, int n,
   lua_pushvalue(L, cidx);
   for (i = 0; i < n; i++) lua_pushvalue(L, first + i);
   if (lua_pcall(L, n + 2, 0, 0) != LUA_OK) {
-    give_back(L, cidx, c, b, was_busy);
+    give_back(c, b, was_busy);
     lua_error(L);
   }
   lua_settop(L, top);

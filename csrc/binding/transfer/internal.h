@@ -73,6 +73,9 @@ typedef struct tctx {
 /* Pushes a new context (not the state's: a finalizer encoding while the
 ** state's one is busy gets one of its own). */
 tctx *lcf_ctx_new(lua_State *L);
+/* What the context's __close does: free again, and the scratch buffer it
+** was filling given back (also called where there is no <close>). */
+void lcf_ctx_release(tctx *c);
 
 /* 64-bit FNV-1a of the bytecode: a function's id. */
 uint64_t lcf_hash_bytes(const unsigned char *p, size_t n);

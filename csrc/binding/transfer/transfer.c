@@ -89,14 +89,17 @@ static int ctx_gc(lua_State *L) {
 /* An encode's to-be-closed slot (encode.c's hold) is closed: give back
 ** the context, and the scratch buffer it was filling (on an error). */
 static int ctx_close(lua_State *L) {
-  tctx *c = lua_touserdata(L, 1);
+  lcf_ctx_release(lua_touserdata(L, 1));
+  return 0;
+}
+
+void lcf_ctx_release(tctx *c) {
   c->busy = 0;
   if (c->scratch_of) {
     cf_buffer_reset(&c->scratch_of->scratch);
     c->scratch_of->scratch_busy = 0;
     c->scratch_of = NULL;
   }
-  return 0;
 }
 
 /* Pushes a new context. */
