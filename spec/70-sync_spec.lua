@@ -166,8 +166,10 @@ describe("RLock", function()
       assert.is_true(lock:acquire(false))     -- released after the error
       lock:release()
     end
+    local lock = thread.Lock()
     assert.matches("bad argument #1 to 'with' %(function expected, got number%)",
-      helpers.error_of(thread.Lock().with, thread.Lock(), 3))
+      helpers.error_of(function() lock:with(3) end))
+    assert.is_false(lock:locked())
   end)
 end)
 
@@ -420,7 +422,9 @@ describe("Queue", function()
     assert.same({1, {2}}, got)
     assert.equal("s", q:get())
     assert.is_nil(q:get())
-    assert.equal("float", math.type(q:get()))
+    local f = q:get()
+    assert.equal(3.5, f)
+    if helpers.HAS_INTEGERS then assert.equal("float", math.type(f)) end
     assert.is_true(q:empty())
   end)
 
@@ -559,6 +563,7 @@ describe("Value", function()
   end)
 
   it("add keeps Lua's integer/float rules and returns the new number", function()
+    if not helpers.HAS_INTEGERS then return pending(helpers.NO_INTEGERS) end
     local v = thread.Value(1)
     assert.equal(3, v:add(2))
     assert.equal("integer", math.type(v:get()))
@@ -648,6 +653,7 @@ describe("Dict", function()
   end)
 
   it("iterates with pairs", function()
+    if not helpers.HAS_PAIRS then return pending(helpers.NO_PAIRS) end
     local d = thread.Dict{a = 1, b = 2, c = 3}
     local seen = {}
     for k, v in pairs(d) do seen[k] = v end

@@ -29,6 +29,7 @@ end
 helpers.HAS_INTEGERS = math.type ~= nil            -- an integer subtype: 5.3+
 helpers.HAS_CLOSE = _VERSION >= "Lua 5.4"          -- <close>: 5.4+
 helpers.JIT = type(rawget(_G, "jit")) == "table"
+helpers.HAS_PAIRS = _VERSION ~= "Lua 5.1"           -- pairs honours __pairs: 5.2+
 helpers.NUMBER_ERRORS = _VERSION ~= "Lua 5.1"       -- error(7) raises 7, not "file:7: 7"
 
 -- Why a test is pending on this Lua: `if not helpers.HAS_CLOSE then
@@ -36,6 +37,7 @@ helpers.NUMBER_ERRORS = _VERSION ~= "Lua 5.1"       -- error(7) raises 7, not "f
 -- file's, not this module's).
 helpers.NO_INTEGERS = _VERSION .. " has no integer subtype: numbers cross as the doubles they are"
 helpers.STRING_ERRORS = _VERSION .. " turns error(7) into the string \"file:line: 7\" (as without this library)"
+helpers.NO_PAIRS = _VERSION .. " has no __pairs: iterate a Dict with d:keys()"
 helpers.NO_CLOSE = _VERSION .. " has no <close>: the test checks where a scope or loop closes"
 
 -- Before 5.4, spec/compat.lua rewrites `local x <close> = e` as

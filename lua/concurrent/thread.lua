@@ -10,7 +10,6 @@
 -- Semaphore, BoundedSemaphore, Event, Barrier, Queue, Value, Dict.
 local core = require "concurrent.core"
 local options = require "concurrent._options"
-local compat = require "concurrent._compat"
 
 local thread = {}
 
@@ -26,20 +25,6 @@ thread.Empty = core.Empty
 thread.Full = core.Full
 thread.BrokenBarrierError = core.BrokenBarrierError
 thread.TimeoutError = core.TimeoutError
-
---- lock:with(fn, ...): fn(...) holding the lock (its guard() released
--- whether fn returns or raises); returns what fn returned. The portable
--- `local _ <close> = lock:guard()` (Lua 5.4 only). Every class with guard().
-local function with(self, fn, ...)
-  if not options.callable(fn) then
-    error(("bad argument #1 to 'with' (function expected, got %s)"):format(type(fn)), 2)
-  end
-  local g = self:guard()
-  return compat.closing(g.release, g, pcall(fn, ...))
-end
-for _, name in ipairs{"Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore"} do
-  getmetatable(core[name]()).with = with
-end
 
 -- Thread --------------------------------------------------------------------
 
