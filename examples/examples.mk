@@ -15,3 +15,17 @@ $(HOST_PROGRAM): examples/host/host.c $(CORE_OBJ) $(BINDING_OBJ) $(HEADERS)
 host: $(HOST_PROGRAM)
 
 TEST_DEPS += $(HOST_PROGRAM)
+
+# examples/love and examples/nvim run in LÖVE and Neovim, whose Lua is
+# LuaJIT: `make test` builds the LuaJIT module (build-jit/) for their
+# spec when LuaJIT's headers are installed (it says why it skips them
+# otherwise).
+.PHONY: jit-module
+jit-module:
+	@if $(PKG_CONFIG) --exists luajit; then \
+	  $(MAKE) --no-print-directory LUA_VERSION=jit BUILD=build-jit all; \
+	else echo "jit-module: libluajit-5.1-dev not installed: the LÖVE and Neovim specs will be pending"; fi
+
+ifeq ($(LUA_VERSION),5.4)
+TEST_DEPS += jit-module
+endif
