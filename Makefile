@@ -129,6 +129,7 @@ busted: $(MODULE)
 # version, then the total "N passed, N failed" as the last line.
 TEST_VERSIONS ?= 5.4 5.3 5.1 jit
 test-all: deps
+	@sh .ci/deps-versions.sh
 	@sh spec/test-all.sh $(TEST_VERSIONS)
 
 # Fragments add their own targets, and to TEST_DEPS what `make test`
