@@ -74,7 +74,7 @@ end
 local function child(args)
   local cmd = string.format("%s %s 2>&1", LUA, args)
   local p = assert(io.popen(cmd))
-  local out = p:read("a")
+  local out = p:read("*a")
   local ok = p:close()
   local last = out:match("([^\n]*)\n?$")
   if not ok then error("child failed: " .. cmd .. "\n" .. out) end

@@ -19,7 +19,7 @@ local function run_script(src)
   fh:write(src)
   fh:close()
   local p = io.popen((os.getenv("CONCURRENT_LUA") or "lua5.4") .. " " .. path .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   os.remove(path)
   return out
@@ -84,7 +84,7 @@ describe("ThreadPoolExecutor", function()
     local ex <close> = futures.ThreadPoolExecutor{max_workers = 1, thread_name_prefix = "tile"}
     local name = ex:submit(function()
       local fh = io.open("/proc/thread-self/comm")
-      local s = fh:read("l")
+      local s = fh:read("*l")
       fh:close()
       return s
     end):result()

@@ -16,7 +16,7 @@ local function run_script(src, env)
   fh:close()
   local lua = os.getenv("CONCURRENT_LUA") or "lua5.4"   -- spec/sanitize.sh sets it
   local p = io.popen((env or "") .. " " .. lua .. " " .. path .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   os.remove(path)
   return out

@@ -50,7 +50,7 @@ end
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -65,7 +65,7 @@ local function run_script(src)
   fh:close()
   local t0 = concurrent.monotonic()
   local p = io.popen((os.getenv("CONCURRENT_LUA") or "lua5.4") .. " " .. path .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   os.remove(path)
   return out, concurrent.monotonic() - t0
@@ -116,7 +116,8 @@ describe("Process", function()
     os.remove(path)
     assert.equal(p.pid, child)
     assert.are_not.equal(getpid(), child)
-    assert.is_true(math.type(process.cpu_count()) == "integer" and process.cpu_count() >= 1)
+    assert.is_true(process.cpu_count() >= 1 and process.cpu_count() % 1 == 0)
+    if helpers.HAS_INTEGERS then assert.equal("integer", math.type(process.cpu_count())) end
   end)
 
   it("reports exit codes: 0, os.exit(n), os.exit(true/false), -N for signal N", function()
@@ -174,6 +175,7 @@ describe("Process", function()
   end)
 
   it("prints a child's number error as the number, and a failing __tostring by its type", function()
+    if not helpers.NUMBER_ERRORS then return pending(helpers.STRING_ERRORS) end
     local out = run_script([[
       local process = require "concurrent.process"
       local p = process.Process{name = "number", target = function() error(7) end}
@@ -310,7 +312,9 @@ describe("Process", function()
       local p = process.Process{args = {i}, target = function(k)
         local t = {}
         for j = 1, 100 do t[j] = {j} end
-        io.open("/dev/null", "w"):write(#t):close()
+        local null = io.open("/dev/null", "w")   -- 5.1's write returns true
+        null:write(#t)
+        null:close()
         futures.poll()
         if k % 50 == 0 then os.exit(0) end
       end}

@@ -26,19 +26,25 @@ end
 -- Run a command with DEMO_SPEED=speed; returns its stdout lines, its
 -- stderr text, whether it exited with 0, and the wall time.
 local function run(cmd, speed, dir)
-  local errfile = os.tmpname()
-  local full = ("cd %s && DEMO_SPEED=%s CONCURRENT_BUILD=%s %s 2>%s"):format(
+  local errfile, statusfile = os.tmpname(), os.tmpname()
+  -- The exit status through a file: 5.1's and LuaJIT's popen close does
+  -- not give it.
+  local full = ("cd %s && DEMO_SPEED=%s CONCURRENT_BUILD=%s %s 2>%s; echo $? >%s"):format(
     shell_quote(dir or ROOT), tostring(speed), shell_quote(BUILD), cmd,
-    shell_quote(errfile))
+    shell_quote(errfile), shell_quote(statusfile))
   local s0 = monotonic()
   local p = assert(io.popen(full, "r"))
-  local out = p:read("a")
-  local ok = p:close()
+  local out = p:read("*a")
+  p:close()
   local elapsed = monotonic() - s0
   local ef = io.open(errfile, "r")
-  local err = ef and ef:read("a") or ""
+  local err = ef and ef:read("*a") or ""
   if ef then ef:close() end
   os.remove(errfile)
+  local sf = io.open(statusfile, "r")
+  local ok = sf ~= nil and sf:read("*l") == "0"
+  if sf then sf:close() end
+  os.remove(statusfile)
   local lines = {}
   for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
   return lines, err, ok, elapsed, out

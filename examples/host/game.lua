@@ -17,7 +17,7 @@ game.pool = futures.ThreadPoolExecutor{max_workers = 2}
 local pending = 0   -- futures whose done-callback has not run yet
 
 local function describe(...)
-  local t = table.pack(...)
+  local t = {n = select("#", ...), ...}
   for i = 1, t.n do t[i] = tostring(t[i]) end
   return table.concat(t, ", ")
 end

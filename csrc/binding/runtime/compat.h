@@ -380,8 +380,13 @@ static inline void lcf_setwarnf(lua_State *L, lua_WarnFunction f, void *ud) {
 #define lua_setwarnf lcf_setwarnf
 
 /* lua_gc(L, what) or lua_gc(L, what, data): the older lua_gc takes data
-** always. */
-#define LCF_GC3(L, what, data, ...) (lua_gc)((L), (what), (data))
+** always. A negative step only lowers the collector's debt in 5.3 and
+** 5.4; 5.1 and LuaJIT would run a whole cycle for it: skipped there. */
+static inline int lcf_gc(lua_State *L, int what, int data) {
+  if (LUA_VERSION_NUM == 501 && what == LUA_GCSTEP && data < 0) return 0;
+  return lua_gc(L, what, data);
+}
+#define LCF_GC3(L, what, data, ...) lcf_gc((L), (what), (data))
 #define lua_gc(...) LCF_GC3(__VA_ARGS__, 0, 0)
 
 /* A userdata with nuv user values: they live in a table (5.3's one user
