@@ -29,3 +29,11 @@ bench: export CONCURRENT_FLOOR := $(FLOOR)
 .PHONY: bench-quick
 bench-quick: all $(FLOOR)
 	@CONCURRENT_CPATH='$(BUILD)/?.so' CONCURRENT_FLOOR='$(FLOOR)' sh bench/run.sh $(LUA) --quick
+
+# Workloads A, B, C and D on every Lua version (bench/versions.sh): builds
+# the module for 5.3, 5.1 and LuaJIT too, then one table.
+.PHONY: bench-versions
+bench-versions: deps
+	@sh .ci/deps-versions.sh
+	@for v in 5.4 5.3 5.1 jit; do $(MAKE) --no-print-directory LUA_VERSION=$$v all || exit 1; done
+	@sh bench/versions.sh $(BENCH_ARGS)
