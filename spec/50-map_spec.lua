@@ -359,6 +359,7 @@ for _, kind in ipairs(EXECUTORS) do
     end)
 
     it("raises in the loop, at the item, when a later argument cannot be sent", function()
+      if not helpers.TAIL_POSITIONS then return pending(helpers.NO_TAIL_POSITIONS) end
       local ex <close> = make(1)
       local seen = {}
       local t = {1, 2, 3, 4, 5, 6, io.stdout, 8}

@@ -334,10 +334,10 @@ end)
 describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   it("runs tasks in other processes and returns every value, subtypes kept", function()
     local ex <close> = futures.ProcessPoolExecutor(2)
-    local f = ex:submit(function(a, b) return a + b, 1.5, math.type(a), require("concurrent.process").getpid(), {x = {y = "z"}} end, 40, 2)
+    local f = ex:submit(function(a, b) return a + b, 1.5, math.type and math.type(a), require("concurrent.process").getpid(), {x = {y = "z"}} end, 40, 2)
     local sum, fl, mt, pid, t = f:result(30)
     assert.equal(42, sum)
-    assert.equal("integer", math.type(sum))
+    if helpers.HAS_INTEGERS then assert.equal("integer", math.type(sum)) end
     assert.equal(1.5, fl)
     assert.equal("integer", mt)
     assert.are_not.equal(getpid(), pid)
@@ -456,6 +456,7 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   end)
 
   it("raises a task's error value with its type; one that cannot be copied as its text", function()
+    if not helpers.HAS_INTEGERS then return pending(helpers.NO_INTEGERS) end
     local ex <close> = futures.ProcessPoolExecutor(1)
     for _, v in ipairs{7, 7.5, math.mininteger} do
       local f = ex:submit(function(x) error(x) end, v)
@@ -471,6 +472,7 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   end)
 
   it("keeps closures that share an upvalue sharing it in the worker", function()
+    if not helpers.HAS_UPVALUEID then return pending(helpers.NO_UPVALUEID) end
     local ex <close> = futures.ProcessPoolExecutor(1)
     local counter = 0
     local function incr() counter = counter + 1 end
@@ -564,7 +566,7 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
     assert.matches("initializer must be a function", helpers.error_of(futures.ProcessPoolExecutor, {initializer = 3}))
     assert.matches("initargs must be a table", helpers.error_of(futures.ProcessPoolExecutor,
       {initializer = print, initargs = 3}))
-    local ok, err = pcall(function() return futures.ProcessPoolExecutor(0) end)
+    local ok, err = pcall(function() local ex = futures.ProcessPoolExecutor(0) return ex end)
     assert.is_false(ok)
     assert.matches("^80%-process_spec.lua:%d+: ", err:match("[^/]*$"))  -- the caller's position
     local ex <close> = futures.ProcessPoolExecutor(1)
