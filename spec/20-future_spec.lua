@@ -162,7 +162,7 @@ describe("Future", function()
     end
   end)
 
-  it("keeps an error object whose __tostring recurses (on LuaJIT too)", function()
+  it("keeps an error object whose __tostring calls tostring on itself", function()
     if helpers.JIT then
       return pending("LuaJIT's tostring does not end on a __tostring that calls tostring(self), with or without this library")
     end

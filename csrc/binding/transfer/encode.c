@@ -748,12 +748,12 @@ static int encode_protected(lua_State *L) {
   return 0;
 }
 
-/* What closing the context would give back (hold): nothing here may
-** allocate, as the error may be a memory error. */
+/* What closing the context would give back (hold), and the scratch
+** buffer also when the error came before hold marked it: nothing here
+** may allocate, as the error may be a memory error. */
 static void give_back(tctx *c, cf_buffer *b, int was_busy) {
-  if (!was_busy) {
-    lcf_ctx_release(c);
-  } else if (b == &c->scratch) {
+  if (!was_busy) lcf_ctx_release(c);
+  if (b == &c->scratch) {
     cf_buffer_reset(b);
     c->scratch_busy = 0;
   }
