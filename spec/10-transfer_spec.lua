@@ -158,6 +158,23 @@ describe("transfer", function()
       helpers.error_of(ex.submit, ex, print, {k = closure}))
   end)
 
+  it("refuses LuaJIT's FFI cdata and ctypes, naming the path; the ffi module crosses by name", function()
+    if not helpers.JIT then return pending("FFI cdata exist in LuaJIT only") end
+    local ffi = require "ffi"
+    assert.matches("cannot send cdata at args%[1%]%.n",
+      helpers.error_of(ex.submit, ex, print, {n = ffi.new("int", 3)}))
+    assert.matches("cannot send cdata at args%[1%]",
+      helpers.error_of(ex.submit, ex, print, ffi.typeof("int")))
+    assert.equal(4, ex:submit(function() return ffi.sizeof("int") end):result())
+  end)
+
+  it("gives a function sent to a worker the worker's globals, on every version", function()
+    rawset(_G, "where_am_i", "caller")
+    local function where() return rawget(_G, "where_am_i") end
+    assert.is_nil(ex:submit(where):result())       -- the worker's own globals
+    rawset(_G, "where_am_i", nil)
+  end)
+
   it("names the path inside upvalues, metatables and odd keys", function()
     local handle = io.stderr
     local function uses() return handle end
