@@ -211,12 +211,11 @@ describe("callbacks added in a worker", function()
 
   it("are dropped safely when the worker's state is closed first", function()
     local g = futures.Future()
-    do
-      local ex <close> = helpers.pool(1)
+    futures.with(helpers.pool(1), function(ex)
       ex:submit(function(fut)
         fut:add_done_callback(function() error("must never run") end)
       end, g):result()
-    end                                             -- worker state closed
+    end)                                            -- worker state closed
     g:set_result(1)
     assert.equal(0, futures.poll())
     assert.equal(1, g:result())

@@ -339,7 +339,7 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
     assert.equal(42, sum)
     if helpers.HAS_INTEGERS then assert.equal("integer", math.type(sum)) end
     assert.equal(1.5, fl)
-    assert.equal("integer", mt)
+    if helpers.HAS_INTEGERS then assert.equal("integer", mt) end
     assert.are_not.equal(getpid(), pid)
     assert.equal("z", t.x.y)
     assert.equal(2, ex:_max_workers())
@@ -490,19 +490,17 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   end)
 
   it("runs the initializer in each worker; a failing one breaks the pool", function()
-    do
-      local ex <close> = futures.ProcessPoolExecutor{max_workers = 2,
-        initializer = function(v) rawset(_G, "INIT", v) end, initargs = {"ready"}}
+    futures.with(futures.ProcessPoolExecutor{max_workers = 2,
+        initializer = function(v) rawset(_G, "INIT", v) end, initargs = {"ready"}}, function(ex)
       assert.equal("ready", ex:submit(function() return rawget(_G, "INIT") end):result(30))
-    end
-    do
-      local ex <close> = futures.ProcessPoolExecutor{max_workers = 1,
-        initializer = function() error("no init") end}
+    end)
+    futures.with(futures.ProcessPoolExecutor{max_workers = 1,
+        initializer = function() error("no init") end}, function(ex)
       local err = ex:submit(function() return 1 end):exception(30)
       assert.is_true(futures.iserror(err, futures.BrokenProcessPool))
       assert.matches("initializer failed: .*no init", tostring(err))
       assert.is_true(futures.iserror(ex:submit(print):exception(), futures.BrokenProcessPool))
-    end
+    end)
     assert.same({}, zombies())
   end)
 

@@ -495,8 +495,9 @@ end
 --- ProcessPoolExecutor([max_workers]) or ProcessPoolExecutor{max_workers=,
 -- initializer=, initargs=}: lives in concurrent.process (forked workers).
 function futures.ProcessPoolExecutor(opts)
-  -- Not a tail call: Lua 5.1 would report the error at no position.
-  local ex = require("concurrent.process")._pool_executor(opts, 3)
+  -- Not a tail call: the error's level counts this frame (and Lua 5.1
+  -- reports none through a tail call).
+  local ex = require("concurrent.process")._pool_executor(opts, 2)
   return ex
 end
 
