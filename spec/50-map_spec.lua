@@ -288,6 +288,27 @@ for _, kind in ipairs(EXECUTORS) do
       assert.is_true(ran <= 3, "ran " .. ran .. " of 50 items")
     end)
 
+    it("cancels what is pending when its closing value's close() is called (every Lua version)", function()
+      local runs = file_counter()
+      local ex = make(1)
+      local n = 0
+      local iter, s, c, closing = ex:map(function(x, path, add)
+        add(path)
+        require("concurrent").sleep(0.2)
+        return x
+      end, range(50), function() return runs.path end, function() return bump end)
+      for _ in iter, s, c do
+        n = n + 1
+        break
+      end
+      closing:close()
+      ex:shutdown(true)
+      local ran = runs.get()
+      runs.remove()
+      assert.equal(1, n)
+      assert.is_true(ran <= 3, "ran " .. ran .. " of 50 items")
+    end)
+
     it("cancels what is pending when the loop body raises", function()
       if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
       local runs = file_counter()

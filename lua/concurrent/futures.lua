@@ -423,8 +423,9 @@ local function map(self, fn, ...)
     cancel_all()
     error(submit_err, 2)
   end
-  -- Leaving the loop early (break, error) cancels what has not started.
-  local closer = setmetatable({}, {__close = cancel_all})
+  -- Leaving the loop early (break, error) cancels what has not started;
+  -- closer:close() does it by hand (Lua before 5.4 closes nothing).
+  local closer = setmetatable({close = cancel_all}, {__close = cancel_all})
   return iterate, nil, nil, closer
 end
 
