@@ -44,7 +44,8 @@ describe("add_done_callback", function()
 
   it("waits for poll when the future finishes in another thread", function()
     local ex <close> = helpers.pool(1)
-    local f = ex:submit(function() return 5 end)
+    -- Still running when the callback is added (a done one runs it at once).
+    local f = ex:submit(function() require("concurrent").sleep(0.1) return 5 end)
     local calls = {}
     f:add_done_callback(function(x) calls[#calls + 1] = x:result() end)
     spin_until_done(f)
