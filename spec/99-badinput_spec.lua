@@ -8,10 +8,11 @@ local futures = require "concurrent.futures"
 local concurrent = require "concurrent"
 local thread = require "concurrent.thread"
 local process = require "concurrent.process"
+local helpers = require "helpers"
 
 local NaN = 0 / 0
 local INF = math.huge
-local BIG = math.maxinteger
+local BIG = math.maxinteger or 2 ^ 63     -- 5.1: past every integer
 
 local function nest(depth)
   local t = {}
@@ -288,6 +289,8 @@ describe("bad input", function()
   end)
 
   it("Value:add wraps around on integer overflow, as Lua's + does", function()
+    -- (busted's pending: this file's `pending` is a Future)
+    if not helpers.HAS_INTEGERS then return (getfenv and getfenv(1) or _ENV).pending(helpers.NO_INTEGERS) end
     assert.equal(BIG + 1, thread.Value(BIG):add(1))
     assert.equal(math.mininteger, thread.Value(BIG):add(1))
   end)

@@ -8,6 +8,8 @@
 
 #include <lua.h>
 
+#include "compat.h"
+
 #include "../../concurrent.h"
 
 /* Run the callbacks queued for L; returns how many ran. Cheap when none. */
