@@ -318,12 +318,12 @@ end)
 
 describe("tostring of 64-bit counts", function()
   it("shows a Semaphore's real value past 32 bits", function()
-    assert.matches("value=4294967296%)", tostring(thread.Semaphore(1 << 32)))
-    assert.matches("value=2147483648%)", tostring(thread.BoundedSemaphore(2^31 | 0)))
+    assert.matches("value=4294967296%)", tostring(thread.Semaphore(2^32)))
+    assert.matches("value=2147483648%)", tostring(thread.BoundedSemaphore(2^31)))
   end)
 
   it("shows a Barrier's real parties past 32 bits", function()
-    assert.matches("0/4294967296 waiting", tostring(thread.Barrier(1 << 32)))
+    assert.matches("0/4294967296 waiting", tostring(thread.Barrier(2^32)))
   end)
 end)
 
@@ -442,15 +442,15 @@ describe("Queue", function()
   it("reads maxsize as a number field, as Python's attribute", function()
     assert.equal(1, thread.Queue(1).maxsize)
     assert.equal(0, thread.Queue().maxsize)
-    assert.equal("integer", math.type(thread.Queue(7).maxsize))
+    if helpers.HAS_INTEGERS then assert.equal("integer", math.type(thread.Queue(7).maxsize)) end
     local q = thread.Queue(2)
     q:put(1)                               -- methods are still found
     assert.equal(1, q:qsize())
   end)
 
   it("shows its real 64-bit maxsize in tostring", function()
-    assert.matches("maxsize=2147483648%)", tostring(thread.Queue(2^31 | 0)))
-    assert.matches("maxsize=4294967296%)", tostring(thread.Queue(1 << 32)))
+    assert.matches("maxsize=2147483648%)", tostring(thread.Queue(2^31)))
+    assert.matches("maxsize=4294967296%)", tostring(thread.Queue(2^32)))
   end)
 
   it("raises Empty and Full error objects", function()
