@@ -334,6 +334,9 @@ for _, kind in ipairs(EXECUTORS) do
     for _, opts in ipairs({{chunksize = 1}, {buffersize = 4}}) do
       it("cancels what is pending when the iterator is collected without being closed"
           .. (opts.buffersize and " (buffersize)" or ""), function()
+        if _VERSION == "Lua 5.1" then
+          return pending(_VERSION .. " runs no table's __gc: only closing the loop cancels")
+        end
         local runs = file_counter()
         local ex <close> = make(1)
         local function take_two()   -- its frame, and the iterator, then go
@@ -419,7 +422,11 @@ for _, kind in ipairs(EXECUTORS) do
           local iter = ex:map(function(x) return x end, {1, 2, io.stdout, 4}, {chunksize = cs})
           return iter
         end)
-        assert.matches("^[^:]*50%-map_spec%.lua:%d+: cannot send userdata %(FILE%*%) at item 3 of map$", err)
+        if helpers.TAIL_POSITIONS then   -- map reaches concurrent._map by a tail call
+          assert.matches("^[^:]*50%-map_spec%.lua:%d+: cannot send userdata %(FILE%*%) at item 3 of map$", err)
+        else
+          assert.matches("cannot send userdata %(FILE%*%) at item 3 of map$", err)
+        end
         err = helpers.error_of(function()
           return ex:map(function(x) return x end, {1, 2}, {3, io.stdout}, {chunksize = cs})
         end)

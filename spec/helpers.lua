@@ -45,6 +45,12 @@ helpers.NO_TAIL_POSITIONS = "Lua 5.1 reports no position for an error raised at 
 helpers.NO_CLOSE = _VERSION .. " has no <close>: the test checks where a scope or loop closes"
 
 --- load(src, name, "t", env) on every version (5.1: loadstring + setfenv).
+-- os.execute(cmd) succeeded: true on 5.2+, the exit status 0 on 5.1.
+function helpers.run_ok(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+
 function helpers.load_in(src, name, env)
   if setfenv and loadstring then
     local fn = assert(loadstring(src, name))

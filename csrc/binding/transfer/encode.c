@@ -663,12 +663,35 @@ static void encode_light(enc *e, int idx) {
   put_bytes(e, &p, sizeof p);
 }
 
+/* Pushes the type name of the userdata at idx (1), or nothing (0): its
+** metatable's __name, which luaL_newmetatable sets since 5.3; before, the
+** registry key it keeps the metatable under (an error's rare path). */
+static int userdata_name(lua_State *L, int idx) {
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) return 1;
+#if LUA_VERSION_NUM < 503
+  if (lua_getmetatable(L, idx)) {
+    int mt = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, LUA_REGISTRYINDEX)) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, mt)) {
+        lua_pop(L, 1);
+        lua_remove(L, mt);                            /* the key */
+        return 1;
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+#endif
+  return 0;
+}
+
 /* A full userdata that is not one of the library's objects or a host's
 ** shared type: rebuilt through __reduce, or refused by its kind. */
 static void encode_userdata(enc *e, int idx) {
   lua_State *L = e->L;
   if (encode_reduce(e, idx, "userdata")) return;
-  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING)
+  if (userdata_name(L, idx))
     refuse(e, lua_pushfstring(L, "userdata (%s)", lua_tostring(L, -1)), NULL);
   refuse(e, "userdata", NULL);
 }

@@ -120,6 +120,13 @@ static int wtable(walk *w, int depth) {
       int32_t v;
       memcpy(&v, k + 1, 4);
       add_index(w->out, "[%d]", (int)v);
+    } else if (k < w->end && *k == T_FLOAT && w->end - k >= 9) {
+      double v;                      /* 5.1 and LuaJIT: every key a double */
+      char t[48];
+      int n;
+      memcpy(&v, k + 1, 8);
+      n = snprintf(t, sizeof t, "[%.14g]", v);
+      add(w->out, t, n > 0 ? (size_t)n : 0);
     } else {
       add_string(w->out, "[?]");
     }
