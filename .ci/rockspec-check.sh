@@ -2,7 +2,9 @@
 # Build and install the rock from a copy of the tree into a temporary
 # LuaRocks tree, then use it from a fresh interpreter with only that tree
 # on its paths: for each Lua version given (default 5.4 5.3 5.1) whose
-# interpreter and headers are installed.
+# interpreter and headers are installed (the modules installed as sources,
+# only the C module among the C modules); then a C host built through the
+# rock's pkg-config file.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
