@@ -25,10 +25,12 @@
 #endif
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "future.h"
+#include "interrupt.h"
 
 struct cf_watch {
   cf_waiter *w;
@@ -51,6 +53,10 @@ struct cf_future_ext {
   void (*arg_free)(void *);
   cf_buffer view;              /* cf_future_outcome's inline payload */
   int has_view;
+  int priority;                /* submit_with's options (set before the */
+  double time_limit;           /* future is queued; read-only then) */
+  char *key;
+  size_t klen;
 };
 
 CF_TLS cf_future *cf_current_task;
@@ -295,6 +301,7 @@ static struct cf_future_ext *get_ext(cf_future *f) {
   x = calloc(1, sizeof *x);
   if (x == NULL) return NULL;
   x->cb_tail = &x->callbacks;
+  x->time_limit = -1;
   if (!atomic_compare_exchange_strong_explicit(&f->x, &expected, x,
                                                memory_order_acq_rel,
                                                memory_order_acquire)) {
@@ -356,6 +363,7 @@ static void future_destroy(void *obj) {
     }
     if (x->arg_free) x->arg_free(x->arg);
     free(x->traceback);
+    free(x->key);
     free(x);
   }
   block_free(f);
@@ -491,12 +499,36 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
                      const char *traceback) {
   uint32_t old = load_word(f);
   cf_buffer input = CF_BUFFER_INIT;
+  uint32_t end = CF_FINISHED;
+  char stopmsg[96];
+  cf_buffer stopped = CF_BUFFER_INIT;
+  int refused = 0;
   /* Claim: only one finisher writes the payload. */
   do {
     if (is_done(old) || (old & FW_CLAIMED)) return CF_ESTATE;
   } while (!atomic_compare_exchange_weak_explicit(
       &f->word, &old, old | FW_CLAIMED, memory_order_acq_rel,
       memory_order_acquire));
+  /* A running task asked to stop ends stopped, whatever it gives: the
+  ** flag and this claim are on the same word, so an interrupt() that
+  ** returned true always finds the future cancelled (or timed out). */
+  if ((old & FW_STOP) && (old & FW_STATE) == CF_RUNNING) {
+    refused = 1;
+    traceback = NULL;
+    if (old & FW_STOP_TIME) {
+      int n = snprintf(stopmsg, sizeof stopmsg,
+                       "task still running after its timeout of %g s",
+                       cf_future_time_limit(f));
+      how = CF_OUTCOME_TIMEOUT;
+      payload = cf_buffer_append(&stopped, stopmsg, (size_t)n) == 0
+                    ? &stopped : NULL;
+      if (payload == NULL) how = CF_OUTCOME_NOMEM;
+    } else {
+      end = CF_CANCELLED;
+      how = CF_OUTCOME_NONE;
+      payload = NULL;
+    }
+  }
   /* A task input still here (a C task that never took it) goes first. */
   if ((old & (FW_INLINE | FW_HEAP)) && take_data(f, &input) != 0)
     free_data(f);
@@ -519,9 +551,52 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
     atomic_fetch_add(cf_current_finishing, 1);
     cf_current_counted = 1;
   }
-  publish(f, CF_FINISHED | ((uint32_t)how << FW_OSHIFT), FW_CLAIMED, claimed);
+  publish(f, end | ((uint32_t)how << FW_OSHIFT), FW_CLAIMED, claimed);
   cf_buffer_free(&input);
+  cf_buffer_free(&stopped);
+  return refused ? CF_ECANCELLED : 0;
+}
+
+int cf_future_flag_stop(cf_future *f, int timeout_reason) {
+  uint32_t old = load_word(f), add = FW_STOP | (timeout_reason ? FW_STOP_TIME : 0);
+  for (;;) {
+    if ((old & FW_STATE) != CF_RUNNING) return 0;
+    if (old & FW_STOP) return 1;            /* the first reason stays */
+    if (atomic_compare_exchange_weak_explicit(&f->word, &old, old | add,
+                                              memory_order_seq_cst,
+                                              memory_order_acquire))
+      return 1;
+  }
+}
+
+int cf_future_set_sched(cf_future *f, int priority, double timeout,
+                        const char *key, size_t klen) {
+  struct cf_future_ext *x = get_ext(f);
+  if (x == NULL) return -ENOMEM;
+  if (key != NULL) {
+    if ((x->key = malloc(klen + 1)) == NULL) return -ENOMEM;
+    memcpy(x->key, key, klen);
+    x->key[klen] = 0;
+    x->klen = klen;
+  }
+  x->priority = priority;
+  x->time_limit = timeout;
   return 0;
+}
+
+int cf_future_priority(cf_future *f) {
+  struct cf_future_ext *x = ext_of(f);
+  return x ? x->priority : 0;
+}
+
+double cf_future_time_limit(cf_future *f) {
+  struct cf_future_ext *x = ext_of(f);
+  return x ? x->time_limit : -1;
+}
+
+int cf_future_has_key(cf_future *f, const char *key, size_t klen) {
+  struct cf_future_ext *x = ext_of(f);
+  return x && x->key && x->klen == klen && memcmp(x->key, key, klen) == 0;
 }
 
 static int finish_bytes(cf_future *f, cf_outcome how, const void *data,
@@ -575,7 +650,7 @@ int cf_future_wait(cf_future *f, double timeout) {
                                                  memory_order_acquire))
         continue;                            /* w reloaded: re-check */
     }
-    if (cf_cond_wait_until(&s->cv, &s->mu, &d) == CF_ETIMEDOUT) {
+    if (cf_cond_wait_obj(NULL, &s->cv, &s->mu, &d) == CF_ETIMEDOUT) {
       w = load_word(f);
       if (!is_done(w)) rc = CF_ETIMEDOUT;
       else if (!is_settled(f, w)) {     /* done: its callbacks are brief */

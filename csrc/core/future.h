@@ -30,6 +30,8 @@ struct cf_future_ext;
 #define FW_INLINE    0x100u  /* data is stored inline */
 #define FW_HEAP      0x200u  /* data is a cf_buffer pointed at by inl[0] */
 #define FW_CALLING   0x400u  /* done; its callbacks are being run */
+#define FW_STOP      0x800u  /* running, asked to stop (interrupt.c) */
+#define FW_STOP_TIME 0x1000u /* ... because its timeout passed */
 
 struct cf_future {
   cf_object hdr;
@@ -93,6 +95,21 @@ void cf_waiter_push(cf_waiter *w, cf_future *f);
 ** refs point into f: valid while the caller holds a reference). Takes no
 ** lock once f is done. */
 cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb);
+
+/* Stopping (interrupt.c). Set FW_STOP (with FW_STOP_TIME for a timeout)
+** on a running f: 1 if set now or before, 0 if f is not running. Once
+** set, a finish of f by anyone ends it stopped instead: cancelled, or
+** CF_OUTCOME_TIMEOUT naming the limit (cf_future_finish returns
+** CF_ECANCELLED and leaves the payload with the caller). */
+int cf_future_flag_stop(cf_future *f, int timeout_reason);
+
+/* A task's scheduling options (submit_with), kept in the extension:
+** -ENOMEM. Read by the pool (priority, key) and the worker (timeout). */
+int cf_future_set_sched(cf_future *f, int priority, double timeout,
+                        const char *key, size_t klen);
+int cf_future_priority(cf_future *f);        /* 0 without options */
+double cf_future_time_limit(cf_future *f);   /* negative: none */
+int cf_future_has_key(cf_future *f, const char *key, size_t klen);
 
 /* Thread-locals of the core: initial-exec, since the general model costs
 ** a __tls_get_addr call per access in a shared object, on hot paths. A

@@ -20,6 +20,14 @@
 **
 ** Lock order: pool mutex, then a future's stripe (cancelling or failing
 ** queued futures is done after the pool mutex is released).
+**
+** Priorities (cf_pool_submit_with): the queue is kept in priority order,
+** highest first, first-in first-out within one; the head is always the
+** next task, so taking one is unchanged. A task of priority 0 is appended
+** in O(1) while no other priority is queued (`ranked`), as a walk would
+** cost the common case; otherwise it is inserted after the last task of
+** its priority or higher. Each worker has an interrupt cell
+** (interrupt.c) that holds the task it runs.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -32,6 +40,8 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "interrupt.h"
+#include "timeout.h"
 #include "trace.h"
 
 struct cf_pool {
@@ -47,6 +57,7 @@ struct cf_pool {
   int idle;                    /* workers waiting on work_cv */
   int wakeups;                 /* signals sent and not yet taken */
   atomic_int queued;           /* tasks in the queue (read unlocked) */
+  int ranked;                  /* a queued task may have priority != 0 */
   atomic_int finishing;        /* workers whose task is done, not yet back */
   atomic_int spinning;         /* idle workers watching the queue, awake */
   atomic_int shutdown;         /* read unlocked by cf_pool_is_shutdown */
@@ -127,6 +138,7 @@ cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
 static cf_future *take_queue(cf_pool *p) {
   cf_future *q = p->head;
   p->head = p->tail = NULL;
+  p->ranked = 0;
   atomic_store_explicit(&p->queued, 0, memory_order_relaxed);
   return q;
 }
@@ -191,10 +203,59 @@ static void pool_break(cf_pool *p, const char *msg) {
   }
 }
 
+/* Queue f in priority order (see the top); called with p->mu held. */
+static void queue_push(cf_pool *p, cf_future *f, int prio) {
+  cf_future **pp;
+  f->next = NULL;
+  if ((prio == 0 && !p->ranked) || p->tail == NULL ||
+      cf_future_priority(p->tail) >= prio) {
+    if (p->tail) p->tail->next = f; else p->head = f;
+    p->tail = f;
+  } else {
+    for (pp = &p->head; cf_future_priority(*pp) >= prio; pp = &(*pp)->next) {}
+    f->next = *pp;
+    *pp = f;
+  }
+  if (prio != 0) p->ranked = 1;
+}
+
+/* The next task (the head: the queue is in priority order), with p->mu
+** held; NULL if none. */
+static cf_future *queue_pop(cf_pool *p) {
+  cf_future *f = p->head;
+  if (f != NULL) {
+    p->head = f->next;
+    if (p->head == NULL) p->tail = NULL, p->ranked = 0;
+    atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+  }
+  return f;
+}
+
+/* Take the queued tasks submitted with key out of the queue (p->mu held):
+** the caller cancels them once it has unlocked. */
+static cf_future *queue_take_key(cf_pool *p, const char *key, size_t klen) {
+  cf_future **pp = &p->head, *taken = NULL, *f;
+  p->tail = NULL;
+  while ((f = *pp) != NULL) {
+    if (cf_future_has_key(f, key, klen)) {
+      *pp = f->next;
+      f->next = taken;
+      taken = f;
+      atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+    } else {
+      p->tail = f;
+      pp = &f->next;
+    }
+  }
+  return taken;
+}
+
 /* Run one dequeued task. Returns 1 if it ran and this worker was counted
 ** in p->finishing as its result was published. */
 static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
   int rc = cf_future_start(f, in), was_counted = 0;
+  cf_icell *cell = cf_icell_current();
+  double limit = -1;
   if (rc == -ENOMEM) {                       /* reported, never masked */
     cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
   } else if (rc == 0) {
@@ -203,8 +264,14 @@ static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
     cf_current_input = in;
     cf_current_finishing = &p->finishing;
     cf_current_counted = 0;
+    if (cell) cf_icell_begin(cell, f);
+    if (atomic_load_explicit(&f->x, memory_order_relaxed) != NULL &&
+        (limit = cf_future_time_limit(f)) > 0 && cf_timeout_add(f, limit) != 0)
+      limit = -1;                     /* no memory: it runs without one */
     f->fn(f, ctx, cf_future_arg(f));
     if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+    if (limit > 0) cf_timeout_remove(f);
+    if (cell) cf_icell_end(cell);
     if (CF_TRACING()) cf_trace_end(f);
     was_counted = cf_current_counted;
     cf_current_task = NULL;
@@ -256,6 +323,10 @@ static void *worker_main(void *arg) {
   }
 #endif
   current_pool = p;
+  {
+    cf_icell *cell = cf_icell_new(p);  /* none (no memory): not stoppable */
+    if (cell) cf_icell_adopt(cell);
+  }
   if (p->hooks.worker_start) {
     char msg[1024] = "";
     if (p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
@@ -281,18 +352,14 @@ static void *worker_main(void *arg) {
       p->idle--;
       if (p->wakeups > 0) p->wakeups--;
     }
-    f = p->head;
-    if (f != NULL) {
-      p->head = f->next;
-      if (p->head == NULL) p->tail = NULL;
-      atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
-    }
+    f = queue_pop(p);
     cf_unlock(&p->mu);
     if (f == NULL) break;
     was_counted = run_task(p, f, ctx, &in);
   }
   if (started && p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
   cf_buffer_free(&in);
+  cf_icell_leave();
   current_pool = NULL;
   cf_lock(&p->mu);
   p->nthreads--;
@@ -322,8 +389,10 @@ static int spawn_worker(cf_pool *p) {
 /* Queue f: f, or NULL with *rc set and f untouched (its input and arg
 ** still in it, for the caller to take back: a failed submit takes
 ** nothing from its caller). */
-static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
+static cf_future *submit(cf_pool *p, cf_future *f, const cf_task_opts *o,
+                         int *rc) {
   int e = 0, queued;
+  cf_future *stale = NULL, *next;
   *rc = 0;
   if (foreign(p)) {   /* forked child: no workers, maybe a stale lock */
     fail_broken(f, "this pool belongs to the process that made it, not to a forked child");
@@ -344,9 +413,8 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   }
   cf_retain(f);                       /* the queue's reference */
   if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_THREADS, f);
-  f->next = NULL;
-  if (p->tail) p->tail->next = f; else p->head = f;
-  p->tail = f;
+  if (o && o->key) stale = queue_take_key(p, o->key, o->klen);
+  queue_push(p, f, o ? o->priority : 0);
   queued = atomic_fetch_add_explicit(&p->queued, 1, memory_order_relaxed) + 1;
   /* Wake an idle worker; else count workers about to come back for more
   ** (done with a task, or awake and watching the queue) before making a
@@ -360,14 +428,19 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   }
   if (e != 0 && p->nthreads == 0) {
     /* No thread to run it: take it back out. */
-    p->head = p->tail = NULL;
-    atomic_store_explicit(&p->queued, 0, memory_order_relaxed);
+    take_queue(p);
     cf_unlock(&p->mu);
     cf_release(f);                    /* the queue's reference */
+    f = NULL;
     *rc = e;
-    return NULL;
+  } else {
+    cf_unlock(&p->mu);
   }
-  cf_unlock(&p->mu);
+  for (; stale != NULL; stale = next) {   /* the latest of a key wins */
+    next = stale->next;
+    cancel_task(stale);
+    cf_release(stale);
+  }
   return f;
 }
 
@@ -380,7 +453,7 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
     return NULL;
   }
   f->fn = fn;
-  if ((queued = submit(p, f, rc)) == NULL) {
+  if ((queued = submit(p, f, NULL, rc)) == NULL) {
     cf_future_set_arg(f, NULL, NULL);   /* arg stays the caller's */
     cf_future_cancel(f);
     cf_release(f);
@@ -392,15 +465,26 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
 ** allocation for the future and its task). */
 cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                  int *rc) {
+  return cf_pool_submit_with(p, fn, input, NULL, rc);
+}
+
+cf_future *cf_pool_submit_with(cf_pool *p, cf_task_fn fn, cf_buffer *input,
+                               const cf_task_opts *o, int *rc) {
   size_t room = cf_future_room_for(input);
   cf_future *f = cf_future_new_sized(room <= 2040 ? room : 0), *queued;
+  if (o && (o->priority != 0 || o->timeout > 0 || o->key) && f != NULL &&
+      cf_future_set_sched(f, o->priority, o->timeout > 0 ? o->timeout : -1,
+                          o->key, o->klen) != 0) {
+    cf_release(f);
+    f = NULL;
+  }
   if (f == NULL || cf_future_put_input(f, input) != 0) {
     cf_release(f);
     *rc = -ENOMEM;
     return NULL;
   }
   f->fn = fn;
-  if ((queued = submit(p, f, rc)) == NULL) {
+  if ((queued = submit(p, f, o, rc)) == NULL) {
     cf_future_take_input(f, input);     /* the input stays the caller's */
     cf_future_cancel(f);
     cf_release(f);
@@ -459,7 +543,7 @@ int cf_pool_wait_exit(cf_pool *p, double timeout) {
   cf_deadline_set(&dl, timeout);
   cf_lock(&p->mu);
   while (p->nthreads > self && rc == 0)
-    rc = cf_cond_wait_until(&p->exit_cv, &p->mu, &dl);
+    rc = cf_cond_wait_obj(p, &p->exit_cv, &p->mu, &dl);
   rc = p->nthreads > self ? CF_ETIMEDOUT : 0;
   cf_unlock(&p->mu);
   return rc;
@@ -481,4 +565,8 @@ POOL_GETTER(cf_pool_is_broken, p->broken)
 
 int cf_pool_is_shutdown(cf_pool *p) {
   return atomic_load_explicit(&p->shutdown, memory_order_acquire);
+}
+
+int cf_pool_interrupt(cf_pool *p) {
+  return cf_icell_interrupt_owner(p, 0);
 }

@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "interrupt.h"
 #include "trace.h"
 
 enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR, M_NOMEM };
@@ -790,7 +791,7 @@ int cf_procpool_wait_done(cf_procpool *p, double timeout) {
   cf_deadline_set(&dl, timeout);
   cf_lock(&p->mu);
   while (p->manager == 1 && rc == 0)
-    rc = cf_cond_wait_until(&p->done_cv, &p->mu, &dl);
+    rc = cf_cond_wait_obj(p, &p->done_cv, &p->mu, &dl);
   rc = p->manager == 1 ? CF_ETIMEDOUT : 0;
   cf_unlock(&p->mu);
   return rc;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "object.h"
+#include "interrupt.h"
 
 /* STARTED: alive from start() until its function has returned. */
 enum { T_NEW, T_STARTED, T_DONE };
@@ -188,7 +189,7 @@ int cf_thread_join(cf_thread *t, double timeout) {
   if (t->state != T_DONE) {
     cf_deadline_set(&dl, timeout);
     while (t->state != T_DONE && rc == 0)
-      rc = cf_cond_wait_until(&t->cv, &t->m, &dl);
+      rc = cf_cond_wait_obj(t, &t->cv, &t->m, &dl);
   }
   if (t->state != T_DONE) {
     cf_unlock(&t->m);

@@ -23,6 +23,8 @@
 #include "../transfer/transfer.h"
 #include "worker.h"
 #include "../runtime/errors.h"
+#include "../runtime/stop.h"
+#include "../../core/interrupt.h"
 
 /* A pool worker's state keeps at the bottom of its stack: 1 the message
 ** handler, 2 the transfer context; so a task looks nothing up. */
@@ -259,6 +261,7 @@ int lcf_worker_start(void *cfg, void **ctx, char *msg, size_t msgsz) {
   w->st = lua_touserdata(L, 3);
   lua_pop(L, 1);
   w->L = L;
+  lcf_stop_attach(L);        /* a stop asked of its tasks arms a hook on L */
   *ctx = w;
   return 0;
 }
@@ -267,6 +270,7 @@ void lcf_worker_stop(void *cfg, void *ctx) {
   worker *w = ctx;
   (void)cfg;
   if (w == NULL) return;
+  lcf_stop_detach();         /* before the state goes */
   lua_close(w->L);
   cf_buffer_free(&w->out);
   free(w);
@@ -401,6 +405,8 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
   worker *w = ctx;
   (void)arg;
   run_in(w->L, 1, 2, f, cf_future_input(f), &w->out, 0);
+  /* The task's code has returned: no hook for the callbacks below. */
+  if (cf_icell_current()) cf_icell_end(cf_icell_current());
   if (w->st->inbox)
     lcf_callbacks_run(w->L);  /* callbacks queued for this worker's state */
 }
