@@ -487,6 +487,15 @@ cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
 ** most often); then the input is left in *input. On a broken pool the
 ** future is returned already failed. */
 cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc);
+/* cf_procpool_submit with options (cf_pool_submit_with; opts may be NULL).
+** A task asked to stop (cf_future_interrupt, its timeout) is signalled in
+** its worker process (SIGUSR1, which the Lua binding handles); a worker
+** still running it 2 s later is killed and replaced, without breaking the
+** pool, and the task ends stopped. */
+cf_future *cf_procpool_submit_with(cf_procpool *p, cf_buffer *input,
+                                   const cf_task_opts *opts, int *rc);
+/* Ask every task running on p to stop: how many. */
+int cf_procpool_interrupt(cf_procpool *p);
 /* As cf_pool_shutdown; wait also reaps every worker process. */
 int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures);
 /* After a shutdown: wait up to timeout for the manager (which reaps every

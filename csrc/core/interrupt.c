@@ -181,8 +181,10 @@ cf_future *cf_icell_task(cf_icell *c) {
 }
 
 void cf_icell_set_arm(cf_arm_fn arm, void *ud) {
-  cf_icell *c = tls_cell;
-  if (c == NULL) return;
+  if (tls_cell != NULL) cf_icell_arm_with(tls_cell, arm, ud);
+}
+
+void cf_icell_arm_with(cf_icell *c, cf_arm_fn arm, void *ud) {
   cf_lock(&c->mu);
   if (arm == NULL && c->arm != NULL) arm_locked(c, CF_ARM_OFF);
   c->arm = arm;

@@ -44,6 +44,8 @@ cf_future *cf_icell_task(cf_icell *c);
 ** its state lives (NULL, NULL before it closes the state). Called under
 ** the cell's lock, from any thread: it may only call lua_sethook. */
 void cf_icell_set_arm(cf_arm_fn arm, void *ud);
+/* The same for a cell that no thread adopted (a process pool's slot). */
+void cf_icell_arm_with(cf_icell *c, cf_arm_fn arm, void *ud);
 /* From the hook, in the cell's thread: 1 if its task is asked to stop
 ** (the hook stays, re-armed with CF_ARM_AGAIN), else 0 (hook removed). */
 int cf_icell_hook_check(void);

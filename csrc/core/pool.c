@@ -21,12 +21,9 @@
 ** Lock order: pool mutex, then a future's stripe (cancelling or failing
 ** queued futures is done after the pool mutex is released).
 **
-** Priorities (cf_pool_submit_with): the queue is kept in priority order,
-** highest first, first-in first-out within one; the head is always the
-** next task, so taking one is unchanged. A task of priority 0 is appended
-** in O(1) while no other priority is queued (`ranked`), as a walk would
-** cost the common case; otherwise it is inserted after the last task of
-** its priority or higher. Each worker has an interrupt cell
+** Priorities (cf_pool_submit_with): the queue is kept in priority order
+** by squeue.c, so the head is always the next task and taking one is
+** unchanged. Each worker has an interrupt cell
 ** (interrupt.c) that holds the task it runs.
 */
 #ifndef _GNU_SOURCE
@@ -41,6 +38,7 @@
 
 #include "future.h"
 #include "interrupt.h"
+#include "squeue.h"
 #include "timeout.h"
 #include "trace.h"
 
@@ -203,20 +201,10 @@ static void pool_break(cf_pool *p, const char *msg) {
   }
 }
 
-/* Queue f in priority order (see the top); called with p->mu held. */
+/* Queue f in priority order (squeue.c); called with p->mu held. */
 static void queue_push(cf_pool *p, cf_future *f, int prio) {
-  cf_future **pp;
-  f->next = NULL;
-  if ((prio == 0 && !p->ranked) || p->tail == NULL ||
-      cf_future_priority(p->tail) >= prio) {
-    if (p->tail) p->tail->next = f; else p->head = f;
-    p->tail = f;
-  } else {
-    for (pp = &p->head; cf_future_priority(*pp) >= prio; pp = &(*pp)->next) {}
-    f->next = *pp;
-    *pp = f;
-  }
-  if (prio != 0) p->ranked = 1;
+  cf_squeue q = {&p->head, &p->tail, &p->ranked};
+  cf_squeue_push(q, f, prio);
 }
 
 /* The next task (the head: the queue is in priority order), with p->mu
@@ -234,19 +222,10 @@ static cf_future *queue_pop(cf_pool *p) {
 /* Take the queued tasks submitted with key out of the queue (p->mu held):
 ** the caller cancels them once it has unlocked. */
 static cf_future *queue_take_key(cf_pool *p, const char *key, size_t klen) {
-  cf_future **pp = &p->head, *taken = NULL, *f;
-  p->tail = NULL;
-  while ((f = *pp) != NULL) {
-    if (cf_future_has_key(f, key, klen)) {
-      *pp = f->next;
-      f->next = taken;
-      taken = f;
-      atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
-    } else {
-      p->tail = f;
-      pp = &f->next;
-    }
-  }
+  cf_squeue q = {&p->head, &p->tail, &p->ranked};
+  int n;
+  cf_future *taken = cf_squeue_take_key(q, key, klen, &n);
+  atomic_fetch_sub_explicit(&p->queued, n, memory_order_relaxed);
   return taken;
 }
 

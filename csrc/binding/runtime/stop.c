@@ -24,6 +24,7 @@
 #include <lauxlib.h>
 
 #include "../../core/interrupt.h"
+#include "../../core/procstop.h"
 #include "stop.h"
 #include "errors.h"
 
@@ -121,9 +122,14 @@ void lcf_stop_detach(void) {
 /* The state of a worker process's tasks, for its signal handler. */
 static lua_State *volatile signal_state;
 
-static void on_sigusr1(int sig) {
+/* The signal carries the number of the task to stop: a stale one (that
+** task has ended) is ignored. */
+static void on_sigusr1(int sig, siginfo_t *si, void *uc) {
   static volatile int count;
   (void)sig;
+  (void)uc;
+  if (si->si_code != SI_QUEUE || si->si_value.sival_int != cf_child_task_seq)
+    return;
   cf_stop_signalled = ++count > 0 ? count : (count = 1);
   if (signal_state) lua_sethook(signal_state, stop_hook, LUA_MASKCOUNT, 1);
 }
@@ -132,8 +138,10 @@ void lcf_stop_signal_setup(lua_State *L) {
   struct sigaction sa;
   sigset_t s;
   signal_state = L;
+  if (L == NULL) return;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigusr1;
+  sa.sa_sigaction = on_sigusr1;
+  sa.sa_flags = SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, NULL);
   sigemptyset(&s);

@@ -13,7 +13,8 @@
 void lcf_stop_attach(lua_State *L);
 void lcf_stop_detach(void);
 /* A process pool's worker process: SIGUSR1 asks the task that runs on L
-** to stop (the handler sets the hook, as lua.c does for SIGINT). */
+** to stop (the handler sets the hook, as lua.c does for SIGINT). NULL
+** before L is closed. */
 void lcf_stop_signal_setup(lua_State *L);
 /* Push the interruption (a CancelledError saying so). */
 void lcf_push_interrupted(lua_State *L);
