@@ -6,7 +6,7 @@
 # peer name api-floor: bare pthreads and the Lua C API) runs A'', C, C' and D
 # in the same run, for the table's floor column.
 #
-#   sh bench/run.sh [LUA] [--quick] [--repeat R] [--only A,Ap,App,B,C,Cp,D,M]
+#   sh bench/run.sh [LUA] [--quick] [--repeat R] [--only A,Ap,App,B,C,Cp,D,M,I,Ip,Ipp]
 #                         [--json FILE] [--markdown] [--no-peers] [--no-floor]
 #
 # --markdown also prints the table in Markdown (for bench/README.md).
@@ -31,7 +31,7 @@ esac
 # shellcheck disable=SC2086
 set -- "$@" $BENCH_ARGS
 
-quick=""; repeat=""; only="A,Ap,App,B,C,Cp,D,M"; json=${BENCH_JSON:-}; peers=1; md=0
+quick=""; repeat=""; only="A,Ap,App,B,C,Cp,D,M,I,Ip,Ipp"; json=${BENCH_JSON:-}; peers=1; md=0
 floor=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -68,11 +68,13 @@ start=$(date +%s)
 for w in $(echo "$only" | tr ',' ' '); do
   case "$w" in
     "A'") w=Ap ;; "A''") w=App ;; "C'") w=Cp ;; require) w=D ;;
+    "I'") w=Ip ;; "I''") w=Ipp ;;
   esac
   echo "bench: $w ..." >&2
   # shellcheck disable=SC2086
   "$lua" bench/ours.lua $quick $repeat --only "$w" | tee -a "$out"
-  if [ $have_python = 1 ]; then
+  # The interrupt rows (I*) have no peer: Python cannot stop a running task.
+  if [ $have_python = 1 ] && case "$w" in I*) false ;; *) true ;; esac; then
     # shellcheck disable=SC2086
     python3 bench/peers/python_peer.py $quick $repeat --only "$w" | tee -a "$out" ||
       echo "bench: python peer failed on $w" >&2

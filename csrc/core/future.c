@@ -495,40 +495,51 @@ static int claimed(uint32_t w) {
   return (w & FW_CLAIMED) != 0;
 }
 
+/* A running task asked to stop ends stopped, whatever it gives: the stop
+** flag and the finisher's claim are on the same word, so an interrupt()
+** that returned true always finds the future cancelled (or timed out).
+** Out of line: the common finish pays one test of the flag. */
+static int finish(cf_future *f, cf_outcome how, cf_buffer *payload,
+                  const char *traceback, uint32_t old, uint32_t end);
+
+static __attribute__((noinline)) int finish_stopped(cf_future *f,
+                                                    uint32_t old) {
+  if (old & FW_STOP_TIME) {
+    char msg[96];
+    cf_buffer b = CF_BUFFER_INIT;
+    int n = snprintf(msg, sizeof msg,
+                     "task still running after its timeout of %g s",
+                     cf_future_time_limit(f));
+    if (cf_buffer_append(&b, msg, (size_t)n) == 0)
+      finish(f, CF_OUTCOME_TIMEOUT, &b, NULL, old, CF_FINISHED);
+    else
+      finish(f, CF_OUTCOME_NOMEM, NULL, NULL, old, CF_FINISHED);
+    cf_buffer_free(&b);
+  } else {
+    finish(f, CF_OUTCOME_NONE, NULL, NULL, old, CF_CANCELLED);
+  }
+  return CF_ECANCELLED;
+}
+
 int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
                      const char *traceback) {
   uint32_t old = load_word(f);
-  cf_buffer input = CF_BUFFER_INIT;
-  uint32_t end = CF_FINISHED;
-  char stopmsg[96];
-  cf_buffer stopped = CF_BUFFER_INIT;
-  int refused = 0;
   /* Claim: only one finisher writes the payload. */
   do {
     if (is_done(old) || (old & FW_CLAIMED)) return CF_ESTATE;
   } while (!atomic_compare_exchange_weak_explicit(
       &f->word, &old, old | FW_CLAIMED, memory_order_acq_rel,
       memory_order_acquire));
-  /* A running task asked to stop ends stopped, whatever it gives: the
-  ** flag and this claim are on the same word, so an interrupt() that
-  ** returned true always finds the future cancelled (or timed out). */
-  if ((old & FW_STOP) && (old & FW_STATE) == CF_RUNNING) {
-    refused = 1;
-    traceback = NULL;
-    if (old & FW_STOP_TIME) {
-      int n = snprintf(stopmsg, sizeof stopmsg,
-                       "task still running after its timeout of %g s",
-                       cf_future_time_limit(f));
-      how = CF_OUTCOME_TIMEOUT;
-      payload = cf_buffer_append(&stopped, stopmsg, (size_t)n) == 0
-                    ? &stopped : NULL;
-      if (payload == NULL) how = CF_OUTCOME_NOMEM;
-    } else {
-      end = CF_CANCELLED;
-      how = CF_OUTCOME_NONE;
-      payload = NULL;
-    }
-  }
+  if ((old & FW_STOP) && (old & FW_STATE) == CF_RUNNING)
+    return finish_stopped(f, old);
+  return finish(f, how, payload, traceback, old, CF_FINISHED);
+}
+
+/* With the claim held (old: the word before it); end: CF_FINISHED, or
+** CF_CANCELLED for a stopped task. */
+static int finish(cf_future *f, cf_outcome how, cf_buffer *payload,
+                  const char *traceback, uint32_t old, uint32_t end) {
+  cf_buffer input = CF_BUFFER_INIT;
   /* A task input still here (a C task that never took it) goes first. */
   if ((old & (FW_INLINE | FW_HEAP)) && take_data(f, &input) != 0)
     free_data(f);
@@ -553,8 +564,7 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
   }
   publish(f, end | ((uint32_t)how << FW_OSHIFT), FW_CLAIMED, claimed);
   cf_buffer_free(&input);
-  cf_buffer_free(&stopped);
-  return refused ? CF_ECANCELLED : 0;
+  return 0;
 }
 
 int cf_future_flag_stop(cf_future *f, int timeout_reason) {

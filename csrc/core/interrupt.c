@@ -39,14 +39,14 @@
 #include "interrupt.h"
 
 struct cf_icell {
-  cf_object hdr;
+  cf_object hdr;                /* these three: cf_icell_head (interrupt.h) */
+  _Atomic(cf_future *) task;
+  atomic_int armed;
   pthread_mutex_t mu;
   pthread_cond_t sleep_cv;      /* cf_task_sleep waits on it */
-  _Atomic(cf_future *) task;    /* written by the owner thread only */
   const void *owner;
   cf_arm_fn arm;                /* guarded by mu */
   void *arm_ud;
-  atomic_int armed;             /* the hook may be set */
   void *wobj;                   /* the published wait, guarded by mu */
   pthread_mutex_t *wm;
   pthread_cond_t *wc;
@@ -153,27 +153,17 @@ static void arm_locked(cf_icell *c, int how) {
   atomic_store_explicit(&c->armed, how != CF_ARM_OFF, memory_order_relaxed);
 }
 
-/* seq_cst store, then the flag: with the asker's seq_cst flag and load of
-** the task, one of the two sees the other (a stop asked between the
-** start of f and this store is caught here). */
-void cf_icell_begin(cf_icell *c, cf_future *f) {
-  atomic_store_explicit(&c->task, f, memory_order_seq_cst);
-  if (stop_asked(f)) {
-    cf_lock(&c->mu);
-    arm_locked(c, CF_ARM_NOW);
-    cf_unlock(&c->mu);
-  }
+/* The slow halves of cf_icell_begin and cf_icell_end (interrupt.h). */
+void cf_icell_arm_late(cf_icell *c) {
+  cf_lock(&c->mu);
+  arm_locked(c, CF_ARM_NOW);
+  cf_unlock(&c->mu);
 }
 
-/* A hook armed too late for the task that just ended is removed here, or
-** by the hook itself (cf_icell_hook_check) in the next task. */
-void cf_icell_end(cf_icell *c) {
-  atomic_store_explicit(&c->task, NULL, memory_order_seq_cst);
-  if (atomic_load_explicit(&c->armed, memory_order_relaxed)) {
-    cf_lock(&c->mu);
-    arm_locked(c, CF_ARM_OFF);
-    cf_unlock(&c->mu);
-  }
+void cf_icell_disarm(cf_icell *c) {
+  cf_lock(&c->mu);
+  arm_locked(c, CF_ARM_OFF);
+  cf_unlock(&c->mu);
 }
 
 cf_future *cf_icell_task(cf_icell *c) {

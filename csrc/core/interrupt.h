@@ -13,9 +13,17 @@
 #ifndef CF_INTERRUPT_H
 #define CF_INTERRUPT_H
 
-#include "object.h"
+#include "future.h"
 
 typedef struct cf_icell cf_icell;
+
+/* The first members of a cell: what a worker touches per task, inline
+** (a store and a load each way: the cost of this feature when unused). */
+typedef struct cf_icell_head {
+  cf_object hdr;                /* first, as in every shared object */
+  _Atomic(cf_future *) task;    /* written by the owner thread only */
+  atomic_int armed;             /* the hook may be set */
+} cf_icell_head;
 
 /* How the binding's arm callback is asked to act on its state: */
 #define CF_ARM_NOW   1   /* a stop is asked: hook at the next instruction */
@@ -35,9 +43,25 @@ void cf_icell_leave(void);
 cf_icell *cf_icell_current(void);
 
 /* The thread starts / ends running f (f may be asked to stop meanwhile).
-** begin arms the hook at once if f was asked before it got here. */
-void cf_icell_begin(cf_icell *c, cf_future *f);
-void cf_icell_end(cf_icell *c);
+** begin arms the hook at once if f was asked before it got here: its
+** seq_cst store and the asker's seq_cst flag (cf_future_flag_stop) then
+** its load of the task make sure one of them sees the other. A hook armed
+** too late for the task that just ended is removed by end, or by the hook
+** itself in the next task (cf_icell_hook_check). */
+void cf_icell_arm_late(cf_icell *c);
+void cf_icell_disarm(cf_icell *c);
+static inline void cf_icell_begin(cf_icell *c, cf_future *f) {
+  cf_icell_head *h = (cf_icell_head *)c;
+  atomic_store_explicit(&h->task, f, memory_order_seq_cst);
+  if (atomic_load_explicit(&f->word, memory_order_seq_cst) & FW_STOP)
+    cf_icell_arm_late(c);
+}
+static inline void cf_icell_end(cf_icell *c) {
+  cf_icell_head *h = (cf_icell_head *)c;
+  atomic_store_explicit(&h->task, NULL, memory_order_seq_cst);
+  if (atomic_load_explicit(&h->armed, memory_order_relaxed))
+    cf_icell_disarm(c);
+}
 cf_future *cf_icell_task(cf_icell *c);
 
 /* The binding's way to stop a state, set by the cell's own thread while

@@ -201,10 +201,17 @@ static void pool_break(cf_pool *p, const char *msg) {
   }
 }
 
-/* Queue f in priority order (squeue.c); called with p->mu held. */
-static void queue_push(cf_pool *p, cf_future *f, int prio) {
-  cf_squeue q = {&p->head, &p->tail, &p->ranked};
-  cf_squeue_push(q, f, prio);
+/* Queue f in priority order (squeue.c); called with p->mu held. The
+** common case (priority 0, no other queued) appends here. */
+static inline void queue_push(cf_pool *p, cf_future *f, int prio) {
+  if (prio == 0 && !p->ranked) {
+    f->next = NULL;
+    if (p->tail) p->tail->next = f; else p->head = f;
+    p->tail = f;
+  } else {
+    cf_squeue q = {&p->head, &p->tail, &p->ranked};
+    cf_squeue_push(q, f, prio);
+  }
 }
 
 /* The next task (the head: the queue is in priority order), with p->mu
@@ -231,9 +238,9 @@ static cf_future *queue_take_key(cf_pool *p, const char *key, size_t klen) {
 
 /* Run one dequeued task. Returns 1 if it ran and this worker was counted
 ** in p->finishing as its result was published. */
-static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
+static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in,
+                    cf_icell *cell) {
   int rc = cf_future_start(f, in), was_counted = 0;
-  cf_icell *cell = cf_icell_current();
   double limit = -1;
   if (rc == -ENOMEM) {                       /* reported, never masked */
     cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
@@ -287,6 +294,7 @@ static int queue_shows_work(cf_pool *p) {
 
 static void *worker_main(void *arg) {
   cf_pool *p = arg;
+  cf_icell *cell;
   void *ctx = NULL;
   int started = 1, was_counted = 0;
   cf_buffer in = CF_BUFFER_INIT;
@@ -302,10 +310,8 @@ static void *worker_main(void *arg) {
   }
 #endif
   current_pool = p;
-  {
-    cf_icell *cell = cf_icell_new(p);  /* none (no memory): not stoppable */
-    if (cell) cf_icell_adopt(cell);
-  }
+  cell = cf_icell_new(p);          /* none (no memory): not stoppable */
+  if (cell) cf_icell_adopt(cell);
   if (p->hooks.worker_start) {
     char msg[1024] = "";
     if (p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
@@ -334,7 +340,7 @@ static void *worker_main(void *arg) {
     f = queue_pop(p);
     cf_unlock(&p->mu);
     if (f == NULL) break;
-    was_counted = run_task(p, f, ctx, &in);
+    was_counted = run_task(p, f, ctx, &in, cell);
   }
   if (started && p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
   cf_buffer_free(&in);
@@ -368,8 +374,8 @@ static int spawn_worker(cf_pool *p) {
 /* Queue f: f, or NULL with *rc set and f untouched (its input and arg
 ** still in it, for the caller to take back: a failed submit takes
 ** nothing from its caller). */
-static cf_future *submit(cf_pool *p, cf_future *f, const cf_task_opts *o,
-                         int *rc) {
+static inline cf_future *submit(cf_pool *p, cf_future *f,
+                                const cf_task_opts *o, int *rc) {
   int e = 0, queued;
   cf_future *stale = NULL, *next;
   *rc = 0;
@@ -442,13 +448,25 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
 
 /* The input is stored inline in the future when it is small (one
 ** allocation for the future and its task). */
+static inline cf_future *submit_input(cf_pool *p, cf_task_fn fn,
+                                      cf_buffer *input,
+                                      const cf_task_opts *o, int *rc);
+
 cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                  int *rc) {
-  return cf_pool_submit_with(p, fn, input, NULL, rc);
+  return submit_input(p, fn, input, NULL, rc);
 }
 
 cf_future *cf_pool_submit_with(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                const cf_task_opts *o, int *rc) {
+  return submit_input(p, fn, input, o, rc);
+}
+
+/* Inline in both: without options (o NULL) the compiler drops their
+** branches from cf_pool_submit_buffer, the hot path. */
+static inline cf_future *submit_input(cf_pool *p, cf_task_fn fn,
+                                      cf_buffer *input,
+                                      const cf_task_opts *o, int *rc) {
   size_t room = cf_future_room_for(input);
   cf_future *f = cf_future_new_sized(room <= 2040 ? room : 0), *queued;
   if (o && (o->priority != 0 || o->timeout > 0 || o->key) && f != NULL &&

@@ -405,8 +405,9 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
   worker *w = ctx;
   (void)arg;
   run_in(w->L, 1, 2, f, cf_future_input(f), &w->out, 0);
-  /* The task's code has returned: no hook for the callbacks below. */
-  if (cf_icell_current()) cf_icell_end(cf_icell_current());
-  if (w->st->inbox)
+  if (w->st->inbox) {
+    /* The task's code has returned: no stop hook in the callbacks. */
+    if (cf_icell_current()) cf_icell_end(cf_icell_current());
     lcf_callbacks_run(w->L);  /* callbacks queued for this worker's state */
+  }
 }
