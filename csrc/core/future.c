@@ -499,8 +499,9 @@ static int claimed(uint32_t w) {
 ** flag and the finisher's claim are on the same word, so an interrupt()
 ** that returned true always finds the future cancelled (or timed out).
 ** Out of line: the common finish pays one test of the flag. */
-static int finish(cf_future *f, cf_outcome how, cf_buffer *payload,
-                  const char *traceback, uint32_t old, uint32_t end);
+static inline __attribute__((always_inline)) int finish(
+    cf_future *f, cf_outcome how, cf_buffer *payload, const char *traceback,
+    uint32_t old, uint32_t end);
 
 static __attribute__((noinline)) int finish_stopped(cf_future *f,
                                                     uint32_t old) {
@@ -537,8 +538,9 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
 
 /* With the claim held (old: the word before it); end: CF_FINISHED, or
 ** CF_CANCELLED for a stopped task. */
-static int finish(cf_future *f, cf_outcome how, cf_buffer *payload,
-                  const char *traceback, uint32_t old, uint32_t end) {
+static inline __attribute__((always_inline)) int finish(
+    cf_future *f, cf_outcome how, cf_buffer *payload, const char *traceback,
+    uint32_t old, uint32_t end) {
   cf_buffer input = CF_BUFFER_INIT;
   /* A task input still here (a C task that never took it) goes first. */
   if ((old & (FW_INLINE | FW_HEAP)) && take_data(f, &input) != 0)

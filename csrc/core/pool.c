@@ -374,8 +374,8 @@ static int spawn_worker(cf_pool *p) {
 /* Queue f: f, or NULL with *rc set and f untouched (its input and arg
 ** still in it, for the caller to take back: a failed submit takes
 ** nothing from its caller). */
-static inline cf_future *submit(cf_pool *p, cf_future *f,
-                                const cf_task_opts *o, int *rc) {
+static inline __attribute__((always_inline)) cf_future *submit(
+    cf_pool *p, cf_future *f, const cf_task_opts *o, int *rc) {
   int e = 0, queued;
   cf_future *stale = NULL, *next;
   *rc = 0;
@@ -448,9 +448,9 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
 
 /* The input is stored inline in the future when it is small (one
 ** allocation for the future and its task). */
-static inline cf_future *submit_input(cf_pool *p, cf_task_fn fn,
-                                      cf_buffer *input,
-                                      const cf_task_opts *o, int *rc);
+static inline __attribute__((always_inline)) cf_future *submit_input(
+    cf_pool *p, cf_task_fn fn, cf_buffer *input, const cf_task_opts *o,
+    int *rc);
 
 cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                  int *rc) {
@@ -464,9 +464,9 @@ cf_future *cf_pool_submit_with(cf_pool *p, cf_task_fn fn, cf_buffer *input,
 
 /* Inline in both: without options (o NULL) the compiler drops their
 ** branches from cf_pool_submit_buffer, the hot path. */
-static inline cf_future *submit_input(cf_pool *p, cf_task_fn fn,
-                                      cf_buffer *input,
-                                      const cf_task_opts *o, int *rc) {
+static inline __attribute__((always_inline)) cf_future *submit_input(
+    cf_pool *p, cf_task_fn fn, cf_buffer *input, const cf_task_opts *o,
+    int *rc) {
   size_t room = cf_future_room_for(input);
   cf_future *f = cf_future_new_sized(room <= 2040 ? room : 0), *queued;
   if (o && (o->priority != 0 || o->timeout > 0 || o->key) && f != NULL &&
