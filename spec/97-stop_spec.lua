@@ -66,7 +66,7 @@ describe("f:interrupt() on a thread pool", function()
     assert.equal(1, ex:submit(function() return 1 end):result())
   end)
 
-  it("stops a task blocked in Queue:get, Event:wait, sleep, f:result, Lock and Condition at once", function()
+  it("stops a task blocked in Queue:get, Event:wait, sleep, f:result, Lock, Condition, Semaphore, Barrier, join at once", function()
     local ex <close> = futures.ThreadPoolExecutor(2)
     local other <close> = futures.ThreadPoolExecutor(1)
     local never = other:submit(function(e) e:wait() end, thread.Event())
@@ -80,6 +80,12 @@ describe("f:interrupt() on a thread pool", function()
       function(_, _, _, l) l:acquire() end,
       function() local c = require("concurrent.thread").Condition() c:acquire() c:wait() end,
       function() local s = require("concurrent.thread").Semaphore(0) s:acquire() end,
+      function() local b = require("concurrent.thread").Barrier(2) b:wait() end,
+      function(q) local t = require("concurrent.thread").Thread{target = function(q) q:get() end, args = {q}, daemon = true}
+        t:start() t:join() end,
+      function()   -- a process's end is polled every 5 ms in a task
+        local p = require("concurrent.process").Process{target = function() require("concurrent").sleep(2) end}
+        p:start() p:join() end,
     }
     for i, body in ipairs(cases) do
       local ev = thread.Event()

@@ -178,10 +178,11 @@ int cf_thread_join(cf_thread *t, double timeout) {
     cf_unlock(&t->m);
     return CF_ESTATE;
   }
-  if (!t->reaping && !(timeout >= 0)) {
+  if (!t->reaping && !(timeout >= 0) && cf_icell_current() == NULL) {
     /* No timeout: reap at once. pthread_join returns once the thread is
     ** gone (after DONE), so this sleeps once, where waiting for DONE
-    ** first and then joining slept twice. */
+    ** first and then joining slept twice. (Not in a thread that runs
+    ** tasks: a stop asked of its task must be able to end the wait.) */
     reap(t);
     cf_unlock(&t->m);
     return 0;
