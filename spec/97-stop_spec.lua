@@ -83,9 +83,6 @@ describe("f:interrupt() on a thread pool", function()
       function() local b = require("concurrent.thread").Barrier(2) b:wait() end,
       function(q) local t = require("concurrent.thread").Thread{target = function(q) q:get() end, args = {q}, daemon = true}
         t:start() t:join() end,
-      function()   -- a process's end is polled every 5 ms in a task
-        local p = require("concurrent.process").Process{target = function() require("concurrent").sleep(2) end}
-        p:start() p:join() end,
     }
     for i, body in ipairs(cases) do
       local ev = thread.Event()
@@ -100,6 +97,22 @@ describe("f:interrupt() on a thread pool", function()
     lock:release()
     never:cancel()
     other:shutdown{interrupt = true}
+  end)
+
+  it("stops a task waiting in a process's join #nosan", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local ev = thread.Event()
+    local f = started_task(ex, ev, function()   -- its end is polled every 5 ms
+      local p = require("concurrent.process").Process{target = function() require("concurrent").sleep(2) end}
+      p:start()
+      p:join()
+    end)
+    assert.is_true(ev:wait(LATE))
+    concurrent.sleep(0.05)
+    local t0 = concurrent.monotonic()
+    assert.is_true(f:interrupt())
+    expect_interrupted(f)
+    assert.is_true(concurrent.monotonic() - t0 < 0.5)
   end)
 
   it("closes the task's to-be-closed variables", function()
@@ -318,7 +331,7 @@ describe("Thread:interrupt()", function()
   end)
 end)
 
-describe("interrupting a process pool's task", function()
+describe("interrupting a process pool's task #nosan", function()
   it("stops a busy loop in the worker and keeps the worker", function()
     local ex <close> = futures.ProcessPoolExecutor(1)
     assert.equal(1, ex:submit(function() return 1 end):result())

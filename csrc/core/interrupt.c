@@ -19,11 +19,15 @@
 ** both under the cell's lock, so one of them sees the other: no wake-up
 ** is lost.
 **
-** Lock order: registry, then a cell's lock (never held together with
-** anything else, except:) an object's mutex, then a cell's lock. The
-** poker never holds a cell's lock while it takes an object's mutex; the
-** registry's lock is released before any cell is poked (cells are
-** reference counted).
+** Lock order. The registry's lock is a leaf: finding cells retains them
+** (cells are reference counted) and pokes after unlocking. An object's
+** mutex, then a cell's lock: a waiter publishes and withdraws holding the
+** object's mutex, and the poker re-checks the publication holding it.
+** Otherwise a cell's lock is taken alone: the poker releases it before it
+** locks the object's mutex (so no cycle), and the arm callback that runs
+** under it only calls lua_sethook (or writes an eventfd: procstop.c).
+** cf_task_sleep waits on the cell's own condition under the cell's lock.
+** timeout.c's lock is a leaf too.
 **
 ** Cost when unused: a worker stores its task in its cell (one atomic
 ** store) and checks the stop bit it had anyway in the word it loaded;
