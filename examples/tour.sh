@@ -38,10 +38,11 @@ run 05_pool_submit.lua      "5. A thread pool: submit, done, cancel, result"
 run 06_as_completed.lua     "6. as_completed: the 2 s page first"
 run 07_map.lua              "7. map: results in input order"
 run 08_pool_close.lua       "8. The pool as a <close> variable (Python's with)"
+run 09_latest_wins.lua      "9. Search as you type: the latest search wins (submit_with key, interrupt)"
 end=$(date +%s.%N)
 echo
 if [ -n "$failed" ]; then
   echo "tour: FAILED:$failed"
   exit 1
 fi
-awk -v s="$start" -v e="$end" 'BEGIN { printf "tour: all 8 programs ran in %.1f s\n", e - s }'
+awk -v s="$start" -v e="$end" 'BEGIN { printf "tour: all 9 programs ran in %.1f s\n", e - s }'
