@@ -364,3 +364,57 @@ describe("interrupting a process pool's task #nosan", function()
     assert.equal(8, ex:submit_with({priority = 3, key = "k"}, function() return 8 end):result())
   end)
 end)
+
+describe("interrupts and nested tasks (a worker waiting in a task runs others)", function()
+  it("interrupting a nested task stops it only: the task beneath goes on", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local q, ev = thread.Queue(), thread.Event()
+    local outer = ex:submit(function(ex, q, ev, busy)
+      local g = ex:submit(function(ev, busy) ev:set(); busy() end, ev, busy)
+      q:put(g)
+      local ok = pcall(g.result, g)    -- the worker runs g nested, here
+      return not ok and g:cancelled() and "inner stopped" or "inner ran"
+    end, ex, q, ev, busy)
+    local g = q:get(true, LATE)
+    assert.is_true(ev:wait(LATE))
+    assert.is_true(g:interrupt())
+    expect_interrupted(g)
+    assert.equal("inner stopped", outer:result(LATE))
+  end)
+
+  it("interrupting the task beneath lets the nested one end as it would, then stops", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local q, ev, go = thread.Queue(), thread.Event(), thread.Event()
+    local outer = ex:submit(function(ex, q, ev, go)
+      local g = ex:submit(function(ev, go) ev:set(); go:wait(); return 7 end, ev, go)
+      q:put(g)
+      return g:result() + 1
+    end, ex, q, ev, go)
+    local g = q:get(true, LATE)
+    assert.is_true(ev:wait(LATE))
+    assert.is_true(outer:interrupt())
+    concurrent.sleep(0.1)
+    assert.is_false(g:done())          -- not stopped by the hook beneath it
+    assert.is_false(outer:done())      -- g runs on its stack
+    go:set()
+    assert.equal(7, g:result(LATE))    -- its future ends as it would have
+    expect_interrupted(outer)          -- and the stop takes effect after it
+    assert.equal(42, ex:submit(function() return 42 end):result(LATE))
+  end)
+
+  it("a task stopped before it waits leaves the task it queued to the worker", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local q, ev = thread.Queue(), thread.Event()
+    local outer = ex:submit(function(ex, q, ev)
+      local g = ex:submit(function() return "ran" end)
+      q:put(g)
+      ev:wait()                        -- interrupted here
+      return g:result()
+    end, ex, q, ev)
+    local g = q:get(true, LATE)
+    concurrent.sleep(0.05)
+    assert.is_true(outer:interrupt())
+    expect_interrupted(outer)
+    assert.equal("ran", g:result(LATE))   -- run by the worker afterwards
+  end)
+end)
