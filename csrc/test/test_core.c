@@ -289,7 +289,34 @@ static void test_pool_release_busy(void) {
   CHECK(atomic_load(&ran) == 4);
 }
 
+/* A large block freed waits in the stash for the next buffer that grows
+** past 64 KB, and the bytes written before that growth move with it. */
+static void test_buffer_spare_blocks(void) {
+  cf_buffer a = CF_BUFFER_INIT, b = CF_BUFFER_INIT, c = CF_BUFFER_INIT;
+  unsigned char chunk[1000];
+  unsigned char *block;
+  size_t i, ok = 1, grew = 1;
+  for (i = 0; i < sizeof chunk; i++) chunk[i] = (unsigned char)(i * 7);
+  for (i = 0; i < 600; i++) grew &= cf_buffer_append(&a, chunk, sizeof chunk) == 0;
+  CHECK(grew && a.len == 600000 && a.cap >= 600000);
+  block = a.data;
+  cf_buffer_free(&a);
+  CHECK(a.data == NULL && a.cap == 0);
+  /* Grow b by small steps past 64 KB: it takes the kept block. */
+  for (i = 0; i < 100; i++) grew &= cf_buffer_append(&b, chunk, sizeof chunk) == 0;
+  CHECK(grew && b.data == block && b.cap >= 600000);
+  for (i = 0; i < b.len; i++)
+    if (b.data[i] != chunk[i % sizeof chunk]) ok = 0;
+  CHECK(ok && b.len == 100000);
+  /* Nothing kept now: c grows by realloc, its bytes intact. */
+  for (i = 0; i < 100; i++) grew &= cf_buffer_append(&c, chunk, sizeof chunk) == 0;
+  CHECK(grew && c.data != block && c.len == 100000 && c.data[99999] == chunk[99999 % sizeof chunk]);
+  cf_buffer_free(&b);
+  cf_buffer_free(&c);
+}
+
 int main(void) {
+  test_buffer_spare_blocks();
   test_future_states();
   test_future_wait_timeout();
   test_callbacks();
