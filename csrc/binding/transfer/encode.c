@@ -247,15 +247,23 @@ static seen_slot *seen_find(enc *e, const void *p) {
 }
 
 /* A fresh set for a new encode: stamps are compared with gen, and home's
-** with its low byte, so either wrapping clears them. */
+** with its low byte, so either wrapping clears them. It starts with the
+** ordered slots: the set is empty, so no entry was placed by the other
+** hash. (Keeping the scrambling hash for good, once an encode had crowded
+** the ordered slots, made C' pay a cache miss a table in every later encode
+** of the main state: seen_add 8% of its time, bench/README.md.) */
 static void seen_begin(transfer_ctx *c) {
+  c->scramble = 0;
   if (++c->gen != 0 && (c->gen & 0xff) != 0) return;
   if (c->slots) memset(c->slots, 0, c->cap * sizeof *c->slots);
   if (c->home) memset(c->home, 0, c->cap);
   c->gen = 1;
 }
 
-/* The live entries into new arrays of ncap slots (stamped 1). */
+/* The live entries into new arrays of ncap slots (stamped 1). A larger
+** set tries the ordered slots again: tables spread over more address
+** space than a small set's slots cover wrap around and crowd, and the
+** larger set covers them. */
 static void seen_rehash(enc *e, size_t ncap) {
   transfer_ctx *c = e->c;
   size_t j;
@@ -266,6 +274,7 @@ static void seen_rehash(enc *e, size_t ncap) {
     free(nh);
     enc_fail(e, "not enough memory");
   }
+  if (ncap > c->cap) c->scramble = 0;
   for (j = 0; j < c->cap; j++) {
     seen_slot *s = &c->slots[j];
     if (s->gen == c->gen) {
