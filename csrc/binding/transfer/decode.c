@@ -411,9 +411,19 @@ static void decode_table(dec *d, int shared) {
     t = lua_gettop(L);
     if (shared) keep_shared(d, t, num);
     for (i = 1; i <= narr; i++) {
-      decode_value(d);
-      if (lua_isnil(L, -1)) lua_pop(L, 1);
-      else lua_rawseti(L, t, i);
+      if (d->end - d->p >= 5 && *d->p == T_INT32) {   /* as above */
+        int32_t v;
+        memcpy(&v, d->p + 1, 4);
+        d->p += 5;
+        lua_pushinteger(L, v);
+      } else {
+        decode_value(d);
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          continue;
+        }
+      }
+      lua_rawseti(L, t, i);
     }
   }
   for (i = 0; i < nhash; i++) {
