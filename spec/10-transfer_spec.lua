@@ -47,6 +47,40 @@ describe("transfer", function()
     assert.equal("neg", r[-1])
   end)
 
+  it("copies arrays longer than the stack takes (250,000) with their holes, subtypes and hash part", function()
+    -- over 200,000 elements the decoder sets them one by one, integers
+    -- read inline: floats, NaN, -0.0, 64-bit integers, strings, tables and
+    -- nil holes in between must come back as they were
+    local n = 250000
+    local t = {}
+    for i = 1, n do t[i] = i * 3 - n end
+    t[7] = 7.0
+    t[8] = 0/0
+    t[9] = -0.0
+    t[10] = math.maxinteger
+    t[11] = "s"
+    t[12] = {x = 1}
+    t[n - 1] = nil                  -- a hole inside the array part
+    t.k = "hash"
+    local r = helpers.roundtrip(ex, t)
+    assert.equal(math.type(1), math.type(r[1]))
+    assert.equal(1 * 3 - n, r[1])
+    assert.equal("float", math.type(r[7]))
+    assert.is_true(r[8] ~= r[8])
+    assert.equal("-0.0", tostring(r[9]))
+    assert.equal(math.maxinteger, r[10])
+    assert.equal("s", r[11])
+    assert.same({x = 1}, r[12])
+    assert.is_nil(r[n - 1])
+    assert.equal(n * 3 - n, r[n])
+    assert.equal("integer", math.type(r[n]))
+    assert.equal("hash", r.k)
+    local count = 0
+    for _ in pairs(r) do count = count + 1 end
+    assert.equal(n, count)          -- n - 1 elements and the key k
+    for i = 13, n - 2, 997 do assert.equal(i * 3 - n, r[i]) end
+  end)
+
   it("preserves shared references and cycles within one transfer", function()
     local shared = {v = 1}
     local t = {a = shared, b = shared}
