@@ -47,6 +47,19 @@ describe("transfer", function()
     assert.equal("neg", r[-1])
   end)
 
+  it("keeps 64-bit integers and their float twins apart in long arrays", function()
+    local t = {}
+    for i = 1, 1000 do
+      if i % 3 == 0 then t[i] = (1 << 40) + i + 0.0 else t[i] = (1 << 40) * (i % 2 == 0 and 1 or -1) + i end
+    end
+    t[500] = math.mininteger
+    local r = helpers.roundtrip(ex, t)
+    for i = 1, 1000 do
+      assert.equal(t[i], r[i])
+      assert.equal(math.type(t[i]), math.type(r[i]))
+    end
+  end)
+
   it("copies arrays longer than the stack takes (250,000) with their holes, subtypes and hash part", function()
     -- over 200,000 elements the decoder sets them one by one, integers
     -- read inline: floats, NaN, -0.0, 64-bit integers, strings, tables and

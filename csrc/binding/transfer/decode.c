@@ -395,6 +395,11 @@ static void decode_table(dec *d, int shared) {
         memcpy(&v, d->p + 1, 4);
         d->p += 5;
         lua_pushinteger(L, v);
+      } else if (d->end - d->p >= 9 && *d->p == T_INT64) {
+        int64_t v;
+        memcpy(&v, d->p + 1, 8);
+        d->p += 9;
+        lua_pushinteger(L, (lua_Integer)v);
       } else if (d->end - d->p >= 9 && *d->p == T_FLOAT) {
         double v;
         memcpy(&v, d->p + 1, 8);
@@ -416,6 +421,11 @@ static void decode_table(dec *d, int shared) {
         memcpy(&v, d->p + 1, 4);
         d->p += 5;
         lua_pushinteger(L, v);
+      } else if (d->end - d->p >= 9 && *d->p == T_INT64) {
+        int64_t v;
+        memcpy(&v, d->p + 1, 8);
+        d->p += 9;
+        lua_pushinteger(L, (lua_Integer)v);
       } else {
         decode_value(d);
         if (lua_isnil(L, -1)) {
