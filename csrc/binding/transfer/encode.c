@@ -1,8 +1,8 @@
 /*
 ** encode.c -- the encoder of the transfer layer: walks the values on the
 ** stack and writes them in the format described in transfer.c. Tables
-** are numbered in a seen set (a C hash of addresses kept in the state's
-** context) so cycles and shared references cross as REF; the path of the
+** are numbered in a seen set (seen.c: a C hash of addresses kept in the
+** state's context) so cycles and shared references cross as REF; the path of the
 ** value being written (args[2].file) is kept for errors; Lua functions
 ** cross as a proto (bytecode by reference, made once per function) or
 ** their bytecode inline, with their upvalues.
@@ -22,28 +22,6 @@
 #include "internal.h"
 
 #define PROTO_BOX "concurrent.proto"
-
-/* The seen set's first slot for address p. Tables made one after another
-** lie one after another in memory, and a walk meets them in about that
-** order, so slots taken from the address bits (a Lua table is 56 bytes
-** or more: in 16-byte steps no two share a slot) are visited in order and
-** a large set costs no cache miss a table; a scrambling hash made nearly
-** every lookup miss (14% of the time of C' in bench/, 20,000 tables an
-** encode). Addresses that crowd one stretch of slots (a long probe in
-** seen_add) switch the set to the scrambling hash for good.
-** Even so the first look at a slot in an encode missed the cache (the
-** slots of 20,000 tables are 1 MB, met once each): a byte a slot (home)
-** tells, from 16 times less memory, that no key of that hash is in. */
-#define SEEN_MAXPROBE 48
-
-static inline size_t seen_hash(const transfer_ctx *c, const void *p, size_t mask) {
-  uint64_t h = (uint64_t)(uintptr_t)p;
-  if (!c->scramble) return (size_t)((h >> 6) ^ (h >> 26)) & mask;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 29;
-  return (size_t)h & mask;
-}
 
 /* ---------------------------------------------------------------------- */
 /* Encoding.                                                              */
@@ -232,93 +210,16 @@ static inline void put_string(enc *e, const char *s, size_t n) {
   put_bytes(e, s, n);
 }
 
-/* The seen set: address -> number; at[number]: the offset of its tag. */
-static seen_slot *seen_find(enc *e, const void *p) {
-  transfer_ctx *c = e->c;
-  size_t mask = c->cap - 1, i;
-  if (c->cap == 0) return NULL;
-  i = seen_hash(c, p, mask);
-  if (c->home[i] != (unsigned char)c->gen) return NULL;
-  for (;; i = (i + 1) & mask) {
-    seen_slot *s = &c->slots[i];
-    if (s->gen != c->gen) return NULL;
-    if (s->key == p) return s;
-  }
-}
-
-/* A fresh set for a new encode: stamps are compared with gen, and home's
-** with its low byte, so either wrapping clears them. It starts with the
-** ordered slots: the set is empty, so no entry was placed by the other
-** hash. (Keeping the scrambling hash for good, once an encode had crowded
-** the ordered slots, made C' pay a cache miss a table in every later encode
-** of the main state: seen_add 8% of its time, bench/README.md.) */
-static void seen_begin(transfer_ctx *c) {
-  c->scramble = 0;
-  if (++c->gen != 0 && (c->gen & 0xff) != 0) return;
-  if (c->slots) memset(c->slots, 0, c->cap * sizeof *c->slots);
-  if (c->home) memset(c->home, 0, c->cap);
-  c->gen = 1;
-}
-
-/* The live entries into new arrays of ncap slots (stamped 1). A larger
-** set tries the ordered slots again: tables spread over more address
-** space than a small set's slots cover wrap around and crowd, and the
-** larger set covers them. */
-static void seen_rehash(enc *e, size_t ncap) {
-  transfer_ctx *c = e->c;
-  size_t j;
-  seen_slot *ns = calloc(ncap, sizeof *ns);
-  unsigned char *nh = calloc(ncap, 1);
-  if (ns == NULL || nh == NULL) {
-    free(ns);
-    free(nh);
-    enc_fail(e, "not enough memory");
-  }
-  if (ncap > c->cap) c->scramble = 0;
-  for (j = 0; j < c->cap; j++) {
-    seen_slot *s = &c->slots[j];
-    if (s->gen == c->gen) {
-      size_t k = seen_hash(c, s->key, ncap - 1);
-      nh[k] = 1;
-      while (ns[k].gen == 1) k = (k + 1) & (ncap - 1);
-      ns[k] = *s;
-      ns[k].gen = 1;
-    }
-  }
-  free(c->slots);
-  free(c->home);
-  c->slots = ns;
-  c->home = nh;
-  c->cap = ncap;
-  c->gen = 1;
+/* The seen set (seen.c): address -> number; at[number]: the offset of
+** its tag. */
+static inline seen_slot *seen_find(enc *e, const void *p) {
+  return lcf_seen_find(e->c, p);
 }
 
 static seen_slot *seen_add(enc *e, const void *p, uint32_t num, size_t at) {
-  transfer_ctx *c = e->c;
-  size_t mask, i, probes;
-  if ((c->used + 1) * 2 > c->cap) seen_rehash(e, c->cap ? c->cap * 2 : 256);
-  if (num >= c->atcap) {
-    size_t ncap = c->atcap ? c->atcap * 2 : 256;
-    size_t *na = realloc(c->at, ncap * sizeof *na);
-    if (na == NULL) enc_fail(e, "not enough memory");
-    c->at = na;
-    c->atcap = ncap;
-  }
-  c->at[num] = at;
-  for (;;) {
-    mask = c->cap - 1;
-    i = seen_hash(c, p, mask);
-    c->home[i] = (unsigned char)c->gen;
-    for (probes = 0; c->slots[i].gen == c->gen; i = (i + 1) & mask) probes++;
-    if (probes <= SEEN_MAXPROBE || c->scramble) break;
-    c->scramble = 1;                /* then place p in the new layout */
-    seen_rehash(e, c->cap);
-  }
-  c->slots[i].key = p;
-  c->slots[i].gen = c->gen;
-  c->slots[i].num = num;
-  c->used++;
-  return &c->slots[i];
+  seen_slot *s = lcf_seen_add(e->c, p, num, at);
+  if (s == NULL) enc_fail(e, "not enough memory");
+  return s;
 }
 
 /* A repeat: mark the first copy shared and refer to it. */
@@ -886,8 +787,7 @@ void lcf_encode_with(lua_State *L, int cidx, int first, int n,
     e.cidx = lua_gettop(L);
   }
   hold(&e);
-  seen_begin(e.c);
-  e.c->used = 0;
+  lcf_seen_begin(e.c);
   e.nnum = 0;
   e.names_checked = 0;
   e.depth = e.npath = 0;

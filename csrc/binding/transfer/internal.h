@@ -4,7 +4,8 @@
 **
 ** transfer.c  the format (described there), the per-state context, the
 **             scratch buffer, function ids, numbers without a Lua state
-** encode.c    the encoder (the walk, the seen set, error paths, protos)
+** encode.c    the encoder (the walk, error paths, protos)
+** seen.c      the encoder's seen set (values met again cross as references)
 ** names.c     names of module tables and C functions (encoder's lookup)
 ** decode.c    the decoder and its function templates
 ** where.c     paths inside a buffer, for the decoder's errors
@@ -80,7 +81,7 @@ typedef struct transfer_ctx {
   size_t *at;            /* at[num]: offset of value num's tag in the buffer */
   size_t atcap;
   uint32_t gen;
-  int scramble;          /* addresses clustered: hash them (encode.c) */
+  int scramble;          /* addresses clustered: hash them (seen.c) */
   int busy;              /* an encode is using the seen set */
   int scratch_busy;
   struct transfer_ctx *scratch_of; /* busy filling that context's scratch buffer */
@@ -95,6 +96,14 @@ typedef struct transfer_ctx {
   int kept;              /* user value 6 holds __reduce's values */
   uint64_t named_bits[64]; /* a filter of the named values' addresses */
 } transfer_ctx;
+
+/* The seen set of an encode (seen.c), in context c: begin empties it;
+** find gives the entry of address p or NULL; add enters p as value num
+** whose tag is at byte at of the buffer, and gives its entry, or NULL
+** without memory. */
+void lcf_seen_begin(transfer_ctx *c);
+seen_slot *lcf_seen_find(const transfer_ctx *c, const void *p);
+seen_slot *lcf_seen_add(transfer_ctx *c, const void *p, uint32_t num, size_t at);
 
 /* Pushes a new context (not the state's: a finalizer encoding while the
 ** state's one is busy gets one of its own). */
