@@ -159,40 +159,28 @@ int cf_thread_is_alive(cf_thread *t) {
   return v;
 }
 
-#if defined(__GLIBC__) && \
-    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 31))
-#define HAVE_CLOCKJOIN 1
-#endif
-
 /* Wait for the OS thread to be gone, until dl: 0 (joined) or CF_ETIMEDOUT.
-** Called unlocked by the joiner that claimed the reaping. With glibc this
-** is one sleep on the thread's exit (the kernel wakes the joiner as the
-** thread ends): waiting for DONE on the handle's condition first and then
-** in pthread_join cost three sleeps and wake-ups a join (the condition,
-** the mutex the thread still held while broadcasting, the exit), each a
-** cross-CPU wake-up, for every Thread:join(), which waits in slices. A
-** thread already DONE is past its last lock: it is joined without a
-** deadline (join(0) after is_alive() turned false still succeeds). */
-static int join_os(cf_thread *t, const cf_deadline *dl, double timeout) {
-  int e, done;
+** Called unlocked by the joiner that claimed the reaping: one sleep on
+** the thread's exit (cf_join_until), where waiting for DONE on the
+** handle's condition and then in pthread_join cost three sleeps and
+** wake-ups a Thread:join() (the condition, the mutex the thread still
+** held while broadcasting, the exit), each a wake-up across CPUs. A thread
+** already DONE is past its last lock: it is joined without a deadline
+** (join(0) after is_alive() turned false succeeds). Without a timed join
+** in the C library, DONE is waited for on the condition first. */
+static int join_os(cf_thread *t, const cf_deadline *dl) {
+  static const cf_deadline forever = {1, {0, 0}};
+  int done, rc;
   cf_mutex_lock(&t->m);
   done = t->state == T_DONE;
-#ifndef HAVE_CLOCKJOIN
-  while (!done && cf_cond_wait_until(&t->cv, &t->m, dl) == 0)
-    done = t->state == T_DONE;
-#endif
   cf_mutex_unlock(&t->m);
-  if (done || dl->forever) e = pthread_join(t->tid, NULL);
-#ifdef HAVE_CLOCKJOIN
-  else if (timeout == 0) e = pthread_tryjoin_np(t->tid, NULL);
-  else e = pthread_clockjoin_np(t->tid, NULL, CLOCK_MONOTONIC, &dl->at);
-#else
-  else e = ETIMEDOUT;
-  (void)timeout;
-#endif
-  if (e == ETIMEDOUT || e == EBUSY) return CF_ETIMEDOUT;
-  if (e != 0) abort();
-  return 0;
+  rc = cf_join_until(t->tid, done ? &forever : dl);
+  if (rc != -ENOTSUP) return rc;
+  cf_mutex_lock(&t->m);
+  while (t->state != T_DONE && cf_cond_wait_until(&t->cv, &t->m, dl) == 0) {}
+  done = t->state == T_DONE;
+  cf_mutex_unlock(&t->m);
+  return done ? cf_join_until(t->tid, &forever) : CF_ETIMEDOUT;
 }
 
 /* One joiner at a time claims the reaping and joins the OS thread
@@ -211,7 +199,7 @@ int cf_thread_join(cf_thread *t, double timeout) {
     if (!t->reaping) {
       t->reaping = 1;
       cf_mutex_unlock(&t->m);
-      rc = join_os(t, &dl, timeout);
+      rc = join_os(t, &dl);
       cf_mutex_lock(&t->m);
       if (rc == 0) t->reaped = 1;
       else t->reaping = 0;
