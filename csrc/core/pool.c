@@ -504,8 +504,12 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
   cf_mutex_lock(&p->mu);
   atomic_store(&p->shutdown, 1);
   if (cancel_futures) q = take_queue(p);
-  pthread_cond_broadcast(&p->work_cv);
   cf_mutex_unlock(&p->mu);
+  /* After the unlock: woken under it, each idle worker would first sleep
+  ** again on the mutex this thread holds (a wake-up more per worker). A
+  ** worker that checked before the store is asleep on the condition by
+  ** now, or sees the flag when it takes the mutex. */
+  pthread_cond_broadcast(&p->work_cv);
   for (; q != NULL; q = next) {
     next = q->next;
     cancel_task(p, q);
