@@ -405,7 +405,7 @@ static int spawn_worker(cf_pool *p) {
 ** still in it, for the caller to take back: a failed submit takes
 ** nothing from its caller). */
 static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
-  int e = 0, queued;
+  int e = 0, queued, wake = 0;
   *rc = 0;
   if (foreign(p)) {   /* forked child: no workers, maybe a stale lock */
     fail_broken(f, "this pool belongs to the process that made it, not to a forked child");
@@ -441,7 +441,7 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   ** new one. */
   if (p->idle > p->wakeups) {
     p->wakeups++;
-    pthread_cond_signal(&p->work_cv);
+    wake = 1;                         /* signalled after the unlock */
   } else if (queued > atomic_load(&p->finishing) + atomic_load(&p->spinning) &&
              p->nthreads < p->max_workers) {
     e = spawn_worker(p);
@@ -458,6 +458,9 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
     return NULL;
   }
   cf_mutex_unlock(&p->mu);
+  /* Signalled under the mutex, the worker would wake only to wait for it
+  ** (the caller holds a reference to p: it is still there). */
+  if (wake) pthread_cond_signal(&p->work_cv);
   return f;
 }
 
