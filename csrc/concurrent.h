@@ -189,7 +189,9 @@ cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
 ** every worker (queued tasks not cancelled are run first). Idempotent. */
 int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures);
 /* After a shutdown: wait up to timeout for every worker (but the caller)
-** to end: 0, or CF_ETIMEDOUT. Lets a caller wait in slices. */
+** to end: 0, or CF_ETIMEDOUT. Lets a caller wait in slices. The workers
+** it sees end are joined here (their OS threads gone), so the
+** cf_pool_shutdown(p, 1, 0) after it has none left to reap. */
 int cf_pool_wait_exit(cf_pool *p, double timeout);
 int cf_pool_max_workers(cf_pool *p);
 int cf_pool_thread_count(cf_pool *p);  /* live worker threads */
@@ -440,8 +442,9 @@ int cf_thread_start(cf_thread *t, cf_thread_fn fn, void *arg,
 uint64_t cf_thread_get_ident(cf_thread *t);
 int cf_thread_started(cf_thread *t);
 int cf_thread_is_alive(cf_thread *t);   /* started and fn not returned */
-/* Until fn has returned: 0 or CF_ETIMEDOUT; CF_ESTATE if not started or
-** if called by the thread itself. */
+/* Until fn has returned and the OS thread is gone: 0 or CF_ETIMEDOUT;
+** CF_ESTATE if not started or if called by the thread itself. Any number
+** of threads may join at once, with or without timeouts. */
 int cf_thread_join(cf_thread *t, double timeout);
 
 /* ---------------------------------------------------------------------- */

@@ -59,6 +59,15 @@ static inline void cf_cpu_relax(void) {
 #endif
 }
 
+/* Join thread t (joinable, claimed by the caller) if it ends before d:
+** 0, CF_ETIMEDOUT (t still runs, still joinable), or -ENOTSUP where the
+** C library can only join without a deadline (then the caller waits for
+** the thread's own announcement first). A deadline that has passed only
+** looks. One sleep, woken by the kernel as the thread exits: waiting on a
+** condition for the thread's last words and then joining costs two or
+** three wake-ups. */
+int cf_join_until(pthread_t t, const cf_deadline *d);
+
 /* Block every signal in the calling thread (worker threads). */
 void cf_block_signals(void);
 

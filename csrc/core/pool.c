@@ -405,7 +405,7 @@ static int spawn_worker(cf_pool *p) {
 ** still in it, for the caller to take back: a failed submit takes
 ** nothing from its caller). */
 static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
-  int e = 0, queued;
+  int e = 0, queued, wake = 0;
   *rc = 0;
   if (foreign(p)) {   /* forked child: no workers, maybe a stale lock */
     fail_broken(f, "this pool belongs to the process that made it, not to a forked child");
@@ -441,7 +441,7 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   ** new one. */
   if (p->idle > p->wakeups) {
     p->wakeups++;
-    pthread_cond_signal(&p->work_cv);
+    wake = 1;                         /* signalled after the unlock */
   } else if (queued > atomic_load(&p->finishing) + atomic_load(&p->spinning) &&
              p->nthreads < p->max_workers) {
     e = spawn_worker(p);
@@ -458,6 +458,9 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
     return NULL;
   }
   cf_mutex_unlock(&p->mu);
+  /* Signalled under the mutex, the worker would wake only to wait for it
+  ** (the caller holds a reference to p: it is still there). */
+  if (wake) pthread_cond_signal(&p->work_cv);
   return f;
 }
 
@@ -504,8 +507,12 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
   cf_mutex_lock(&p->mu);
   atomic_store(&p->shutdown, 1);
   if (cancel_futures) q = take_queue(p);
-  pthread_cond_broadcast(&p->work_cv);
   cf_mutex_unlock(&p->mu);
+  /* After the unlock: woken under it, each idle worker would first sleep
+  ** again on the mutex this thread holds (a wake-up more per worker). A
+  ** worker that checked before the store is asleep on the condition by
+  ** now, or sees the flag when it takes the mutex. */
+  pthread_cond_broadcast(&p->work_cv);
   for (; q != NULL; q = next) {
     next = q->next;
     cancel_task(p, q);
@@ -541,12 +548,42 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
 
 /* A shutdown's wait, in pieces: until every worker but the caller has
 ** ended (0) or the timeout passes (CF_ETIMEDOUT). The binding waits so,
-** in slices, before cf_pool_shutdown(p, 1, ...) reaps the threads. */
+** in slices, before cf_pool_shutdown(p, 1, ...) reaps the threads. Once
+** the pool is shut down (no thread is made any more) the threads
+** themselves are claimed and joined here, one at a time, each with the
+** deadline (cf_join_until): a worker's exit wakes this thread once, where
+** waiting on exit_cv cost that wake-up, then one on the mutex the worker
+** still held as it broadcast, then pthread_join's. One whose deadline
+** passes goes back to the list, unjoined. What is left (threads another
+** shutdown claimed, or no timed join here) is waited for on exit_cv. */
 int cf_pool_wait_exit(cf_pool *p, double timeout) {
   cf_deadline dl;
   int self = current_pool == p, rc = 0;
+  pthread_t me = pthread_self();
   if (foreign(p)) return 0;
   cf_deadline_set(&dl, timeout);
+  while (atomic_load(&p->shutdown)) {
+    pthread_t t;
+    int i, found = 0;
+    cf_mutex_lock(&p->mu);
+    for (i = p->ntids - 1; i >= 0 && !found; i--) {
+      if (self && pthread_equal(p->tids[i], me)) continue;
+      t = p->tids[i];
+      p->tids[i] = p->tids[--p->ntids];
+      found = 1;
+    }
+    cf_mutex_unlock(&p->mu);
+    if (!found) break;
+    rc = cf_join_until(t, &dl);
+    if (rc != 0) {                       /* not joined: back to the list */
+      cf_mutex_lock(&p->mu);
+      p->tids[p->ntids++] = t;
+      cf_mutex_unlock(&p->mu);
+      if (rc == CF_ETIMEDOUT) return rc;
+      break;                             /* no timed join: exit_cv */
+    }
+  }
+  rc = 0;
   cf_mutex_lock(&p->mu);
   while (p->nthreads > self && rc == 0)
     rc = cf_cond_wait_until(&p->exit_cv, &p->mu, &dl);

@@ -5,13 +5,14 @@
 ** The handle is a reference-counted object so that the Lua objects naming
 ** it (in any state) can be collected while the thread runs: the running
 ** thread holds a reference of its own and drops it as the last thing it
-** does. Joining is waiting on the handle's condition until the state is
-** DONE, which the thread announces after its function has returned (so
-** after its Lua state is closed and everything it held is released); then
-** the first joiner reaps the thread with pthread_join and any others wait
-** for that (a join without a timeout claims the reaping at once, and
-** pthread_join's own wait covers DONE), so a join that returns means the
-** OS thread is gone (a process
+** does. Joining is waiting for the OS thread itself: the first joiner
+** claims the reaping and, unlocked, waits in pthread_clockjoin_np (glibc;
+** elsewhere on the handle's condition for DONE, which the thread announces
+** after its function has returned, then pthread_join) until the thread is
+** gone or its timeout passes (then it gives the claim up); other joiners
+** wait on the condition for the reaping to be done or given up. So a join
+** that returns means the OS thread is gone, after its Lua state was
+** closed and everything it held released (a process
 ** may exit at once: no thread is still unwinding, which LeakSanitizer's
 ** exit check trips over). A thread nobody joined is detached when its
 ** handle is freed, by whichever thread drops the last reference (possibly
@@ -158,17 +159,33 @@ int cf_thread_is_alive(cf_thread *t) {
   return v;
 }
 
-/* Called and returns with t->m held, t not yet claimed for reaping:
-** claims it, joins it unlocked (others wait for reaped), marks it. */
-static void reap(cf_thread *t) {
-  t->reaping = 1;
-  cf_mutex_unlock(&t->m);
-  if (pthread_join(t->tid, NULL) != 0) abort();
+/* Wait for the OS thread to be gone, until dl: 0 (joined) or CF_ETIMEDOUT.
+** Called unlocked by the joiner that claimed the reaping: one sleep on
+** the thread's exit (cf_join_until), where waiting for DONE on the
+** handle's condition and then in pthread_join cost three sleeps and
+** wake-ups a Thread:join() (the condition, the mutex the thread still
+** held while broadcasting, the exit), each a wake-up across CPUs. A thread
+** already DONE is past its last lock: it is joined without a deadline
+** (join(0) after is_alive() turned false succeeds). Without a timed join
+** in the C library, DONE is waited for on the condition first. */
+static int join_os(cf_thread *t, const cf_deadline *dl) {
+  static const cf_deadline forever = {1, {0, 0}};
+  int done, rc;
   cf_mutex_lock(&t->m);
-  t->reaped = 1;
-  pthread_cond_broadcast(&t->cv);
+  done = t->state == T_DONE;
+  cf_mutex_unlock(&t->m);
+  rc = cf_join_until(t->tid, done ? &forever : dl);
+  if (rc != -ENOTSUP) return rc;
+  cf_mutex_lock(&t->m);
+  while (t->state != T_DONE && cf_cond_wait_until(&t->cv, &t->m, dl) == 0) {}
+  done = t->state == T_DONE;
+  cf_mutex_unlock(&t->m);
+  return done ? cf_join_until(t->tid, &forever) : CF_ETIMEDOUT;
 }
 
+/* One joiner at a time claims the reaping and joins the OS thread
+** unlocked; others wait on the condition until it is reaped, or until
+** the claim is given up (its joiner timed out), and then claim it. */
 int cf_thread_join(cf_thread *t, double timeout) {
   cf_deadline dl;
   int rc = 0;
@@ -177,29 +194,23 @@ int cf_thread_join(cf_thread *t, double timeout) {
     cf_mutex_unlock(&t->m);
     return CF_ESTATE;
   }
-  if (!t->reaping && !(timeout >= 0)) {
-    /* No timeout: reap at once. pthread_join returns once the thread is
-    ** gone (after DONE), so this sleeps once, where waiting for DONE
-    ** first and then joining slept twice. */
-    reap(t);
-    cf_mutex_unlock(&t->m);
-    return 0;
-  }
-  if (t->state != T_DONE) {
-    cf_deadline_set(&dl, timeout);
-    while (t->state != T_DONE && rc == 0)
-      rc = cf_cond_wait_until(&t->cv, &t->m, &dl);
-  }
-  if (t->state != T_DONE) {
-    cf_mutex_unlock(&t->m);
-    return CF_ETIMEDOUT;
-  }
-  if (!t->reaping) {          /* the thread is past its last lock: soon gone */
-    reap(t);
-  } else {
-    cf_deadline_set(&dl, -1.0);
-    while (!t->reaped) cf_cond_wait_until(&t->cv, &t->m, &dl);
+  cf_deadline_set(&dl, timeout);
+  while (!t->reaped) {
+    if (!t->reaping) {
+      t->reaping = 1;
+      cf_mutex_unlock(&t->m);
+      rc = join_os(t, &dl);
+      cf_mutex_lock(&t->m);
+      if (rc == 0) t->reaped = 1;
+      else t->reaping = 0;
+      pthread_cond_broadcast(&t->cv);
+      break;
+    }
+    if (cf_cond_wait_until(&t->cv, &t->m, &dl) != 0) {
+      if (!t->reaped) rc = CF_ETIMEDOUT;
+      break;
+    }
   }
   cf_mutex_unlock(&t->m);
-  return 0;
+  return rc;
 }

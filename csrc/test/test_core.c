@@ -1,6 +1,6 @@
 /*
 ** test_core.c -- tests of the C core without Lua: futures, waiters,
-** callbacks and pools. Run by `make test`.
+** callbacks, pools and thread handles. Run by `make test`.
 */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -315,6 +315,71 @@ static void test_buffer_spare_blocks(void) {
   cf_buffer_free(&c);
 }
 
+/* ---- thread handles ----------------------------------------------------- */
+
+static atomic_int gate_open;
+
+static void gated_body(void *arg) {
+  (void)arg;
+  while (!atomic_load(&gate_open)) cf_sleep(0.005);
+}
+
+typedef struct joiner { cf_thread *t; double timeout; int rc; } joiner;
+
+static void *joiner_main(void *p) {
+  joiner *j = p;
+  j->rc = cf_thread_join(j->t, j->timeout);
+  return NULL;
+}
+
+/* Joiners with and without timeouts at once: the ones whose timeout
+** passes while the thread runs give the reaping up, the others still get
+** it, every one returns once the thread is gone, and joining again (also
+** with timeout 0) reports it ended. */
+static void test_thread_join(void) {
+  cf_thread *t = cf_thread_new();
+  joiner j[4] = {{t, 0.05, 0}, {t, -1.0, 0}, {t, 0.02, 0}, {t, 30.0, 0}};
+  pthread_t th[4];
+  double t0;
+  int i;
+  atomic_store(&gate_open, 0);
+  CHECK(cf_thread_join(t, 0) == CF_ESTATE);         /* not started */
+  CHECK(cf_thread_start(t, gated_body, NULL, "gated") == 0);
+  t0 = cf_monotonic();
+  CHECK(cf_thread_join(t, 0) == CF_ETIMEDOUT);
+  CHECK(cf_thread_join(t, 0.05) == CF_ETIMEDOUT);
+  CHECK(cf_monotonic() - t0 >= 0.04);
+  for (i = 0; i < 4; i++)
+    if (pthread_create(&th[i], NULL, joiner_main, &j[i]) != 0) abort();
+  pthread_join(th[0], NULL);
+  pthread_join(th[2], NULL);
+  CHECK(j[0].rc == CF_ETIMEDOUT);
+  CHECK(j[2].rc == CF_ETIMEDOUT);
+  CHECK(cf_thread_is_alive(t));
+  atomic_store(&gate_open, 1);
+  pthread_join(th[1], NULL);
+  pthread_join(th[3], NULL);
+  CHECK(j[1].rc == 0);
+  CHECK(j[3].rc == 0);
+  CHECK(!cf_thread_is_alive(t));
+  CHECK(cf_thread_join(t, 0) == 0);
+  CHECK(cf_thread_join(t, -1.0) == 0);
+  cf_release(t);
+}
+
+/* join(0) once the function has returned succeeds (the thread is past its
+** last lock), as Thread:join(0) after is_alive() turned false. */
+static void test_thread_join_zero(void) {
+  cf_thread *t = cf_thread_new();
+  double t0;
+  atomic_store(&gate_open, 1);
+  CHECK(cf_thread_start(t, gated_body, NULL, NULL) == 0);
+  t0 = cf_monotonic();
+  while (cf_thread_is_alive(t) && cf_monotonic() - t0 < 10) cf_sleep(0.001);
+  CHECK(cf_thread_join(t, 0) == 0);
+  cf_release(t);
+}
+
 int main(void) {
   test_buffer_spare_blocks();
   test_future_states();
@@ -328,6 +393,8 @@ int main(void) {
   test_future_nomem();
   test_pool_broken();
   test_pool_release_busy();
+  test_thread_join();
+  test_thread_join_zero();
   cf_sleep(0.1);   /* let detached workers of the last test exit */
   printf("test_core: %d passed, %d failed\n", atomic_load(&passed),
          atomic_load(&failed));
