@@ -513,6 +513,46 @@ describe("futures.fd", function()
     assert.is_false(live:done())
   end)
 
+  it("is not readable while another thread still runs the awaited future's callbacks", function()
+    -- A worker finishes f and then runs 100,000 done-callbacks of its own
+    -- state's (a long window in which f is done but not settled). The
+    -- spawned coroutine awaiting f must be woken once, when f settles:
+    -- woken earlier it finds f unsettled and waits again, and a host
+    -- watching the fd wakes (and polls) for nothing over and over.
+    if not has_luv then
+      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
+      return
+    end
+    local ex <close> = helpers.pool(1)
+    local fd = futures.fd()
+    futures.poll()
+    local f = futures.Future()
+    local job = futures.spawn(function() return f:result() + 1 end)
+    local setter = ex:submit(function(fut, n)
+      for _ = 1, n do fut:add_done_callback(function() end) end
+      fut:set_result(41)
+      return true
+    end, f, 100000)
+    local wakes, useless, t0 = 0, 0, monotonic()
+    while not job:done() do
+      assert(monotonic() - t0 < 30, "the spawned coroutine never ended")
+      if readable(fd) then
+        wakes = wakes + 1
+        local ran, more = futures.poll()
+        if not job:done() then useless = useless + 1 end
+        if not more then assert.is_false(readable(fd)) end
+        assert.is_true(ran >= 1)
+      else
+        uv.sleep(1)                   -- concurrent.sleep would poll
+      end
+    end
+    assert.equal(42, job:result())
+    assert.is_true(setter:result())
+    assert.is_true(f:done())
+    assert.equal(0, useless, ("%d of %d wakes resumed the coroutine for nothing"):format(useless, wakes))
+    assert.is_false(readable(fd))
+  end)
+
   it("raises a clear error when the fd cannot be made (no file descriptors left)", function()
     local out, err = run_script([[
       local futures = require "concurrent.futures"
