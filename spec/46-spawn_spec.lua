@@ -433,6 +433,115 @@ describe("futures.poll budgets", function()
   end)
 end)
 
+describe("futures.poll budgets and the collector", function()
+  local function busy(seconds)
+    local t = monotonic()
+    while monotonic() - t < seconds do end
+  end
+
+  it("poll{max_seconds = 0.002} stops within a margin with 1,000 coroutines ready", function()
+    local N, resumed = 1000, 0
+    local cos = {}
+    for i = 1, N do
+      cos[i] = futures.spawn(function()
+        concurrent.sleep(0.001)
+        busy(0.0002)                  -- 0.2 ms of work a resume
+        resumed = resumed + 1
+      end)
+    end
+    busy(0.01)                        -- every sleep is due
+    futures.poll{max_callbacks = 0}   -- due timers queue their coroutines
+    local t0 = monotonic()
+    local ran, more = futures.poll{max_seconds = 0.002}
+    local took = monotonic() - t0
+    assert.is_true(ran >= 1 and ran < N, "ran " .. ran)
+    assert.is_true(more)
+    assert.equal(ran, resumed)
+    assert.is_true(took < 0.002 + 0.0002 + 0.1, ("the poll took %.1f ms"):format(took * 1e3))
+    local deadline = monotonic() + 30
+    while resumed < N do
+      assert(monotonic() < deadline, "the coroutines never all ran")
+      futures.poll()
+    end
+    for i = 1, N do assert.is_true(cos[i]:done()) end
+  end)
+
+  it("runs the items of a timed poll with the collector stopped, and only those", function()
+    local seen = {}
+    local co = futures.spawn(function()
+      concurrent.sleep(0.001)
+      seen[#seen + 1] = collectgarbage("isrunning")
+    end)
+    busy(0.005)
+    futures.poll{max_seconds = 1}
+    assert.same({false}, seen)
+    assert.is_true(collectgarbage("isrunning"))
+    assert.is_true(co:done())
+    local co2 = futures.spawn(function()
+      concurrent.sleep(0.001)
+      seen[#seen + 1] = collectgarbage("isrunning")
+    end)
+    busy(0.005)
+    futures.poll()                    -- no time budget: the collector runs
+    assert.same({false, true}, seen)
+    assert.is_true(co2:done())
+  end)
+
+  it("pays the collector work owed by timed polls in poll{idle =}", function()
+    local stop = false
+    local co = futures.spawn(function()
+      while not stop do
+        local t = {}
+        for k = 1, 2000 do t[k] = {k} end
+        concurrent.sleep(0)
+      end
+    end)
+    -- The loops allocate nothing but in the items (one table each for
+    -- the options): an allocation out of them would let the collector run.
+    local idle, timed = {idle = 0.05, max_callbacks = 0}, {max_seconds = 0.05}
+    for _ = 1, 5 do futures.poll(idle) end   -- pay what earlier specs owe
+    for _ = 1, 30 do futures.poll(timed) end   -- ~4.5 MB, not collected
+    local before = collectgarbage("count")
+    for _ = 1, 10 do futures.poll(idle) end
+    local after = collectgarbage("count")
+    stop = true
+    busy(0.002)
+    futures.poll()
+    assert.is_true(co:done())
+    assert.is_true(after < before - 1024,
+      ("%.1f MB before poll{idle}, %.1f MB after"):format(before / 1024, after / 1024))
+  end)
+
+  it("keeps memory bounded when a host only ever makes timed polls", function()
+    -- Each resume leaves ~150 KB of garbage, 400 polls ~60 MB: a collector
+    -- stopped for good would keep it all.
+    local stop = false
+    local cos = {}
+    for i = 1, 4 do
+      cos[i] = futures.spawn(function()
+        while not stop do
+          local t = {}
+          for k = 1, 2000 do t[k] = {k} end
+          concurrent.sleep(0)
+        end
+      end)
+    end
+    collectgarbage()
+    local base = collectgarbage("count")
+    local peak, timed = base, {max_seconds = 0.05}   -- nothing allocated out of the items
+    for _ = 1, 400 do
+      futures.poll(timed)
+      local kb = collectgarbage("count")
+      if kb > peak then peak = kb end
+    end
+    stop = true
+    busy(0.002)
+    futures.poll()
+    for i = 1, 4 do assert.is_true(cos[i]:done()) end
+    assert.is_true(peak - base < 40 * 1024, ("grew by %.1f MB"):format((peak - base) / 1024))
+  end)
+end)
+
 describe("futures.fd", function()
   local has_luv, uv = pcall(require, "luv")
 
@@ -511,6 +620,46 @@ describe("futures.fd", function()
     futures.poll()
     assert.is_false(readable(fd))
     assert.is_false(live:done())
+  end)
+
+  it("is not readable while another thread still runs the awaited future's callbacks", function()
+    -- A worker finishes f and then runs 100,000 done-callbacks of its own
+    -- state's (a long window in which f is done but not settled). The
+    -- spawned coroutine awaiting f must be woken once, when f settles:
+    -- woken earlier it finds f unsettled and waits again, and a host
+    -- watching the fd wakes (and polls) for nothing over and over.
+    if not has_luv then
+      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
+      return
+    end
+    local ex <close> = helpers.pool(1)
+    local fd = futures.fd()
+    futures.poll()
+    local f = futures.Future()
+    local job = futures.spawn(function() return f:result() + 1 end)
+    local setter = ex:submit(function(fut, n)
+      for _ = 1, n do fut:add_done_callback(function() end) end
+      fut:set_result(41)
+      return true
+    end, f, 100000)
+    local wakes, useless, t0 = 0, 0, monotonic()
+    while not job:done() do
+      assert(monotonic() - t0 < 30, "the spawned coroutine never ended")
+      if readable(fd) then
+        wakes = wakes + 1
+        local ran, more = futures.poll()
+        if not job:done() then useless = useless + 1 end
+        if not more then assert.is_false(readable(fd)) end
+        assert.is_true(ran >= 1)
+      else
+        uv.sleep(1)                   -- concurrent.sleep would poll
+      end
+    end
+    assert.equal(42, job:result())
+    assert.is_true(setter:result())
+    assert.is_true(f:done())
+    assert.equal(0, useless, ("%d of %d wakes resumed the coroutine for nothing"):format(useless, wakes))
+    assert.is_false(readable(fd))
   end)
 
   it("raises a clear error when the fd cannot be made (no file descriptors left)", function()

@@ -222,7 +222,7 @@ describe("examples", function()
   -- #nosan: the wake count compares two clocks' worth of work, and ASan's
   -- slowdown stretches a future's callback run across many polls (the fd
   -- then wakes the pump more often than the other coroutine ticks).
-  it("12_cqueues_loop: map results in input order, the pump sleeping on the fd #nosan", function()
+  it("12_cqueues_loop: map results in input order, the pump sleeping on the fd", function()
     local lines, err, ok = example("12_cqueues_loop.lua", 10)
     assert.are.equal("", err)
     assert.is_true(ok)

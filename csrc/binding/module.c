@@ -127,7 +127,7 @@ static int l_poll(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  if (idle > 0) cf_sleep(idle);
+  if (idle > 0) lcf_callbacks_idle(L, idle);
   n = lcf_callbacks_run_budget(L, max_items, max_seconds, &more);
   lua_pushinteger(L, n);
   lua_pushboolean(L, more);

@@ -46,6 +46,7 @@ struct cf_callback {
 struct cf_future_ext {
   struct cf_watch *watches;
   struct cf_callback *callbacks, **cb_tail;
+  struct cf_callback *settled;  /* run once the callbacks have all run */
   char *traceback;             /* set before FINISHED is published */
   void *arg;
   void (*arg_free)(void *);
@@ -352,6 +353,11 @@ static void future_destroy(void *obj) {
       cb->fn(f, cb->ud);
       free(cb);
     }
+    for (cb = x->settled; cb != NULL; cb = next) {
+      next = cb->next;
+      cb->fn(f, cb->ud);
+      free(cb);
+    }
     for (wt = x->watches; wt != NULL; wt = wnext) {  /* none: waiters hold f */
       wnext = wt->next;
       free(wt);
@@ -428,12 +434,24 @@ static int publish(cf_future *f, uint32_t want, uint32_t clear,
     run_callbacks(f, cbs);
     if (nw & WORD_CALLING) {
       /* Under the lock, so a waiter cannot sit between seeing the flag
-      ** and sleeping. */
+      ** and sleeping, and a settled-callback added meanwhile is either
+      ** taken here or sees f settled. */
+      struct cf_future_ext *x = ext_of(f);
+      struct cf_callback *after = NULL, *next;
       cf_mutex_lock(&s->mu);
       if (atomic_fetch_and_explicit(&f->word, ~WORD_CALLING,
                                     memory_order_acq_rel) & WORD_WAITED)
         pthread_cond_broadcast(&s->cv);
+      if (x) {
+        after = x->settled;
+        x->settled = NULL;
+      }
       cf_mutex_unlock(&s->mu);
+      for (; after != NULL; after = next) {
+        next = after->next;
+        after->fn(f, after->ud);
+        free(after);
+      }
     }
   }
   return 0;
@@ -688,6 +706,44 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
   if (!listen_locked(f)) {
     *x->cb_tail = cb;
     x->cb_tail = &cb->next;
+    cf_mutex_unlock(&s->mu);
+    return 0;
+  }
+  cf_mutex_unlock(&s->mu);
+  fn(f, ud);
+  free(cb);
+  return 0;
+}
+
+/* Like cf_future_add_done_callback, but fn runs once f is settled: after
+** the thread that finished f has run all its done-callbacks (in that
+** thread), or at once if f is settled already. A spawned coroutine's wake
+** (binding/classes/spawn.c) uses it: woken while f is done but unsettled,
+** the coroutine could only wait again, and its host would wake for
+** nothing until the finisher is through. Order among these: none. */
+int cf_future_add_settled_callback(cf_future *f, cf_done_fn fn, void *ud) {
+  struct cf_callback *cb;
+  struct cf_future_ext *x;
+  stripe *s = stripe_of(f);
+  if (cf_future_settled(f)) {
+    fn(f, ud);
+    return 0;
+  }
+  cb = malloc(sizeof *cb);
+  x = get_ext(f);
+  if (cb == NULL || x == NULL) {
+    free(cb);
+    return -ENOMEM;
+  }
+  cb->fn = fn;
+  cb->ud = ud;
+  cf_mutex_lock(&s->mu);
+  /* Pending: listening makes the finisher set WORD_CALLING, and take the
+  ** list when it clears it. Done and calling: it has not cleared it yet
+  ** (it does so under this lock). */
+  if (!listen_locked(f) || !is_settled(f, load_word(f))) {
+    cb->next = x->settled;
+    x->settled = cb;
     cf_mutex_unlock(&s->mu);
     return 0;
   }

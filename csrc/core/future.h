@@ -111,6 +111,11 @@ cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb);
 ** return only then, so a state blocked on a future sees the callbacks it
 ** queued before the call returns). */
 int cf_future_settled(cf_future *f);
+/* Run fn(f, ud) once f is settled: in the finishing thread right after
+** its done-callbacks, or at once if f is settled already (future.c). If f
+** is freed without finishing, fn is called then, as for done-callbacks.
+** -ENOMEM, or 0. */
+int cf_future_add_settled_callback(cf_future *f, cf_done_fn fn, void *ud);
 
 /* The task a pool worker is running in this thread (for cf_future_input
 ** and for the pool's count of workers about to come back for work). */

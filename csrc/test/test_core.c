@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/future.h"
 #include "../core/object.h"
 
 #include "check.h"
@@ -81,6 +82,57 @@ static void test_callbacks(void) {
   cf_future_add_done_callback(f, count_cb, &ten);
   cf_release(f);
   CHECK(atomic_load(&callback_calls) == 22);
+}
+
+/* Settled-callbacks (future.c) run after the finisher's done-callbacks:
+** one added while a slow done-callback runs waits for it to return. */
+static atomic_int slow_cb_returned, settled_saw_slow_done;
+static cf_future *slow_f;
+
+static void slow_cb(cf_future *f, void *ud) {
+  (void)f;
+  (void)ud;
+  cf_sleep(0.2);
+  atomic_store(&slow_cb_returned, 1);
+}
+
+static void settled_cb(cf_future *f, void *ud) {
+  CHECK(cf_future_settled(f));
+  atomic_store(&settled_saw_slow_done, atomic_load(&slow_cb_returned));
+  atomic_fetch_add(&callback_calls, *(int *)ud);
+}
+
+static void *finish_slow(void *arg) {
+  (void)arg;
+  cf_future_set_result(slow_f, NULL, 0);
+  return NULL;
+}
+
+static void test_settled_callbacks(void) {
+  static int one = 1, hundred = 100;
+  pthread_t t;
+  double t0;
+  atomic_store(&callback_calls, 0);
+  atomic_store(&slow_cb_returned, 0);
+  slow_f = cf_future_new();
+  cf_future_add_done_callback(slow_f, slow_cb, NULL);
+  cf_future_add_settled_callback(slow_f, settled_cb, &one);   /* pending */
+  pthread_create(&t, NULL, finish_slow, NULL);
+  t0 = cf_monotonic();
+  while (!cf_future_done(slow_f) && cf_monotonic() - t0 < 5) cf_sleep(0.001);
+  CHECK(cf_future_done(slow_f) && !cf_future_settled(slow_f));
+  cf_future_add_settled_callback(slow_f, settled_cb, &hundred);   /* calling */
+  CHECK(atomic_load(&callback_calls) == 0);   /* not before slow_cb returns */
+  pthread_join(t, NULL);
+  CHECK(atomic_load(&callback_calls) == 101);
+  CHECK(atomic_load(&settled_saw_slow_done) == 1);
+  cf_future_add_settled_callback(slow_f, settled_cb, &one);   /* settled: at once */
+  CHECK(atomic_load(&callback_calls) == 102);
+  cf_release(slow_f);
+  slow_f = cf_future_new();                   /* freed unfinished: called */
+  cf_future_add_settled_callback(slow_f, count_cb, &hundred);
+  cf_release(slow_f);
+  CHECK(atomic_load(&callback_calls) == 202);
 }
 
 /* ---- waiters ---------------------------------------------------------- */
@@ -385,6 +437,7 @@ int main(void) {
   test_future_states();
   test_future_wait_timeout();
   test_callbacks();
+  test_settled_callbacks();
   test_waiter_order();
   test_waiter_unwatch();
   test_pool_results();

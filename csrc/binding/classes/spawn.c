@@ -91,10 +91,14 @@ static int timed_out(lcf_task *t) {
   return t->timeout >= 0 && cf_monotonic() >= t->deadline;
 }
 
-/* Wake t when f is done: at once (queued) if it is. */
+/* Wake t when f is settled (done, and the finishing thread through with
+** its callbacks): at once (queued) if it is. Woken when f is only done,
+** the coroutine would find it unsettled and wait again, and the host
+** watching futures.fd would wake for nothing until the finisher is
+** through. */
 static int wake_when_done(lcf_task *t, cf_future *f) {
   cf_retain(t);                 /* the callback's */
-  if (cf_future_add_done_callback(f, wake_on_done, t) != 0) {
+  if (cf_future_add_settled_callback(f, wake_on_done, t) != 0) {
     cf_release(t);
     return -1;
   }
@@ -103,7 +107,8 @@ static int wake_when_done(lcf_task *t, cf_future *f) {
 
 /* A future that is done but not settled (its finishing thread is still
 ** running its callbacks) would block the thread for as long as that one
-** is delayed: a spawned coroutine waits for it across polls instead. */
+** is delayed: a spawned coroutine waits for it across polls instead, and
+** is woken once it settles. */
 int lcf_await_future(lua_State *L, cf_future *f, double timeout) {
   lcf_task *t;
   if (timeout == 0 || cf_future_settled(f) || (t = spawned(L)) == NULL)
@@ -118,11 +123,7 @@ int lcf_await_future_again(lua_State *L, cf_future *f) {
     if (t) lcf_task_await_end(t);
     return 0;
   }
-  if (cf_future_done(f)) {      /* not settled yet: look again next poll */
-    if (wake_when_done(t, f) != 0) {
-      lcf_task_await_end(t);
-      return 0;
-    }
+  if (cf_future_done(f)) {      /* not settled yet: its wake is still due */
     t->awaiting = 1;
     return 1;
   }

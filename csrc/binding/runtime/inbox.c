@@ -51,6 +51,7 @@ struct lcf_inbox {
   int efd;                   /* eventfd, or -1 until lcf_inbox_fd */
   atomic_int poked;          /* raised with nothing queued: drain it */
   int budgeted;              /* budgeted runs in progress (state's thread) */
+  int gc_debt_kb;            /* collector work owed by timed polls (same) */
 };
 
 static void inbox_destroy(void *obj) {
@@ -177,6 +178,48 @@ static lcf_inbox *get_inbox(lua_State *L) {
 
 static void run_entry(lua_State *L, lcf_item *it);
 
+/* The collector and timed polls. A step of Lua's collector runs inside
+** whatever allocation makes it due, so an item of poll{max_seconds = s}
+** could take a step far past s (one step can hold the whole atomic phase:
+** milliseconds with thousands of futures' boxes in the weak box cache):
+** the worst frames of the frame bench were such steps. So a timed poll
+** stops the collector while its items run and counts what they allocated
+** as work owed, which poll{idle =} pays in GC_STEP_KB steps before it
+** sleeps. Once GC_DEBT_CAP_KB is owed (a host that never idles through
+** poll), timed polls leave the collector running and each pays one step
+** more, as before this scheme plus that step: memory stays bounded
+** whatever the host does. A callback that stops the collector itself
+** inside a timed poll has it running again when the poll ends. Lua 5.1
+** cannot tell whether the collector runs: there it is left alone. */
+#define GC_STEP_KB 16
+#define GC_DEBT_CAP_KB (8 * 1024)
+
+#ifdef LUA_GCISRUNNING
+#define gc_running(L) lua_gc(L, LUA_GCISRUNNING, 0)
+#else
+#define gc_running(L) 0
+#endif
+
+static void gc_pay(lua_State *L, lcf_inbox *ib, double until) {
+  if (!gc_running(L)) {
+    ib->gc_debt_kb = 0;
+    return;
+  }
+  do {
+    int kb = ib->gc_debt_kb < GC_STEP_KB ? ib->gc_debt_kb : GC_STEP_KB;
+    ib->gc_debt_kb -= kb;
+    lua_gc(L, LUA_GCSTEP, kb);
+  } while (ib->gc_debt_kb > 0 && cf_monotonic() < until);
+}
+
+void lcf_callbacks_idle(lua_State *L, double seconds) {
+  lcf_inbox *ib = lcf_getstate(L)->inbox;
+  double until = cf_monotonic() + seconds, left;
+  if (ib != NULL && ib->gc_debt_kb > 0) gc_pay(L, ib, until);
+  left = until - cf_monotonic();
+  if (left > 0) cf_sleep(left);
+}
+
 /* Core callback: any thread. No Lua here. */
 static void on_done(cf_future *f, void *ud) {
   entry *e = ud;
@@ -248,6 +291,7 @@ static int run_queue(lua_State *L, int max_items, double max_seconds,
   lcf_item *e, *next;
   double start = max_seconds >= 0 ? cf_monotonic() : 0;
   int n = 0, budgeted = max_items >= 0 || max_seconds >= 0;
+  int gc_held = 0, gc_owed = 0, kb0 = 0;
   if (more) *more = 0;
   if (ib == NULL || (implicit && ib->budgeted > 0)) return 0;
   if (atomic_load(&ib->poked)) {   /* else the fd stays readable, empty */
@@ -272,6 +316,14 @@ static int run_queue(lua_State *L, int max_items, double max_seconds,
   atomic_store(&ib->queued, 0);
   fd_drain(ib);
   cf_mutex_unlock(&ib->mu);
+  if (max_seconds >= 0 && ib->budgeted == 0 && gc_running(L)) {
+    if (ib->gc_debt_kb >= GC_DEBT_CAP_KB) gc_owed = 1;
+    else {
+      lua_gc(L, LUA_GCSTOP, 0);
+      gc_held = 1;
+      kb0 = lua_gc(L, LUA_GCCOUNT, 0);
+    }
+  }
   ib->budgeted += budgeted;
   for (; e != NULL; e = next) {
     if (n > 0 && ((max_items >= 0 && n >= max_items) ||
@@ -282,6 +334,11 @@ static int run_queue(lua_State *L, int max_items, double max_seconds,
     n++;
   }
   ib->budgeted -= budgeted;
+  if (gc_held) {
+    int kb = lua_gc(L, LUA_GCCOUNT, 0) - kb0;
+    lua_gc(L, LUA_GCRESTART, 0);
+    if (kb > 0) ib->gc_debt_kb += kb;
+  }
   if (e != NULL) {                          /* over budget: put back */
     lcf_item **last = &e->next;
     int left = 1;
@@ -299,6 +356,7 @@ static int run_queue(lua_State *L, int max_items, double max_seconds,
     atomic_fetch_add(&ib->queued, left);
     cf_mutex_unlock(&ib->mu);
   }
+  if (gc_owed) gc_pay(L, ib, 0);              /* one step */
   if (more) *more = atomic_load(&ib->queued) > 0;
   return n;
 }

@@ -28,6 +28,9 @@ int lcf_callbacks_run(lua_State *L);
 ** whether items still wait. */
 int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
                              int *more);
+/* Spend seconds idle: the collector work that timed runs left owed first
+** (inbox.c), then sleep the rest. */
+void lcf_callbacks_idle(lua_State *L, double seconds);
 /* Queue the function at -2 with the future at -1 (f's box) on L's inbox,
 ** to be called when f finishes; pops both. Raises only for memory. */
 void lcf_inbox_watch(lua_State *L, cf_future *f);
