@@ -155,6 +155,7 @@ static const luaL_Reg functions[] = {
 int luaopen_concurrent_core(lua_State *L) {
   pthread_once(&pin_once, pin_module);
   lcf_state_open(L);
+  lcf_note_mainthread(L);
   luaL_newlib(L, functions);
   lcf_errors_open(L);
   lcf_future_open(L);
