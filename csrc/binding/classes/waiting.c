@@ -76,7 +76,7 @@ static int next_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
   if (lcf_await_waiter_again(L, check_waiter(L)))
-    return lua_yieldk(L, 0, 0, next_k);
+    return lcf_yieldk(L, next_k);
   lua_settop(L, 1);
   lua_pushinteger(L, 0);
   return l_next(L);
@@ -86,10 +86,11 @@ static int l_next(lua_State *L) {
   next_wait n;
   double timeout;
   cf_future *f;
+  LCF_AWAIT_RESUMED(L, next_k);
   n.w = check_waiter(L);
   n.f = NULL;
   timeout = lcf_opttimeout(L, 2);
-  if (lcf_await_waiter(L, n.w, timeout)) return lua_yieldk(L, 0, 0, next_k);
+  if (lcf_await_waiter(L, n.w, timeout)) return lcf_yieldk(L, next_k);
   n.help = timeout != 0 && lcf_help_prepare(L);
   lcf_wait(L, next_slice, &n, lcf_spawn_block(L, NULL, n.w, timeout));
   f = n.f;

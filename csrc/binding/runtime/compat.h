@@ -492,7 +492,54 @@ static inline int lcf_resume(lua_State *co, lua_State *from, int narg,
 }
 #define lua_resume lcf_resume
 
+/* A finished coroutine holds no to-be-closed slot before 5.4: resetting
+** it is left to the collector. */
+static inline int lcf_resetthread(lua_State *L) {
+  (void)L;
+  return LUA_OK;
+}
+#define lua_resetthread lcf_resetthread
+
 #endif /* < 5.4 */
+
+/* ---- Waits that suspend a spawned coroutine (classes/spawn.h) ----------
+** 5.3 and 5.4: a C wait returns lcf_yieldk(L, k) = lua_yieldk(L, 0, 0, k)
+** and Lua calls k once the coroutine is resumed, with the stack as it was.
+** 5.1 and LuaJIT have no continuations. There, lcf_yieldk returns the mark
+** (a light userdata) followed by the function's whole stack, and the C
+** function is reached only through a small Lua wrapper (lcf_await_wrap,
+** runtime/yieldk.c) that yields while the first value is the mark and then
+** calls the function again with those values; the function begins with
+** LCF_AWAIT_RESUMED(L, k), which sees the mark in slot 1, drops it and
+** runs k on the stack the wait left: the same continuation as in 5.3.
+** lua_isyieldable: LuaJIT has it; on 5.1 it is lcf_isyieldable (yieldk.c),
+** which reads the call stack, as 5.1 cannot tell it any other way. */
+#if LUA_VERSION_NUM >= 503
+#define LCF_HAS_YIELDK 1
+#define lcf_yieldk(L, k) lua_yieldk((L), 0, 0, (k))
+#define LCF_AWAIT_RESUMED(L, k) ((void)0)
+#else
+#define LCF_HAS_YIELDK 0
+typedef ptrdiff_t lua_KContext;
+typedef int (*lua_KFunction)(lua_State *L, int status, lua_KContext ctx);
+extern const char lcf_await_mark;
+int lcf_await_marked(lua_State *L);
+#define lcf_yieldk(L, k) ((void)(k), lcf_await_marked(L))
+#define LCF_AWAIT_RESUMED(L, k) \
+  do { \
+    if (lua_touserdata((L), 1) == (void *)&lcf_await_mark) { \
+      lua_remove((L), 1); \
+      return (k)((L), LUA_YIELD, 0); \
+    } \
+  } while (0)
+#if !LCF_LUAJIT
+int lcf_isyieldable(lua_State *L);
+#define lua_isyieldable lcf_isyieldable
+#endif
+#endif
+/* Replaces the C function t[name] (t at idx) by its wrapper where there
+** are no continuations (5.1, LuaJIT); nothing on 5.3 and 5.4. */
+void lcf_await_wrap(lua_State *L, int idx, const char *name);
 
 /* Pushes the state's main thread (lcf_wait watches its hook: lua.c sets
 ** its Ctrl-C hook there). 5.1 and LuaJIT keep none in the registry: the
