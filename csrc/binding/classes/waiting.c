@@ -191,6 +191,7 @@ static int l_map_chunk(lua_State *L) {
 
 void lcf_waiter_open(lua_State *L) {
   lcf_newclass(L, LCF_WAITER, methods);   /* a kind that does not cross */
+  lcf_await_wrap(L, -1, "next");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_waiter_new);
   lua_setfield(L, -2, "waiter");
