@@ -6,9 +6,11 @@
 --
 -- The world is a grid of chunks. love.load submits one task per chunk
 -- (value noise of several octaves, then a few smoothing passes: real work
--- for a worker's own LuaJIT state); love.update calls futures.poll(),
--- which runs the done-callbacks of the chunks that finished (it never
--- blocks), and each callback turns its chunk into an image; love.draw
+-- for a worker's own LuaJIT state), and spawns a coroutine (futures.spawn)
+-- that takes them with futures.as_completed: its waits suspend it, not the
+-- game. love.update calls futures.poll() (it never blocks), which resumes
+-- the coroutine when chunks are done; the coroutine queues them and
+-- love.update turns a few into images each frame; love.draw
 -- draws the chunks that are ready and a grey square for the others, and a
 -- spinner that moves every frame. Scroll with the arrow keys.
 --
@@ -118,19 +120,26 @@ end
 -- each frame, so a frame never does them all at once.
 local arrived = {}
 
+local loader   -- the coroutine that takes the chunks as they finish
+
 function love.load()
   ex = futures.ThreadPoolExecutor(4)
   t_start = love.timer.getTime()
+  local fs, keys = {}, {}
   for cy = 0, ROWS - 1 do
     for cx = 0, WORLD_COLS - 1 do
-      local key = cy * WORLD_COLS + cx
       local f = ex:submit(make_chunk, cx, cy, CHUNK, SEED)
+      fs[#fs + 1], keys[f] = f, cy * WORLD_COLS + cx
       submitted = submitted + 1
-      f:add_done_callback(function(done)   -- runs inside futures.poll()
-        arrived[#arrived + 1] = {key, done:result(0)}  -- raises the task's error
-      end)
     end
   end
+  -- Runs inside futures.poll(): each wait of as_completed suspends it
+  -- until a chunk is done, and the frame goes on meanwhile.
+  loader = futures.spawn(function()
+    for f in futures.as_completed(fs) do
+      arrived[#arrived + 1] = {keys[f], f:result()}  -- raises the task's error
+    end
+  end)
 end
 
 local quitting = false
@@ -159,7 +168,8 @@ local function finish()
 end
 
 function love.update(dt)
-  futures.poll()                      -- finished chunks' callbacks, never blocks
+  futures.poll()                      -- resumes the loader, never blocks
+  if loader:done() then loader:result() end   -- its error, if it failed
   for _ = 1, math.min(4, #arrived) do
     local key, data = unpack(table.remove(arrived, 1))
     chunks[key] = {data = data, image = to_image(data)}

@@ -6,14 +6,15 @@
 -- (from the repository root, after `make LUA_VERSION=jit`: Neovim runs
 -- LuaJIT). Each file is read, hashed (FNV-1a, several rounds so that there
 -- is work to do) and linted (lines with trailing blanks) by a task of a
--- ThreadPoolExecutor. The results come back to Neovim's main loop through
--- done-callbacks, which a vim.loop timer runs by calling futures.poll()
--- every 10 ms; another timer ticks every 5 ms and records the longest
--- gap between ticks, to show the loop never stalled while the pool
--- worked. At the end the script checks every hash against one computed
--- on the main thread, prints a summary and quits Neovim.
--- (Future work: poll the fd that futures.fd() returns with a vim.loop
--- poll handle instead of a timer, once that lands.)
+-- ThreadPoolExecutor. A coroutine made by futures.spawn submits them and
+-- takes the results with futures.as_completed: each wait suspends the
+-- coroutine, not Neovim. Neovim's own loop resumes it: a vim.loop poll
+-- handle watches the file descriptor of futures.fd(), which is readable
+-- while futures.poll() has work (a finished task, a due timer), and calls
+-- futures.poll() then. Another vim.loop timer ticks every 5 ms and
+-- records the longest gap between ticks, to show the loop never stalled
+-- while the pool worked. At the end the script checks every hash against
+-- one computed on the main thread, prints a summary and quits Neovim.
 --
 -- Environment: CONCURRENT_BUILD (default build-jit) is where
 -- concurrent/core.so is; NVIM_HASH_DIRS (default "csrc lua spec") the
@@ -74,11 +75,13 @@ local results, pending, errors = {}, #files, 0
 local t0 = concurrent.monotonic()
 local ticks, max_gap, last_tick, ticks_while_busy = 0, 0, nil, 0
 
-local ticker, poller = uv.new_timer(), uv.new_timer()
+local ticker = uv.new_timer()
+local watcher = uv.new_poll(futures.fd())
+local job
 
 local function finish()
   ticker:stop(); ticker:close()
-  poller:stop(); poller:close()
+  watcher:stop(); watcher:close()
   ex:shutdown()
   local elapsed = concurrent.monotonic() - t0
   local correct, lines, trailing = 0, 0, 0
@@ -87,6 +90,8 @@ local function finish()
     if r and r[1] == hash_file(path, ROUNDS) then correct = correct + 1 end
     if r then lines, trailing = lines + r[2], trailing + r[3] end
   end
+  local ok, err = pcall(job.result, job, 0)   -- the coroutine's own error
+  if not ok then errors = errors + 1; report("error: " .. tostring(err)) end
   report(("nvim: %s, %s"):format(_VERSION, jit and jit.version or "no jit"))
   report(("files: %d hashed in %.2f s by 4 threads; %d lines, %d with trailing blanks")
     :format(#files, elapsed, lines, trailing))
@@ -105,17 +110,24 @@ ticker:start(5, 5, function()
   if pending > 0 then ticks_while_busy = ticks_while_busy + 1 end
 end)
 
--- Every 10 ms: run the done-callbacks of finished tasks (never blocks).
-poller:start(10, 10, function()
+-- The library has work for this thread: run it (this resumes the
+-- coroutine below when a result it waits for is in).
+watcher:start("r", function()
   futures.poll()
-  if pending == 0 then vim.schedule(finish) poller:stop() end
 end)
 
-for i, path in ipairs(files) do
-  local f = ex:submit(hash_file, path, ROUNDS)
-  f:add_done_callback(function(done)
-    local ok, h, n, t = pcall(done.result, done, 0)
-    if ok then results[i] = {h, n, t} else errors = errors + 1 end
+-- Submits every file, then takes the results as they come: each wait of
+-- as_completed suspends the coroutine until the fd wakes the loop.
+job = futures.spawn(function()
+  local fs, index = {}, {}
+  for i, path in ipairs(files) do
+    fs[i] = ex:submit(hash_file, path, ROUNDS)
+    index[fs[i]] = i
+  end
+  for f in futures.as_completed(fs) do
+    local ok, h, n, t = pcall(f.result, f)    -- done: never waits
+    if ok then results[index[f]] = {h, n, t} else errors = errors + 1 end
     pending = pending - 1
-  end)
-end
+  end
+end)
+job:add_done_callback(function() vim.schedule(finish) end)
