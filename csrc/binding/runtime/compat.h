@@ -47,6 +47,8 @@
 
 #define LCF_HAS_TBC (LUA_VERSION_NUM >= 504)
 #define LCF_HAS_UPVALUEJOIN (LUA_VERSION_NUM >= 502 || LCF_LUAJIT)
+/* luaL_argerror names a function called with no name (from package.loaded). */
+#define LCF_HAS_GLOBALFUNCNAME (LUA_VERSION_NUM >= 502)
 
 /* ---- 5.1 and LuaJIT: what 5.2 and 5.3 added ---------------------------- */
 #if LUA_VERSION_NUM == 501
@@ -537,6 +539,8 @@ int lcf_isyieldable(lua_State *L);
 #define lua_isyieldable lcf_isyieldable
 #endif
 #endif
+/* The wrappers' chunk name: argument errors look past their frames. */
+#define LCF_AWAIT_CHUNK "=[concurrent wait]"
 /* Replaces the C function t[name] (t at idx) by its wrapper where there
 ** are no continuations (5.1, LuaJIT); nothing on 5.3 and 5.4. */
 void lcf_await_wrap(lua_State *L, int idx, const char *name);

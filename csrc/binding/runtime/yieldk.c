@@ -48,7 +48,7 @@ void lcf_await_wrap(lua_State *L, int idx, const char *name) {
   idx = lua_absindex(L, idx);
   n = snprintf(chunk, sizeof chunk, WRAPPER, name, name, name);
   if (n < 0 || (size_t)n >= sizeof chunk) luaL_error(L, "await wrapper name too long");
-  if (luaL_loadbuffer(L, chunk, (size_t)n, "=[concurrent wait]") != 0)
+  if (luaL_loadbuffer(L, chunk, (size_t)n, LCF_AWAIT_CHUNK) != 0)
     lua_error(L);
   lua_getfield(L, idx, name);
   lua_pushlightuserdata(L, (void *)&lcf_await_mark);
