@@ -21,8 +21,10 @@ local function msort(ex, t, cutoff)
     table.sort(t)
     return t
   end
-  local mid = n // 2
-  local left, right = table.move(t, 1, mid, 1, {}), table.move(t, mid + 1, n, 1, {})
+  local mid = math.floor(n / 2)                -- no // nor table.move on 5.1
+  local left, right = {}, {}
+  for i = 1, mid do left[i] = t[i] end
+  for i = mid + 1, n do right[i - mid] = t[i] end
   local fl = ex:submit(msort, ex, left, cutoff)
   local fr = ex:submit(msort, ex, right, cutoff)
   local a, b = fl:result(), fr:result()
