@@ -442,6 +442,12 @@ end
 -- S and F: tasks that make tasks. Every function is self-contained (it
 -- crosses into the workers as bytecode) and the serial and parallel sorts
 -- share the leaf sort and the merge.
+-- table.move(a, f, e, t, b) where Lua has it (5.3+), a loop where not.
+local move = table.move or function(a, f, e, t, b)
+  for i = f, e do b[t + i - f] = a[i] end
+  return b
+end
+
 local function merge(a, b)
   local out, i, j, na, nb = {}, 1, 1, #a, #b
   for k = 1, na + nb do
@@ -454,9 +460,9 @@ end
 local function msort_serial(t, cutoff)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
-  local mid = n // 2
-  return merge(msort_serial(table.move(t, 1, mid, 1, {}), cutoff),
-               msort_serial(table.move(t, mid + 1, n, 1, {}), cutoff))
+  local mid = math.floor(n / 2)
+  return merge(msort_serial(move(t, 1, mid, 1, {}), cutoff),
+               msort_serial(move(t, mid + 1, n, 1, {}), cutoff))
 end
 
 -- One half of the merge of the sorted results of two finished futures
@@ -466,12 +472,12 @@ end
 local function merge_part(fa, fb, part)
   local a, b = fa:result(), fb:result()
   local na, nb = #a, #b
-  local i = na // 2
+  local i = math.floor(na / 2)
   local lo, hi = 1, nb + 1
   if i > 0 then
     local v = a[i]
     while lo < hi do                -- lo: the first element of b above v
-      local m = (lo + hi) // 2
+      local m = math.floor((lo + hi) / 2)
       if b[m] <= v then lo = m + 1 else hi = m end
     end
   end
@@ -484,8 +490,8 @@ local function merge_part(fa, fb, part)
     if a[ia] <= b[ib] then out[k] = a[ia]; ia = ia + 1
     else out[k] = b[ib]; ib = ib + 1 end
   end
-  table.move(a, ia, ja, k + 1, out)
-  return table.move(b, ib, jb, k + 1 + ja - ia + 1, out)
+  move(a, ia, ja, k + 1, out)
+  return move(b, ib, jb, k + 1 + ja - ia + 1, out)
 end
 
 -- Sorts t: both halves by recursive submit, then their merge as two tasks
@@ -493,34 +499,34 @@ end
 local function msort_task(ex, t, cutoff)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
-  local mid = n // 2
-  local fl = ex:submit(msort_task, ex, table.move(t, 1, mid, 1, {}), cutoff)
-  local fr = ex:submit(msort_task, ex, table.move(t, mid + 1, n, 1, {}), cutoff)
+  local mid = math.floor(n / 2)
+  local fl = ex:submit(msort_task, ex, move(t, 1, mid, 1, {}), cutoff)
+  local fr = ex:submit(msort_task, ex, move(t, mid + 1, n, 1, {}), cutoff)
   fl:exception()                    -- both done first (raises if cancelled)
   fr:exception()
   local m1 = ex:submit(merge_part, fl, fr, 1)
   local m2 = ex:submit(merge_part, fl, fr, 2)
   local r1, r2 = m1:result(), m2:result()
-  return table.move(r2, 1, #r2, #r1 + 1, r1)
+  return move(r2, 1, #r2, #r1 + 1, r1)
 end
 
 local function run_S(S, R)
   local n, cutoff = S.S_n, S.S_cutoff
   local speedups, serial_t, par_t = {}, {}, {}
-  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local ex = futures.ThreadPoolExecutor(WORKERS)   -- shut down below (no <close> before 5.4)
   warm(ex)
   ex:submit(msort_task, ex, {3, 1, 2}, 1):result()
   math.randomseed(18)
   local data = {}
-  for i = 1, n do data[i] = math.random(1, 1 << 40) end
-  local check = table.move(data, 1, n, 1, {})
+  for i = 1, n do data[i] = math.random(1, 2 ^ 40) end
+  local check = move(data, 1, n, 1, {})
   table.sort(check)
   local quiet_runs = 0
   for _ = 1, R do
     collectgarbage()
     local q = quiet.wait(concurrent.sleep)
     local t0 = now()
-    local s1 = msort_serial(table.move(data, 1, n, 1, {}), cutoff)
+    local s1 = msort_serial(move(data, 1, n, 1, {}), cutoff)
     local ts = now() - t0
     s1 = nil
     collectgarbage()
@@ -536,6 +542,7 @@ local function run_S(S, R)
     par_t[#par_t + 1] = tp
     speedups[#speedups + 1] = ts / tp
   end
+  ex:shutdown()
   emit("S", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
     serial_s = median(serial_t), parallel_s = median(par_t),
     quiet_runs = quiet_runs})
@@ -556,7 +563,7 @@ end
 local function run_F(S, R)
   local n, cutoff = S.F_n, S.F_cutoff
   local speedups, serial_t, par_t = {}, {}, {}
-  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local ex = futures.ThreadPoolExecutor(WORKERS)   -- shut down below (no <close> before 5.4)
   warm(ex)
   ex:submit(fib_task, ex, 5, 2):result()
   local expected = fib_serial(n)
@@ -575,6 +582,7 @@ local function run_F(S, R)
     par_t[#par_t + 1] = tp
     speedups[#speedups + 1] = ts / tp
   end
+  ex:shutdown()
   emit("F", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
     fib = expected, tasks = tasks, serial_s = median(serial_t),
     parallel_s = median(par_t)})

@@ -21,6 +21,10 @@ else
   function compat.isinteger(v) return compat.tointeger(v) ~= nil end
 end
 
+-- Lua 5.1 (not LuaJIT) cannot yield across pcall: a wait that runs
+-- under pcall cannot suspend a spawned coroutine there.
+compat.yield_in_pcall = _VERSION ~= "Lua 5.1" or type(rawget(_G, "jit")) == "table"
+
 --- closing(close, obj, pcall(fn, ...)): call close(obj), then return
 -- what fn returned or raise its error again: the to-be-closed variable of
 -- 5.4 for every version (the `with` helpers).

@@ -125,6 +125,12 @@ function futures.wait(fs, timeout, return_when)
   local list, byid = distinct_futures(fs, "wait")
   local deadline = timeout and monotonic() + timeout
   local waiter = core.waiter()
+  if not compat.yield_in_pcall then
+    -- 5.1: no pcall, so that a spawned coroutine's wait can suspend; on
+    -- an error (Ctrl-C) the waiter is closed when it is collected.
+    return compat.closing(waiter.close, waiter,
+      true, wait_for(waiter, list, byid, deadline, return_when))
+  end
   return compat.closing(waiter.close, waiter,
     pcall(wait_for, waiter, list, byid, deadline, return_when))
 end
@@ -198,7 +204,7 @@ futures._check_max_workers = check_max_workers
 
 -- max_tasks_per_worker / max_tasks_per_child: nil or a positive integer.
 local function check_max_tasks(n, name, fname, level)
-  if n ~= nil and (math.type(n) ~= "integer" or n <= 0) then
+  if n ~= nil and (not compat.isinteger(n) or n <= 0) then
     error(string.format("bad argument #1 to '%s' (%s must be a positive integer, got %s)",
       fname, name, tostring(n)), level + 1)
   end
