@@ -62,13 +62,15 @@ void lcf_await_wrap(lua_State *L, int idx, const char *name) {
 #if !LCF_LUAJIT
 /* 5.1 keeps what lua_yield needs (no C call between the coroutine's start
 ** and here) out of the API. The call stack tells it: every frame above the
-** wait must be a Lua function called by name from Lua (a C function such
-** as pcall, or a frame with no name -- a metamethod or a for iterator,
-** which 5.1 calls from C -- means no), except the coroutine's first frame
-** and frames that were tail-called (their caller is gone; assumed plain).
-** A "no" only makes the wait block the thread, as outside spawn. */
+** wait must be a Lua function called by name from Lua. A C function (such
+** as pcall) means no; so does a frame with no name -- a metamethod, which
+** 5.1 calls from C -- and a for iterator ("(for generator)"). The one
+** frame with no name that is fine is the coroutine's first, and a frame
+** tail-called out of it (nothing but tail calls below it): any other
+** tail-called frame replaced one whose caller is unknown. A "no" only
+** makes the wait block the thread, as outside spawn. */
 int lcf_isyieldable(lua_State *L) {
-  lua_Debug ar, up;
+  lua_Debug ar;
   int level;
   if (lua_pushthread(L)) {
     lua_pop(L, 1);
@@ -83,9 +85,12 @@ int lcf_isyieldable(lua_State *L) {
       if (ar.name != NULL && strcmp(ar.name, "(for generator)") == 0) return 0;
       continue;
     }
-    if (!lua_getstack(L, level + 1, &up)) continue;   /* the first frame */
-    lua_getinfo(L, "S", &up);
-    if (strcmp(up.what, "tail") != 0) return 0;
+    /* No name: fine only if only lost tail calls lie below. */
+    for (level++; lua_getstack(L, level, &ar); level++) {
+      lua_getinfo(L, "S", &ar);
+      if (strcmp(ar.what, "tail") != 0) return 0;
+    }
+    return 1;
   }
   return 1;
 }
