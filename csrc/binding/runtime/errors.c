@@ -206,6 +206,13 @@ int lcf_argerror(lua_State *L, int arg, const char *extramsg) {
   if (ar.name != NULL && lua_getstack(L, 1, &up)) { /* called by its wrapper */
     lua_getinfo(L, "S", &up);                       /* (compat.h, yieldk.c) */
     wrapped = strcmp(up.source, LCF_AWAIT_CHUNK) == 0;
+    /* The wrapper called as a plain function (f.result(x)): its
+    ** arguments count from self, as luaL_argerror counts them then. */
+    if (wrapped && lua_getstack(L, 2, &up)) {
+      lua_getstack(L, 1, &up);
+      lua_getinfo(L, "n", &up);
+      if (up.namewhat[0] != '\0' && strcmp(up.namewhat, "method") != 0) arg++;
+    }
   }
   if ((ar.name == NULL || wrapped) &&
       lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY) == LUA_TTABLE) {
