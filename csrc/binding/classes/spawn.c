@@ -65,10 +65,12 @@ static void wake_on_notify(void *obj) {
   lcf_spawn_wake(obj);
 }
 
-/* The task of L if L is a coroutine made by spawn that can yield now. */
-static lcf_task *spawned(lua_State *L) {
+/* The task of L if L is a coroutine made by spawn that can yield now
+** (when the wait begins; a continuation runs where its wait could
+** yield: yieldable is not asked again). */
+static lcf_task *spawned_at(lua_State *L, int first) {
   lcf_task *t;
-  if (!lua_isyieldable(L) || lcf_getstate(L)->spawn == NULL) return NULL;
+  if (lcf_getstate(L)->spawn == NULL) return NULL;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &MAP_KEY) != LUA_TTABLE) {
     lua_pop(L, 1);
     return NULL;
@@ -77,8 +79,11 @@ static lcf_task *spawned(lua_State *L) {
   lua_rawget(L, -2);
   t = lua_touserdata(L, -1);
   lua_pop(L, 2);
-  return (t != NULL && t->co == L) ? t : NULL;
+  if (t == NULL || t->co != L || (first && !lua_isyieldable(L))) return NULL;
+  return t;
 }
+#define spawned(L) spawned_at((L), 1)
+#define spawned_again(L) spawned_at((L), 0)
 
 static int suspend(lcf_task *t, double timeout) {
   t->awaiting = 1;
@@ -118,7 +123,7 @@ int lcf_await_future(lua_State *L, cf_future *f, double timeout) {
 }
 
 int lcf_await_future_again(lua_State *L, cf_future *f) {
-  lcf_task *t = spawned(L);
+  lcf_task *t = spawned_again(L);
   if (t == NULL || cf_future_settled(f)) {
     if (t) lcf_task_await_end(t);
     return 0;
@@ -154,7 +159,7 @@ int lcf_await_waiter(lua_State *L, cf_waiter *w, double timeout) {
 }
 
 int lcf_await_waiter_again(lua_State *L, cf_waiter *w) {
-  lcf_task *t = spawned(L);
+  lcf_task *t = spawned_again(L);
   if (t == NULL || waiter_has_news(w) || timed_out(t)) {
     if (t) lcf_task_await_end(t);
     return 0;
@@ -170,7 +175,7 @@ int lcf_await_sleep(lua_State *L, double seconds) {
 }
 
 int lcf_await_sleep_again(lua_State *L) {
-  lcf_task *t = spawned(L);
+  lcf_task *t = spawned_again(L);
   if (t == NULL || timed_out(t)) {
     if (t) lcf_task_await_end(t);
     return 0;
