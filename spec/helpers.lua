@@ -34,6 +34,7 @@ helpers.HAS_UPVALUEID = _VERSION ~= "Lua 5.1" or helpers.JIT   -- upvalue identi
 helpers.TAIL_POSITIONS = _VERSION ~= "Lua 5.1" or helpers.JIT  -- error levels through tail calls
 helpers.NUMBER_ERRORS = _VERSION ~= "Lua 5.1"       -- error(7) raises 7, not "file:7: 7"
 helpers.YIELD_ACROSS_C = _VERSION ~= "Lua 5.1" or helpers.JIT  -- yield inside pcall, for iterators, metamethods
+helpers.GC_ISRUNNING = _VERSION ~= "Lua 5.1" or helpers.JIT    -- collectgarbage("isrunning"), LUA_GCISRUNNING
 
 -- Why a test is pending on this Lua: `if not helpers.HAS_CLOSE then
 -- return pending(helpers.NO_CLOSE) end` (busted's pending is the spec
@@ -43,6 +44,7 @@ helpers.STRING_ERRORS = _VERSION .. " turns error(7) into the string \"file:line
 helpers.NO_PAIRS = _VERSION .. " has no __pairs: iterate a Dict with d:keys()"
 helpers.NO_UPVALUEID = "Lua 5.1 has no upvalue identity: closures that share an upvalue get a copy each"
 helpers.NO_TAIL_POSITIONS = "Lua 5.1 reports no position for an error raised at a level reached through a tail call"
+helpers.NO_GC_ISRUNNING = "Lua 5.1 cannot tell whether its collector runs: timed polls leave the collector alone there (docs/reference.md, futures.poll)"
 helpers.NO_CLOSE = _VERSION .. " has no <close>: the test checks where a scope or loop closes"
 helpers.NO_YIELD_ACROSS_C = "Lua 5.1 cannot yield across pcall, a for iterator or a metamethod: a spawned coroutine's wait there blocks the thread (docs/reference.md, Lua versions)"
 

@@ -49,6 +49,12 @@
 #define LCF_HAS_UPVALUEJOIN (LUA_VERSION_NUM >= 502 || LCF_LUAJIT)
 /* luaL_argerror names a function called with no name (from package.loaded). */
 #define LCF_HAS_GLOBALFUNCNAME (LUA_VERSION_NUM >= 502)
+/* Whether the collector runs (5.2+ and LuaJIT); 5.1 cannot tell: 0. */
+#ifdef LUA_GCISRUNNING
+#define lcf_gc_running(L) lua_gc((L), LUA_GCISRUNNING, 0)
+#else
+#define lcf_gc_running(L) ((void)(L), 0)
+#endif
 
 /* ---- 5.1 and LuaJIT: what 5.2 and 5.3 added ---------------------------- */
 #if LUA_VERSION_NUM == 501

@@ -194,14 +194,8 @@ static void run_entry(lua_State *L, lcf_item *it);
 #define GC_STEP_KB 16
 #define GC_DEBT_CAP_KB (8 * 1024)
 
-#ifdef LUA_GCISRUNNING
-#define gc_running(L) lua_gc(L, LUA_GCISRUNNING, 0)
-#else
-#define gc_running(L) 0
-#endif
-
 static void gc_pay(lua_State *L, lcf_inbox *ib, double until) {
-  if (!gc_running(L)) {
+  if (!lcf_gc_running(L)) {
     ib->gc_debt_kb = 0;
     return;
   }
@@ -316,7 +310,7 @@ static int run_queue(lua_State *L, int max_items, double max_seconds,
   atomic_store(&ib->queued, 0);
   fd_drain(ib);
   cf_mutex_unlock(&ib->mu);
-  if (max_seconds >= 0 && ib->budgeted == 0 && gc_running(L)) {
+  if (max_seconds >= 0 && ib->budgeted == 0 && lcf_gc_running(L)) {
     if (ib->gc_debt_kb >= GC_DEBT_CAP_KB) gc_owed = 1;
     else {
       lua_gc(L, LUA_GCSTOP, 0);
