@@ -17,6 +17,7 @@
 #include "../concurrent_lua.h"
 #include "runtime/inbox.h"
 #include "runtime/wait.h"
+#include "runtime/stop.h"
 #include "runtime/errors.h"
 #include "executors/executors.h"
 #include "classes/future_class.h"
@@ -43,7 +44,7 @@ static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 
 static int sleep_slice(void *ud, double seconds) {
   (void)ud;
-  cf_sleep(seconds);
+  cf_task_sleep(seconds);   /* cut short if the task is asked to stop */
   return CF_ETIMEDOUT;
 }
 
@@ -144,6 +145,7 @@ static int l_isatty(lua_State *L) {
 static const luaL_Reg functions[] = {
   {"isatty", l_isatty},
   {"sleep", l_sleep},
+  {"interrupted", lcf_l_interrupted},
   {"poll", l_poll},
   {"callable", l_callable},
   {"_transfer_stats", lcf_transfer_stats},

@@ -25,10 +25,12 @@
 #endif
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "future.h"
+#include "interrupt.h"
 
 struct cf_watch {
   cf_waiter *w;
@@ -51,6 +53,10 @@ struct cf_future_ext {
   void (*arg_free)(void *);
   cf_buffer view;              /* cf_future_outcome's inline payload */
   int has_view;
+  int priority;                /* submit_with's options (set before the */
+  double time_limit;           /* future is queued; read-only then) */
+  char *key;
+  size_t klen;
 };
 
 CF_TLS cf_future *cf_current_task;
@@ -297,6 +303,7 @@ static struct cf_future_ext *get_ext(cf_future *f) {
   x = calloc(1, sizeof *x);
   if (x == NULL) return NULL;
   x->cb_tail = &x->callbacks;
+  x->time_limit = -1;
   if (!atomic_compare_exchange_strong_explicit(&f->x, &expected, x,
                                                memory_order_acq_rel,
                                                memory_order_acquire)) {
@@ -358,6 +365,7 @@ static void future_destroy(void *obj) {
     }
     if (x->arg_free) x->arg_free(x->arg);
     free(x->traceback);
+    free(x->key);
     free(x);
   }
   block_free(f);
@@ -489,16 +497,53 @@ static int claimed(uint32_t w) {
   return (w & WORD_CLAIMED) != 0;
 }
 
+/* A running task asked to stop ends stopped, whatever it gives: the stop
+** flag and the finisher's claim are on the same word, so an interrupt()
+** that returned true always finds the future cancelled (or timed out).
+** Out of line: the common finish pays one test of the flag. */
+static inline __attribute__((always_inline)) int finish(
+    cf_future *f, cf_outcome how, cf_buffer *payload, const char *traceback,
+    uint32_t old, uint32_t end);
+
+static __attribute__((noinline)) int finish_stopped(cf_future *f,
+                                                    uint32_t old) {
+  if (old & WORD_STOP_TIME) {
+    char msg[96];
+    cf_buffer b = CF_BUFFER_INIT;
+    int n = snprintf(msg, sizeof msg,
+                     "task still running after its timeout of %g s",
+                     cf_future_time_limit(f));
+    if (cf_buffer_append(&b, msg, (size_t)n) == 0)
+      finish(f, CF_OUTCOME_TIMEOUT, &b, NULL, old, CF_FINISHED);
+    else
+      finish(f, CF_OUTCOME_NOMEM, NULL, NULL, old, CF_FINISHED);
+    cf_buffer_free(&b);
+  } else {
+    finish(f, CF_OUTCOME_NONE, NULL, NULL, old, CF_CANCELLED);
+  }
+  return CF_ECANCELLED;
+}
+
 int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
                      const char *traceback) {
   uint32_t old = load_word(f);
-  cf_buffer input = CF_BUFFER_INIT;
   /* Claim: only one finisher writes the payload. */
   do {
     if (is_done(old) || (old & WORD_CLAIMED)) return CF_ESTATE;
   } while (!atomic_compare_exchange_weak_explicit(
       &f->word, &old, old | WORD_CLAIMED, memory_order_acq_rel,
       memory_order_acquire));
+  if ((old & WORD_STOP) && (old & WORD_STATE) == CF_RUNNING)
+    return finish_stopped(f, old);
+  return finish(f, how, payload, traceback, old, CF_FINISHED);
+}
+
+/* With the claim held (old: the word before it); end: CF_FINISHED, or
+** CF_CANCELLED for a stopped task. */
+static inline __attribute__((always_inline)) int finish(
+    cf_future *f, cf_outcome how, cf_buffer *payload, const char *traceback,
+    uint32_t old, uint32_t end) {
+  cf_buffer input = CF_BUFFER_INIT;
   /* A task input still here (a C task that never took it) goes first. */
   if ((old & (WORD_INLINE | WORD_HEAP)) && take_data(f, &input) != 0)
     free_data(f);
@@ -528,9 +573,51 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
     if (cf_current_nested) atomic_fetch_sub(&c->nested, 1);
     cf_current_counts = NULL;                /* counted once */
   }
-  publish(f, CF_FINISHED | ((uint32_t)how << WORD_OUTCOME_SHIFT), WORD_CLAIMED, claimed);
+  publish(f, end | ((uint32_t)how << WORD_OUTCOME_SHIFT), WORD_CLAIMED, claimed);
   cf_buffer_free(&input);
   return 0;
+}
+
+int cf_future_flag_stop(cf_future *f, int timeout_reason) {
+  uint32_t old = load_word(f), add = WORD_STOP | (timeout_reason ? WORD_STOP_TIME : 0);
+  for (;;) {
+    if ((old & WORD_STATE) != CF_RUNNING) return 0;
+    if (old & WORD_STOP) return 1;            /* the first reason stays */
+    if (atomic_compare_exchange_weak_explicit(&f->word, &old, old | add,
+                                              memory_order_seq_cst,
+                                              memory_order_acquire))
+      return 1;
+  }
+}
+
+int cf_future_set_sched(cf_future *f, int priority, double timeout,
+                        const char *key, size_t klen) {
+  struct cf_future_ext *x = get_ext(f);
+  if (x == NULL) return -ENOMEM;
+  if (key != NULL) {
+    if ((x->key = malloc(klen + 1)) == NULL) return -ENOMEM;
+    memcpy(x->key, key, klen);
+    x->key[klen] = 0;
+    x->klen = klen;
+  }
+  x->priority = priority;
+  x->time_limit = timeout;
+  return 0;
+}
+
+int cf_future_priority(cf_future *f) {
+  struct cf_future_ext *x = ext_of(f);
+  return x ? x->priority : 0;
+}
+
+double cf_future_time_limit(cf_future *f) {
+  struct cf_future_ext *x = ext_of(f);
+  return x ? x->time_limit : -1;
+}
+
+int cf_future_has_key(cf_future *f, const char *key, size_t klen) {
+  struct cf_future_ext *x = ext_of(f);
+  return x && x->key && x->klen == klen && memcmp(x->key, key, klen) == 0;
 }
 
 static int finish_bytes(cf_future *f, cf_outcome how, const void *data,
@@ -584,7 +671,7 @@ int cf_future_wait(cf_future *f, double timeout) {
                                                  memory_order_acquire))
         continue;                            /* w reloaded: re-check */
     }
-    if (cf_cond_wait_until(&s->cv, &s->mu, &d) == CF_ETIMEDOUT) {
+    if (cf_cond_wait_obj(NULL, &s->cv, &s->mu, &d) == CF_ETIMEDOUT) {
       w = load_word(f);
       if (!is_done(w)) rc = CF_ETIMEDOUT;
       else if (!is_settled(f, w)) {     /* done: its callbacks are brief */

@@ -30,6 +30,12 @@
 ** breaks the pool, as in Python: every worker is killed and reaped, and
 ** in-flight, queued and later futures fail with CF_OUTCOME_BROKEN_PROCESS.
 **
+** Stopping (procstop.c). A task asked to stop is signalled (SIGUSR1) by
+** the manager; a worker still on it CF_STOP_GRACE seconds later is killed
+** by the manager, reaped and its slot freed for a new one: unlike a worker
+** that died on its own (lost()), that does not break the pool, and the
+** task ends stopped (cancelled, or timed out).
+**
 ** Ownership. The pool is reference counted; the manager holds a reference
 ** while it runs; "joining" is waiting on done_cv until the manager has
 ** reaped every worker and ended. A pool is inert in a forked child of its
@@ -59,6 +65,9 @@
 #include <unistd.h>
 
 #include "future.h"
+#include "interrupt.h"
+#include "procstop.h"
+#include "squeue.h"
 #include "trace.h"
 
 enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR, M_NOMEM };
@@ -73,6 +82,7 @@ typedef struct wproc {
   int state;
   cf_future *task;    /* in flight, retained */
   long ntasks;        /* tasks it has run (max_tasks_per_child) */
+  cf_slotstop stop;   /* asking its task to stop (the manager's) */
 } wproc;
 
 struct cf_procpool {
@@ -81,6 +91,7 @@ struct cf_procpool {
   pthread_cond_t done_cv;      /* the manager ended */
   cf_future *head, *tail;      /* queue, linked through future->next */
   int nqueued;
+  int ranked;                  /* a queued task may have priority != 0 (squeue.c) */
   int max_workers;
   int shutdown, broken;
   int manager;                 /* 0 never started, 1 running, 2 ended */
@@ -122,6 +133,11 @@ cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
     return NULL;
   }
   cf_object_init(p, &procpool_kind);
+  {
+    int i;   /* a slot without a cell (no memory) is not interruptible */
+    for (i = 0; i < max_workers; i++)
+      cf_slotstop_init(&p->w[i].stop, p, p->wakefd);
+  }
   cf_mutex_init(&p->mu);
   cf_cond_init(&p->done_cv);
   p->max_workers = max_workers;
@@ -134,6 +150,7 @@ cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
 static cf_future *take_queue(cf_procpool *p) {
   cf_future *q = p->head;
   p->head = p->tail = NULL;
+  p->ranked = 0;
   p->nqueued = 0;
   return q;
 }
@@ -160,6 +177,10 @@ static void procpool_destroy(void *obj) {
   }
   if (p->hooks.destroy) p->hooks.destroy(p->hooks.ud);
   free(p->broken_msg);
+  {
+    int i;
+    for (i = 0; i < p->max_workers; i++) cf_slotstop_free(&p->w[i].stop);
+  }
   close(p->wakefd);
   free(p->w);
   pthread_cond_destroy(&p->done_cv);
@@ -315,6 +336,10 @@ static int child_task(cf_procpool *p, int fd, void *ctx, cf_buffer *in) {
     p->fn(f, ctx, NULL);
   if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
   o = cf_future_outcome(f, &payload, &tb);
+  /* The next task's number before the outcome goes: a stop signal for
+  ** this task arriving later is stale (procstop.c). */
+  cf_child_task_seq++;
+  cf_stop_signalled = 0;
   fflush(stdout);
   fflush(stderr);
   if (o == CF_OUTCOME_NOMEM) {
@@ -335,6 +360,8 @@ static void child_main(cf_procpool *p, int fd) {
   void *ctx = NULL;
   cf_buffer in = CF_BUFFER_INIT;
   fd = child_reset(fd, p->owner);
+  cf_child_task_seq = 1;
+  cf_stop_signalled = 0;
   if (p->hooks.worker_start &&
       p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
     if (!msg[0]) snprintf(msg, sizeof msg, "a worker process failed to start");
@@ -377,6 +404,7 @@ static int spawn(cf_procpool *p, wproc *w) {
   w->state = W_STARTING;
   w->task = NULL;
   w->ntasks = 0;
+  cf_slotstop_reset(&w->stop);
   cf_mutex_lock(&p->mu);
   w->pid = pid;
   p->nprocs++;
@@ -459,6 +487,7 @@ static void lost(cf_procpool *p, wproc *w) {
   if (w->task) {
     atomic_fetch_sub(&p->counts.running, 1);
     counting = &p->counts;
+    cf_slotstop_end(&w->stop, w->task);
     fail_broken(w->task, msg);
     counting = NULL;
     cf_release(w->task);
@@ -487,7 +516,7 @@ static cf_future *pop(cf_procpool *p) {
   f = p->head;
   if (f != NULL) {
     p->head = f->next;
-    if (p->head == NULL) p->tail = NULL;
+    if (p->head == NULL) p->tail = NULL, p->ranked = 0;
     p->nqueued--;
   }
   cf_mutex_unlock(&p->mu);
@@ -513,6 +542,7 @@ static void dispatch(cf_procpool *p) {
     w->task = f;
     w->state = W_BUSY;
     atomic_fetch_add(&p->counts.running, 1);
+    cf_slotstop_begin(&w->stop, f);
     if (CF_TRACING()) cf_trace_start(f, (int)(w - p->w), (int)w->pid);
     in = cf_future_input(f);     /* freed when the future finishes */
     rc = send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
@@ -568,6 +598,7 @@ static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
     atomic_fetch_add(how == CF_OUTCOME_RESULT ? &p->counts.completed
                                               : &p->counts.failed, 1);
     atomic_fetch_sub(&p->counts.running, 1);
+    cf_slotstop_end(&w->stop, w->task);
     cf_future_finish(w->task, how, body, tb);
     if (CF_TRACING()) cf_trace_end(w->task);
     free(tb);
@@ -628,12 +659,39 @@ static void teardown(cf_procpool *p, int broken) {
     if (w->task) {
       atomic_fetch_sub(&p->counts.running, 1);
       counting = &p->counts;
+      cf_slotstop_end(&w->stop, w->task);
       fail_broken(w->task, m);
       counting = NULL;
       cf_release(w->task);
       w->task = NULL;
     }
     reap(p, w, broken ? 1.0 : -1);
+  }
+}
+
+/* A worker that did not stop CF_STOP_GRACE seconds after it was asked:
+** killed and reaped by the manager, which asked for it, so the pool is
+** not broken; its slot is free for a new worker (grow), and its task
+** ends stopped (cf_future_finish refuses a result for it). */
+static void replace_stuck(cf_procpool *p, wproc *w) {
+  cf_future *f = w->task;
+  kill(w->pid, SIGKILL);
+  w->task = NULL;
+  cf_slotstop_end(&w->stop, f);
+  reap(p, w, -1);
+  cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+  if (CF_TRACING()) cf_trace_end(f);
+  cf_release(f);
+}
+
+/* Signal the stops asked, replace the workers past their grace, and
+** lower *wait (seconds) to the next grace's end. */
+static void check_stops(cf_procpool *p, double *wait) {
+  int i;
+  for (i = 0; i < p->max_workers; i++) {
+    wproc *w = &p->w[i];
+    if (w->state == W_BUSY && cf_slotstop_check(&w->stop, w->pid, wait))
+      replace_stuck(p, w);
   }
 }
 
@@ -649,7 +707,8 @@ static void *manager_main(void *arg) {
     broken = 1;
   }
   while (!broken) {
-    int shutdown, nqueued, busy = 0, npf = 1, nopidfd = 0, i, n;
+    int shutdown, nqueued, busy = 0, npf = 1, nopidfd = 0, i, n, ms;
+    double wait = 1e9;
     cf_mutex_lock(&p->mu);
     broken = p->broken;
     shutdown = p->shutdown;
@@ -663,6 +722,7 @@ static void *manager_main(void *arg) {
     nqueued = p->nqueued;
     cf_mutex_unlock(&p->mu);
     if (broken) break;
+    check_stops(p, &wait);
     pf[0].fd = p->wakefd;
     pf[0].events = POLLIN;
     for (i = 0; i < p->max_workers; i++) {
@@ -681,7 +741,9 @@ static void *manager_main(void *arg) {
       }
     }
     if (shutdown && nqueued == 0 && busy == 0) break;
-    n = poll(pf, (nfds_t)npf, nopidfd ? 100 : -1);
+    ms = nopidfd ? 100 : -1;
+    if (wait < 1e9 && (ms < 0 || wait * 1000 + 1 < ms)) ms = (int)(wait * 1000) + 1;
+    n = poll(pf, (nfds_t)npf, ms);
     if (n < 0 && errno != EINTR) break_pool(p, "poll failed in the process pool");
     if (n > 0 && pf[0].revents) {
       uint64_t v;
@@ -737,7 +799,12 @@ static int start_manager(cf_procpool *p) {
 /* The API.                                                               */
 
 cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
-  cf_future *f;
+  return cf_procpool_submit_with(p, input, NULL, rc);
+}
+
+cf_future *cf_procpool_submit_with(cf_procpool *p, cf_buffer *input,
+                                   const cf_task_opts *o, int *rc) {
+  cf_future *f, *stale = NULL, *next;
   int e;
   *rc = 0;
   if (input->nrefs > 0) {
@@ -745,6 +812,12 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
     return NULL;
   }
   f = cf_future_new();
+  if (o && (o->priority != 0 || o->timeout > 0 || o->key) && f != NULL &&
+      cf_future_set_sched(f, o->priority, o->timeout > 0 ? o->timeout : -1,
+                          o->key, o->klen) != 0) {
+    cf_release(f);
+    f = NULL;
+  }
   if (f == NULL || cf_future_put_input(f, input) != 0) {
     cf_release(f);
     *rc = -ENOMEM;
@@ -782,13 +855,28 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   }
   cf_retain(f);                       /* the queue's reference */
   if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_PROCESSES, f);
-  f->next = NULL;
-  if (p->tail) p->tail->next = f; else p->head = f;
-  p->tail = f;
+  {
+    cf_squeue q = {&p->head, &p->tail, &p->ranked};
+    int n = 0;
+    if (o && o->key) stale = cf_squeue_take_key(q, o->key, o->klen, &n);
+    p->nqueued -= n;
+    cf_squeue_push(q, f, o ? o->priority : 0);
+  }
   p->nqueued++;
   cf_mutex_unlock(&p->mu);
+  for (; stale != NULL; stale = next) {   /* the latest of a key wins */
+    next = stale->next;
+    if (cf_future_cancel(stale)) atomic_fetch_add(&p->counts.cancelled, 1);
+    if (CF_TRACING()) cf_trace_end(stale);
+    cf_future_drop_input(stale);
+    cf_release(stale);
+  }
   wake(p);
   return f;
+}
+
+int cf_procpool_interrupt(cf_procpool *p) {
+  return cf_icell_interrupt_owner(p, 0);
 }
 
 int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
@@ -823,7 +911,7 @@ int cf_procpool_wait_done(cf_procpool *p, double timeout) {
   cf_deadline_set(&dl, timeout);
   cf_mutex_lock(&p->mu);
   while (p->manager == 1 && rc == 0)
-    rc = cf_cond_wait_until(&p->done_cv, &p->mu, &dl);
+    rc = cf_cond_wait_obj(p, &p->done_cv, &p->mu, &dl);
   rc = p->manager == 1 ? CF_ETIMEDOUT : 0;
   cf_mutex_unlock(&p->mu);
   return rc;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "object.h"
+#include "interrupt.h"
 
 /* STARTED: alive from start() until its function has returned. */
 enum { T_NEW, T_STARTED, T_DONE };
@@ -177,10 +178,11 @@ int cf_thread_join(cf_thread *t, double timeout) {
     cf_mutex_unlock(&t->m);
     return CF_ESTATE;
   }
-  if (!t->reaping && !(timeout >= 0)) {
+  if (!t->reaping && !(timeout >= 0) && cf_icell_current() == NULL) {
     /* No timeout: reap at once. pthread_join returns once the thread is
     ** gone (after DONE), so this sleeps once, where waiting for DONE
-    ** first and then joining slept twice. */
+    ** first and then joining slept twice. (Not in a thread that runs
+    ** tasks: a stop asked of its task must be able to end the wait.) */
     reap(t);
     cf_mutex_unlock(&t->m);
     return 0;
@@ -188,7 +190,7 @@ int cf_thread_join(cf_thread *t, double timeout) {
   if (t->state != T_DONE) {
     cf_deadline_set(&dl, timeout);
     while (t->state != T_DONE && rc == 0)
-      rc = cf_cond_wait_until(&t->cv, &t->m, &dl);
+      rc = cf_cond_wait_obj(t, &t->cv, &t->m, &dl);
   }
   if (t->state != T_DONE) {
     cf_mutex_unlock(&t->m);
