@@ -418,3 +418,113 @@ describe("interrupts and nested tasks (a worker waiting in a task runs others)",
     assert.equal("ran", g:result(LATE))   -- run by the worker afterwards
   end)
 end)
+
+describe("interrupts and spawned coroutines (futures.spawn)", function()
+  it("stops a task blocked on what its own spawned coroutines do, at once, and keeps the worker", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    -- Each body spawns a coroutine that sleeps long, so its wait runs the
+    -- state's coroutines (polling its fd) instead of a plain wait.
+    local cases = {
+      function(c) return c:result() end,
+      function(c) return c:exception() end,
+      function(c) for _ in require("concurrent.futures").as_completed({c}) do end end,
+      function(c) return require("concurrent.futures").wait({c}) end,
+      function() require("concurrent").sleep(60) end,
+      function() require("concurrent.futures").poll{idle = 60, max_callbacks = 0} end,
+    }
+    for i, body in ipairs(cases) do
+      local ev = thread.Event()
+      local f = ex:submit(function(ev, body)
+        local c = require("concurrent.futures").spawn(function()
+          require("concurrent").sleep(60)
+        end)
+        ev:set()
+        return body(c)
+      end, ev, body)
+      assert.is_true(ev:wait(LATE))
+      concurrent.sleep(0.02)     -- let it block
+      local t0 = concurrent.monotonic()
+      assert.is_true(f:interrupt(), "case " .. i)
+      expect_interrupted(f)
+      assert.is_true(concurrent.monotonic() - t0 < 0.5, "case " .. i .. " was slow")
+    end
+    assert.equal(42, ex:submit(function() return 42 end):result(LATE))
+  end)
+
+  it("a coroutine spawned by a stopped task is work of its own: its await goes on", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local other <close> = futures.ThreadPoolExecutor(1)
+    local go, ev, q = thread.Event(), thread.Event(), thread.Queue()
+    local g = other:submit(function(go) go:wait() return "g done" end, go)
+    local f = ex:submit(function(g, q, ev)
+      local c = require("concurrent.futures").spawn(function() q:put(g:result()) end)
+      ev:set()
+      return c:result()                -- interrupted here
+    end, g, q, ev)
+    assert.is_true(ev:wait(LATE))
+    concurrent.sleep(0.02)
+    assert.is_true(f:interrupt())
+    expect_interrupted(f)
+    go:set()
+    assert.equal("g done", g:result(LATE))
+    -- The worker's next task sleeps, which resumes the coroutine.
+    local h = ex:submit(function(q)
+      local c = require("concurrent")
+      for _ = 1, 200 do
+        if q:qsize() > 0 then return "resumed" end
+        c.sleep(0.01)
+      end
+      return "never resumed"
+    end, q)
+    assert.equal("resumed", h:result(LATE))
+    assert.equal("g done", q:get(true, LATE))
+  end)
+
+  it("a spawned coroutine awaiting an interrupted task gets its CancelledError", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local ev = thread.Event()
+    local f = started_task(ex, ev, busy)
+    assert.is_true(ev:wait(LATE))
+    local c = futures.spawn(function()
+      local ok, err = pcall(f.result, f)
+      return ok, tostring(err)
+    end)
+    assert.is_false(c:done())           -- suspended, not blocking this thread
+    assert.is_true(f:interrupt())
+    local ok, msg = c:result(LATE)
+    assert.is_false(ok)
+    assert.matches("interrupted", msg)
+  end)
+
+  it("f:interrupt() of a spawned coroutine stops it at its wait, closing its variables", function()
+    local log = {}
+    local c = futures.spawn(function()
+      local _ <close> = setmetatable({}, {__close = function() log[#log + 1] = "closed" end})
+      concurrent.sleep(60)
+      log[#log + 1] = "ran on"
+    end)
+    assert.is_false(c:done())
+    local t0 = concurrent.monotonic()
+    assert.is_true(c:interrupt())
+    expect_interrupted(c)
+    assert.is_true(concurrent.monotonic() - t0 < 0.5)
+    assert.same({"closed"}, log)
+    -- interrupted() says so inside one, and its next wait raises
+    local saw = {}
+    local d = futures.spawn(function()
+      while not concurrent.interrupted() do
+        saw[#saw + 1] = "waited"
+        local ok, err = pcall(concurrent.sleep, 0.01)
+        if not ok then saw[#saw + 1] = tostring(err) break end
+      end
+      return concurrent.interrupted()
+    end)
+    assert.is_false(concurrent.interrupted())
+    concurrent.sleep(0.05)
+    assert.is_true(d:interrupt())
+    -- it caught the raise and returned: its future ends cancelled all the same
+    expect_interrupted(d)
+    assert.matches("interrupted", saw[#saw])
+    assert.equal("waited", saw[1])
+  end)
+end)

@@ -78,6 +78,13 @@ static int l_cpu_count(lua_State *L) {
   return 1;
 }
 
+/* concurrent.interrupted(): the calling task (or thread.Thread, or
+** process pool task) is asked to stop, or the spawned coroutine calling. */
+static int l_interrupted(lua_State *L) {
+  lua_pushboolean(L, cf_task_stop_requested() || lcf_spawn_stop_requested(L));
+  return 1;
+}
+
 /* core.callable(v): the library's one rule for what may be called (a
 ** function, or a value whose metatable has a __call function), for the
 ** Lua modules' argument checks. */
@@ -128,7 +135,9 @@ static int l_poll(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  if (idle > 0) cf_sleep(idle);
+  /* The idle sleep of a task asked to stop ends at once, raising. */
+  if (idle > 0 && cf_task_sleep(idle) == CF_ETIMEDOUT && lcf_stop_check(L))
+    return lua_error(L);
   n = lcf_callbacks_run_budget(L, max_items, max_seconds, &more);
   lua_pushinteger(L, n);
   lua_pushboolean(L, more);
@@ -145,7 +154,7 @@ static int l_isatty(lua_State *L) {
 static const luaL_Reg functions[] = {
   {"isatty", l_isatty},
   {"sleep", l_sleep},
-  {"interrupted", lcf_l_interrupted},
+  {"interrupted", l_interrupted},
   {"poll", l_poll},
   {"callable", l_callable},
   {"_transfer_stats", lcf_transfer_stats},

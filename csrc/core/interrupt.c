@@ -27,6 +27,12 @@
 ** locks the object's mutex (so no cycle), and the arm callback that runs
 ** under it only calls lua_sethook (or writes an eventfd: procstop.c).
 ** cf_task_sleep waits on the cell's own condition under the cell's lock.
+** A wait that is no condition (the binding's poll on a state's fd while
+** it runs spawned coroutines, runtime/block.c) publishes a wake function
+** and a shared object instead (cf_icell_wake_with); the poker retains the
+** object under the cell's lock and calls the function after unlocking
+** it, under no lock. The waiter checks the stop flag after publishing and
+** before each poll, so, as above, one of them sees the other.
 ** timeout.c's lock is a leaf too.
 **
 ** Cost when unused: a worker stores its task in its cell (one atomic
@@ -55,6 +61,8 @@ struct cf_icell {
   pthread_mutex_t *wm;
   pthread_cond_t *wc;
   unsigned long wgen;
+  cf_wake_fn wake;              /* a wait on something else (an fd), by mu */
+  void *wake_obj;
   cf_icell *prev, *next;        /* registry, guarded by reg_mu */
 };
 
@@ -199,12 +207,22 @@ int cf_icell_hook_check(void) {
   return stop;
 }
 
+void cf_icell_wake_with(cf_wake_fn wake, void *obj) {
+  cf_icell *c = tls_cell;
+  if (c == NULL) return;
+  cf_mutex_lock(&c->mu);
+  c->wake = wake;
+  c->wake_obj = wake != NULL ? obj : NULL;
+  cf_mutex_unlock(&c->mu);
+}
+
 /* Arm the hook, wake a sleep, and wake the wait published, if any. */
 static void poke(cf_icell *c) {
-  void *obj;
+  void *obj, *wake_obj;
   pthread_mutex_t *m;
   pthread_cond_t *cv;
   unsigned long gen;
+  cf_wake_fn wake;
   cf_mutex_lock(&c->mu);
   arm_locked(c, CF_ARM_NOW);
   pthread_cond_broadcast(&c->sleep_cv);
@@ -212,7 +230,13 @@ static void poke(cf_icell *c) {
   m = c->wm;
   cv = c->wc;
   gen = c->wgen;
+  wake = c->wake;
+  wake_obj = wake != NULL ? cf_retain(c->wake_obj) : NULL;
   cf_mutex_unlock(&c->mu);
+  if (wake != NULL) {         /* outside every lock: it may write an fd */
+    wake(wake_obj);
+    cf_release(wake_obj);
+  }
   if (m == NULL) return;
   cf_mutex_lock(m);
   cf_mutex_lock(&c->mu);

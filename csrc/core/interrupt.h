@@ -86,6 +86,15 @@ void cf_icell_poke_task(cf_future *f);
 int cf_cond_wait_obj(void *obj, pthread_cond_t *c, pthread_mutex_t *m,
                      const cf_deadline *d);
 
+/* A wait on something other than a condition (the binding's poll on a
+** state's fd, runtime/block.c), in the calling thread: publish how an
+** interrupter wakes it, wake(obj), obj a shared object the caller holds
+** a reference to while it is published (the poker retains it); NULL,
+** NULL withdraws. Check cf_task_stop_requested after publishing and
+** before each sleep of the wait. Does nothing outside a cell's thread. */
+typedef void (*cf_wake_fn)(void *obj);
+void cf_icell_wake_with(cf_wake_fn wake, void *obj);
+
 /* Around a wait that must not be cut short (Condition.wait taking its
 ** lock back): +1 before, -1 after. */
 void cf_wait_shield(int delta);

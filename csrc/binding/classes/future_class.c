@@ -171,6 +171,7 @@ static int l_cancelled(lua_State *L) {
 static int l_interrupt(lua_State *L) {
   cf_future *f = lcf_checkfuture(L, 1);
   int c = cf_future_interrupt(f);
+  if (c) lcf_spawn_interrupt(L, f);   /* a coroutine of this state: wake it */
   lcf_callbacks_run(L);
   lua_pushboolean(L, c);
   return 1;

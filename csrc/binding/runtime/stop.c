@@ -155,7 +155,3 @@ int lcf_stop_check(lua_State *L) {
   return 1;
 }
 
-int lcf_l_interrupted(lua_State *L) {
-  lua_pushboolean(L, cf_task_stop_requested());
-  return 1;
-}

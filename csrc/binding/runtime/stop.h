@@ -1,7 +1,7 @@
 /*
 ** stop.h -- how a Lua task is stopped (runtime/stop.c): the hook armed on
 ** a worker's state while a stop is asked, the error an interrupted task
-** raises, and concurrent.interrupted().
+** raises (concurrent.interrupted() is module.c's).
 */
 #ifndef LCF_STOP_H
 #define LCF_STOP_H
@@ -21,7 +21,5 @@ void lcf_push_interrupted(lua_State *L);
 /* If the calling thread's task is asked to stop: push the interruption
 ** and return 1 (the caller raises it once it has cleaned up); else 0. */
 int lcf_stop_check(lua_State *L);
-/* concurrent.interrupted() */
-int lcf_l_interrupted(lua_State *L);
 
 #endif
