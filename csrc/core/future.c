@@ -19,6 +19,10 @@
 ** mutex. A waiter never locks a future while holding its own mutex.
 ** Callbacks run after the stripe is unlocked; objects are never released
 ** under it.
+**
+** What few futures need (callbacks, watches, a traceback, a pool's
+** argument, submit_with's options) lives in an extension made on demand
+** (future_ext.c).
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,34 +34,8 @@
 #include <string.h>
 
 #include "future.h"
+#include "future_ext.h"
 #include "interrupt.h"
-
-struct cf_watch {
-  cf_waiter *w;
-  struct cf_watch *next;
-};
-
-struct cf_callback {
-  cf_done_fn fn;
-  void *ud;
-  struct cf_callback *next;
-};
-
-/* What few futures need; guarded by the stripe lock, except arg and
-** arg_free (owned by the pool like the task) and view (set once). */
-struct cf_future_ext {
-  struct cf_watch *watches;
-  struct cf_callback *callbacks, **cb_tail;
-  char *traceback;             /* set before FINISHED is published */
-  void *arg;
-  void (*arg_free)(void *);
-  cf_buffer view;              /* cf_future_outcome's inline payload */
-  int has_view;
-  int priority;                /* submit_with's options (set before the */
-  double time_limit;           /* future is queued; read-only then) */
-  char *key;
-  size_t klen;
-};
 
 CF_TLS cf_future *cf_current_task;
 CF_TLS cf_buffer *cf_current_input;
@@ -294,56 +272,7 @@ cf_buffer *cf_future_input(cf_future *f) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* The extension.                                                         */
-
-static struct cf_future_ext *get_ext(cf_future *f) {
-  struct cf_future_ext *x = atomic_load_explicit(&f->x, memory_order_acquire);
-  struct cf_future_ext *expected = NULL;
-  if (x != NULL) return x;
-  x = calloc(1, sizeof *x);
-  if (x == NULL) return NULL;
-  x->cb_tail = &x->callbacks;
-  x->time_limit = -1;
-  if (!atomic_compare_exchange_strong_explicit(&f->x, &expected, x,
-                                               memory_order_acq_rel,
-                                               memory_order_acquire)) {
-    free(x);
-    return expected;
-  }
-  return x;
-}
-
-static inline struct cf_future_ext *ext_of(cf_future *f) {
-  return atomic_load_explicit(&f->x, memory_order_acquire);
-}
-
-int cf_future_set_arg(cf_future *f, void *arg, void (*arg_free)(void *)) {
-  struct cf_future_ext *x;
-  if (arg == NULL && arg_free == NULL) {   /* forget them (never fails) */
-    if ((x = ext_of(f)) != NULL) x->arg = NULL, x->arg_free = NULL;
-    return 0;
-  }
-  x = get_ext(f);
-  if (x == NULL) return -ENOMEM;
-  x->arg = arg;
-  x->arg_free = arg_free;
-  return 0;
-}
-
-void *cf_future_arg(cf_future *f) {
-  struct cf_future_ext *x = ext_of(f);
-  return x ? x->arg : NULL;
-}
-
-void cf_future_free_arg(cf_future *f) {
-  struct cf_future_ext *x = ext_of(f);
-  if (x && x->arg_free) {
-    void (*fr)(void *) = x->arg_free;
-    x->arg_free = NULL;
-    fr(x->arg);
-  }
-  if (x) x->arg = NULL;
-}
+/* The end of a future (its extension: future_ext.c).                     */
 
 /* Callbacks still registered on a future that never finished are called
 ** once more here so that their owners can free what they hold. */
@@ -550,7 +479,7 @@ static inline __attribute__((always_inline)) int finish(
   /* Out of memory for the traceback or the payload: finish all the same,
   ** as CF_OUTCOME_NOMEM (payload empty), so the failure is reported. */
   if (traceback && how != CF_OUTCOME_NOMEM) {
-    struct cf_future_ext *x = get_ext(f);
+    struct cf_future_ext *x = cf_future_ext_get(f);
     if (x == NULL || (x->traceback = strdup(traceback)) == NULL)
       how = CF_OUTCOME_NOMEM;
   }
@@ -588,36 +517,6 @@ int cf_future_flag_stop(cf_future *f, int timeout_reason) {
                                               memory_order_acquire))
       return 1;
   }
-}
-
-int cf_future_set_sched(cf_future *f, int priority, double timeout,
-                        const char *key, size_t klen) {
-  struct cf_future_ext *x = get_ext(f);
-  if (x == NULL) return -ENOMEM;
-  if (key != NULL) {
-    if ((x->key = malloc(klen + 1)) == NULL) return -ENOMEM;
-    memcpy(x->key, key, klen);
-    x->key[klen] = 0;
-    x->klen = klen;
-  }
-  x->priority = priority;
-  x->time_limit = timeout;
-  return 0;
-}
-
-int cf_future_priority(cf_future *f) {
-  struct cf_future_ext *x = ext_of(f);
-  return x ? x->priority : 0;
-}
-
-double cf_future_time_limit(cf_future *f) {
-  struct cf_future_ext *x = ext_of(f);
-  return x ? x->time_limit : -1;
-}
-
-int cf_future_has_key(cf_future *f, const char *key, size_t klen) {
-  struct cf_future_ext *x = ext_of(f);
-  return x && x->key && x->klen == klen && memcmp(x->key, key, klen) == 0;
 }
 
 static int finish_bytes(cf_future *f, cf_outcome how, const void *data,
@@ -725,7 +624,7 @@ cf_outcome cf_future_outcome(cf_future *f, const cf_buffer **payload,
       *payload = &empty;
       if (w & WORD_HEAP) {
         *payload = heap_of(f);
-      } else if ((w & WORD_INLINE) && (x = get_ext(f)) != NULL) {
+      } else if ((w & WORD_INLINE) && (x = cf_future_ext_get(f)) != NULL) {
         stripe *s = stripe_of(f);
         cf_mutex_lock(&s->mu);
         if (!x->has_view) {
@@ -763,7 +662,7 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
     return 0;
   }
   cb = malloc(sizeof *cb);
-  x = get_ext(f);
+  x = cf_future_ext_get(f);
   if (cb == NULL || x == NULL) {
     free(cb);
     return -ENOMEM;
@@ -789,7 +688,7 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
 
 struct cf_watch *cf_watch_new(cf_future *f, cf_waiter *w) {
   struct cf_watch *wt = malloc(sizeof *wt);
-  if (wt == NULL || get_ext(f) == NULL) {
+  if (wt == NULL || cf_future_ext_get(f) == NULL) {
     free(wt);
     return NULL;
   }

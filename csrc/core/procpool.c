@@ -15,7 +15,7 @@
 ** context with worker_start (a fresh Lua state in the binding) and then
 ** serves tasks until told to exit or its socket closes.
 **
-** Wire. One AF_UNIX stream socketpair per worker (SOCK_CLOEXEC; sends use
+** Wire (procwire.c, with the worker process's side). One AF_UNIX stream socketpair per worker (SOCK_CLOEXEC; sends use
 ** MSG_NOSIGNAL so a dead peer is EPIPE, not SIGPIPE). A frame is a u64
 ** body length, a u8 kind and the body, all native byte order (both ends
 ** are the same program on the same machine). Parent to child: TASK (the
@@ -50,30 +50,24 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "future.h"
 #include "interrupt.h"
 #include "procstop.h"
+#include "procwire.h"
 #include "squeue.h"
 #include "trace.h"
 
-enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR, M_NOMEM };
 enum { W_FREE = 0, W_STARTING, W_IDLE, W_BUSY };
-
-#define HDR_SIZE 9   /* u64 length + u8 kind */
 
 typedef struct wproc {
   pid_t pid;          /* 0 when the slot is free (set under the pool mutex) */
@@ -195,191 +189,6 @@ static void wake(cf_procpool *p) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* Frames.                                                                */
-
-static int send_all(int fd, const void *data, size_t n) {
-  const char *s = data;
-  while (n > 0) {
-    ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    s += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-/* 0, or -EPIPE at end of file, or -errno. */
-static int recv_all(int fd, void *data, size_t n) {
-  char *s = data;
-  while (n > 0) {
-    ssize_t k = read(fd, s, n);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (k == 0) return -EPIPE;
-    s += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-/* A frame whose body is a (optional u64 length of a) then a, then b. */
-static int send_frame(int fd, int kind, int prefix_a, const void *a,
-                      size_t alen, const void *b, size_t blen) {
-  unsigned char hdr[HDR_SIZE + 8];
-  uint64_t len = (prefix_a ? 8 : 0) + alen + blen, al = alen;
-  size_t hn = HDR_SIZE;
-  int rc;
-  memcpy(hdr, &len, 8);
-  hdr[8] = (unsigned char)kind;
-  if (prefix_a) {
-    memcpy(hdr + HDR_SIZE, &al, 8);
-    hn += 8;
-  }
-  rc = send_all(fd, hdr, hn);
-  if (rc == 0 && alen) rc = send_all(fd, a, alen);
-  if (rc == 0 && blen) rc = send_all(fd, b, blen);
-  return rc;
-}
-
-/* The next frame into body (reset first): 0, -EPIPE, -ENOMEM, -errno. */
-static int recv_frame(int fd, int *kind, cf_buffer *body) {
-  unsigned char hdr[HDR_SIZE];
-  uint64_t len;
-  int rc = recv_all(fd, hdr, HDR_SIZE);
-  if (rc != 0) return rc;
-  memcpy(&len, hdr, 8);
-  *kind = hdr[8];
-  cf_buffer_reset(body);
-  if (len > (uint64_t)SIZE_MAX / 2) return -ENOMEM;
-  if (cf_buffer_reserve(body, (size_t)len) != 0) return -ENOMEM;
-  rc = recv_all(fd, body->data, (size_t)len);
-  if (rc == 0) body->len = (size_t)len;
-  return rc;
-}
-
-/* ---------------------------------------------------------------------- */
-/* The worker process (after fork, in the child).                         */
-
-static void close_from(unsigned lo, unsigned hi) {
-  unsigned fd;
-  if (lo > hi) return;
-#ifdef SYS_close_range
-  if (syscall(SYS_close_range, lo, hi, 0) == 0) return;
-#endif
-  if (hi > 65535) hi = 65535;
-  for (fd = lo; fd <= hi; fd++) close((int)fd);
-}
-
-/* A fresh start: signals as after exec (caught ones to default, the mask
-** empty: the manager thread blocked them all), no stdio data of the
-** parent's left to flush twice, no descriptor of the parent's held open
-** (other workers' sockets, pidfds, the user's files). And no life after
-** the parent's: the manager thread that forked us ends only after reaping
-** us, so the parent-death signal fires only if the whole parent process
-** dies (killed, say) -- a copy of our socket held by some other child of
-** the parent could otherwise keep us waiting for a task. Returns the
-** socket. */
-static int child_reset(int fd, pid_t parent) {
-  sigset_t none;
-  int s;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(1);   /* it died before prctl */
-  for (s = 1; s < NSIG; s++) {
-    struct sigaction old, dfl;
-    if (s == SIGKILL || s == SIGSTOP) continue;
-    if (sigaction(s, NULL, &old) != 0) continue;
-    if (!(old.sa_flags & SA_SIGINFO) && (old.sa_handler == SIG_DFL ||
-                                         old.sa_handler == SIG_IGN))
-      continue;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(s, &dfl, NULL);
-  }
-  sigemptyset(&none);
-  pthread_sigmask(SIG_SETMASK, &none, NULL);
-  __fpurge(stdout);
-  __fpurge(stderr);
-  if (fd < 3) {
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (moved < 0) _exit(127);
-    fd = moved;
-  }
-  close_from(3, (unsigned)fd - 1);
-  close_from((unsigned)fd + 1, ~0U);
-  return fd;
-}
-
-static void child_exit(int code) {
-  fflush(stdout);
-  fflush(stderr);
-  _exit(code);
-}
-
-/* Run one task as a thread pool would, on a future of the child's own,
-** and send its outcome. */
-static int child_task(cf_procpool *p, int fd, void *ctx, cf_buffer *in) {
-  const cf_buffer *payload = NULL;
-  const char *tb = NULL;
-  cf_outcome o;
-  int rc;
-  cf_future *f = cf_future_new();
-  if (f == NULL) child_exit(3);
-  cf_future_set_running(f);
-  if (cf_future_put_input(f, in) != 0)
-    cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
-  else
-    p->fn(f, ctx, NULL);
-  if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
-  o = cf_future_outcome(f, &payload, &tb);
-  /* The next task's number before the outcome goes: a stop signal for
-  ** this task arriving later is stale (procstop.c). */
-  cf_child_task_seq++;
-  cf_stop_signalled = 0;
-  fflush(stdout);
-  fflush(stderr);
-  if (o == CF_OUTCOME_NOMEM) {
-    rc = send_frame(fd, M_NOMEM, 1, NULL, 0, NULL, 0);
-  } else if (payload->nrefs > 0) {   /* the runner let objects in: never send pointers */
-    static const char msg[] = "a task result carried shared objects";
-    rc = send_frame(fd, M_ERROR, 1, msg, strlen(msg), NULL, 0);
-  } else {
-    rc = send_frame(fd, o == CF_OUTCOME_RESULT ? M_RESULT : M_ERROR, 1, tb,
-                    tb ? strlen(tb) : 0, payload->data, payload->len);
-  }
-  cf_release(f);
-  return rc;
-}
-
-static void child_main(cf_procpool *p, int fd) {
-  char msg[1024] = "";
-  void *ctx = NULL;
-  cf_buffer in = CF_BUFFER_INIT;
-  fd = child_reset(fd, p->owner);
-  cf_child_task_seq = 1;
-  cf_stop_signalled = 0;
-  if (p->hooks.worker_start &&
-      p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
-    if (!msg[0]) snprintf(msg, sizeof msg, "a worker process failed to start");
-    send_frame(fd, M_HELLO_FAIL, 0, msg, strlen(msg), NULL, 0);
-    child_exit(1);
-  }
-  if (send_frame(fd, M_HELLO, 0, NULL, 0, NULL, 0) != 0) child_exit(1);
-  for (;;) {
-    int kind;
-    if (recv_frame(fd, &kind, &in) != 0 || kind != M_TASK) break;
-    if (child_task(p, fd, ctx, &in) != 0) break;
-  }
-  cf_buffer_free(&in);
-  if (p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
-  child_exit(0);
-}
-
-/* ---------------------------------------------------------------------- */
 /* The manager thread.                                                    */
 
 static int spawn(cf_procpool *p, wproc *w) {
@@ -396,7 +205,7 @@ static int spawn(cf_procpool *p, wproc *w) {
   }
   if (pid == 0) {
     close(sv[0]);
-    child_main(p, sv[1]);   /* never returns */
+    cf_proc_child_main(sv[1], p->owner, p->fn, &p->hooks);   /* no return */
   }
   close(sv[1]);
   w->fd = sv[0];
@@ -545,7 +354,7 @@ static void dispatch(cf_procpool *p) {
     cf_slotstop_begin(&w->stop, f);
     if (CF_TRACING()) cf_trace_start(f, (int)(w - p->w), (int)w->pid);
     in = cf_future_input(f);     /* freed when the future finishes */
-    rc = send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
+    rc = cf_proc_send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
                     NULL, 0);
     if (rc != 0) {
       lost(p, w);
@@ -558,13 +367,13 @@ static void dispatch(cf_procpool *p) {
 ** reaped (killed if it does not go within a few seconds); grow() forks a
 ** new one when work needs it. */
 static void retire(cf_procpool *p, wproc *w) {
-  send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
+  cf_proc_send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
   reap(p, w, 5.0);
 }
 
 /* A frame from worker w. */
 static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
-  int kind, rc = recv_frame(w->fd, &kind, body);
+  int kind, rc = cf_proc_recv_frame(w->fd, &kind, body);
   if (rc == -ENOMEM) {
     break_pool(p, "not enough memory for a result from a worker process");
     return;
@@ -644,7 +453,7 @@ static void teardown(cf_procpool *p, int broken) {
     wproc *w = &p->w[i];
     if (w->state == W_FREE) continue;
     if (broken) kill(w->pid, SIGKILL);
-    else send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
+    else cf_proc_send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
   }
   for (i = 0; i < p->max_workers; i++)
     if (p->w[i].state != W_FREE) {
