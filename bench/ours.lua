@@ -68,14 +68,14 @@ local FULL = {
   B_N = 1200000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 10,
   D_inner = 50, require_n = 11, M_n = 100000,
   S_n = 1000000, S_cutoff = 262144, F_n = 30, F_cutoff = 20,
-  wake_n = 200, frames = 600, frame_inflight = 1000, mspawn_n = 10000,, I_n = 200,
+  wake_n = 200, frames = 600, frame_inflight = 1000, mspawn_n = 10000, I_n = 200,
 }
 local QUICK = {
   A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,
   B_N = 300000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 2,
   D_inner = 10, require_n = 3, M_n = 100000,
   S_n = 200000, S_cutoff = 16384, F_n = 25, F_cutoff = 15,
-  wake_n = 50, frames = 120, frame_inflight = 1000, mspawn_n = 10000,, I_n = 50,
+  wake_n = 50, frames = 120, frame_inflight = 1000, mspawn_n = 10000, I_n = 50,
 }
 
 ---------------------------------------------------------------------------
