@@ -4,6 +4,8 @@
 #   make            build build/concurrent/core.so and build/libconcurrent.a
 #   make test       install what is missing, build, run the C and busted tests
 #   make busted     build what the specs need and run them (BUSTED_ARGS)
+#   make test-all   the busted suite on Lua 5.4, 5.3, 5.1 and LuaJIT
+#   make LUA_VERSION=5.3|5.1|jit   build for another Lua (into build-VERSION/)
 #   make demo       run the tour of examples with short timings
 #   make install    PREFIX, DESTDIR, LUA_CMODULE_DIR, LUA_MODULE_DIR, LIBDIR,
 #                   INCLUDEDIR; BYTECODE=1 installs the Lua modules precompiled
@@ -12,27 +14,50 @@
 #   WERROR=1        warnings are errors (CI); never the default, so a newer
 #                   compiler's new warning cannot break an install
 
-LUA_VERSION      ?= 5.4
-LUA              ?= lua$(LUA_VERSION)
+# LUA_VERSION is 5.4 (the default), 5.3, 5.1 or jit (LuaJIT 2.1). Given
+# only LUA (luarocks passes its interpreter), the version is asked of it.
+# Each version builds into its own directory: build/ for 5.4, build-5.3/,
+# build-5.1/, build-jit/ for the others.
+ifndef LUA_VERSION
+  ifdef LUA
+    LUA_VERSION := $(shell $(LUA) -e 'io.write(jit and "jit" or _VERSION:sub(5))')
+  else
+    LUA_VERSION := 5.4
+  endif
+endif
+ifeq ($(LUA_VERSION),jit)
+  LUA            ?= luajit
+  LUA_PKG        := luajit
+  LUA_ABI        := 5.1
+else
+  LUA            ?= lua$(LUA_VERSION)
+  LUA_PKG        := lua$(LUA_VERSION)
+  LUA_ABI        := $(LUA_VERSION)
+endif
 PKG_CONFIG       ?= pkg-config
 PREFIX           ?= /usr/local
-LUA_CMODULE_DIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
-LUA_MODULE_DIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+LUA_CMODULE_DIR  ?= $(PREFIX)/lib/lua/$(LUA_ABI)
+LUA_MODULE_DIR   ?= $(PREFIX)/share/lua/$(LUA_ABI)
 LIBDIR           ?= $(PREFIX)/lib
 INCLUDEDIR       ?= $(PREFIX)/include
 PKGCONFIGDIR     ?= $(LIBDIR)/pkgconfig
 DESTDIR          ?=
 BUSTED           ?= $(shell command -v busted 2>/dev/null || echo busted)
-BUILD            ?= build
 BYTECODE         ?=
+ifeq ($(LUA_VERSION),5.4)
+  BUILD          ?= build
+else
+  BUILD          ?= build-$(LUA_VERSION)
+endif
 
 # lua.h: where pkg-config says, else the usual places (computed once).
 ifndef LUA_INCDIR
 LUA_INCDIR := $(patsubst %/lua.h,%,$(firstword $(wildcard $(addsuffix /lua.h,\
-  $(shell $(PKG_CONFIG) --variable=includedir lua$(LUA_VERSION) 2>/dev/null)/lua$(LUA_VERSION) \
+  $(patsubst -I%,%,$(filter -I%,$(shell $(PKG_CONFIG) --cflags $(LUA_PKG) 2>/dev/null))) \
+  $(if $(filter jit,$(LUA_VERSION)),/usr/include/luajit-2.1 /usr/local/include/luajit-2.1,\
   /usr/include/lua$(LUA_VERSION) /usr/local/include/lua$(LUA_VERSION) \
   /usr/include/lua-$(LUA_VERSION) /usr/local/include/lua-$(LUA_VERSION) \
-  /usr/local/include /usr/include))))
+  /usr/local/include /usr/include)))))
 endif
 
 CC               ?= cc
@@ -65,7 +90,7 @@ LUA_SRC      := $(wildcard lua/concurrent/*.lua)
 LUA_BYTECODE := $(LUA_SRC:lua/%=$(BUILD)/lua/%)
 LUA_INSTALL   = $(if $(filter 1,$(BYTECODE)),$(LUA_BYTECODE),$(LUA_SRC))
 
-.PHONY: all test demo bench install clean deps c-tests busted layers docs-check env
+.PHONY: all test test-all demo bench install clean deps c-tests busted layers docs-check env
 
 all: $(MODULE) $(CORELIB) $(if $(filter 1,$(BYTECODE)),$(LUA_BYTECODE))
 
@@ -79,7 +104,7 @@ $(MODULE): $(CORE_OBJ) $(BINDING_OBJ)
 	$(CC) -shared -Wl,-Bsymbolic-functions -o $@ $^ $(ALL_LDFLAGS) -ldl
 
 LUA_COMPILE = local i = assert(io.open("$<", "rb")) \
-  local f = assert(load(i:read("a"), "@$*.lua", "t")) i:close() \
+  local f = assert((loadstring or load)(i:read("*a"), "@$*.lua")) i:close() \
   local o = assert(io.open("$@.tmp", "wb")) o:write(string.dump(f)) assert(o:close())
 
 $(BUILD)/lua/%.lua: lua/%.lua
@@ -100,7 +125,7 @@ $(BUILD)/test/%: csrc/test/%.c csrc/test/check.h $(CORELIB) $(HEADERS)
 PAYLOAD_TEST_OBJ = $(CORE_OBJ) $(filter $(BUILD)/binding/runtime/% $(BUILD)/binding/transfer/%,$(BINDING_OBJ))
 $(BUILD)/test/test_payload: csrc/test/test_payload.c $(PAYLOAD_TEST_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@ $(PAYLOAD_TEST_OBJ) $(ALL_LDFLAGS) -llua$(LUA_VERSION) -lm -ldl
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(PAYLOAD_TEST_OBJ) $(ALL_LDFLAGS) $(HOST_LUA_LIBS) -lm -ldl
 
 # Check that what the build and the tests need is here (commands and lua.h,
 # no package manager asked); if not, install it from Debian's packages (as
@@ -121,6 +146,13 @@ docs-check:
 c-tests: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do $(TEST_ENV) $$t; done
 
+# The suite on every installed Lua (TEST_VERSIONS): one "busted:" line a
+# version, then the total "N passed, N failed" as the last line.
+TEST_VERSIONS ?= 5.4 5.3 5.1 jit
+test-all: deps
+	@sh .ci/deps-versions.sh
+	@sh spec/test-all.sh $(TEST_VERSIONS)
+
 # Fragments add their own targets, and to TEST_DEPS what `make test`
 # needs built before the specs run.
 TEST_DEPS :=
@@ -128,8 +160,14 @@ TEST_DEPS :=
   examples/trace/trace.mk
 
 # After the fragments: TEST_DEPS is complete here.
+# Before 5.4, spec/compat.lua rewrites the specs' `<close>` (it says how).
+# Specs that start Lua programs run $(LUA), with this build.
+ifneq ($(LUA_VERSION),5.4)
+  SPEC_COMPAT := --helper=spec/compat.lua
+endif
 busted: $(MODULE) $(TEST_DEPS)
-	@sh spec/run.sh $(LUA) $(BUSTED) $(BUSTED_ARGS)
+	@CONCURRENT_LUA=$${CONCURRENT_LUA:-$(LUA)} LUA=$(LUA) sh spec/run.sh $(LUA) $(BUSTED) \
+	  --cpath='$(BUILD)/?.so' $(SPEC_COMPAT) $(BUSTED_ARGS)
 
 test: deps
 	@$(MAKE) --no-print-directory all layers docs-check c-tests $(TEST_DEPS)

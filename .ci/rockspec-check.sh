@@ -1,36 +1,59 @@
 #!/bin/sh
 # Build and install the rock from a copy of the tree into a temporary
-# LuaRocks tree, then use it from a fresh lua5.4 with only that tree on
-# its paths.
+# LuaRocks tree, then use it from a fresh interpreter with only that tree
+# on its paths: for each Lua version given (default 5.4 5.3 5.1) whose
+# interpreter and headers are installed (the modules installed as sources,
+# only the C module among the C modules); then a C host built through the
+# rock's pkg-config file.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git -C "$top" ls-files -z | (cd "$top" && xargs -0 tar cf -) | (mkdir "$work/src" && cd "$work/src" && tar xf -)
-cd "$work/src"
-luarocks --lua-version 5.4 make --tree "$work/tree" rockspec/concurrent-scm-1.rockspec >"$work/log" 2>&1 || {
-  cat "$work/log"; echo "rockspec: luarocks make failed"; exit 1; }
-cd "$work"
-LUA_PATH="$work/tree/share/lua/5.4/?.lua;$work/tree/share/lua/5.4/?/init.lua" \
-LUA_CPATH="$work/tree/lib/lua/5.4/?.so" \
-lua5.4 -e '
-  local futures = require "concurrent.futures"
-  local ex <close> = futures.ThreadPoolExecutor(2)
-  local f = ex:submit(function(n) return n * 2 end, 21)
-  assert(f:result() == 42, "wrong result")
-  assert(package.searchpath("concurrent.core", package.cpath):find("'"$work"'/tree", 1, true))
-  -- The Lua modules are installed as sources (tools read them).
-  local path = assert(package.searchpath("concurrent.futures", package.path))
-  local fh = assert(io.open(path, "rb"))
-  assert(fh:read(1) ~= "\27", path .. " is bytecode")
-  fh:close()
-  print("rockspec: installed tree works (" .. package.searchpath("concurrent.core", package.cpath) .. ")")
-'
+[ $# -gt 0 ] || set -- 5.4 5.3 5.1
+built=""
+for v in "$@"; do
+  if ! command -v "lua$v" >/dev/null 2>&1 || [ ! -f "/usr/include/lua$v/lua.h" ]; then
+    echo "rockspec: Lua $v skipped (lua$v or liblua$v-dev not installed)"
+    continue
+  fi
+  tree=$work/tree-$v
+  (cd "$work/src" && luarocks --lua-version "$v" make --tree "$tree" rockspec/concurrent-scm-1.rockspec) >"$work/log" 2>&1 || {
+    cat "$work/log"; echo "rockspec: luarocks --lua-version $v make failed"; exit 1; }
+  (cd "$work" &&
+  LUA_PATH="$tree/share/lua/$v/?.lua;$tree/share/lua/$v/?/init.lua" \
+  LUA_CPATH="$tree/lib/lua/$v/?.so" \
+  "lua$v" -e '
+    local searchpath = package.searchpath or function(name, path)  -- 5.1
+      for c in path:gmatch("[^;]+") do
+        local f = c:gsub("%?", (name:gsub("%.", "/")))
+        local h = io.open(f)
+        if h then h:close() return f end
+      end
+    end
+    local futures = require "concurrent.futures"
+    local r = futures.with(futures.ThreadPoolExecutor(2), function(ex)
+      return ex:submit(function(n) return n * 2 end, 21):result()
+    end)
+    assert(r == 42, "wrong result")
+    assert(searchpath("concurrent.core", package.cpath):find("'"$work"'/tree", 1, true))
+    -- The Lua modules are installed as sources (tools read them).
+    local path = assert(searchpath("concurrent.futures", package.path))
+    local fh = assert(io.open(path, "rb"))
+    assert(fh:read(1) ~= "\27", path .. " is bytecode")
+    fh:close()
+    print("rockspec: " .. _VERSION .. ": installed tree works (" .. searchpath("concurrent.core", package.cpath) .. ")")
+  ')
+  # Nothing but the C module is among the C modules.
+  [ -z "$(find "$tree/lib/lua/$v" -name '*.a')" ] || {
+    echo "rockspec: a static library among the C modules ($v)"; exit 1; }
+  [ -n "$built" ] || built=$v
+done
+[ -n "$built" ] || { echo "rockspec: no Lua version could be checked"; exit 1; }
 # A C host finds the static library and the headers through the rock's
-# pkg-config file, and nothing but the C module is among the C modules.
-rockdir=$(luarocks --lua-version 5.4 --tree "$work/tree" show --rock-dir concurrent)
-[ -z "$(find "$work/tree/lib/lua/5.4" -name '*.a')" ] || {
-  echo "rockspec: a static library among the C modules"; exit 1; }
+# pkg-config file (the C API does not depend on the Lua version: checked
+# with the first rock built).
+rockdir=$(luarocks --lua-version "$built" --tree "$work/tree-$built" show --rock-dir concurrent)
 cat > "$work/host.c" <<'C'
 #include <concurrent.h>
 #include <concurrent_lua.h>

@@ -17,8 +17,8 @@ bench: export CONCURRENT_CPATH := $(BUILD)/?.so
 # host). Recursive variables: pkg-config runs only when the floor is built.
 FLOOR := $(BUILD)/bench/floor
 FLOOR_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) \
-	$(shell $(PKG_CONFIG) --cflags lua$(LUA_VERSION)) $(CFLAGS)
-FLOOR_LIBS = $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION)) -pthread $(LDFLAGS)
+	$(shell $(PKG_CONFIG) --cflags $(LUA_PKG)) $(CFLAGS)
+FLOOR_LIBS = $(shell $(PKG_CONFIG) --libs $(LUA_PKG)) -pthread $(LDFLAGS)
 
 # deps first (order-only): it installs liblua5.4-dev when missing.
 FLOOR_SRC := bench/floor/floor.c bench/floor/copy.c
@@ -33,3 +33,11 @@ bench: export CONCURRENT_FLOOR := $(FLOOR)
 bench-quick: all $(FLOOR)
 	@CONCURRENT_CPATH='$(BUILD)/?.so' CONCURRENT_FLOOR='$(FLOOR)' \
 	  BENCH_CHARTS='$(BUILD)/bench-charts' sh bench/run.sh $(LUA) --quick
+
+# Workloads A, B, C and D on every Lua version (bench/versions.sh): builds
+# the module for 5.3, 5.1 and LuaJIT too, then one table.
+.PHONY: bench-versions
+bench-versions: deps
+	@sh .ci/deps-versions.sh
+	@for v in 5.4 5.3 5.1 jit; do $(MAKE) --no-print-directory LUA_VERSION=$$v all || exit 1; done
+	@sh bench/versions.sh $(BENCH_ARGS)

@@ -11,7 +11,7 @@
 local M = {}
 
 local function jnum(x)
-  if math.type(x) == "integer" then return string.format("%d", x) end
+  if math.type and math.type(x) == "integer" then return string.format("%d", x) end
   if x ~= x or x == math.huge or x == -math.huge then return "null" end
   return string.format("%.5g", x)
 end
@@ -43,11 +43,12 @@ local function jval(v)
 end
 
 function M.median(t)
-  local s = {table.unpack(t)}
+  local s = {(table.unpack or unpack)(t)}
   table.sort(s)
   local n = #s
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
+  local half = math.floor(n / 2)                    -- no // before 5.3
+  if n % 2 == 1 then return s[half + 1] end
+  return (s[half] + s[half + 1]) / 2
 end
 
 --- The two printers of one peer: emit(workload, runs, unit [, params])

@@ -61,6 +61,20 @@ package.path = (os.getenv("CONCURRENT_LPATH") or "lua/?.lua;lua/?/init.lua") .. 
 package.cpath = (os.getenv("CONCURRENT_CPATH") or "build/?.so") .. ";" .. package.cpath
 
 local LUA = os.getenv("LUA") or "lua5.4"
+
+-- It runs on Lua 5.1, 5.3 and LuaJIT too (bench/versions.sh): no <close>,
+-- and these where the version lacks them.
+local tointeger = math.tointeger or function(x)
+  return type(x) == "number" and x == math.floor(x) and x or nil
+end
+local mtype = math.type or function() return nil end
+local searchpath = package.searchpath or function(name, path)
+  for c in path:gmatch("[^;]+") do
+    local f = c:gsub("%?", (name:gsub("%.", "/")))
+    local h = io.open(f)
+    if h then h:close() return f end
+  end
+end
 local WORKERS = 2
 
 local FULL = {
@@ -84,7 +98,7 @@ local QUICK = {
 local BENCH_DIR = arg[0]:match("^(.*)/[^/]*$") or "."
 local jsonl = dofile(BENCH_DIR .. "/jsonl.lua")
 local median = jsonl.median
-local emit_line, emit_error = jsonl.writer("concurrent")
+local emit_line, emit_error = jsonl.writer(os.getenv("BENCH_PEER") or "concurrent")
 local muted = false   -- --warmup: the untimed repetitions print nothing
 local function emit(...)
   if not muted then return emit_line(...) end
@@ -104,7 +118,7 @@ end
 local function child(args)
   local cmd = string.format("%s %s 2>&1", LUA, args)
   local p = assert(io.popen(cmd))
-  local out = p:read("a")
+  local out = p:read("*a")
   local ok = p:close()
   local last = out:match("([^\n]*)\n?$")
   if not ok then error("child failed: " .. cmd .. "\n" .. out) end
@@ -128,7 +142,7 @@ if arg[1] == "--_require-child" then
   local t0 = clock()
   require "concurrent.futures"
   local t1 = clock()
-  local fh = io.open(package.searchpath("concurrent.futures", package.path), "rb")
+  local fh = io.open(searchpath("concurrent.futures", package.path), "rb")
   local kind = fh:read(1) == "\27" and "bytecode" or "source"
   fh:close()
   print(string.format("%.9f %s %s", t1 - t0, ok and "hrtime" or "os.clock", kind))
@@ -137,10 +151,10 @@ end
 
 if arg[1] == "--_m-child" then
   local futures = require "concurrent.futures"
-  local n = math.tointeger(tonumber(arg[2]))
+  local n = tointeger(tonumber(arg[2]))
   local gate = futures.Future()
   local function hold(g) return g:result() end
-  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local ex = futures.ThreadPoolExecutor(WORKERS)
   local warm = {}
   for i = 1, 100 do warm[i] = ex:submit(hold, gate) end
   gate:set_result(true)
@@ -157,6 +171,7 @@ if arg[1] == "--_m-child" then
   local after = rss_mb()
   gate:set_result(true)
   for i = 1, n do fs[i]:result() end
+  ex:shutdown()
   print(string.format("%.6f %.6f", after - before, before))
   return
 end
@@ -188,7 +203,7 @@ end
 local function run_A(S, R)
   local n = S.A_n
   local runs = {}
-  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local ex = futures.ThreadPoolExecutor(WORKERS)
   warm(ex)
   for _ = 1, R do
     collectgarbage()
@@ -202,6 +217,7 @@ local function run_A(S, R)
     fs = nil
     runs[#runs + 1] = dt / n * 1e6
   end
+  ex:shutdown()
   emit("A", runs, "us/task", {n = n, workers = WORKERS,
     trace = TRACE_FILE and true or nil})
 end
@@ -211,7 +227,7 @@ local function run_Ap(S, R)
   local t = {}
   for i = 1, n do t[i] = i end
   local runs = {}
-  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local ex = futures.ThreadPoolExecutor(WORKERS)
   warm(ex)
   for _ = 1, R do
     collectgarbage()
@@ -227,6 +243,7 @@ local function run_Ap(S, R)
     assert(count == n and last == n + 1, "A': wrong results")
     runs[#runs + 1] = dt / n * 1e6
   end
+  ex:shutdown()
   emit("A'", runs, "us/item", {n = n, chunksize = cs, workers = WORKERS,
     progress = WITH_PROGRESS or nil, trace = TRACE_FILE and true or nil})
 end
@@ -267,7 +284,7 @@ local function run_B(S, R)
   local N = S.B_N
   local speedups, serial_t, par_t = {}, {}, {}
   local expected
-  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local ex = futures.ThreadPoolExecutor(WORKERS)
   do
     local fs = {}
     for k = 0, 3 do fs[k + 1] = ex:submit(count_primes, 1000, k % WORKERS, WORKERS) end
@@ -294,13 +311,14 @@ local function run_B(S, R)
     par_t[#par_t + 1] = tp
     speedups[#speedups + 1] = ts / tp
   end
+  ex:shutdown()
   emit("B", speedups, "x", {N = N, primes = expected, workers = WORKERS,
     serial_s = median(serial_t), parallel_s = median(par_t),
     quiet_runs = quiet_runs})
 end
 
 local function same(a, b)
-  if type(a) ~= "table" then return a == b and math.type(a) == math.type(b) end
+  if type(a) ~= "table" then return a == b and mtype(a) == mtype(b) end
   if type(b) ~= "table" or #a ~= #b then return false end
   for k, v in pairs(a) do if not same(v, b[k]) then return false end end
   for k in pairs(b) do if a[k] == nil then return false end end
@@ -310,7 +328,7 @@ end
 local function run_C_like(S, R, workload, data, what)
   local inner = S.C_inner
   local runs = {}
-  local ex <close> = futures.ThreadPoolExecutor(1)
+  local ex = futures.ThreadPoolExecutor(1)
   warm(ex, identity, 10)
   local back = ex:submit(identity, data):result()
   assert(same(data, back), workload .. ": the copy differs")
@@ -325,6 +343,7 @@ local function run_C_like(S, R, workload, data, what)
     runs[#runs + 1] = (now() - t0) / inner * 1e3
     back = nil
   end
+  ex:shutdown()
   emit(workload, runs, "ms", {payload = what, inner = inner, workers = 1})
 end
 
@@ -356,7 +375,7 @@ local function run_P(S, R)
     points[i] = Point.new(i, i * 0.5)
     plain[i] = {x = i, y = i * 0.5}
   end
-  local ex <close> = futures.ThreadPoolExecutor(1)
+  local ex = futures.ThreadPoolExecutor(1)
   warm(ex, identity, 10)
   local back = ex:submit(identity, points):result()
   assert(#back == S.P_len and getmetatable(back[1]) ~= nil and back[7]:norm2() == 49 + 12.25,
@@ -373,6 +392,7 @@ local function run_P(S, R)
     plain_runs[#plain_runs + 1] = time(plain)
     runs[#runs + 1] = time(points)
   end
+  ex:shutdown()
   emit("P", runs, "ms", {payload = S.P_len .. " Points (__reduce)", inner = inner,
     workers = 1, plain_ms = median(plain_runs),
     per_point_us = (median(runs) - median(plain_runs)) / S.P_len * 1e3})
@@ -427,6 +447,12 @@ end
 -- S and F: tasks that make tasks. Every function is self-contained (it
 -- crosses into the workers as bytecode) and the serial and parallel sorts
 -- share the leaf sort and the merge.
+-- table.move(a, f, e, t, b) where Lua has it (5.3+), a loop where not.
+local move = table.move or function(a, f, e, t, b)
+  for i = f, e do b[t + i - f] = a[i] end
+  return b
+end
+
 local function merge(a, b)
   local out, i, j, na, nb = {}, 1, 1, #a, #b
   for k = 1, na + nb do
@@ -439,9 +465,9 @@ end
 local function msort_serial(t, cutoff)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
-  local mid = n // 2
-  return merge(msort_serial(table.move(t, 1, mid, 1, {}), cutoff),
-               msort_serial(table.move(t, mid + 1, n, 1, {}), cutoff))
+  local mid = math.floor(n / 2)
+  return merge(msort_serial(move(t, 1, mid, 1, {}), cutoff),
+               msort_serial(move(t, mid + 1, n, 1, {}), cutoff))
 end
 
 -- One half of the merge of the sorted results of two finished futures
@@ -451,12 +477,12 @@ end
 local function merge_part(fa, fb, part)
   local a, b = fa:result(), fb:result()
   local na, nb = #a, #b
-  local i = na // 2
+  local i = math.floor(na / 2)
   local lo, hi = 1, nb + 1
   if i > 0 then
     local v = a[i]
     while lo < hi do                -- lo: the first element of b above v
-      local m = (lo + hi) // 2
+      local m = math.floor((lo + hi) / 2)
       if b[m] <= v then lo = m + 1 else hi = m end
     end
   end
@@ -469,8 +495,8 @@ local function merge_part(fa, fb, part)
     if a[ia] <= b[ib] then out[k] = a[ia]; ia = ia + 1
     else out[k] = b[ib]; ib = ib + 1 end
   end
-  table.move(a, ia, ja, k + 1, out)
-  return table.move(b, ib, jb, k + 1 + ja - ia + 1, out)
+  move(a, ia, ja, k + 1, out)
+  return move(b, ib, jb, k + 1 + ja - ia + 1, out)
 end
 
 -- Sorts t: both halves by recursive submit, then their merge as two tasks
@@ -478,34 +504,34 @@ end
 local function msort_task(ex, t, cutoff)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
-  local mid = n // 2
-  local fl = ex:submit(msort_task, ex, table.move(t, 1, mid, 1, {}), cutoff)
-  local fr = ex:submit(msort_task, ex, table.move(t, mid + 1, n, 1, {}), cutoff)
+  local mid = math.floor(n / 2)
+  local fl = ex:submit(msort_task, ex, move(t, 1, mid, 1, {}), cutoff)
+  local fr = ex:submit(msort_task, ex, move(t, mid + 1, n, 1, {}), cutoff)
   fl:exception()                    -- both done first (raises if cancelled)
   fr:exception()
   local m1 = ex:submit(merge_part, fl, fr, 1)
   local m2 = ex:submit(merge_part, fl, fr, 2)
   local r1, r2 = m1:result(), m2:result()
-  return table.move(r2, 1, #r2, #r1 + 1, r1)
+  return move(r2, 1, #r2, #r1 + 1, r1)
 end
 
 local function run_S(S, R)
   local n, cutoff = S.S_n, S.S_cutoff
   local speedups, serial_t, par_t = {}, {}, {}
-  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local ex = futures.ThreadPoolExecutor(WORKERS)   -- shut down below (no <close> before 5.4)
   warm(ex)
   ex:submit(msort_task, ex, {3, 1, 2}, 1):result()
   math.randomseed(18)
   local data = {}
-  for i = 1, n do data[i] = math.random(1, 1 << 40) end
-  local check = table.move(data, 1, n, 1, {})
+  for i = 1, n do data[i] = math.random(1, 2 ^ 40) end
+  local check = move(data, 1, n, 1, {})
   table.sort(check)
   local quiet_runs = 0
   for _ = 1, R do
     collectgarbage()
     local q = quiet.wait(concurrent.sleep)
     local t0 = now()
-    local s1 = msort_serial(table.move(data, 1, n, 1, {}), cutoff)
+    local s1 = msort_serial(move(data, 1, n, 1, {}), cutoff)
     local ts = now() - t0
     s1 = nil
     collectgarbage()
@@ -521,6 +547,7 @@ local function run_S(S, R)
     par_t[#par_t + 1] = tp
     speedups[#speedups + 1] = ts / tp
   end
+  ex:shutdown()
   emit("S", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
     serial_s = median(serial_t), parallel_s = median(par_t),
     quiet_runs = quiet_runs})
@@ -541,7 +568,7 @@ end
 local function run_F(S, R)
   local n, cutoff = S.F_n, S.F_cutoff
   local speedups, serial_t, par_t = {}, {}, {}
-  local ex <close> = futures.ThreadPoolExecutor(WORKERS)
+  local ex = futures.ThreadPoolExecutor(WORKERS)   -- shut down below (no <close> before 5.4)
   warm(ex)
   ex:submit(fib_task, ex, 5, 2):result()
   local expected = fib_serial(n)
@@ -560,6 +587,7 @@ local function run_F(S, R)
     par_t[#par_t + 1] = tp
     speedups[#speedups + 1] = ts / tp
   end
+  ex:shutdown()
   emit("F", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
     fib = expected, tasks = tasks, serial_s = median(serial_t),
     parallel_s = median(par_t)})
@@ -638,11 +666,11 @@ do
     if a == "--quick" then quick = true
     elseif a == "--repeat" then
       i = i + 1
-      R = math.tointeger(tonumber(arg[i]))
+      R = tointeger(tonumber(arg[i]))
       if not R or R < 1 then usage("--repeat needs an integer >= 1") end
     elseif a == "--warmup" then
       i = i + 1
-      W = math.tointeger(tonumber(arg[i]))
+      W = tointeger(tonumber(arg[i]))
       if not W or W < 0 then usage("--warmup needs an integer >= 0") end
     elseif a == "--only" then
       i = i + 1
@@ -674,10 +702,10 @@ for _, w in ipairs(ORDER) do
     local t0 = now()
     if W > 0 then
       muted = true
-      pcall(RUNNERS[w], S, W)
+      pcall(function() return RUNNERS[w](S, W) end)
       muted = false
     end
-    local ok, err = xpcall(RUNNERS[w], debug.traceback, S, R)
+    local ok, err = xpcall(function() return RUNNERS[w](S, R) end, debug.traceback)  -- 5.1: no args
     if not ok then emit_error(w, err) end
     if verbose then
       io.stderr:write(string.format("[ours] %s: %.1f s\n", w, now() - t0))

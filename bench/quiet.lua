@@ -16,7 +16,7 @@ local M = {}
 local function ticks()
   local f = io.open("/proc/stat", "r")
   if not f then return nil end
-  local line = f:read("l")
+  local line = f:read("*l")
   f:close()
   local busy, total, i = 0, 0, 0
   for v in line:gmatch("%d+") do

@@ -35,7 +35,7 @@ if mode == "--_mem-child" then
   package.path = (os.getenv("CONCURRENT_LPATH") or "lua/?.lua;lua/?/init.lua") .. ";" .. package.path
   package.cpath = (os.getenv("CONCURRENT_CPATH") or "build/?.so") .. ";" .. package.cpath
   local futures = require "concurrent.futures"
-  local n = math.tointeger(tonumber(count))
+  local n = math.floor(tonumber(count))   -- 5.1 has no math.tointeger
   -- Warm the allocator and the library (a few of each kind, then freed).
   local warm = {}
   for i = 1, 100 do
@@ -86,7 +86,7 @@ return function(env)
     local ok, uv = pcall(require, "luv")
     if not ok then error("luv is not installed (apt-get install lua-luv)") end
     local n = S.wake_n
-    local ex <close> = futures.ThreadPoolExecutor(1)
+    local ex = futures.ThreadPoolExecutor(1)   -- shut down below (no <close> before 5.4)
     for _ = 1, 20 do ex:submit(stamp_after, 0):result() end
     local watcher = uv.new_poll(futures.fd())
     watcher:start("r", function() futures.poll() end)
@@ -110,6 +110,7 @@ return function(env)
     watcher:stop()
     watcher:close()
     uv.run("nowait")
+    ex:shutdown()
     table.sort(all)
     emit("wake", runs, "us", {tasks_per_run = n, p90_us = all[math.ceil(#all * 0.9)],
       max_us = all[#all], loop = "luv uv.new_poll(futures.fd())"})
@@ -124,7 +125,7 @@ return function(env)
   function rows.frame(S, R)
     local inflight, nframes, budget = S.frame_inflight, S.frames, 0.002
     local FRAME = 1 / 60
-    local ex <close> = futures.ThreadPoolExecutor(2)
+    local ex = futures.ThreadPoolExecutor(2)   -- shut down below (no <close> before 5.4)
     for _ = 1, 100 do ex:submit(small_task, 1):result() end
     local worsts, medians, p99s, ran_per_frame, completed = {}, {}, {}, {}, 0
     for _ = 1, math.min(R, 3) do
@@ -154,10 +155,11 @@ return function(env)
       for i = 1, inflight do completed = completed + cos[i]:result() end
       table.sort(times)
       worsts[#worsts + 1] = times[#times]
-      medians[#medians + 1] = times[(#times + 1) // 2]
+      medians[#medians + 1] = times[math.floor((#times + 1) / 2)]
       p99s[#p99s + 1] = times[math.ceil(#times * 0.99)]
       ran_per_frame[#ran_per_frame + 1] = ran / nframes
     end
+    ex:shutdown()
     emit("frame", worsts, "ms", {frames = nframes, tasks_in_flight = inflight,
       max_seconds = budget, median_frame_ms = median(medians), p99_frame_ms = median(p99s),
       resumes_per_frame = median(ran_per_frame), tasks_completed = completed, workers = 2})
@@ -168,7 +170,7 @@ return function(env)
     local script = env.BENCH_DIR .. "/spawn.lua"
     local function child(kind)
       local p = assert(io.popen(("%s %s --_mem-child %s %d 2>&1"):format(LUA, script, kind, n)))
-      local out = p:read("a")
+      local out = p:read("*a")
       local ok = p:close()
       local mb = tonumber(out:match("([%d.%-]+)%s*$"))
       if not ok or not mb then error("Mspawn child failed: " .. out) end

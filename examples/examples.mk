@@ -4,7 +4,7 @@
 # unlike the module it links liblua; it links the module's object files
 # too, so it needs no .so at run time.
 HOST_PROGRAM := $(BUILD)/host
-HOST_LUA_LIBS := $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
+HOST_LUA_LIBS := $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -l$(LUA_PKG))
 
 $(HOST_PROGRAM): examples/host/host.c $(CORE_OBJ) $(BINDING_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -15,3 +15,17 @@ $(HOST_PROGRAM): examples/host/host.c $(CORE_OBJ) $(BINDING_OBJ) $(HEADERS)
 host: $(HOST_PROGRAM)
 
 TEST_DEPS += $(HOST_PROGRAM)
+
+# examples/love and examples/nvim run in LÖVE and Neovim, whose Lua is
+# LuaJIT: `make test` builds the LuaJIT module (build-jit/) for their
+# spec when LuaJIT's headers are installed (it says why it skips them
+# otherwise).
+.PHONY: jit-module
+jit-module:
+	@if $(PKG_CONFIG) --exists luajit; then \
+	  $(MAKE) --no-print-directory LUA_VERSION=jit BUILD=build-jit all; \
+	else echo "jit-module: libluajit-5.1-dev not installed: the LÖVE and Neovim specs will be pending"; fi
+
+ifeq ($(LUA_VERSION),5.4)
+TEST_DEPS += jit-module
+endif

@@ -5,7 +5,7 @@ source = {
   url = "git+file://.",
 }
 description = {
-  summary = "Python's concurrent.futures, threading and multiprocessing for Lua 5.4, on native threads",
+  summary = "Python's concurrent.futures, threading and multiprocessing for Lua 5.4, 5.3, 5.1 and LuaJIT, on native threads",
   detailed = [[
     ThreadPoolExecutor, ProcessPoolExecutor, Future, as_completed, wait and map;
     Thread, locks, queues and shared values; Process. Written in C over pthreads:
@@ -14,7 +14,7 @@ description = {
   license = "MIT",
 }
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1, < 5.5",
 }
 build = {
   type = "make",
@@ -22,7 +22,7 @@ build = {
   build_variables = {
     CFLAGS = "$(CFLAGS)",
     LUA_INCDIR = "$(LUA_INCDIR)",
-    LUA_VERSION = "5.4",
+    -- The Makefile asks LUA which version it is (5.4, 5.3, 5.1 or LuaJIT).
     LUA = "$(LUA)",
   },
   install_target = "install",
@@ -37,7 +37,6 @@ build = {
     LUA_MODULE_DIR = "$(LUADIR)",
     LIBDIR = "$(PREFIX)/c/lib",
     INCLUDEDIR = "$(PREFIX)/c/include",
-    LUA_VERSION = "5.4",
     LUA = "$(LUA)",
   },
 }

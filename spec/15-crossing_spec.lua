@@ -125,6 +125,9 @@ describe("real libraries' values", function()
   end)
 
   it("light userdata cross between threads as the same pointer, to processes only NULL", function()
+    if not debug.upvalueid then
+      return pending("Lua 5.1 has no debug.upvalueid: no non-NULL light userdata to make from Lua")
+    end
     local function f() return f end
     local id = debug.upvalueid(f, 1)           -- a non-NULL light userdata
     assert.equal("userdata", type(id))
@@ -138,7 +141,9 @@ describe("real libraries' values", function()
       pending("lua-cjson is not installed (apt-get install lua-cjson)")
       return
     end
-    assert.is_not_nil(debug.getupvalue(cjson.encode, 1))   -- a C closure
+    if _VERSION ~= "Lua 5.1" then            -- 5.1's lua-cjson keeps none
+      assert.is_not_nil(debug.getupvalue(cjson.encode, 1))   -- a C closure
+    end
     assert.equal("[1,2,3]", ex:submit(cjson.encode, {1, 2, 3}):result())
     assert.equal("[1,2,3]", pex:submit(cjson.encode, {1, 2, 3}):result())
     assert.is_true(rawequal(helpers.roundtrip(ex, cjson.encode), cjson.encode))
@@ -146,7 +151,12 @@ describe("real libraries' values", function()
 
   it("an unnamed C function without upvalues crosses between threads, not to processes", function()
     local seek = getmetatable(io.stdout).__index.seek   -- in no module
-    assert.is_true(helpers.roundtrip(ex, seek) == seek)
+    local back = helpers.roundtrip(ex, seek)
+    if _VERSION == "Lua 5.1" then   -- each push makes a new C closure there
+      assert.equal("C", debug.getinfo(back, "S").what)
+    else
+      assert.is_true(back == seek)
+    end
     assert.equal("function", ex:submit(function(t) return type(t[1]) end, {seek}):result())
     assert.matches("cannot send C function at args%[1%]: not found in any loaded module",
       helpers.error_of(pex.submit, pex, print, seek))
@@ -238,7 +248,7 @@ describe("__reduce", function()
     local notfn = setmetatable({}, {__reduce = function() return 42 end})
     assert.matches("cannot send table at args%[1%]: its __reduce must return a function",
       helpers.error_of(ex.submit, ex, print, notfn))
-    local deep = setmetatable({}, {__reduce = function() return print, coroutine.create(print) end})
+    local deep = setmetatable({}, {__reduce = function() return print, coroutine.create(function() end) end})
     assert.matches("cannot send coroutine at args%[1%]<__reduce>",
       helpers.error_of(ex.submit, ex, print, deep))
     local self_ref = setmetatable({}, {__reduce = function(s) return print, s end})
@@ -262,7 +272,7 @@ describe("__reduce", function()
     local ok, res = pcall(function()
       local fh = assert(io.open(path, "r"))
       paths[fh] = path
-      local text = ex:submit(function(f) return f:read("a") end, fh):result()
+      local text = ex:submit(function(f) return f:read("*a") end, fh):result()
       fh:close()
       return text
     end)

@@ -15,10 +15,10 @@ local function run_script(src)
   fh:close()
   local lua = os.getenv("CONCURRENT_LUA") or "lua5.4"   -- spec/sanitize.sh sets it
   local p = io.popen(lua .. " " .. path .. " 2>" .. errpath)
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   local eh = assert(io.open(errpath))
-  local err = eh:read("a")
+  local err = eh:read("*a")
   eh:close()
   os.remove(path)
   os.remove(errpath)
@@ -44,7 +44,8 @@ describe("add_done_callback", function()
 
   it("waits for poll when the future finishes in another thread", function()
     local ex <close> = helpers.pool(1)
-    local f = ex:submit(function() return 5 end)
+    -- Still running when the callback is added (a done one runs it at once).
+    local f = ex:submit(function() require("concurrent").sleep(0.1) return 5 end)
     local calls = {}
     f:add_done_callback(function(x) calls[#calls + 1] = x:result() end)
     spin_until_done(f)
@@ -211,12 +212,11 @@ describe("callbacks added in a worker", function()
 
   it("are dropped safely when the worker's state is closed first", function()
     local g = futures.Future()
-    do
-      local ex <close> = helpers.pool(1)
+    futures.with(helpers.pool(1), function(ex)
       ex:submit(function(fut)
         fut:add_done_callback(function() error("must never run") end)
       end, g):result()
-    end                                             -- worker state closed
+    end)                                            -- worker state closed
     g:set_result(1)
     assert.equal(0, futures.poll())
     assert.equal(1, g:result())

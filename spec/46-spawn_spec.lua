@@ -18,10 +18,10 @@ local function run_script(src, prefix)
   fh:close()
   local lua = os.getenv("CONCURRENT_LUA") or "lua5.4"   -- spec/sanitize.sh sets it
   local p = io.popen((prefix or "") .. lua .. " " .. path .. " 2>" .. errpath)
-  local out = p:read("a")
+  local out = p:read("*a")
   local ok = p:close()
   local eh = assert(io.open(errpath))
-  local err = eh:read("a")
+  local err = eh:read("*a")
   eh:close()
   os.remove(path)
   os.remove(errpath)
@@ -107,6 +107,7 @@ describe("futures.spawn", function()
   end)
 
   it("as_completed inside spawn yields each future in finishing order", function()
+    if not helpers.YIELD_ACROSS_C then return pending(helpers.NO_YIELD_ACROSS_C) end
     local ex <close> = helpers.pool(3)
     local order = {}
     local f = futures.spawn(function()
@@ -123,6 +124,7 @@ describe("futures.spawn", function()
   end)
 
   it("futures.wait and the map iterator suspend inside spawn", function()
+    if not helpers.YIELD_ACROSS_C then return pending(helpers.NO_YIELD_ACROSS_C) end
     local ex <close> = helpers.pool(2)
     local f = futures.spawn(function()
       local a, b = ex:submit(sleeper, 0.05, 1), ex:submit(sleeper, 0.6, 2)
@@ -140,6 +142,7 @@ describe("futures.spawn", function()
   end)
 
   it("a timeout inside spawn raises TimeoutError in the coroutine, on time", function()
+    if not helpers.YIELD_ACROSS_C then return pending(helpers.NO_YIELD_ACROSS_C) end
     local ex <close> = helpers.pool(1)
     local f = futures.spawn(function()
       local g = ex:submit(sleeper, 0.5)
@@ -272,7 +275,7 @@ describe("futures.spawn", function()
   end)
 
   it("results that cannot cross fail the future with the reason", function()
-    local f = futures.spawn(function() return coroutine.create(print) end)
+    local f = futures.spawn(function() return coroutine.create(function() end) end)
     local err = f:exception()
     assert.truthy(tostring(err):find("results%[1%]"), tostring(err))
   end)
@@ -416,7 +419,7 @@ describe("futures.poll budgets", function()
     local out, err = run_script([[
       local futures = require "concurrent.futures"
       local concurrent = require "concurrent"
-      local ex <close> = futures.ThreadPoolExecutor(1)
+      local ex = futures.ThreadPoolExecutor(1)   -- no <close>: any Lua
       local f = ex:submit(function() require("concurrent").sleep(0.05) return 1 end)
       local ran = 0
       f:add_done_callback(function() error("callback boom") end)
@@ -427,6 +430,7 @@ describe("futures.poll budgets", function()
         futures.poll() concurrent.sleep(0.002)
       end
       print(ran, good:result(), bad:exception())
+      ex:shutdown()
     ]])
     assert.equal("1\t2\tcoroutine boom\n", out)
     assert.truthy(err:find("exception calling callback for future: .-callback boom"), err)
@@ -450,7 +454,8 @@ describe("futures.fd", function()
 
   it("returns the same integer fd each time", function()
     local fd = futures.fd()
-    assert.equal("integer", math.type(fd))
+    assert.equal(math.floor(fd), fd)
+    if helpers.HAS_INTEGERS then assert.equal("integer", math.type(fd)) end
     assert.is_true(fd >= 0)
     assert.equal(fd, futures.fd())
   end)
@@ -528,14 +533,14 @@ describe("futures.fd", function()
       local ok3, fd = pcall(futures.fd)
       print(ok1, e1)
       print(ok2, e2)
-      print(ok3, math.type(fd))
+      print(ok3, type(fd) == "number" and fd == math.floor(fd) and fd >= 0)
     ]], "ulimit -n 64; ")
     assert.equal("", err)
     local lines = {}
     for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
     assert.truthy(lines[1]:find("^false\t.*futures%.fd: cannot make the file descriptor %(Too many open files%)"), lines[1])
     assert.truthy(lines[2]:find("^false\t.*futures%.fd: cannot make the file descriptor"), lines[2])
-    assert.equal("true\tinteger", lines[3])
+    assert.equal("true\ttrue", lines[3])
   end)
 end)
 
@@ -550,7 +555,10 @@ describe("closing a state with spawned coroutines still suspended", function()
       for i = 1, 50 do
         fs[#fs + 1] = fu.spawn(function() return g:result() end)
         fs[#fs + 1] = fu.spawn(function() c.sleep(100) end)
-        fs[#fs + 1] = fu.spawn(function() for _ in fu.as_completed({g}) do end end)
+        fs[#fs + 1] = fu.spawn(function()   -- no for: 5.1 cannot yield in its iterator
+          local it = fu.as_completed({g})
+          while it() do end
+        end)
       end
       fu.fd()
       out:put(fs[1])

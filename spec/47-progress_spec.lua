@@ -33,10 +33,10 @@ local function run_chunk(src)
   fh:close()
   local p = assert(io.popen(("%s %s %s 2>%s"):format(PATHS, LUA,
     shell_quote(script), shell_quote(errfile))))
-  local out = p:read("a")
+  local out = p:read("*a")
   local ok = p:close()
   local ef = assert(io.open(errfile))
-  local err = ef:read("a")
+  local err = ef:read("*a")
   ef:close()
   os.remove(script)
   os.remove(errfile)
@@ -129,6 +129,7 @@ describe("futures.progress", function()
   end)
 
   it("counts exactly inside map chunks: a failed item, and a break", function()
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
     local ex <close> = helpers.pool(2)
     local t = {}
     for i = 1, 9 do t[i] = i end
@@ -155,6 +156,7 @@ describe("futures.progress", function()
   end)
 
   it("does not count an error of the loop body as a failed item", function()
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
     local ex <close> = helpers.pool(2)
     local calls, cb = recorder()
     local ok, err = pcall(function()
@@ -201,6 +203,7 @@ describe("futures.progress", function()
   end)
 
   it("closes the wrapped map when the loop breaks: pending items are cancelled", function()
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
     local ex <close> = helpers.pool(1)
     local ran = thread.Value(0)
     local t = {}
@@ -218,6 +221,7 @@ describe("futures.progress", function()
   end)
 
   it("works with a generic iterator and its closing value passed along", function()
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
     local closed = false
     local closing = setmetatable({}, {__close = function() closed = true end})
     local k = 0
@@ -231,11 +235,12 @@ describe("futures.progress", function()
   it("prints a plain line every opts.every percent when stderr is not a terminal", function()
     local out, err, ok = run_chunk([[
       local futures = require "concurrent.futures"
-      local ex <close> = futures.ThreadPoolExecutor(2)
+      local ex = futures.ThreadPoolExecutor(2)
       local t = {}
       for i = 1, 40 do t[i] = i end
       local n = 0
       for _ in futures.progress(ex:map(function(x) return x end, t), {every = 25, desc = "squares"}) do n = n + 1 end
+      ex:shutdown()
       print(n)
     ]])
     assert.is_true(ok, err)
@@ -253,9 +258,10 @@ describe("futures.progress", function()
   it("prints nothing with quiet", function()
     local out, err, ok = run_chunk([[
       local futures = require "concurrent.futures"
-      local ex <close> = futures.ThreadPoolExecutor(2)
+      local ex = futures.ThreadPoolExecutor(2)
       local n = 0
       for _ in futures.progress(ex:map(function(x) return x end, {1, 2, 3}), {quiet = true}) do n = n + 1 end
+      ex:shutdown()
       print(n)
     ]])
     assert.is_true(ok, err)
@@ -314,6 +320,7 @@ describe("futures.progress", function()
     end)
 
     it("names the caller's line", function()
+      if not helpers.TAIL_POSITIONS then return pending(helpers.NO_TAIL_POSITIONS) end
       local ok, err = pcall(function() futures.progress(42) end)
       assert.is_false(ok)
       assert.matches("47%-progress_spec%.lua:%d+:", err)
@@ -325,7 +332,7 @@ describe("futures.progress", function()
 end)
 
 describe("futures.progress on a real terminal (tmux)", function()
-  local have_tmux = os.execute("command -v tmux >/dev/null 2>&1")
+  local have_tmux = helpers.run_ok("command -v tmux >/dev/null 2>&1")
 
   it("redraws one line in place that reaches 100% with the final counts", function()
     if not have_tmux then
@@ -336,7 +343,7 @@ describe("futures.progress on a real terminal (tmux)", function()
     local fh = assert(io.open(script, "w"))
     fh:write([[
       local futures = require "concurrent.futures"
-      local ex <close> = futures.ThreadPoolExecutor(2)
+      local ex = futures.ThreadPoolExecutor(2)
       local fs = {}
       for i = 1, 30 do
         fs[i] = ex:submit(function(x)
@@ -347,19 +354,20 @@ describe("futures.progress on a real terminal (tmux)", function()
       end
       local n = 0
       for _ in futures.progress(fs) do n = n + 1 end
+      ex:shutdown()
       print("loop saw " .. n)
     ]])
     fh:close()
     local sock = "concurrent-spec-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e6))
     local tmux = "tmux -L " .. sock
     local cmd = ("%s %s %s; echo END-OF-RUN; sleep 60"):format(PATHS, LUA, shell_quote(script))
-    assert.is_true(os.execute(("%s -f /dev/null new-session -d -x 120 -y 12 %s"):format(
+    assert.is_true(helpers.run_ok(("%s -f /dev/null new-session -d -x 120 -y 12 %s"):format(
       tmux, shell_quote(cmd))))
     local screen = ""
     local deadline = concurrent.monotonic() + 30
     while concurrent.monotonic() < deadline do
       local p = assert(io.popen(tmux .. " capture-pane -p 2>/dev/null"))
-      screen = p:read("a")
+      screen = p:read("*a")
       p:close()
       if screen:find("END-OF-RUN", 1, true) then break end
       concurrent.sleep(0.1)

@@ -164,6 +164,7 @@ for _, kind in ipairs(EXECUTORS) do
     end)
 
     it("raises a task's error value with its type, with chunksize 1 and larger", function()
+      if not helpers.HAS_INTEGERS then return pending(helpers.NO_INTEGERS) end
       local ex <close> = make(2)
       for _, chunksize in ipairs{1, 3} do
         for _, v in ipairs{500, 2.5} do
@@ -267,26 +268,51 @@ for _, kind in ipairs(EXECUTORS) do
       assert.is_true(ran >= 20 and ran <= pulled, "ran " .. ran)
     end)
 
-    it("cancels what is pending when the loop is left early", function()
-      local runs = file_counter()
-      local ex <close> = make(1)
-      local n = 0
-      for _ in ex:map(function(x, path, add)
+    -- 50 items of 0.2 s each on one worker, counted in runs' file.
+    local function slow_map(ex, runs)
+      return ex:map(function(x, path, add)
         add(path)
         require("concurrent").sleep(0.2)
         return x
-      end, range(50), function() return runs.path end, function() return bump end) do
-        n = n + 1
-        break
-      end
+      end, range(50), function() return runs.path end, function() return bump end)
+    end
+
+    -- After the first item, stopped by close: at most 3 ran.
+    local function check_stopped(ex, runs, n)
       ex:shutdown(true)
       local ran = runs.get()
       runs.remove()
       assert.equal(1, n)
       assert.is_true(ran <= 3, "ran " .. ran .. " of 50 items")
+    end
+
+    it("cancels what is pending when the loop is left early", function()
+      if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
+      local runs = file_counter()
+      local ex <close> = make(1)
+      local n = 0
+      for _ in slow_map(ex, runs) do
+        n = n + 1
+        break
+      end
+      check_stopped(ex, runs, n)
+    end)
+
+    it("cancels what is pending when its closing value's close() is called (every Lua version)", function()
+      local runs = file_counter()
+      local ex = make(1)
+      local n = 0
+      local iter, s, c, closing = slow_map(ex, runs)
+      for _ in iter, s, c do
+        n = n + 1
+        break
+      end
+      closing:close()
+      check_stopped(ex, runs, n)
     end)
 
     it("cancels what is pending when the loop body raises", function()
+      if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
       local runs = file_counter()
       local ex <close> = make(1)
       local ok, err = pcall(function()
@@ -308,6 +334,9 @@ for _, kind in ipairs(EXECUTORS) do
     for _, opts in ipairs({{chunksize = 1}, {buffersize = 4}}) do
       it("cancels what is pending when the iterator is collected without being closed"
           .. (opts.buffersize and " (buffersize)" or ""), function()
+        if _VERSION == "Lua 5.1" then
+          return pending(_VERSION .. " runs no table's __gc: only closing the loop cancels")
+        end
         local runs = file_counter()
         local ex <close> = make(1)
         local function take_two()   -- its frame, and the iterator, then go
@@ -393,7 +422,11 @@ for _, kind in ipairs(EXECUTORS) do
           local iter = ex:map(function(x) return x end, {1, 2, io.stdout, 4}, {chunksize = cs})
           return iter
         end)
-        assert.matches("^[^:]*50%-map_spec%.lua:%d+: cannot send userdata %(FILE%*%) at item 3 of map$", err)
+        if helpers.TAIL_POSITIONS then   -- map reaches concurrent._map by a tail call
+          assert.matches("^[^:]*50%-map_spec%.lua:%d+: cannot send userdata %(FILE%*%) at item 3 of map$", err)
+        else
+          assert.matches("cannot send userdata %(FILE%*%) at item 3 of map$", err)
+        end
         err = helpers.error_of(function()
           return ex:map(function(x) return x end, {1, 2}, {3, io.stdout}, {chunksize = cs})
         end)
@@ -402,6 +435,7 @@ for _, kind in ipairs(EXECUTORS) do
     end)
 
     it("raises in the loop, at the item, when a later argument cannot be sent", function()
+      if not helpers.TAIL_POSITIONS then return pending(helpers.NO_TAIL_POSITIONS) end
       local ex <close> = make(1)
       local seen = {}
       local t = {1, 2, 3, 4, 5, 6, io.stdout, 8}

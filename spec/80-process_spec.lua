@@ -50,7 +50,7 @@ end
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -65,7 +65,7 @@ local function run_script(src)
   fh:close()
   local t0 = concurrent.monotonic()
   local p = io.popen((os.getenv("CONCURRENT_LUA") or "lua5.4") .. " " .. path .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   os.remove(path)
   return out, concurrent.monotonic() - t0
@@ -116,7 +116,8 @@ describe("Process", function()
     os.remove(path)
     assert.equal(p.pid, child)
     assert.are_not.equal(getpid(), child)
-    assert.is_true(math.type(process.cpu_count()) == "integer" and process.cpu_count() >= 1)
+    assert.is_true(process.cpu_count() >= 1 and process.cpu_count() % 1 == 0)
+    if helpers.HAS_INTEGERS then assert.equal("integer", math.type(process.cpu_count())) end
   end)
 
   it("reports exit codes: 0, os.exit(n), os.exit(true/false), -N for signal N", function()
@@ -174,6 +175,7 @@ describe("Process", function()
   end)
 
   it("prints a child's number error as the number, and a failing __tostring by its type", function()
+    if not helpers.NUMBER_ERRORS then return pending(helpers.STRING_ERRORS) end
     local out = run_script([[
       local process = require "concurrent.process"
       local p = process.Process{name = "number", target = function() error(7) end}
@@ -310,7 +312,9 @@ describe("Process", function()
       local p = process.Process{args = {i}, target = function(k)
         local t = {}
         for j = 1, 100 do t[j] = {j} end
-        io.open("/dev/null", "w"):write(#t):close()
+        local null = io.open("/dev/null", "w")   -- 5.1's write returns true
+        null:write(#t)
+        null:close()
         futures.poll()
         if k % 50 == 0 then os.exit(0) end
       end}
@@ -330,12 +334,12 @@ end)
 describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   it("runs tasks in other processes and returns every value, subtypes kept", function()
     local ex <close> = futures.ProcessPoolExecutor(2)
-    local f = ex:submit(function(a, b) return a + b, 1.5, math.type(a), require("concurrent.process").getpid(), {x = {y = "z"}} end, 40, 2)
+    local f = ex:submit(function(a, b) return a + b, 1.5, math.type and math.type(a), require("concurrent.process").getpid(), {x = {y = "z"}} end, 40, 2)
     local sum, fl, mt, pid, t = f:result(30)
     assert.equal(42, sum)
-    assert.equal("integer", math.type(sum))
+    if helpers.HAS_INTEGERS then assert.equal("integer", math.type(sum)) end
     assert.equal(1.5, fl)
-    assert.equal("integer", mt)
+    if helpers.HAS_INTEGERS then assert.equal("integer", mt) end
     assert.are_not.equal(getpid(), pid)
     assert.equal("z", t.x.y)
     assert.equal(2, ex:_max_workers())
@@ -452,6 +456,7 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   end)
 
   it("raises a task's error value with its type; one that cannot be copied as its text", function()
+    if not helpers.HAS_INTEGERS then return pending(helpers.NO_INTEGERS) end
     local ex <close> = futures.ProcessPoolExecutor(1)
     for _, v in ipairs{7, 7.5, math.mininteger} do
       local f = ex:submit(function(x) error(x) end, v)
@@ -467,6 +472,7 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   end)
 
   it("keeps closures that share an upvalue sharing it in the worker", function()
+    if not helpers.HAS_UPVALUEID then return pending(helpers.NO_UPVALUEID) end
     local ex <close> = futures.ProcessPoolExecutor(1)
     local counter = 0
     local function incr() counter = counter + 1 end
@@ -484,19 +490,17 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
   end)
 
   it("runs the initializer in each worker; a failing one breaks the pool", function()
-    do
-      local ex <close> = futures.ProcessPoolExecutor{max_workers = 2,
-        initializer = function(v) rawset(_G, "INIT", v) end, initargs = {"ready"}}
+    futures.with(futures.ProcessPoolExecutor{max_workers = 2,
+        initializer = function(v) rawset(_G, "INIT", v) end, initargs = {"ready"}}, function(ex)
       assert.equal("ready", ex:submit(function() return rawget(_G, "INIT") end):result(30))
-    end
-    do
-      local ex <close> = futures.ProcessPoolExecutor{max_workers = 1,
-        initializer = function() error("no init") end}
+    end)
+    futures.with(futures.ProcessPoolExecutor{max_workers = 1,
+        initializer = function() error("no init") end}, function(ex)
       local err = ex:submit(function() return 1 end):exception(30)
       assert.is_true(futures.iserror(err, futures.BrokenProcessPool))
       assert.matches("initializer failed: .*no init", tostring(err))
       assert.is_true(futures.iserror(ex:submit(print):exception(), futures.BrokenProcessPool))
-    end
+    end)
     assert.same({}, zombies())
   end)
 
@@ -560,12 +564,12 @@ describe("ProcessPoolExecutor #nosan", function()   -- see spec/sanitize.sh
     assert.matches("initializer must be a function", helpers.error_of(futures.ProcessPoolExecutor, {initializer = 3}))
     assert.matches("initargs must be a table", helpers.error_of(futures.ProcessPoolExecutor,
       {initializer = print, initargs = 3}))
-    local ok, err = pcall(function() return futures.ProcessPoolExecutor(0) end)
+    local ok, err = pcall(function() local ex = futures.ProcessPoolExecutor(0) return ex end)
     assert.is_false(ok)
     assert.matches("^80%-process_spec.lua:%d+: ", err:match("[^/]*$"))  -- the caller's position
     local ex <close> = futures.ProcessPoolExecutor(1)
     assert.matches("bad argument #1 to 'submit' %(function expected",
-      helpers.error_of(function() return ex:submit(3) end))
+      helpers.error_of(function() ex:submit(3) end))  -- not a tail call: 5.1 names it
     assert.matches("ProcessPoolExecutor expected", helpers.error_of(ex.submit, {}, print))
   end)
 

@@ -4,6 +4,7 @@
 -- They use the build this suite loaded concurrent.core from (busted
 -- --cpath), and $LUA (default lua5.4) as the interpreter.
 local concurrent = require "concurrent"
+local helpers = require "helpers"
 
 local LUA = os.getenv("LUA") or "lua5.4"
 local monotonic = concurrent.monotonic
@@ -25,19 +26,25 @@ end
 -- Run a command with DEMO_SPEED=speed; returns its stdout lines, its
 -- stderr text, whether it exited with 0, and the wall time.
 local function run(cmd, speed, dir)
-  local errfile = os.tmpname()
-  local full = ("cd %s && DEMO_SPEED=%s CONCURRENT_BUILD=%s %s 2>%s"):format(
+  local errfile, statusfile = os.tmpname(), os.tmpname()
+  -- The exit status through a file: 5.1's and LuaJIT's popen close does
+  -- not give it.
+  local full = ("cd %s && DEMO_SPEED=%s CONCURRENT_BUILD=%s %s 2>%s; echo $? >%s"):format(
     shell_quote(dir or ROOT), tostring(speed), shell_quote(BUILD), cmd,
-    shell_quote(errfile))
+    shell_quote(errfile), shell_quote(statusfile))
   local s0 = monotonic()
   local p = assert(io.popen(full, "r"))
-  local out = p:read("a")
-  local ok = p:close()
+  local out = p:read("*a")
+  p:close()
   local elapsed = monotonic() - s0
   local ef = io.open(errfile, "r")
-  local err = ef and ef:read("a") or ""
+  local err = ef and ef:read("*a") or ""
   if ef then ef:close() end
   os.remove(errfile)
+  local sf = io.open(statusfile, "r")
+  local ok = sf ~= nil and sf:read("*l") == "0"
+  if sf then sf:close() end
+  os.remove(statusfile)
   local lines = {}
   for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
   return lines, err, ok, elapsed, out
@@ -171,6 +178,7 @@ describe("examples", function()
   end)
 
   it("08_pool_close: leaving the block waits for every task", function()
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE .. " (08_pool_close.lua uses it)") end
     local lines, err, ok = example("08_pool_close.lua", 5)
     assert.are.equal("", err)
     assert.is_true(ok)
@@ -228,6 +236,9 @@ describe("examples", function()
       return
     end
     assert.are.same({"got weather", "got news", "got map tiles"}, {lines[1], lines[2], lines[3]})
+    if not helpers.YIELD_ACROSS_C then   -- the order holds; the ticking cannot
+      return pending(helpers.NO_YIELD_ACROSS_C .. " (the example waits in a for loop)")
+    end
     local ticks, gap = lines[4]:match("^the timer ticked (%d+) times meanwhile, worst gap ([%d.]+) ms")
     assert.is_truthy(ticks, lines[4])
     assert.is_true(tonumber(ticks) >= 15, "ticked " .. ticks)
@@ -247,6 +258,9 @@ describe("examples", function()
       return
     end
     assert.are.same({"square 9", "square 1", "square 4"}, {lines[1], lines[2], lines[3]})
+    if not helpers.YIELD_ACROSS_C then   -- the results hold; the wake count cannot
+      return pending(helpers.NO_YIELD_ACROSS_C .. " (the example waits in a for loop)")
+    end
     local wakeups, ticks = lines[4]:match("^sum 14; the fd woke the pump (%d+) times, the other coroutine ticked (%d+) times$")
     assert.is_truthy(wakeups, lines[4])
     assert.is_true(tonumber(wakeups) >= 1 and tonumber(wakeups) < tonumber(ticks), lines[4])
@@ -267,6 +281,7 @@ local TOUR_LIMIT = (os.getenv("CONCURRENT_LUA") or ""):find("sanlua") and 40 or 
 
 describe("the tour (make demo)", function()
   it("runs all twelve programs under headings in less than 15 s (40 s under the sanitizers)", function()
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE .. " (08_pool_close.lua uses it)") end
     local lines, err, ok, elapsed = run("sh examples/tour.sh " .. LUA, 10)
     assert.are.equal("", err)
     assert.is_true(ok)

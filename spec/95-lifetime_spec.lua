@@ -19,10 +19,10 @@ local function run_script(src, limit)
   fh:close()
   local p = io.popen(("timeout -s KILL %d %s %s 2>%s; echo \"exit=$?\""):format(
     limit or 60, LUA, path, errpath))
-  local out = p:read("a")
+  local out = p:read("*a")
   p:close()
   local ef = io.open(errpath)
-  local err = ef:read("a")
+  local err = ef:read("*a")
   ef:close()
   os.remove(path)
   os.remove(errpath)
@@ -140,15 +140,13 @@ describe("lifetime", function()
   end)
 
   it("lets a future made in a worker's own executor outlive that worker's state", function()
-    local inner
-    do
-      local ex <close> = futures.ThreadPoolExecutor(1)
-      inner = ex:submit(function()
+    local inner = futures.with(futures.ThreadPoolExecutor(1), function(ex)
+      return ex:submit(function()
         local futures = require "concurrent.futures"
         local nested = futures.ThreadPoolExecutor(1)
         return nested:submit(function() require("concurrent").sleep(0.05) return "from the inner pool" end)
       end):result(30)
-    end                                   -- the worker's state is closed here
+    end)                                  -- the worker's state is closed here
     collectgarbage()
     assert.equal("from the inner pool", inner:result(30))
   end)

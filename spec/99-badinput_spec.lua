@@ -8,10 +8,11 @@ local futures = require "concurrent.futures"
 local concurrent = require "concurrent"
 local thread = require "concurrent.thread"
 local process = require "concurrent.process"
+local helpers = require "helpers"
 
 local NaN = 0 / 0
 local INF = math.huge
-local BIG = math.maxinteger
+local BIG = math.maxinteger or 2 ^ 63     -- 5.1: past every integer
 
 local function nest(depth)
   local t = {}
@@ -128,7 +129,9 @@ local catalogue = {
   {"RLock release not owned", function() thread.RLock():release() end, "release"},
   {"Condition wait unlocked", function() thread.Condition():wait(0) end, "lock"},
   {"Condition(42)", function() thread.Condition(42) end, "bad argument #1"},
-  {"Condition notify(huge) unlocked", function() thread.Condition():notify(BIG) end, "lock"},
+  -- 5.1: BIG is 2^63, past every integer: refused as the argument it is
+  {"Condition notify(huge) unlocked", function() thread.Condition():notify(BIG) end,
+   math.maxinteger and "lock" or "bad argument #1 to .notify. %(number has no integer representation%)"},
   {"Semaphore(-1)", function() thread.Semaphore(-1) end, "bad argument #1"},
   {"Semaphore(NaN)", function() thread.Semaphore(NaN) end, "bad argument #1"},
   {"BoundedSemaphore release past its value", function() thread.BoundedSemaphore(1):release() end, "release"},
@@ -288,6 +291,8 @@ describe("bad input", function()
   end)
 
   it("Value:add wraps around on integer overflow, as Lua's + does", function()
+    -- (busted's pending: this file's `pending` is a Future)
+    if not helpers.HAS_INTEGERS then return (getfenv and getfenv(1) or _ENV).pending(helpers.NO_INTEGERS) end
     assert.equal(BIG + 1, thread.Value(BIG):add(1))
     assert.equal(math.mininteger, thread.Value(BIG):add(1))
   end)

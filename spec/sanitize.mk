@@ -31,7 +31,7 @@ san-build:
 
 $(BUILD)/sanlua: spec/sanlua.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) -llua$(LUA_VERSION) -lm
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) -l$(LUA_PKG) -lm
 
 asan: deps reliability-deps
 	@$(MAKE) --no-print-directory san-build BUILD=build-asan OPT='$(SAN_OPT)' SANITIZE='$(ASAN_FLAGS)'

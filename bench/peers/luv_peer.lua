@@ -43,7 +43,7 @@ local BENCH_DIR = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
 local quiet = dofile(BENCH_DIR .. "/quiet.lua")
 local jsonl = dofile(BENCH_DIR .. "/jsonl.lua")
 local median = jsonl.median
-local emit = jsonl.writer("luv")
+local emit = jsonl.writer(os.getenv("BENCH_LUV_PEER") or "luv")
 local function sleep(s) uv.sleep(math.floor(s * 1000)) end
 
 -- number of OS threads in this process minus the main one
@@ -59,7 +59,7 @@ end
 -- so the pool spins up all its threads.
 local function warm_pool()
   local w = uv.new_work(function(ms)
-    require("luv").sleep(math.tointeger(ms))
+    require("luv").sleep((math.tointeger or tonumber)(ms))
     return true
   end, function() end)
   for _ = 1, WORKERS * 2 do w:queue(20) end
@@ -110,7 +110,7 @@ end
 
 -- Self-contained (no upvalues): luv string.dump()s it into the worker states.
 local function count_primes(n, k, w)
-  n, k, w = math.tointeger(n), math.tointeger(k), math.tointeger(w)
+  n, k, w = (math.tointeger or tonumber)(n), (math.tointeger or tonumber)(k), (math.tointeger or tonumber)(w)
   local c = (k == 0 and n > 2) and 1 or 0            -- the prime 2
   for m = 3 + 2 * k, n - 1, 2 * w do
     local d, prime = 3, true
@@ -178,7 +178,7 @@ local function main(argv)
   while i <= #argv do
     local a = argv[i]
     if a == "--quick" then quick = true
-    elseif a == "--repeat" then i = i + 1; R = math.tointeger(tonumber(argv[i]))
+    elseif a == "--repeat" then i = i + 1; R = (math.tointeger or tonumber)(tonumber(argv[i]))
       if not R or R < 1 then usage("--repeat needs an integer >= 1") end
     elseif a == "--only" then i = i + 1; only = argv[i]
       if not only then usage("--only needs a list") end

@@ -52,17 +52,19 @@ static int sleep_slice(void *ud, double seconds) {
 static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
-  if (lcf_await_sleep_again(L)) return lua_yieldk(L, 0, 0, sleep_k);
+  if (lcf_await_sleep_again(L)) return lcf_yieldk(L, sleep_k);
   return 0;
 }
 
 static int l_sleep(lua_State *L) {
-  lua_Number s = luaL_checknumber(L, 1);
+  lua_Number s;
+  LCF_AWAIT_RESUMED(L, sleep_k);
+  s = luaL_checknumber(L, 1);
   luaL_argcheck(L, s >= 0, 1, "seconds must be a non-negative number");
   /* In a spawned coroutine the sleep is a timer: the thread goes on;
   ** elsewhere it keeps running the state's spawned coroutines, then
   ** sleeps in slices (Ctrl-C). */
-  if (lcf_await_sleep(L, (double)s)) return lua_yieldk(L, 0, 0, sleep_k);
+  if (lcf_await_sleep(L, (double)s)) return lcf_yieldk(L, sleep_k);
   lcf_wait(L, sleep_slice, NULL, lcf_spawn_block(L, NULL, NULL, (double)s));
   lcf_callbacks_run(L);
   return 0;
@@ -166,7 +168,9 @@ static const luaL_Reg functions[] = {
 int luaopen_concurrent_core(lua_State *L) {
   pthread_once(&pin_once, pin_module);
   lcf_state_open(L);
+  lcf_note_mainthread(L);
   luaL_newlib(L, functions);
+  lcf_await_wrap(L, -1, "sleep");
   lcf_errors_open(L);
   lcf_future_open(L);
   lcf_spawn_open(L);

@@ -26,7 +26,7 @@ FUZZ_TIME      ?= 30
 FUZZ_LONG_TIME ?= 1800
 FUZZ_TARGETS   := decode roundtrip
 FUZZ_BINS      := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_LIBS       = $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
+FUZZ_LIBS       = $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null || echo -l$(LUA_PKG))
 FUZZ_OBJ        = $(CORE_OBJ) $(filter $(BUILD)/binding/runtime/% $(BUILD)/binding/transfer/%,$(BINDING_OBJ))
 FUZZ_ENV       := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 

@@ -29,7 +29,7 @@ local function show(v)
   local parts, keys = {}, {}
   for i = 1, #v do parts[i] = show(v[i]) end
   for k in pairs(v) do
-    if math.type(k) ~= "integer" or k < 1 or k > #v then keys[#keys + 1] = k end
+    if type(k) ~= "number" or k % 1 ~= 0 or k < 1 or k > #v then keys[#keys + 1] = k end
   end
   table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   for _, k in ipairs(keys) do parts[#parts + 1] = tostring(k) .. "=" .. show(v[k]) end
@@ -37,7 +37,7 @@ local function show(v)
 end
 
 local function describe(...)
-  local t = table.pack(...)
+  local t = {n = select("#", ...), ...}
   for i = 1, t.n do t[i] = show(t[i]) end
   return table.concat(t, ", ")
 end

@@ -46,6 +46,7 @@
 #include <lualib.h>
 
 #include "concurrent_lua.h"
+#include "binding/runtime/compat.h"   /* the 5.4 names, on 5.1 to 5.3 too */
 
 #define FRAME_SECONDS (1.0 / 100)
 #define MAX_FRAMES 1000          /* a stuck script cannot hang the host */

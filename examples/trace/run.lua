@@ -16,7 +16,7 @@ if not out or #arg < 2 then
   io.stderr:write("usage: lua5.4 examples/trace/run.lua OUT.json script.lua [script.lua ...]\n")
   os.exit(2)
 end
-local scripts = {table.unpack(arg, 2)}
+local scripts = {(table.unpack or unpack)(arg, 2)}   -- 5.1: unpack
 
 local trace = require "concurrent.trace"
 trace.start{path = out}

@@ -23,7 +23,7 @@ if not os.execute("command -v gnuplot >/dev/null 2>&1") then
 end
 
 local fh = assert(io.open(input))
-local doc = decode(fh:read("a"))
+local doc = decode(fh:read("*a"))
 fh:close()
 
 -- Rows: executors in their sort order, workers in theirs, the row of

@@ -11,6 +11,7 @@
 -- not yet yielded stays at most buffersize after each yield.
 
 local core = require "concurrent.core"
+local compat = require "concurrent._compat"
 local futures = require "concurrent.futures"
 
 local check_timeout, remaining = futures._check_timeout, futures._remaining
@@ -31,7 +32,7 @@ end
 
 local function positive_integer(v, name, pos)
   if v == nil then return nil end
-  local n = type(v) == "number" and math.tointeger(v)
+  local n = type(v) == "number" and compat.tointeger(v)
   if not n or n <= 0 then
     error(string.format("bad argument #%d to 'map' (%s must be a positive integer, got %s)",
       pos, name, tostring(v)), 3)
@@ -50,7 +51,9 @@ end
 -- arguments and results fit on a Lua stack (whose limit is 1,000,000
 -- slots) on both sides; a larger chunksize makes more, smaller tasks,
 -- which nothing else can tell apart.
-local MAX_CHUNK_VALUES = 65536
+-- Lua 5.1 and LuaJIT give a C function at most 8,000 slots (LUAI_MAXCSTACK),
+-- and an encode there copies its values once (docs/reference.md).
+local MAX_CHUNK_VALUES = _VERSION == "Lua 5.1" and 3000 or 65536
 
 -- A puller: pull(max) -> src, from, got, ended [, failed, err]: the next
 -- got tuples of nargs values are src[from], src[from + 1], ... (flat);
@@ -100,7 +103,7 @@ local function generic_puller(seqs, nargs)
   end
 end
 
-local unpack, min = table.unpack, math.min
+local unpack, min = compat.unpack, math.min
 local tracing, trace_items = core.tracing, core.trace_items
 
 -- submit's "cannot send X at args[k]..." names the k-th value of one task;
@@ -111,7 +114,7 @@ local function item_error(err, first, nargs, skip)
   k = tonumber(k)
   if not k or k <= skip then return err end
   k = k - skip - 1
-  local where = "item " .. (first + k // nargs)
+  local where = "item " .. (first + math.floor(k / nargs))
   if nargs > 1 then where = where .. " of map, sequence " .. (k % nargs + 1) else where = where .. " of map" end
   return head .. where .. tail
 end
@@ -147,8 +150,8 @@ local function map(self, fn, ...)
   end
   local deadline = timeout and monotonic() + timeout
   local nargs = nseqs
-  local chunk = min(chunksize or 1, buffersize or math.maxinteger,
-                    math.max(1, MAX_CHUNK_VALUES // nargs))
+  local chunk = min(chunksize or 1, buffersize or compat.maxinteger,
+                    math.max(1, math.floor(MAX_CHUNK_VALUES / nargs)))
   local single = chunk == 1      -- submit fn itself, one item per task
   local pull
   if nargs == 1 and type(seqs[1]) == "table" then
@@ -240,8 +243,9 @@ local function map(self, fn, ...)
   -- The iterator holds `closer`, so dropping only the fourth value is
   -- safe. Lua finalizes the newest objects first, so `closer` is remade
   -- after each submit (a stale one's __gc does nothing): it is finalized
-  -- before the futures it cancels.
-  closer_mt = {__close = cancel_all, __gc = function(c)
+  -- before the futures it cancels. closer:close() does it by hand (Lua
+  -- before 5.4 closes nothing, and collects no table).
+  closer_mt = {__close = cancel_all, __index = {close = cancel_all}, __gc = function(c)
     if rawequal(c, closer) then
       closed, exhausted, stop = true, true, 0
       if waiting then pcall(waiting.cancel, waiting) end
@@ -358,7 +362,7 @@ local function map(self, fn, ...)
   local total   -- known when every sequence is a table
   for k = 1, nseqs do
     if type(seqs[k]) ~= "table" then total = nil break end
-    total = math.min(total or math.maxinteger, #seqs[k])
+    total = math.min(total or compat.maxinteger, #seqs[k])
   end
   iterators[iterate] = {total = total, closing = closer, watch = watch}
   return iterate, nil, nil, closer

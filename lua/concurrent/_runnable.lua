@@ -63,7 +63,7 @@ function runnable.class(name, next_name, index_of)
     local target = rawget(self, "_target")
     if target ~= nil then
       local args = rawget(self, "_args") or {}
-      target(table.unpack(args, 1, args.n or #args))
+      target((table.unpack or unpack)(args, 1, args.n or #args))  -- 5.1: unpack
     end
   end
 

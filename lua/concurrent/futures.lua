@@ -2,6 +2,7 @@
 -- The hot paths (submit, result, waits) are C in concurrent.core; this file
 -- holds the argument sugar and the iterators (as_completed, wait, map).
 local core = require "concurrent.core"
+local compat = require "concurrent._compat"
 
 local futures = {}
 
@@ -110,6 +111,8 @@ function futures.as_completed(fs, timeout)
   return iterate, nil, nil, waiter
 end
 
+local wait_for
+
 --- wait(fs [, timeout [, return_when]]) -> done, not_done (in fs order).
 function futures.wait(fs, timeout, return_when)
   check_timeout(timeout, "wait", 2)
@@ -121,7 +124,19 @@ function futures.wait(fs, timeout, return_when)
   end
   local list, byid = distinct_futures(fs, "wait")
   local deadline = timeout and monotonic() + timeout
-  local waiter <close> = core.waiter()
+  local waiter = core.waiter()
+  if not compat.yield_in_pcall then
+    -- 5.1: no pcall, so that a spawned coroutine's wait can suspend; on
+    -- an error (Ctrl-C) the waiter is closed when it is collected.
+    return compat.closing(waiter.close, waiter,
+      true, wait_for(waiter, list, byid, deadline, return_when))
+  end
+  return compat.closing(waiter.close, waiter,
+    pcall(wait_for, waiter, list, byid, deadline, return_when))
+end
+
+-- wait's loop, with its waiter closed by the caller whatever happens.
+function wait_for(waiter, list, byid, deadline, return_when)
   for i = 1, #list do waiter:watch(list[i]) end
   for _ = 1, #list do
     local id = waiter:next(remaining(deadline))
@@ -155,6 +170,21 @@ futures._check_timeout = check_timeout
 futures._remaining = remaining
 futures._map = map
 core.ThreadPoolExecutor_class.map = map
+-- ex:close(): what `<close>` does (shutdown, waiting), for every version.
+core.ThreadPoolExecutor_class.close = core.ThreadPoolExecutor_class.__close
+
+--- with(ex, fn, ...): fn(ex, ...), then ex:shutdown() whether fn returned
+-- or raised; returns what fn returned or raises its error. The portable
+-- `local ex <close> = ...` (Lua 5.4 only).
+function futures.with(ex, fn, ...)
+  if type(ex) ~= "userdata" or type(ex.shutdown) ~= "function" then
+    error(string.format("bad argument #1 to 'with' (executor expected, got %s)", type(ex)), 2)
+  end
+  if not is_callable(fn) then
+    error(string.format("bad argument #2 to 'with' (function expected, got %s)", type(fn)), 2)
+  end
+  return compat.closing(ex.shutdown, ex, pcall(fn, ex, ...))
+end
 
 --- ThreadPoolExecutor([max_workers]) or
 -- ThreadPoolExecutor{max_workers=, thread_name_prefix=, initializer=, initargs=}
@@ -164,17 +194,17 @@ local POOL_OPTIONS = {max_workers = true, thread_name_prefix = true,
 
 local function check_max_workers(n, fname)
   if n == nil then return math.min(32, core.cpu_count() + 4) end
-  if type(n) ~= "number" or n ~= math.floor(n) or n <= 0 or math.tointeger(n) == nil then
+  if type(n) ~= "number" or n ~= math.floor(n) or n <= 0 or compat.tointeger(n) == nil then
     error(string.format("bad argument #1 to '%s' (max_workers must be a positive integer, got %s)",
       fname, tostring(n)), 3)
   end
-  return math.tointeger(n)
+  return compat.tointeger(n)
 end
 futures._check_max_workers = check_max_workers
 
 -- max_tasks_per_worker / max_tasks_per_child: nil or a positive integer.
 local function check_max_tasks(n, name, fname, level)
-  if n ~= nil and (math.type(n) ~= "integer" or n <= 0) then
+  if n ~= nil and (not compat.isinteger(n) or n <= 0) then
     error(string.format("bad argument #1 to '%s' (%s must be a positive integer, got %s)",
       fname, name, tostring(n)), level + 1)
   end
@@ -208,7 +238,7 @@ function futures.ThreadPoolExecutor(opts)
   if initargs ~= nil and type(initargs) ~= "table" then
     error("bad argument #1 to 'ThreadPoolExecutor' (initargs must be a table)", 2)
   end
-  if memory_limit ~= nil and (math.type(memory_limit) ~= "integer" or memory_limit <= 0) then
+  if memory_limit ~= nil and (not compat.isinteger(memory_limit) or memory_limit <= 0) then
     error(string.format("bad argument #1 to 'ThreadPoolExecutor' (memory_limit must be a positive integer number of bytes, got %s)",
       tostring(memory_limit)), 2)
   end
@@ -219,7 +249,10 @@ end
 --- ProcessPoolExecutor([max_workers]) or ProcessPoolExecutor{max_workers=,
 -- initializer=, initargs=}: lives in concurrent.process (forked workers).
 function futures.ProcessPoolExecutor(opts)
-  return require("concurrent.process")._pool_executor(opts, 2)
+  -- Not a tail call: the error's level counts this frame (and Lua 5.1
+  -- reports none through a tail call).
+  local ex = require("concurrent.process")._pool_executor(opts, 2)
+  return ex
 end
 
 return futures

@@ -108,6 +108,7 @@ process.Process = Process
 -- ProcessPoolExecutor ---------------------------------------------------------
 
 core.ProcessPoolExecutor_class.map = futures._map
+core.ProcessPoolExecutor_class.close = core.ProcessPoolExecutor_class.__close
 
 local POOL_OPTIONS = {max_workers = true, initializer = true, initargs = true,
                       max_tasks_per_child = true}

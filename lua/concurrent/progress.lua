@@ -22,6 +22,7 @@
 -- error goes on.
 local core = require "concurrent.core"
 local futures = require "concurrent.futures"
+local compat = require "concurrent._compat"
 
 local monotonic, isatty = core.monotonic, core.isatty
 local FUTURE_MT = getmetatable(core.Future())
@@ -53,7 +54,7 @@ local function check_options(opts, pos)
     if not OPTIONS[k] then argerror(pos, "unknown option '" .. tostring(k) .. "'") end
   end
   local t = opts.total
-  if t ~= nil and (math.type(t) ~= "integer" or t < 0) then
+  if t ~= nil and (not compat.isinteger(t) or t < 0) then
     argerror(pos, "total must be a non-negative integer, got " .. tostring(t))
   end
   local e = opts.every
@@ -76,8 +77,8 @@ end
 
 local function clock(s)
   s = math.floor(s + 0.5)
-  if s >= 3600 then return string.format("%d:%02d:%02d", s // 3600, s // 60 % 60, s % 60) end
-  return string.format("%d:%02d", s // 60, s % 60)
+  if s >= 3600 then return string.format("%d:%02d:%02d", math.floor(s / 3600), math.floor(s / 60) % 60, s % 60) end
+  return string.format("%d:%02d", math.floor(s / 60), s % 60)
 end
 
 local function rate_text(r)

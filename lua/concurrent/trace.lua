@@ -12,6 +12,7 @@
 -- pool's worker) starts with tracing off and never writes its parent's
 -- file; it may start a recording of its own.
 local core = require "concurrent.core"
+local compat = require "concurrent._compat"
 
 local trace = {}
 
@@ -40,7 +41,7 @@ function trace.start(opts)
   end
   if max == nil then
     max = DEFAULT_MAX_EVENTS
-  elseif math.type(max) ~= "integer" or max <= 0 then
+  elseif not compat.isinteger(max) or max <= 0 then
     bad("max_events must be a positive integer, got " .. tostring(max))
   end
   core.trace_start(path, max)

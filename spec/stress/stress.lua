@@ -57,7 +57,7 @@ end
 local function rss_kb()
   local fh = io.open("/proc/self/status")
   if not fh then return 0 end
-  local s = fh:read("a")
+  local s = fh:read("*a")
   fh:close()
   return tonumber(s:match("VmRSS:%s*(%d+)")) or 0
 end

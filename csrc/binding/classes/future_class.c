@@ -94,7 +94,7 @@ static int result_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
   if (lcf_await_future_again(L, lcf_checkfuture(L, 1)))
-    return lua_yieldk(L, 0, 0, result_k);
+    return lcf_yieldk(L, result_k);
   lua_settop(L, 1);
   return l_result(L);
 }
@@ -103,7 +103,7 @@ static int exception_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
   if (lcf_await_future_again(L, lcf_checkfuture(L, 1)))
-    return lua_yieldk(L, 0, 0, exception_k);
+    return lcf_yieldk(L, exception_k);
   lua_settop(L, 1);
   return l_exception(L);
 }
@@ -114,7 +114,9 @@ static int exception_k(lua_State *L, int status, lua_KContext ctx) {
 static int l_result(lua_State *L) {
   lcf_box *box = lua_touserdata(L, 1);
   cf_future *f = NULL;
-  int top = lua_gettop(L);
+  int top;
+  LCF_AWAIT_RESUMED(L, result_k);
+  top = lua_gettop(L);
   /* The class is compared by address (cheaper than lua_rawequal with an
   ** upvalue index). */
   if (box != NULL && box->obj != NULL && lua_getmetatable(L, 1)) {
@@ -125,7 +127,7 @@ static int l_result(lua_State *L) {
   if (f == NULL) f = lcf_checkfuture(L, 1);
   if (!cf_future_settled(f) || !lua_isnoneornil(L, 2)) {
     if (lcf_await_future(L, f, lcf_opttimeout(L, 2)))
-      return lua_yieldk(L, 0, 0, result_k);
+      return lcf_yieldk(L, result_k);
     wait_done(L, f, lcf_opttimeout(L, 2));
   }
   else if (((lcf_state *)lua_touserdata(L, lua_upvalueindex(2)))->inbox)
@@ -135,9 +137,11 @@ static int l_result(lua_State *L) {
 }
 
 static int l_exception(lua_State *L) {
-  cf_future *f = lcf_checkfuture(L, 1);
+  cf_future *f;
+  LCF_AWAIT_RESUMED(L, exception_k);
+  f = lcf_checkfuture(L, 1);
   if (lcf_await_future(L, f, lcf_opttimeout(L, 2)))
-    return lua_yieldk(L, 0, 0, exception_k);
+    return lcf_yieldk(L, exception_k);
   wait_done(L, f, lcf_opttimeout(L, 2));
   lua_settop(L, 1);
   return push_outcome(L, f, 1);
@@ -306,6 +310,8 @@ void lcf_future_open(lua_State *L) {
   lua_pushcclosure(L, l_result, 2);
   lcf_name_method(L, -1, "result");
   lua_setfield(L, -2, "result");
+  lcf_await_wrap(L, -1, "result");
+  lcf_await_wrap(L, -1, "exception");
   lua_pop(L, 1);
   luaL_setfuncs(L, functions, 0);
 }

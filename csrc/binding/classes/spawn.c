@@ -76,10 +76,12 @@ static void wake_on_notify(void *obj) {
   lcf_spawn_wake(obj);
 }
 
-/* The task of L if L is a coroutine made by spawn that can yield now. */
-static lcf_task *spawned(lua_State *L) {
+/* The task of L if L is a coroutine made by spawn that can yield now
+** (when the wait begins; a continuation runs where its wait could
+** yield: yieldable is not asked again). */
+static lcf_task *spawned_at(lua_State *L, int first) {
   lcf_task *t;
-  if (!lua_isyieldable(L) || lcf_getstate(L)->spawn == NULL) return NULL;
+  if (lcf_getstate(L)->spawn == NULL) return NULL;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &MAP_KEY) != LUA_TTABLE) {
     lua_pop(L, 1);
     return NULL;
@@ -88,8 +90,11 @@ static lcf_task *spawned(lua_State *L) {
   lua_rawget(L, -2);
   t = lua_touserdata(L, -1);
   lua_pop(L, 2);
-  return (t != NULL && t->co == L) ? t : NULL;
+  if (t == NULL || t->co != L || (first && !lua_isyieldable(L))) return NULL;
+  return t;
 }
+#define spawned(L) spawned_at((L), 1)
+#define spawned_again(L) spawned_at((L), 0)
 
 /* t's own future was asked to stop: end the wait and raise. */
 static int raise_stopped(lua_State *L, lcf_task *t) {
@@ -134,7 +139,7 @@ int lcf_await_future(lua_State *L, cf_future *f, double timeout) {
 }
 
 int lcf_await_future_again(lua_State *L, cf_future *f) {
-  lcf_task *t = spawned(L);
+  lcf_task *t = spawned_again(L);
   if (t != NULL && stop_asked(t)) return raise_stopped(L, t);
   if (t == NULL || cf_future_settled(f)) {
     if (t) lcf_task_await_end(t);
@@ -176,7 +181,7 @@ int lcf_await_waiter(lua_State *L, cf_waiter *w, double timeout) {
 }
 
 int lcf_await_waiter_again(lua_State *L, cf_waiter *w) {
-  lcf_task *t = spawned(L);
+  lcf_task *t = spawned_again(L);
   if (t != NULL && stop_asked(t)) return raise_stopped(L, t);
   if (t == NULL || waiter_has_news(w) || timed_out(t)) {
     if (t) lcf_task_await_end(t);
@@ -194,7 +199,7 @@ int lcf_await_sleep(lua_State *L, double seconds) {
 }
 
 int lcf_await_sleep_again(lua_State *L) {
-  lcf_task *t = spawned(L);
+  lcf_task *t = spawned_again(L);
   if (t != NULL && stop_asked(t)) return raise_stopped(L, t);
   if (t == NULL || timed_out(t)) {
     if (t) lcf_task_await_end(t);
@@ -206,7 +211,7 @@ int lcf_await_sleep_again(lua_State *L) {
 
 int lcf_spawn_stop_requested(lua_State *L) {
   lcf_task *t;
-  return lcf_getstate(L)->spawn != NULL && (t = spawned(L)) != NULL &&
+  return lcf_getstate(L)->spawn != NULL && (t = spawned_again(L)) != NULL &&
          stop_asked(t);
 }
 

@@ -155,6 +155,25 @@ static const luaL_Reg guard_mt[] = {
   {NULL, NULL}
 };
 
+/* obj:with(fn, ...): fn(...) between obj:guard() and the guard's release,
+** which runs whether fn returns or raises; returns fn's results or raises
+** its error again. The `<close>` of guard() for every Lua version, in C
+** so that every state's lock has it (a lock sent to a thread too). */
+static int l_with(lua_State *L) {
+  int status;
+  luaL_argexpected(L, lcf_callable(L, 2), 2, "function");
+  lua_getfield(L, 1, "guard");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);                              /* self fn args... guard */
+  lua_insert(L, 2);                               /* self guard fn args... */
+  status = lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0);
+  lua_getfield(L, 2, "release");
+  lua_pushvalue(L, 2);
+  lua_call(L, 1, 0);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - 2;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Lock.                                                                   */
 
@@ -204,6 +223,7 @@ static const luaL_Reg lock_methods[] = {
   {"release", l_lock_release},
   {"locked", l_lock_locked},
   {"guard", l_lock_guard},
+  {"with", l_with},
   {"__tostring", l_lock_tostring},
   {NULL, NULL}
 };
@@ -258,6 +278,7 @@ static const luaL_Reg rlock_methods[] = {
   {"release", l_rlock_release},
   {"locked", l_rlock_locked},
   {"guard", l_rlock_guard},
+  {"with", l_with},
   {"__tostring", l_rlock_tostring},
   {NULL, NULL}
 };
@@ -392,6 +413,7 @@ static const luaL_Reg cond_methods[] = {
   {"acquire", l_cond_acquire},
   {"release", l_cond_release},
   {"guard", l_cond_guard},
+  {"with", l_with},
   {"wait", l_cond_wait},
   {"wait_for", l_cond_wait_for},
   {"notify", l_cond_notify},
@@ -464,6 +486,7 @@ static const luaL_Reg sem_methods[] = {
   {"acquire", l_sem_acquire},
   {"release", l_sem_release},
   {"guard", l_sem_guard},
+  {"with", l_with},
   {"_value", l_sem_value},
   {"__tostring", l_sem_tostring},
   {NULL, NULL}

@@ -10,6 +10,7 @@
 #include <lauxlib.h>
 
 #include "../../core/trace.h"
+#include "../runtime/compat.h"
 #include "trace_binding.h"
 
 /* trace_start(path, max_events) */

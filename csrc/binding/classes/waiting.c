@@ -76,7 +76,7 @@ static int next_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
   if (lcf_await_waiter_again(L, check_waiter(L)))
-    return lua_yieldk(L, 0, 0, next_k);
+    return lcf_yieldk(L, next_k);
   lua_settop(L, 1);
   lua_pushinteger(L, 0);
   return l_next(L);
@@ -86,10 +86,11 @@ static int l_next(lua_State *L) {
   next_wait n;
   double timeout;
   cf_future *f;
+  LCF_AWAIT_RESUMED(L, next_k);
   n.w = check_waiter(L);
   n.f = NULL;
   timeout = lcf_opttimeout(L, 2);
-  if (lcf_await_waiter(L, n.w, timeout)) return lua_yieldk(L, 0, 0, next_k);
+  if (lcf_await_waiter(L, n.w, timeout)) return lcf_yieldk(L, next_k);
   n.help = timeout != 0 && lcf_help_prepare(L);
   lcf_wait(L, next_slice, &n, lcf_spawn_block(L, NULL, n.w, timeout));
   f = n.f;
@@ -190,6 +191,7 @@ static int l_map_chunk(lua_State *L) {
 
 void lcf_waiter_open(lua_State *L) {
   lcf_newclass(L, LCF_WAITER, methods);   /* a kind that does not cross */
+  lcf_await_wrap(L, -1, "next");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_waiter_new);
   lua_setfield(L, -2, "waiter");

@@ -8,6 +8,7 @@
 #include <lua.h>
 
 #include "../../concurrent.h"
+#include "../runtime/compat.h"
 
 /* Check the table at idx ({timeout=, priority=, key=}) into *o (o->key
 ** points into the Lua string, valid while it is on the stack); raises an

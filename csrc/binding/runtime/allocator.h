@@ -7,6 +7,8 @@
 
 #include <lua.h>
 
+#include "compat.h"
+
 /* Like luaL_newstate (panic message, warnings off until "@on"), with the
 ** state's own small-block allocator. NULL when out of memory. */
 lua_State *lcf_allocator_newstate(void);

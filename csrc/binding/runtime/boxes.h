@@ -11,6 +11,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "compat.h"
 #include "errors.h"
 
 /* The binding's argument checks name methods called through pcall

@@ -171,25 +171,79 @@ void lcf_name_method(lua_State *L, int idx, const char *name) {
   lua_pop(L, 1);
 }
 
+/* "module.field" for the function on the top, from package.loaded, as
+** 5.2+'s luaL_argerror names a function called with no name (5.1 and
+** LuaJIT say '?'); NULL if no loaded module holds it. Pushes the name. */
+static const char *loaded_name(lua_State *L) {
+  int fn = lua_gettop(L);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) != LUA_TTABLE) {
+    lua_settop(L, fn);
+    return NULL;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, fn + 1)) {                /* fn loaded mod table */
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {                /* .. table key value */
+        if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+          const char *mod = lua_tostring(L, -4), *field = lua_tostring(L, -2);
+          if (strcmp(mod, "_G") == 0) lua_pushstring(L, field);
+          else lua_pushfstring(L, "%s.%s", mod, field);
+          lua_replace(L, fn + 1);
+          lua_settop(L, fn + 1);
+          return lua_tostring(L, -1);
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_settop(L, fn);
+  return NULL;
+}
+
 int lcf_argerror(lua_State *L, int arg, const char *extramsg) {
-  lua_Debug ar;
+  lua_Debug ar, up;
   const char *name = NULL;
-  int level, line = 0;
+  int level, line = 0, fn, wrapped = 0, method = 1;
   if (!lua_getstack(L, 0, &ar)) return luaL_argerror(L, arg, extramsg);
   lua_getinfo(L, "nf", &ar);                        /* fn */
-  if (ar.name == NULL &&
+  fn = lua_gettop(L);
+  if (ar.name != NULL && lua_getstack(L, 1, &up)) { /* called by its wrapper */
+    lua_getinfo(L, "Sn", &up);                      /* (compat.h, yieldk.c) */
+    wrapped = strcmp(up.source, LCF_AWAIT_CHUNK) == 0;
+  }
+  if ((ar.name == NULL || wrapped) &&
       lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY) == LUA_TTABLE) {
-    lua_pushvalue(L, -2);
+    lua_pushvalue(L, fn);
     if (lua_rawget(L, -2) == LUA_TSTRING) name = lua_tostring(L, -1);
+  }
+  if (wrapped && name == NULL) {
+    name = ar.name;             /* a wrapped plain function: no self */
+    method = 0;
+  } else if (wrapped) {
+    /* A method's wrapper called as a plain function (f.result(x)): its
+    ** arguments count from self, as luaL_argerror counts them then. The
+    ** wrapper's own name is its caller's (lua_getstack 1 is the wrapper
+    ** as long as it has not tail-called its loop: its first call). */
+    lua_getstack(L, 1, &up);
+    lua_getinfo(L, "n", &up);
+    if (up.namewhat[0] != '\0' && strcmp(up.namewhat, "method") != 0) method = 0;
+  }
+  if (name == NULL && ar.name == NULL && !LCF_HAS_GLOBALFUNCNAME) {
+    lua_pushvalue(L, fn);
+    if ((name = loaded_name(L)) != NULL)
+      method = 0;               /* a plain function: self is not skipped */
   }
   if (name == NULL) return luaL_argerror(L, arg, extramsg);
   for (level = 1; lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Sl", &ar);
+    if (strcmp(ar.source, LCF_AWAIT_CHUNK) == 0) continue;
     if ((line = ar.currentline) > 0) break;
   }
   if (line > 0) lua_pushfstring(L, "%s:%d: ", ar.short_src, line);
   else lua_pushliteral(L, "");
-  if (--arg == 0)   /* self is not counted */
+  if (method && --arg == 0)   /* self is not counted */
     lua_pushfstring(L, "calling '%s' on bad self (%s)", name, extramsg);
   else
     lua_pushfstring(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);

@@ -7,6 +7,8 @@
 
 #include <lua.h>
 
+#include "compat.h"
+
 /* Make the classes and set them as fields of the table on the top. */
 void lcf_errors_open(lua_State *L);
 /* Are the classes made in L (concurrent.core opened there)? */

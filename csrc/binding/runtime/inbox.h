@@ -10,6 +10,8 @@
 
 #include <lua.h>
 
+#include "compat.h"
+
 #include "../../concurrent.h"
 #include "record.h"
 

@@ -12,6 +12,8 @@
 
 #include <lua.h>
 
+#include "compat.h"
+
 #include "../../concurrent_lua.h"
 
 typedef struct lcf_inbox lcf_inbox;

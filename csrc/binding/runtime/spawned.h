@@ -13,6 +13,8 @@
 
 #include <lua.h>
 
+#include "compat.h"
+
 #include "../../core/object.h"
 #include "inbox.h"
 #include "record.h"

@@ -8,6 +8,8 @@
 
 #include <lua.h>
 
+#include "compat.h"
+
 /* In the thread that owns L (a pool worker, a Thread): let a stop asked
 ** of its task arm the hook on L; detach before L is closed. */
 void lcf_stop_attach(lua_State *L);

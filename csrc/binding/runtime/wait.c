@@ -23,6 +23,7 @@
 #include <lauxlib.h>
 
 #include "../../concurrent.h"
+#include "compat.h"
 #include "stop.h"
 #include "wait.h"
 
@@ -45,7 +46,7 @@ void lcf_watch_start(lcf_watch *w, lua_State *L) {
               !sigismember(&mask, SIGINT);
   if (!w->active) return;
   note_hook(w, 0, L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  lcf_pushmainthread(L);
   w->main = lua_tothread(L, -1);
   lua_pop(L, 1);
   if (w->main == L) w->main = NULL;

@@ -7,6 +7,8 @@
 
 #include <lua.h>
 
+#include "compat.h"
+
 /* Waiting so that Ctrl-C works (see wait.c). A blocking call made
 ** by a thread that can receive SIGINT waits at most LCF_SLICE seconds at
 ** a time and, between slices, runs a hook set on its state meanwhile. */

@@ -300,7 +300,7 @@ static void decode_function(dec *d, int tag, int shared) {
     n = pr->len;
   }
   nup = get_byte(d);
-  if ((d->reuse || !numbered) && !d->once) {
+  if (((d->reuse && LCF_HAS_UPVALUEJOIN) || !numbered) && !d->once) {  /* fresh_cell */
     template_for(d, id, code, n, check);
     reused = 1;
   } else {

@@ -546,7 +546,9 @@ static int is_env_upvalue(lua_State *L, const char *name, int idx) {
 ** return 0. */
 static int put_upvalue_ref(enc *e, int idx, int i, uint32_t num, size_t at) {
   const void *id = lua_upvalueid(e->L, idx, i);
-  seen_slot *s = seen_find(e, id);
+  seen_slot *s;
+  if (!LCF_HAS_UPVALUEJOIN) return 0;   /* Lua 5.1: each upvalue its own */
+  s = seen_find(e, id);
   if (s == NULL) {
     seen_add(e, id, num, at)->up = i;
     return 0;
@@ -683,7 +685,7 @@ static void encode_cfunction(enc *e, int idx) {
   lua_State *L = e->L;
   lcf_cfunc *cf;
   if (lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) {
-    put_name(e, T_CFUNC);
+    put_name(e, T_CFUNC);       /* with upvalues too: LuaJIT's print has one */
     return;
   }
   if (lua_getupvalue(L, idx, 1)) {
@@ -711,12 +713,35 @@ static void encode_light(enc *e, int idx) {
   put_bytes(e, &p, sizeof p);
 }
 
+/* Pushes the type name of the userdata at idx (1), or nothing (0): its
+** metatable's __name, which luaL_newmetatable sets since 5.3; before, the
+** registry key it keeps the metatable under (an error's rare path). */
+static int userdata_name(lua_State *L, int idx) {
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) return 1;
+#if LUA_VERSION_NUM < 503
+  if (lua_getmetatable(L, idx)) {
+    int mt = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, LUA_REGISTRYINDEX)) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, mt)) {
+        lua_pop(L, 1);
+        lua_remove(L, mt);                            /* the key */
+        return 1;
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+#endif
+  return 0;
+}
+
 /* A full userdata that is not one of the library's objects or a host's
 ** shared type: rebuilt through __reduce, or refused by its kind. */
 static void encode_userdata(enc *e, int idx) {
   lua_State *L = e->L;
   if (encode_reduce(e, idx, "userdata")) return;
-  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING)
+  if (userdata_name(L, idx))
     refuse(e, lua_pushfstring(L, "userdata (%s)", lua_tostring(L, -1)), NULL);
   refuse(e, "userdata", NULL);
 }
@@ -848,8 +873,8 @@ static int encode_scalars(lua_State *L, int first, int n, cf_buffer *b) {
   return 1;
 }
 
-void lcf_encode_with(lua_State *L, int cidx, int first, int n,
-                     cf_buffer *b, const lcf_encode_opts *opts) {
+static void encode_with(lua_State *L, int cidx, int first, int n,
+                        cf_buffer *b, const lcf_encode_opts *opts) {
   static const lcf_encode_opts defaults = {.root = "value", .bare = 1,
                                            .allow_objects = 1};
   enc e = {.L = L, .b = b};
@@ -898,6 +923,86 @@ void lcf_encode_with(lua_State *L, int cidx, int first, int n,
     e.npath--;
   }
   let_go(&e, top);
+}
+
+#if !LCF_HAS_TBC
+/* Before Lua 5.4 no to-be-closed slot gives the context back when an
+** error unwinds past an encode (hold), so the encode runs under lua_pcall,
+** with copies of the context and the values as arguments, and a failure
+** closes the context (its __close, as 5.4 would) before going on. When
+** the context was busy already, the encode used one of its own, whose
+** close would only have given back the state's scratch buffer. */
+typedef struct {
+  int n;
+  cf_buffer *b;
+  const lcf_encode_opts *opts;
+} encode_args;
+
+static int encode_protected(lua_State *L) {
+  const encode_args *a = lua_touserdata(L, 1);
+  encode_with(L, 2, 3, a->n, a->b, a->opts);
+  return 0;
+}
+
+/* What closing the context would give back (hold), and the scratch
+** buffer also when the error came before hold marked it: nothing here
+** may allocate, as the error may be a memory error. */
+static void give_back(lua_State *L, int cidx, cf_buffer *b, int was_busy) {
+  transfer_ctx *c = lua_touserdata(L, cidx);
+  if (!was_busy) lcf_ctx_release(L, cidx);
+  if (b == &c->scratch) {
+    cf_buffer_reset(b);
+    c->scratch_busy = 0;
+  }
+}
+
+static char ENCODE_FN_KEY;
+
+/* Nothing here allocates before the lua_pcall (a memory error would skip
+** the give back): the stack is checked with lua_checkstack, and the
+** protected function (a closure on 5.1 and LuaJIT) is made once. */
+static void encode_closing(lua_State *L, int cidx, int first, int n,
+                           cf_buffer *b, const lcf_encode_opts *opts) {
+  encode_args a = {n, b, opts};
+  int i, top = lua_gettop(L), was_busy;
+  transfer_ctx *c;
+  first = lua_absindex(L, first);
+  if (!(opts && opts->fn_first) && encode_scalars(L, first, n, b)) return;
+  if (cidx == 0) {
+    lcf_transfer_context(L);
+    cidx = lua_gettop(L);
+  }
+  cidx = lua_absindex(L, cidx);
+  c = lua_touserdata(L, cidx);
+  was_busy = c->busy;
+  if (!lua_checkstack(L, n + 4)) {
+    give_back(L, cidx, b, was_busy);
+    luaL_error(L, "too many values");
+  }
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENCODE_FN_KEY) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    lua_pushcfunction(L, encode_protected);   /* the state's first encode */
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ENCODE_FN_KEY);
+  }
+  lua_pushlightuserdata(L, &a);
+  lua_pushvalue(L, cidx);
+  for (i = 0; i < n; i++) lua_pushvalue(L, first + i);
+  if (lua_pcall(L, n + 2, 0, 0) != LUA_OK) {
+    give_back(L, cidx, b, was_busy);
+    lua_error(L);
+  }
+  lua_settop(L, top);
+}
+#endif
+
+void lcf_encode_with(lua_State *L, int cidx, int first, int n,
+                     cf_buffer *b, const lcf_encode_opts *opts) {
+#if LCF_HAS_TBC
+  encode_with(L, cidx, first, n, b, opts);
+#else
+  encode_closing(L, cidx, first, n, b, opts);
+#endif
 }
 
 void lcf_encode(lua_State *L, int first, int n, cf_buffer *b,

@@ -99,6 +99,10 @@ typedef struct transfer_ctx {
 /* Pushes a new context (not the state's: a finalizer encoding while the
 ** state's one is busy gets one of its own). */
 transfer_ctx *lcf_ctx_new(lua_State *L);
+/* What the context's __close does to the context at idx: free again, what
+** __reduce calls made let go, and the scratch buffer it was filling given
+** back (also called where there is no <close>; it does not allocate). */
+void lcf_ctx_release(lua_State *L, int idx);
 
 /* 64-bit FNV-1a of the bytecode: a function's id. */
 uint64_t lcf_hash_bytes(const unsigned char *p, size_t n);

@@ -12,6 +12,7 @@
 ** a name to its own value (decode.c).
 */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -36,12 +37,47 @@ static int standard_module(const char *m) {
   return 0;
 }
 
+/* package.searchpath's answer where Lua has none (5.1, LuaJIT): whether
+** a file named by one of path's templates, '?' replaced by m with its
+** dots as slashes, can be opened. */
+static int search_templates(const char *path, const char *m) {
+  char file[4096];
+  const char *t = path, *end;
+  while (*t) {
+    size_t n = 0;
+    FILE *fh;
+    end = strchr(t, ';');
+    if (end == NULL) end = t + strlen(t);
+    for (; t < end && n < sizeof file - 1; t++) {
+      if (*t == '?') {
+        const char *c;
+        for (c = m; *c && n < sizeof file - 1; c++) file[n++] = *c == '.' ? '/' : *c;
+      } else {
+        file[n++] = *t;
+      }
+    }
+    file[n] = '\0';
+    t = *end ? end + 1 : end;
+    if (n > 0 && (fh = fopen(file, "r")) != NULL) {
+      fclose(fh);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* Whether package.searchpath finds module m on package[field]; the
 ** package table is at pkg. */
 static int on_path(lua_State *L, int pkg, const char *m, const char *field) {
   int found;
-  if (lua_getfield(L, pkg, "searchpath") != LUA_TFUNCTION ||
-      lua_getfield(L, pkg, field) != LUA_TSTRING) {
+  if (lua_getfield(L, pkg, "searchpath") != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    found = lua_getfield(L, pkg, field) == LUA_TSTRING &&
+            search_templates(lua_tostring(L, -1), m);
+    lua_pop(L, 1);
+    return found;
+  }
+  if (lua_getfield(L, pkg, field) != LUA_TSTRING) {
     lua_pop(L, 2);
     return 0;
   }

@@ -109,11 +109,17 @@ static int ctx_gc(lua_State *L) {
 /* An encode's to-be-closed slot (encode.c's hold) is closed: give back
 ** the context, and the scratch buffer it was filling (on an error). */
 static int ctx_close(lua_State *L) {
-  transfer_ctx *c = lua_touserdata(L, 1);
+  lcf_ctx_release(L, 1);
+  return 0;
+}
+
+void lcf_ctx_release(lua_State *L, int idx) {
+  transfer_ctx *c = lua_touserdata(L, idx);
+  idx = lua_absindex(L, idx);
   c->busy = 0;
   if (c->kept) {                       /* what __reduce calls made */
     lua_pushnil(L);
-    lua_setiuservalue(L, 1, SLOT_KEEP);
+    lua_setiuservalue(L, idx, SLOT_KEEP);
     c->kept = 0;
   }
   if (c->scratch_of) {
@@ -121,7 +127,6 @@ static int ctx_close(lua_State *L) {
     c->scratch_of->scratch_busy = 0;
     c->scratch_of = NULL;
   }
-  return 0;
 }
 
 /* Pushes a new context. */

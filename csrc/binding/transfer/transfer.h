@@ -10,6 +10,8 @@
 
 #include <lua.h>
 
+#include "../runtime/compat.h"
+
 #include "../../concurrent.h"
 
 /* Deepest nesting of tables (and functions' upvalues) that crosses. */

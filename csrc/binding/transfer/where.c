@@ -15,10 +15,44 @@
 #include "transfer.h"
 #include "internal.h"
 
+/* The path so far, in a fixed array: no Lua buffer (whose trimming
+** differs before 5.4) and nothing to free if pushing the result raises.
+** A path longer than that ends with "..." (cut). */
+#define WHERE_MAX 2048
+
+typedef struct path {
+  char s[WHERE_MAX];
+  size_t len;
+  int cut;
+} path;
+
+static void add(path *o, const char *p, size_t n) {
+  if (n > WHERE_MAX - o->len) {
+    n = WHERE_MAX - o->len;
+    o->cut = 1;
+  }
+  memcpy(o->s + o->len, p, n);
+  o->len += n;
+}
+
+static void add_string(path *o, const char *p) { add(o, p, strlen(p)); }
+
+static void add_index(path *o, const char *fmt, int i) {
+  char t[32];
+  int n = snprintf(t, sizeof t, fmt, i);
+  add(o, t, n > 0 ? (size_t)n : 0);
+}
+
+/* Back to a mark: what was cut past it is gone. */
+static void trim(path *o, size_t mark) {
+  o->len = mark;
+  if (mark < WHERE_MAX) o->cut = 0;
+}
+
 typedef struct walk {
   const unsigned char *p, *end;
   const unsigned char *target;
-  luaL_Buffer *out;
+  path *out;
   int found;
 } walk;
 
@@ -44,8 +78,7 @@ static void wskip(walk *w, uint64_t n) {
 
 static int wvalue(walk *w, int depth);
 
-/* One path segment per level: the buffer's Lua stack of segments is the
-** luaL_Buffer, trimmed back when the walk leaves a level. */
+/* One path segment per level, trimmed back when the walk leaves it. */
 static int wtable(walk *w, int depth) {
   uint32_t narr, nhash, i;
   size_t mark;
@@ -60,15 +93,14 @@ static int wtable(walk *w, int depth) {
     return 0;
   }
   for (i = 0; i < narr && w->p < w->end; i++) {
-    mark = luaL_bufflen(w->out);
-    lua_pushfstring(w->out->L, "[%d]", (int)i + 1);
-    luaL_addvalue(w->out);
+    mark = w->out->len;
+    add_index(w->out, "[%d]", (int)i + 1);
     if (wvalue(w, depth + 1)) return 1;
-    luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+    trim(w->out, mark);
   }
   for (i = 0; i < nhash && w->p < w->end; i++) {
     const unsigned char *k = w->p;
-    mark = luaL_bufflen(w->out);
+    mark = w->out->len;
     if (wvalue(w, depth + 1)) return 1;   /* the key itself */
     if (k < w->end && (*k == T_STR)) {
       walk kw = {k + 1, w->end, NULL, w->out, 0};
@@ -80,26 +112,32 @@ static int wtable(walk *w, int depth) {
           if (!(kw.p[j] == '_' || (kw.p[j] >= '0' && kw.p[j] <= '9') ||
                 ((kw.p[j] | 32) >= 'a' && (kw.p[j] | 32) <= 'z')))
             ident = 0;
-        luaL_addstring(w->out, ident ? "." : "[\"");
-        luaL_addlstring(w->out, (const char *)kw.p, (size_t)n);
-        if (!ident) luaL_addstring(w->out, "\"]");
+        add_string(w->out, ident ? "." : "[\"");
+        add(w->out, (const char *)kw.p, (size_t)n);
+        if (!ident) add_string(w->out, "\"]");
       }
     } else if (k < w->end && *k == T_INT32 && w->end - k >= 5) {
       int32_t v;
       memcpy(&v, k + 1, 4);
-      lua_pushfstring(w->out->L, "[%d]", (int)v);
-      luaL_addvalue(w->out);
+      add_index(w->out, "[%d]", (int)v);
+    } else if (k < w->end && *k == T_FLOAT && w->end - k >= 9) {
+      double v;                      /* 5.1 and LuaJIT: every key a double */
+      char t[48];
+      int n;
+      memcpy(&v, k + 1, 8);
+      n = snprintf(t, sizeof t, "[%.14g]", v);
+      add(w->out, t, n > 0 ? (size_t)n : 0);
     } else {
-      luaL_addstring(w->out, "[?]");
+      add_string(w->out, "[?]");
     }
     if (wvalue(w, depth + 1)) return 1;
-    luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+    trim(w->out, mark);
   }
-  mark = luaL_bufflen(w->out);
+  mark = w->out->len;
   if (wbyte(w) == 1) {
-    luaL_addstring(w->out, "<metatable>");
+    add_string(w->out, "<metatable>");
     if (wvalue(w, depth + 1)) return 1;
-    luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+    trim(w->out, mark);
   }
   return 0;
 }
@@ -115,10 +153,10 @@ static int wupvalues(walk *w, int depth) {
       wvarint(w);
       wbyte(w);
     } else {
-      size_t mark = luaL_bufflen(w->out);
-      luaL_addstring(w->out, "<upvalue>");
+      size_t mark = w->out->len;
+      add_string(w->out, "<upvalue>");
       if (wvalue(w, depth + 1)) return 1;
-      luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+      trim(w->out, mark);
     }
   }
   return 0;
@@ -149,11 +187,11 @@ static int wvalue(walk *w, int depth) {
       break;
     case T_REDUCE: {
       int n = wbyte(w), i;
-      size_t mark = luaL_bufflen(w->out);
-      luaL_addstring(w->out, "<__reduce>");
+      size_t mark = w->out->len;
+      add_string(w->out, "<__reduce>");
       for (i = 0; i <= n && w->p < w->end; i++)
         if (wvalue(w, depth + 1)) return 1;
-      luaL_buffsub(w->out, luaL_bufflen(w->out) - mark);
+      trim(w->out, mark);
       break;
     }
     default: break;                      /* no bytes follow the tag */
@@ -162,26 +200,30 @@ static int wvalue(walk *w, int depth) {
 }
 
 void lcf_push_where(lua_State *L, const cf_buffer *b, size_t at) {
-  luaL_Buffer lb;
+  path out;
   walk w;
   uint64_t n, i;
   w.p = b->data;
   w.end = b->data + b->len;
   w.target = b->data + at;
-  w.out = &lb;
+  w.out = &out;
   w.found = 0;
-  luaL_buffinit(L, &lb);
+  out.len = 0;
+  out.cut = 0;
   n = wvarint(&w);
   for (i = 0; i < n && w.p < w.end && !w.found; i++) {
-    size_t mark = luaL_bufflen(&lb);
-    lua_pushfstring(L, "value %d", (int)i + 1);
-    luaL_addvalue(&lb);
+    size_t mark = out.len;
+    add_index(&out, "value %d", (int)i + 1);
     if (wvalue(&w, 0)) break;
-    luaL_buffsub(&lb, luaL_bufflen(&lb) - mark);
+    trim(&out, mark);
   }
   if (!w.found) {
-    luaL_buffsub(&lb, luaL_bufflen(&lb));
-    luaL_addstring(&lb, "?");
+    trim(&out, 0);
+    add_string(&out, "?");
   }
-  luaL_pushresult(&lb);
+  lua_pushlstring(L, out.s, out.len);
+  if (out.cut) {
+    lua_pushliteral(L, "...");
+    lua_concat(L, 2);
+  }
 }

@@ -433,6 +433,8 @@ static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
   if (cap) cap->enforce = 1;
   status = lua_pcall(L, 4, 0, hidx);
   if (cap) cap->enforce = 0;
+  if (status == LUA_ERRMEM)   /* LuaJIT collects nothing when out of memory */
+    lua_gc(L, LUA_GCCOLLECT);
   if (status == LUA_OK) {
     cf_future_finish(f, CF_OUTCOME_RESULT, out, NULL);
   } else {                                  /* base+1: the error */
