@@ -21,6 +21,9 @@ local M = {
     {w = "wake", unit = "us", max = 50},
     {w = "frame", unit = "ms", max = 4},
     {w = "Mspawn", unit = "bytes"},   -- a figure to report, no goal
+    {w = "I", unit = "ms", max = 2},
+    {w = "I'", unit = "ms", max = 0.5},
+    {w = "I''", unit = "ms", max = 0.5},
   },
   PEERS = {"python-thread", "python-process", "python-pickle", "luv"},
   FLOOR = "api-floor",

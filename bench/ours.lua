@@ -50,6 +50,11 @@ Workloads (sizes of the issue unless --quick):
   F    fib(30) by recursive submit with a cutoff of 20 (serial below it)
        on the 2-worker pool, against serial fib(30) in the main state;
        speedup = serial / parallel.
+  I    f:interrupt() of a task busy in a pure Lua loop on a 1-worker pool,
+       until f:result() raises (the future is done); ms, median of 200
+       (50 with --quick) per run.
+  I'   the same for a task blocked in Queue:get().
+  I''  the same for a task blocked in concurrent.sleep(60).
 --]]
 
 package.path = (os.getenv("CONCURRENT_LPATH") or "lua/?.lua;lua/?/init.lua") .. ";" .. package.path
@@ -77,14 +82,14 @@ local FULL = {
   B_N = 1200000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 10,
   D_inner = 50, require_n = 11, M_n = 100000,
   S_n = 1000000, S_cutoff = 262144, F_n = 30, F_cutoff = 20,
-  wake_n = 200, frames = 600, frame_inflight = 1000, mspawn_n = 10000,
+  wake_n = 200, frames = 600, frame_inflight = 1000, mspawn_n = 10000, I_n = 200,
 }
 local QUICK = {
   A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,
   B_N = 300000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 2,
   D_inner = 10, require_n = 3, M_n = 100000,
   S_n = 200000, S_cutoff = 16384, F_n = 25, F_cutoff = 15,
-  wake_n = 50, frames = 120, frame_inflight = 1000, mspawn_n = 10000,
+  wake_n = 50, frames = 120, frame_inflight = 1000, mspawn_n = 10000, I_n = 50,
 }
 
 ---------------------------------------------------------------------------
@@ -588,6 +593,49 @@ local function run_F(S, R)
     parallel_s = median(par_t)})
 end
 
+
+-- Interrupt latency: from f:interrupt() to f:done(), for a task that is
+-- busy in Lua (the hook stops it) or blocked in a call of the library (the
+-- asker wakes it). The task says it started through an Event; the blocked
+-- ones get 2 ms more to be asleep in their wait.
+local function run_interrupt(S, R, workload, body, settle)
+  local thread = require "concurrent.thread"
+  local runs = {}
+  local ex <close> = futures.ThreadPoolExecutor(1)
+  warm(ex, nil, 100)
+  for _ = 1, R do
+    local lat = {}
+    for i = 1, S.I_n do
+      local ev = thread.Event()
+      local f = ex:submit(function(ev, body, q)
+        ev:set()
+        body(q)
+      end, ev, body, thread.Queue())
+      ev:wait()
+      if settle then concurrent.sleep(settle) end
+      local t0 = now()
+      f:interrupt()
+      pcall(f.result, f)   -- waits (spins a little, then sleeps) until done
+      lat[i] = (now() - t0) * 1e3
+      assert(f:cancelled(), workload .. ": not cancelled")
+    end
+    runs[#runs + 1] = median(lat)
+  end
+  emit(workload, runs, "ms", {n = S.I_n, workers = 1})
+end
+
+local function run_I(S, R)
+  run_interrupt(S, R, "I", function() local x = 0 while true do x = x + 1 end end)
+end
+
+local function run_Ip(S, R)
+  run_interrupt(S, R, "I'", function(q) q:get() end, 0.002)
+end
+
+local function run_Ipp(S, R)
+  run_interrupt(S, R, "I''", function() require("concurrent").sleep(60) end, 0.002)
+end
+
 ---------------------------------------------------------------------------
 
 -- The rows of a host's loop (bench/spawn.lua): wake, frame, Mspawn.
@@ -597,10 +645,12 @@ local spawn_rows = dofile(BENCH_DIR .. "/spawn.lua")({futures = futures,
 local RUNNERS = {A = run_A, ["A'"] = run_Ap, ["A''"] = run_App, B = run_B,
                  C = run_C, ["C'"] = run_Cp, P = run_P, D = run_D, M = run_M,
                  S = run_S, F = run_F, wake = spawn_rows.wake,
-                 frame = spawn_rows.frame, Mspawn = spawn_rows.Mspawn}
+                 frame = spawn_rows.frame, Mspawn = spawn_rows.Mspawn,
+                 I = run_I, ["I'"] = run_Ip, ["I''"] = run_Ipp}
 local ORDER = {"A", "A'", "A''", "B", "C", "C'", "P", "D", "M", "S", "F",
-               "wake", "frame", "Mspawn"}
-local ALIASES = {Ap = "A'", App = "A''", Cp = "C'", require = "D"}
+               "wake", "frame", "Mspawn", "I", "I'", "I''"}
+local ALIASES = {Ap = "A'", App = "A''", Cp = "C'", require = "D",
+                 Ip = "I'", Ipp = "I''"}
 
 local function usage(msg)
   if msg then io.stderr:write("ours.lua: ", msg, "\n") end

@@ -7,7 +7,7 @@
 # in the same run, for the table's floor column.
 #
 #   sh bench/run.sh [LUA] [--quick] [--repeat R]
-#                   [--only A,Ap,App,B,C,Cp,P,D,M,S,F,wake,frame,Mspawn]
+#                   [--only A,Ap,App,B,C,Cp,P,D,M,S,F,wake,frame,Mspawn,I,Ip,Ipp]
 #                         [--json FILE] [--markdown] [--no-peers] [--no-floor]
 #
 # --markdown also prints the table in Markdown (for bench/README.md).
@@ -37,7 +37,7 @@ esac
 # shellcheck disable=SC2086
 set -- "$@" $BENCH_ARGS
 
-quick=""; repeat=""; nrep=""; only="A,Ap,App,B,C,Cp,P,D,M,S,F,wake,frame,Mspawn"; json=${BENCH_JSON:-}; peers=1; md=0
+quick=""; repeat=""; nrep=""; only="A,Ap,App,B,C,Cp,P,D,M,S,F,wake,frame,Mspawn,I,Ip,Ipp"; json=${BENCH_JSON:-}; peers=1; md=0
 floor=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -74,6 +74,7 @@ start=$(date +%s)
 for w in $(echo "$only" | tr ',' ' '); do
   case "$w" in
     "A'") w=Ap ;; "A''") w=App ;; "C'") w=Cp ;; require) w=D ;;
+    "I'") w=Ip ;; "I''") w=Ipp ;;
   esac
   echo "bench: $w ..." >&2
   case "$w" in
@@ -96,7 +97,9 @@ for w in $(echo "$only" | tr ',' ' '); do
     # shellcheck disable=SC2086
     "$lua" bench/ours.lua $quick $repeat --only "$w" | tee -a "$out"
   fi
-  if [ $have_python = 1 ] && [ "$w" != P ]; then   # P: ours only
+  # P: ours only. The interrupt rows (I*) have no peer: Python cannot
+  # stop a running task.
+  if [ $have_python = 1 ] && case "$w" in P|I*) false ;; *) true ;; esac; then
     # shellcheck disable=SC2086
     python3 bench/peers/python_peer.py $quick $repeat --only "$w" | tee -a "$out" ||
       echo "bench: python peer failed on $w" >&2

@@ -93,8 +93,10 @@ typedef enum cf_outcome {
   CF_OUTCOME_ERROR,         /* payload holds the error value */
   CF_OUTCOME_BROKEN_THREAD, /* payload holds a message (plain text) */
   CF_OUTCOME_BROKEN_PROCESS, /* payload holds a message (plain text) */
-  CF_OUTCOME_NOMEM          /* out of memory for the input, the payload or
+  CF_OUTCOME_NOMEM,         /* out of memory for the input, the payload or
                                the traceback: payload empty */
+  CF_OUTCOME_TIMEOUT        /* stopped past its time limit (cf_pool_submit_
+                               with): payload holds a message (plain text) */
 } cf_outcome;
 
 typedef void (*cf_done_fn)(cf_future *f, void *ud);
@@ -130,6 +132,27 @@ cf_outcome cf_future_outcome(cf_future *f, const cf_buffer **payload,
 int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud);
 /* The task input carried by a future made by cf_pool_submit_buffer. */
 cf_buffer *cf_future_input(cf_future *f);
+
+/* Stopping a running task. cf_future_interrupt: a pending future is
+** cancelled (as cf_future_cancel); a running one is asked to stop and 1
+** is returned at once; a finished one: 0 (an already cancelled one: 1).
+** A task asked to stop ends cancelled (or CF_OUTCOME_TIMEOUT when its time
+** limit asked) whatever it finishes with: cf_future_finish then returns
+** CF_ECANCELLED and leaves the payload with the caller. A Lua task is
+** stopped by a hook (concurrent_lua.h); a C task polls
+** cf_future_stop_requested(f) (or cf_task_stop_requested()) and returns.
+** In a task asked to stop, the blocking calls of this library made by the
+** thread that runs it (future and waiter waits, locks, conditions,
+** semaphores, events, barriers, queues, thread joins, cf_task_sleep)
+** return at once as on a timeout (CF_ETIMEDOUT, or 0 from cf_event_wait),
+** and one that sleeps is woken. */
+int cf_future_interrupt(cf_future *f);
+int cf_future_stop_requested(cf_future *f);
+/* In a pool worker or thread that runs a task: is it asked to stop? */
+int cf_task_stop_requested(void);
+/* cf_sleep that a stop asked of the calling task ends early: 0, or
+** CF_ETIMEDOUT when it was cut short by the stop. */
+int cf_task_sleep(double seconds);
 
 /* Waiters: collect futures in the order they finish (as_completed, wait). */
 typedef struct cf_waiter cf_waiter;
@@ -185,6 +208,24 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
 ** on failure the input is left in *input. */
 cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                  int *rc);
+/* How cf_pool_submit_with schedules a task (zeroes: as cf_pool_submit).
+** priority: among queued tasks, higher runs first, first-in first-out
+** within one priority. timeout > 0: seconds of running time, after which
+** the task is asked to stop and ends with CF_OUTCOME_TIMEOUT (0 or
+** negative: no limit). key (klen bytes, may be NULL): queued tasks of this
+** pool submitted with the same key are cancelled (the latest wins). */
+typedef struct cf_task_opts {
+  int priority;
+  double timeout;
+  const char *key;
+  size_t klen;
+} cf_task_opts;
+
+/* cf_pool_submit_buffer with options (opts may be NULL). */
+cf_future *cf_pool_submit_with(cf_pool *p, cf_task_fn fn, cf_buffer *input,
+                               const cf_task_opts *opts, int *rc);
+/* Ask every task running on p to stop (cf_future_interrupt): how many. */
+int cf_pool_interrupt(cf_pool *p);
 /* Stop taking tasks. cancel_futures cancels those still queued; wait joins
 ** every worker (queued tasks not cancelled are run first). Idempotent. */
 int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures);
@@ -473,6 +514,15 @@ cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
 ** most often); then the input is left in *input. On a broken pool the
 ** future is returned already failed. */
 cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc);
+/* cf_procpool_submit with options (cf_pool_submit_with; opts may be NULL).
+** A task asked to stop (cf_future_interrupt, its timeout) is signalled in
+** its worker process (SIGUSR1, which the Lua binding handles); a worker
+** still running it 2 s later is killed and replaced, without breaking the
+** pool, and the task ends stopped. */
+cf_future *cf_procpool_submit_with(cf_procpool *p, cf_buffer *input,
+                                   const cf_task_opts *opts, int *rc);
+/* Ask every task running on p to stop: how many. */
+int cf_procpool_interrupt(cf_procpool *p);
 /* As cf_pool_shutdown; wait also reaps every worker process. */
 int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures);
 /* After a shutdown: wait up to timeout for the manager (which reaps every

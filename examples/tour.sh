@@ -38,6 +38,7 @@ run 05_pool_submit.lua      "5. A thread pool: submit, done, cancel, result"
 run 06_as_completed.lua     "6. as_completed: the 2 s page first"
 run 07_map.lua              "7. map: results in input order"
 run 08_pool_close.lua       "8. The pool as a <close> variable (Python's with)"
+run 09_latest_wins.lua      "9. Search as you type: the latest search wins (submit_with key, interrupt)"
 run 10_game_loop.lua        "10. A 60 fps frame loop: spawned coroutines await tasks, poll{max_seconds = 0.002} once a frame"
 run 11_luv_loop.lua         "11. luv: uv.new_poll(futures.fd()) runs futures.poll, a timer keeps ticking"
 run 12_cqueues_loop.lua     "12. cqueues: a cqueues coroutine sleeps on futures.fd()"
@@ -47,4 +48,4 @@ if [ -n "$failed" ]; then
   echo "tour: FAILED:$failed"
   exit 1
 fi
-awk -v s="$start" -v e="$end" 'BEGIN { printf "tour: all 11 programs ran in %.1f s\n", e - s }'
+awk -v s="$start" -v e="$end" 'BEGIN { printf "tour: all 12 programs ran in %.1f s\n", e - s }'

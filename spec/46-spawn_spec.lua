@@ -602,7 +602,7 @@ describe("futures.fd", function()
     end
     local fd = futures.fd()
     futures.poll()
-    local f = futures.spawn(function() concurrent.sleep(0.1) return "woke" end)
+    local f = futures.spawn(function() concurrent.sleep(0.5) return "woke" end)
     assert.is_false(readable(fd))
     local t0 = monotonic()
     while not readable(fd) do

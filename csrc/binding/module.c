@@ -17,6 +17,7 @@
 #include "../concurrent_lua.h"
 #include "runtime/inbox.h"
 #include "runtime/wait.h"
+#include "runtime/stop.h"
 #include "runtime/errors.h"
 #include "executors/executors.h"
 #include "classes/future_class.h"
@@ -43,7 +44,7 @@ static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 
 static int sleep_slice(void *ud, double seconds) {
   (void)ud;
-  cf_sleep(seconds);
+  cf_task_sleep(seconds);   /* cut short if the task is asked to stop */
   return CF_ETIMEDOUT;
 }
 
@@ -76,6 +77,13 @@ static int l_monotonic(lua_State *L) {
 
 static int l_cpu_count(lua_State *L) {
   lua_pushinteger(L, cf_cpu_count());
+  return 1;
+}
+
+/* concurrent.interrupted(): the calling task (or thread.Thread, or
+** process pool task) is asked to stop, or the spawned coroutine calling. */
+static int l_interrupted(lua_State *L) {
+  lua_pushboolean(L, cf_task_stop_requested() || lcf_spawn_stop_requested(L));
   return 1;
 }
 
@@ -129,7 +137,9 @@ static int l_poll(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  if (idle > 0) lcf_callbacks_idle(L, idle);
+  /* The idle time of a task asked to stop ends at once, raising. */
+  if (idle > 0 && lcf_callbacks_idle(L, idle) == CF_ETIMEDOUT && lcf_stop_check(L))
+    return lua_error(L);
   n = lcf_callbacks_run_budget(L, max_items, max_seconds, &more);
   lua_pushinteger(L, n);
   lua_pushboolean(L, more);
@@ -146,6 +156,7 @@ static int l_isatty(lua_State *L) {
 static const luaL_Reg functions[] = {
   {"isatty", l_isatty},
   {"sleep", l_sleep},
+  {"interrupted", l_interrupted},
   {"poll", l_poll},
   {"callable", l_callable},
   {"_transfer_stats", lcf_transfer_stats},

@@ -19,40 +19,23 @@
 ** mutex. A waiter never locks a future while holding its own mutex.
 ** Callbacks run after the stripe is unlocked; objects are never released
 ** under it.
+**
+** What few futures need (callbacks, watches, a traceback, a pool's
+** argument, submit_with's options) lives in an extension made on demand
+** (future_ext.c).
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "future.h"
-
-struct cf_watch {
-  cf_waiter *w;
-  struct cf_watch *next;
-};
-
-struct cf_callback {
-  cf_done_fn fn;
-  void *ud;
-  struct cf_callback *next;
-};
-
-/* What few futures need; guarded by the stripe lock, except arg and
-** arg_free (owned by the pool like the task) and view (set once). */
-struct cf_future_ext {
-  struct cf_watch *watches;
-  struct cf_callback *callbacks, **cb_tail;
-  struct cf_callback *settled;  /* run once the callbacks have all run */
-  char *traceback;             /* set before FINISHED is published */
-  void *arg;
-  void (*arg_free)(void *);
-  cf_buffer view;              /* cf_future_outcome's inline payload */
-  int has_view;
-};
+#include "future_ext.h"
+#include "interrupt.h"
 
 CF_TLS cf_future *cf_current_task;
 CF_TLS cf_buffer *cf_current_input;
@@ -289,55 +272,7 @@ cf_buffer *cf_future_input(cf_future *f) {
 }
 
 /* ---------------------------------------------------------------------- */
-/* The extension.                                                         */
-
-static struct cf_future_ext *get_ext(cf_future *f) {
-  struct cf_future_ext *x = atomic_load_explicit(&f->x, memory_order_acquire);
-  struct cf_future_ext *expected = NULL;
-  if (x != NULL) return x;
-  x = calloc(1, sizeof *x);
-  if (x == NULL) return NULL;
-  x->cb_tail = &x->callbacks;
-  if (!atomic_compare_exchange_strong_explicit(&f->x, &expected, x,
-                                               memory_order_acq_rel,
-                                               memory_order_acquire)) {
-    free(x);
-    return expected;
-  }
-  return x;
-}
-
-static inline struct cf_future_ext *ext_of(cf_future *f) {
-  return atomic_load_explicit(&f->x, memory_order_acquire);
-}
-
-int cf_future_set_arg(cf_future *f, void *arg, void (*arg_free)(void *)) {
-  struct cf_future_ext *x;
-  if (arg == NULL && arg_free == NULL) {   /* forget them (never fails) */
-    if ((x = ext_of(f)) != NULL) x->arg = NULL, x->arg_free = NULL;
-    return 0;
-  }
-  x = get_ext(f);
-  if (x == NULL) return -ENOMEM;
-  x->arg = arg;
-  x->arg_free = arg_free;
-  return 0;
-}
-
-void *cf_future_arg(cf_future *f) {
-  struct cf_future_ext *x = ext_of(f);
-  return x ? x->arg : NULL;
-}
-
-void cf_future_free_arg(cf_future *f) {
-  struct cf_future_ext *x = ext_of(f);
-  if (x && x->arg_free) {
-    void (*fr)(void *) = x->arg_free;
-    x->arg_free = NULL;
-    fr(x->arg);
-  }
-  if (x) x->arg = NULL;
-}
+/* The end of a future (its extension: future_ext.c).                     */
 
 /* Callbacks still registered on a future that never finished are called
 ** once more here so that their owners can free what they hold. */
@@ -364,6 +299,7 @@ static void future_destroy(void *obj) {
     }
     if (x->arg_free) x->arg_free(x->arg);
     free(x->traceback);
+    free(x->key);
     free(x);
   }
   block_free(f);
@@ -507,23 +443,60 @@ static int claimed(uint32_t w) {
   return (w & WORD_CLAIMED) != 0;
 }
 
+/* A running task asked to stop ends stopped, whatever it gives: the stop
+** flag and the finisher's claim are on the same word, so an interrupt()
+** that returned true always finds the future cancelled (or timed out).
+** Out of line: the common finish pays one test of the flag. */
+static inline __attribute__((always_inline)) int finish(
+    cf_future *f, cf_outcome how, cf_buffer *payload, const char *traceback,
+    uint32_t old, uint32_t end);
+
+static __attribute__((noinline)) int finish_stopped(cf_future *f,
+                                                    uint32_t old) {
+  if (old & WORD_STOP_TIME) {
+    char msg[96];
+    cf_buffer b = CF_BUFFER_INIT;
+    int n = snprintf(msg, sizeof msg,
+                     "task still running after its timeout of %g s",
+                     cf_future_time_limit(f));
+    if (cf_buffer_append(&b, msg, (size_t)n) == 0)
+      finish(f, CF_OUTCOME_TIMEOUT, &b, NULL, old, CF_FINISHED);
+    else
+      finish(f, CF_OUTCOME_NOMEM, NULL, NULL, old, CF_FINISHED);
+    cf_buffer_free(&b);
+  } else {
+    finish(f, CF_OUTCOME_NONE, NULL, NULL, old, CF_CANCELLED);
+  }
+  return CF_ECANCELLED;
+}
+
 int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
                      const char *traceback) {
   uint32_t old = load_word(f);
-  cf_buffer input = CF_BUFFER_INIT;
   /* Claim: only one finisher writes the payload. */
   do {
     if (is_done(old) || (old & WORD_CLAIMED)) return CF_ESTATE;
   } while (!atomic_compare_exchange_weak_explicit(
       &f->word, &old, old | WORD_CLAIMED, memory_order_acq_rel,
       memory_order_acquire));
+  if ((old & WORD_STOP) && (old & WORD_STATE) == CF_RUNNING)
+    return finish_stopped(f, old);
+  return finish(f, how, payload, traceback, old, CF_FINISHED);
+}
+
+/* With the claim held (old: the word before it); end: CF_FINISHED, or
+** CF_CANCELLED for a stopped task. */
+static inline __attribute__((always_inline)) int finish(
+    cf_future *f, cf_outcome how, cf_buffer *payload, const char *traceback,
+    uint32_t old, uint32_t end) {
+  cf_buffer input = CF_BUFFER_INIT;
   /* A task input still here (a C task that never took it) goes first. */
   if ((old & (WORD_INLINE | WORD_HEAP)) && take_data(f, &input) != 0)
     free_data(f);
   /* Out of memory for the traceback or the payload: finish all the same,
   ** as CF_OUTCOME_NOMEM (payload empty), so the failure is reported. */
   if (traceback && how != CF_OUTCOME_NOMEM) {
-    struct cf_future_ext *x = get_ext(f);
+    struct cf_future_ext *x = cf_future_ext_get(f);
     if (x == NULL || (x->traceback = strdup(traceback)) == NULL)
       how = CF_OUTCOME_NOMEM;
   }
@@ -546,9 +519,21 @@ int cf_future_finish(cf_future *f, cf_outcome how, cf_buffer *payload,
     if (cf_current_nested) atomic_fetch_sub(&c->nested, 1);
     cf_current_counts = NULL;                /* counted once */
   }
-  publish(f, CF_FINISHED | ((uint32_t)how << WORD_OUTCOME_SHIFT), WORD_CLAIMED, claimed);
+  publish(f, end | ((uint32_t)how << WORD_OUTCOME_SHIFT), WORD_CLAIMED, claimed);
   cf_buffer_free(&input);
   return 0;
+}
+
+int cf_future_flag_stop(cf_future *f, int timeout_reason) {
+  uint32_t old = load_word(f), add = WORD_STOP | (timeout_reason ? WORD_STOP_TIME : 0);
+  for (;;) {
+    if ((old & WORD_STATE) != CF_RUNNING) return 0;
+    if (old & WORD_STOP) return 1;            /* the first reason stays */
+    if (atomic_compare_exchange_weak_explicit(&f->word, &old, old | add,
+                                              memory_order_seq_cst,
+                                              memory_order_acquire))
+      return 1;
+  }
 }
 
 static int finish_bytes(cf_future *f, cf_outcome how, const void *data,
@@ -602,7 +587,7 @@ int cf_future_wait(cf_future *f, double timeout) {
                                                  memory_order_acquire))
         continue;                            /* w reloaded: re-check */
     }
-    if (cf_cond_wait_until(&s->cv, &s->mu, &d) == CF_ETIMEDOUT) {
+    if (cf_cond_wait_obj(NULL, &s->cv, &s->mu, &d) == CF_ETIMEDOUT) {
       w = load_word(f);
       if (!is_done(w)) rc = CF_ETIMEDOUT;
       else if (!is_settled(f, w)) {     /* done: its callbacks are brief */
@@ -656,7 +641,7 @@ cf_outcome cf_future_outcome(cf_future *f, const cf_buffer **payload,
       *payload = &empty;
       if (w & WORD_HEAP) {
         *payload = heap_of(f);
-      } else if ((w & WORD_INLINE) && (x = get_ext(f)) != NULL) {
+      } else if ((w & WORD_INLINE) && (x = cf_future_ext_get(f)) != NULL) {
         stripe *s = stripe_of(f);
         cf_mutex_lock(&s->mu);
         if (!x->has_view) {
@@ -694,7 +679,7 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
     return 0;
   }
   cb = malloc(sizeof *cb);
-  x = get_ext(f);
+  x = cf_future_ext_get(f);
   if (cb == NULL || x == NULL) {
     free(cb);
     return -ENOMEM;
@@ -730,7 +715,7 @@ int cf_future_add_settled_callback(cf_future *f, cf_done_fn fn, void *ud) {
     return 0;
   }
   cb = malloc(sizeof *cb);
-  x = get_ext(f);
+  x = cf_future_ext_get(f);
   if (cb == NULL || x == NULL) {
     free(cb);
     return -ENOMEM;
@@ -758,7 +743,7 @@ int cf_future_add_settled_callback(cf_future *f, cf_done_fn fn, void *ud) {
 
 struct cf_watch *cf_watch_new(cf_future *f, cf_waiter *w) {
   struct cf_watch *wt = malloc(sizeof *wt);
-  if (wt == NULL || get_ext(f) == NULL) {
+  if (wt == NULL || cf_future_ext_get(f) == NULL) {
     free(wt);
     return NULL;
   }

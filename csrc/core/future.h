@@ -34,9 +34,12 @@ struct cf_future_ext;
 ** from the queue: together they count the queue's stale entries once. */
 #define WORD_NESTED    0x800u
 #define WORD_DROPPED   0x1000u
-/* Bits 13-31: the tag of the thread pool that queued it (help.c), 0 for
-** none: a worker that waits for a future of its own pool helps. */
-#define WORD_TAG_SHIFT 13
+#define WORD_STOP      0x2000u /* running, asked to stop (interrupt.c) */
+#define WORD_STOP_TIME 0x4000u /* ... because its timeout passed */
+/* Bits 15-31: the tag of the thread pool that queued it (help.c), 0 for
+** none: a worker that waits for a future of its own pool helps. Tags are
+** reused once their pool is freed, so 131,071 pools may live at once. */
+#define WORD_TAG_SHIFT 15
 #define WORD_TAG_MAX   ((1u << (32 - WORD_TAG_SHIFT)) - 1)
 
 struct cf_future {
@@ -101,6 +104,21 @@ void cf_waiter_push(cf_waiter *w, cf_future *f);
 ** refs point into f: valid while the caller holds a reference). Takes no
 ** lock once f is done. */
 cf_outcome cf_future_peek(cf_future *f, cf_buffer *view, const char **tb);
+
+/* Stopping (interrupt.c). Set WORD_STOP (with WORD_STOP_TIME for a timeout)
+** on a running f: 1 if set now or before, 0 if f is not running. Once
+** set, a finish of f by anyone ends it stopped instead: cancelled, or
+** CF_OUTCOME_TIMEOUT naming the limit (cf_future_finish returns
+** CF_ECANCELLED and leaves the payload with the caller). */
+int cf_future_flag_stop(cf_future *f, int timeout_reason);
+
+/* A task's scheduling options (submit_with), kept in the extension:
+** -ENOMEM. Read by the pool (priority, key) and the worker (timeout). */
+int cf_future_set_sched(cf_future *f, int priority, double timeout,
+                        const char *key, size_t klen);
+int cf_future_priority(cf_future *f);        /* 0 without options */
+double cf_future_time_limit(cf_future *f);   /* negative: none */
+int cf_future_has_key(cf_future *f, const char *key, size_t klen);
 
 /* Thread-locals of the core: initial-exec, since the general model costs
 ** a __tls_get_addr call per access in a shared object, on hot paths. A

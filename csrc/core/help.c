@@ -207,6 +207,12 @@ int cf_help_wait(cf_future *f, double timeout) {
       rc = 0;                        /* a poke's timeout is not ours */
       break;
     }
+    /* The waiting task is asked to stop: start nothing more on its
+    ** stack; the caller sees the timeout and raises the interruption. */
+    if (cf_task_stop_requested()) {
+      rc = CF_ETIMEDOUT;
+      break;
+    }
     if (claim(f) || take_one()) continue;
     left = left_of(until);
     if (left == 0) {
@@ -244,6 +250,10 @@ cf_future *cf_help_next(cf_waiter *w, double timeout, int *rc) {
     double left;
     cf_future *f = cf_waiter_next(w, 0, rc), *c;
     if (f != NULL || cf_waiter_pending(w) == 0) return f;
+    if (cf_task_stop_requested()) {   /* as in cf_help_wait */
+      *rc = CF_ETIMEDOUT;
+      return NULL;
+    }
     c = cf_waiter_claimable(w, my_tag, &mine);
     if (c != NULL) {
       claim(c);

@@ -20,6 +20,11 @@
 **
 ** Lock order: pool mutex, then a future's stripe (cancelling or failing
 ** queued futures is done after the pool mutex is released).
+**
+** Priorities (cf_pool_submit_with): the queue is kept in priority order
+** by squeue.c, so the head is always the next task and taking one is
+** unchanged. Each worker has an interrupt cell
+** (interrupt.c) that holds the task it runs.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -33,6 +38,9 @@
 
 #include "future.h"
 #include "help.h"
+#include "interrupt.h"
+#include "squeue.h"
+#include "timeout.h"
 #include "trace.h"
 
 struct cf_pool {
@@ -48,6 +56,7 @@ struct cf_pool {
   int idle;                    /* workers waiting on work_cv */
   int wakeups;                 /* signals sent and not yet taken */
   atomic_int queued;           /* tasks in the queue (read unlocked) */
+  int ranked;                  /* a queued task may have priority != 0 */
   atomic_int finishing;        /* workers whose task is done, not yet back */
   atomic_int spinning;         /* idle workers watching the queue, awake */
   atomic_int shutdown;         /* read unlocked by cf_pool_is_shutdown */
@@ -136,6 +145,7 @@ cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
 static cf_future *take_queue(cf_pool *p) {
   cf_future *q = p->head;
   p->head = p->tail = NULL;
+  p->ranked = 0;
   atomic_store_explicit(&p->queued, 0, memory_order_relaxed);
   return q;
 }
@@ -210,17 +220,54 @@ static void pool_break(cf_pool *p, const char *msg) {
   }
 }
 
+/* Queue f in priority order (squeue.c); called with p->mu held. The
+** common case (priority 0, no other queued) appends here. */
+static inline void queue_push(cf_pool *p, cf_future *f, int prio) {
+  if (prio == 0 && !p->ranked) {
+    f->next = NULL;
+    if (p->tail) p->tail->next = f; else p->head = f;
+    p->tail = f;
+  } else {
+    cf_squeue q = {&p->head, &p->tail, &p->ranked};
+    cf_squeue_push(q, f, prio);
+  }
+}
+
+/* The next task (the head: the queue is in priority order), with p->mu
+** held; NULL if none. */
+static cf_future *queue_pop(cf_pool *p) {
+  cf_future *f = p->head;
+  if (f != NULL) {
+    p->head = f->next;
+    if (p->head == NULL) p->tail = NULL, p->ranked = 0;
+    atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+  }
+  return f;
+}
+
+/* Take the queued tasks submitted with key out of the queue (p->mu held):
+** the caller cancels them once it has unlocked. */
+static cf_future *queue_take_key(cf_pool *p, const char *key, size_t klen) {
+  cf_squeue q = {&p->head, &p->tail, &p->ranked};
+  int n;
+  cf_future *taken = cf_squeue_take_key(q, key, klen, &n);
+  atomic_fetch_sub_explicit(&p->queued, n, memory_order_relaxed);
+  return taken;
+}
+
 /* Run one dequeued task. Returns 1 if it ran and this worker was counted
 ** in p->finishing as its result was published. Nested (help.c): the
 ** worker is not coming back for work when it ends (nothing is counted in
 ** p->finishing), and the thread's task records are the waiting task's
-** again afterwards; nested 2: f is claimed in place, still queued, and
-** if it is cancelled the worker that dequeues it counts it. A task
-** started by someone else (claimed in place) is theirs, argument
-** included. */
+** again afterwards, its interrupt cell's task included; nested 2: f is
+** claimed in place, still queued, and if it is cancelled the worker that
+** dequeues it counts it. A task started by someone else (claimed in
+** place) is theirs, argument included. */
 static int run_body(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in,
-                    int nested, int *ran) {
+                    cf_icell *cell, int nested, int *ran) {
   int rc = cf_future_start(f, in), was_counted = 0;
+  cf_future *outer = NULL;
+  double limit = -1;
   *ran = rc == 0;
   if (rc == -ENOMEM) {                       /* reported, never masked */
     atomic_fetch_add(&p->counts.started, 1);
@@ -239,8 +286,22 @@ static int run_body(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in,
     cf_current_counted = 0;
     cf_current_counts = &p->counts;
     cf_current_nested = nested;
+    if (cell) {
+      if (nested) outer = cf_icell_task(cell);
+      cf_icell_begin(cell, f);
+    }
+    if (atomic_load_explicit(&f->x, memory_order_relaxed) != NULL &&
+        (limit = cf_future_time_limit(f)) > 0 && cf_timeout_add(f, limit) != 0)
+      limit = -1;                     /* no memory: it runs without one */
     f->fn(f, ctx, cf_future_arg(f));
     if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+    if (limit > 0) cf_timeout_remove(f);
+    if (cell) {
+      cf_icell_end(cell);
+      /* The waiting task is the cell's again: a stop asked of it while
+      ** f ran (it was not found then) takes effect now. */
+      if (outer) cf_icell_begin(cell, outer);
+    }
     if (cf_current_counts != NULL) {         /* finished by someone else */
       const char *tb;
       atomic_fetch_add(cf_future_outcome(f, NULL, &tb) == CF_OUTCOME_RESULT
@@ -270,8 +331,9 @@ static int run_body(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in,
   return was_counted;
 }
 
-static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in) {
-  int ran, was_counted = run_body(p, f, ctx, in, 0, &ran);
+static int run_task(cf_pool *p, cf_future *f, void *ctx, cf_buffer *in,
+                    cf_icell *cell) {
+  int ran, was_counted = run_body(p, f, ctx, in, cell, 0, &ran);
   cf_release(f);
   return was_counted;
 }
@@ -316,6 +378,7 @@ static int renew_worker(cf_pool *p, void **ctx) {
 
 static void *worker_main(void *arg) {
   cf_pool *p = arg;
+  cf_icell *cell;
   void *ctx = NULL;
   int started = 1, was_counted = 0;
   cf_buffer in = CF_BUFFER_INIT;
@@ -331,6 +394,8 @@ static void *worker_main(void *arg) {
   }
 #endif
   current_pool = p;
+  cell = cf_icell_new(p);          /* none (no memory): not stoppable */
+  if (cell) cf_icell_adopt(cell);
   if (p->hooks.worker_start) {
     char msg[1024] = "";
     if (p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
@@ -357,15 +422,10 @@ static void *worker_main(void *arg) {
       p->idle--;
       if (p->wakeups > 0) p->wakeups--;
     }
-    f = p->head;
-    if (f != NULL) {
-      p->head = f->next;
-      if (p->head == NULL) p->tail = NULL;
-      atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
-    }
+    f = queue_pop(p);
     cf_mutex_unlock(&p->mu);
     if (f == NULL) break;
-    was_counted = run_task(p, f, ctx, &in);
+    was_counted = run_task(p, f, ctx, &in, cell);
     if (p->max_tasks > 0 && tasks_run >= p->max_tasks &&
         !renew_worker(p, &ctx)) {
       started = 0;
@@ -375,6 +435,7 @@ static void *worker_main(void *arg) {
   if (started && p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
   cf_help_leave();
   cf_buffer_free(&in);
+  cf_icell_leave();
   current_pool = NULL;
   cf_mutex_lock(&p->mu);
   p->nthreads--;
@@ -404,8 +465,10 @@ static int spawn_worker(cf_pool *p) {
 /* Queue f: f, or NULL with *rc set and f untouched (its input and arg
 ** still in it, for the caller to take back: a failed submit takes
 ** nothing from its caller). */
-static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
+static inline __attribute__((always_inline)) cf_future *submit(
+    cf_pool *p, cf_future *f, const cf_task_opts *o, int *rc) {
   int e = 0, queued, wake = 0;
+  cf_future *stale = NULL, *next;
   *rc = 0;
   if (foreign(p)) {   /* forked child: no workers, maybe a stale lock */
     fail_broken(f, "this pool belongs to the process that made it, not to a forked child");
@@ -432,9 +495,8 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
                         memory_order_relaxed) | p->help_tag << WORD_TAG_SHIFT,
                         memory_order_relaxed);
   if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_THREADS, f);
-  f->next = NULL;
-  if (p->tail) p->tail->next = f; else p->head = f;
-  p->tail = f;
+  if (o && o->key) stale = queue_take_key(p, o->key, o->klen);
+  queue_push(p, f, o ? o->priority : 0);
   queued = atomic_fetch_add_explicit(&p->queued, 1, memory_order_relaxed) + 1;
   /* Wake an idle worker; else count workers about to come back for more
   ** (done with a task, or awake and watching the queue) before making a
@@ -450,17 +512,22 @@ static cf_future *submit(cf_pool *p, cf_future *f, int *rc) {
   }
   if (e != 0 && p->nthreads == 0) {
     /* No thread to run it: take it back out. */
-    p->head = p->tail = NULL;
-    atomic_store_explicit(&p->queued, 0, memory_order_relaxed);
+    take_queue(p);
     cf_mutex_unlock(&p->mu);
     cf_release(f);                    /* the queue's reference */
+    f = NULL;
     *rc = e;
-    return NULL;
+  } else {
+    cf_mutex_unlock(&p->mu);
   }
-  cf_mutex_unlock(&p->mu);
   /* Signalled under the mutex, the worker would wake only to wait for it
   ** (the caller holds a reference to p: it is still there). */
   if (wake) pthread_cond_signal(&p->work_cv);
+  for (; stale != NULL; stale = next) {   /* the latest of a key wins */
+    next = stale->next;
+    cancel_task(p, stale);
+    cf_release(stale);
+  }
   return f;
 }
 
@@ -473,7 +540,7 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
     return NULL;
   }
   f->fn = fn;
-  if ((queued = submit(p, f, rc)) == NULL) {
+  if ((queued = submit(p, f, NULL, rc)) == NULL) {
     cf_future_set_arg(f, NULL, NULL);   /* arg stays the caller's */
     cf_future_cancel(f);
     cf_release(f);
@@ -483,17 +550,40 @@ cf_future *cf_pool_submit(cf_pool *p, cf_task_fn fn, void *arg,
 
 /* The input is stored inline in the future when it is small (one
 ** allocation for the future and its task). */
+static inline __attribute__((always_inline)) cf_future *submit_input(
+    cf_pool *p, cf_task_fn fn, cf_buffer *input, const cf_task_opts *o,
+    int *rc);
+
 cf_future *cf_pool_submit_buffer(cf_pool *p, cf_task_fn fn, cf_buffer *input,
                                  int *rc) {
+  return submit_input(p, fn, input, NULL, rc);
+}
+
+cf_future *cf_pool_submit_with(cf_pool *p, cf_task_fn fn, cf_buffer *input,
+                               const cf_task_opts *o, int *rc) {
+  return submit_input(p, fn, input, o, rc);
+}
+
+/* Inline in both: without options (o NULL) the compiler drops their
+** branches from cf_pool_submit_buffer, the hot path. */
+static inline __attribute__((always_inline)) cf_future *submit_input(
+    cf_pool *p, cf_task_fn fn, cf_buffer *input, const cf_task_opts *o,
+    int *rc) {
   size_t room = cf_future_room_for(input);
   cf_future *f = cf_future_new_sized(room <= 2040 ? room : 0), *queued;
+  if (o && (o->priority != 0 || o->timeout > 0 || o->key) && f != NULL &&
+      cf_future_set_sched(f, o->priority, o->timeout > 0 ? o->timeout : -1,
+                          o->key, o->klen) != 0) {
+    cf_release(f);
+    f = NULL;
+  }
   if (f == NULL || cf_future_put_input(f, input) != 0) {
     cf_release(f);
     *rc = -ENOMEM;
     return NULL;
   }
   f->fn = fn;
-  if ((queued = submit(p, f, rc)) == NULL) {
+  if ((queued = submit(p, f, o, rc)) == NULL) {
     cf_future_take_input(f, input);     /* the input stays the caller's */
     cf_future_cancel(f);
     cf_release(f);
@@ -555,14 +645,16 @@ int cf_pool_shutdown(cf_pool *p, int wait, int cancel_futures) {
 ** waiting on exit_cv cost that wake-up, then one on the mutex the worker
 ** still held as it broadcast, then pthread_join's. One whose deadline
 ** passes goes back to the list, unjoined. What is left (threads another
-** shutdown claimed, or no timed join here) is waited for on exit_cv. */
+** shutdown claimed, or no timed join here) is waited for on exit_cv, and
+** so is all of it in a thread that runs tasks: a stop asked of its task
+** ends a wait on exit_cv (cf_cond_wait_obj), not a join. */
 int cf_pool_wait_exit(cf_pool *p, double timeout) {
   cf_deadline dl;
   int self = current_pool == p, rc = 0;
   pthread_t me = pthread_self();
   if (foreign(p)) return 0;
   cf_deadline_set(&dl, timeout);
-  while (atomic_load(&p->shutdown)) {
+  while (atomic_load(&p->shutdown) && cf_icell_current() == NULL) {
     pthread_t t;
     int i, found = 0;
     cf_mutex_lock(&p->mu);
@@ -586,7 +678,7 @@ int cf_pool_wait_exit(cf_pool *p, double timeout) {
   rc = 0;
   cf_mutex_lock(&p->mu);
   while (p->nthreads > self && rc == 0)
-    rc = cf_cond_wait_until(&p->exit_cv, &p->mu, &dl);
+    rc = cf_cond_wait_obj(p, &p->exit_cv, &p->mu, &dl);
   rc = p->nthreads > self ? CF_ETIMEDOUT : 0;
   cf_mutex_unlock(&p->mu);
   return rc;
@@ -651,12 +743,7 @@ void cf_pool_stats(cf_pool *p, cf_stats *s) {
 cf_future *cf_pool_help_take(cf_pool *p) {
   cf_future *f;
   cf_mutex_lock(&p->mu);
-  f = p->head;
-  if (f != NULL) {
-    p->head = f->next;
-    if (p->head == NULL) p->tail = NULL;
-    atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
-  }
+  f = queue_pop(p);                   /* the workers' order: priority */
   cf_mutex_unlock(&p->mu);
   return f;
 }
@@ -670,7 +757,7 @@ int cf_pool_help_run(cf_pool *p, cf_future *f, void *ctx, int in_queue) {
   /* Claimed in place (in_queue), f stays queued: the worker that
   ** dequeues it later finds it started and only drops the queue's
   ** reference. */
-  run_body(p, f, ctx, &in, in_queue ? 2 : 1, &ran);
+  run_body(p, f, ctx, &in, cf_icell_current(), in_queue ? 2 : 1, &ran);
   if (!in_queue) cf_release(f);
   cf_buffer_free(&in);
   cf_current_task = task;
@@ -705,4 +792,8 @@ void cf_pool_help_unpark(cf_pool *p, cf_helper *h) {
   }
   cf_mutex_unlock(&p->mu);
   cf_waiter_poke(h->w, 0);
+}
+
+int cf_pool_interrupt(cf_pool *p) {
+  return cf_icell_interrupt_owner(p, 0);
 }

@@ -15,7 +15,7 @@
 ** context with worker_start (a fresh Lua state in the binding) and then
 ** serves tasks until told to exit or its socket closes.
 **
-** Wire. One AF_UNIX stream socketpair per worker (SOCK_CLOEXEC; sends use
+** Wire (procwire.c, with the worker process's side). One AF_UNIX stream socketpair per worker (SOCK_CLOEXEC; sends use
 ** MSG_NOSIGNAL so a dead peer is EPIPE, not SIGPIPE). A frame is a u64
 ** body length, a u8 kind and the body, all native byte order (both ends
 ** are the same program on the same machine). Parent to child: TASK (the
@@ -29,6 +29,12 @@
 ** without pidfds the manager polls waitpid every 100 ms). A lost worker
 ** breaks the pool, as in Python: every worker is killed and reaped, and
 ** in-flight, queued and later futures fail with CF_OUTCOME_BROKEN_PROCESS.
+**
+** Stopping (procstop.c). A task asked to stop is signalled (SIGUSR1) by
+** the manager; a worker still on it CF_STOP_GRACE seconds later is killed
+** by the manager, reaped and its slot freed for a new one: unlike a worker
+** that died on its own (lost()), that does not break the pool, and the
+** task ends stopped (cancelled, or timed out).
 **
 ** Ownership. The pool is reference counted; the manager holds a reference
 ** while it runs; "joining" is waiting on done_cv until the manager has
@@ -44,27 +50,24 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "future.h"
+#include "interrupt.h"
+#include "procstop.h"
+#include "procwire.h"
+#include "squeue.h"
 #include "trace.h"
 
-enum { M_TASK = 1, M_EXIT, M_HELLO, M_HELLO_FAIL, M_RESULT, M_ERROR, M_NOMEM };
 enum { W_FREE = 0, W_STARTING, W_IDLE, W_BUSY };
-
-#define HDR_SIZE 9   /* u64 length + u8 kind */
 
 typedef struct wproc {
   pid_t pid;          /* 0 when the slot is free (set under the pool mutex) */
@@ -73,6 +76,7 @@ typedef struct wproc {
   int state;
   cf_future *task;    /* in flight, retained */
   long ntasks;        /* tasks it has run (max_tasks_per_child) */
+  cf_slotstop stop;   /* asking its task to stop (the manager's) */
 } wproc;
 
 struct cf_procpool {
@@ -81,6 +85,7 @@ struct cf_procpool {
   pthread_cond_t done_cv;      /* the manager ended */
   cf_future *head, *tail;      /* queue, linked through future->next */
   int nqueued;
+  int ranked;                  /* a queued task may have priority != 0 (squeue.c) */
   int max_workers;
   int shutdown, broken;
   int manager;                 /* 0 never started, 1 running, 2 ended */
@@ -122,6 +127,11 @@ cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
     return NULL;
   }
   cf_object_init(p, &procpool_kind);
+  {
+    int i;   /* a slot without a cell (no memory) is not interruptible */
+    for (i = 0; i < max_workers; i++)
+      cf_slotstop_init(&p->w[i].stop, p, p->wakefd);
+  }
   cf_mutex_init(&p->mu);
   cf_cond_init(&p->done_cv);
   p->max_workers = max_workers;
@@ -134,6 +144,7 @@ cf_procpool *cf_procpool_new(int max_workers, cf_task_fn fn,
 static cf_future *take_queue(cf_procpool *p) {
   cf_future *q = p->head;
   p->head = p->tail = NULL;
+  p->ranked = 0;
   p->nqueued = 0;
   return q;
 }
@@ -160,6 +171,10 @@ static void procpool_destroy(void *obj) {
   }
   if (p->hooks.destroy) p->hooks.destroy(p->hooks.ud);
   free(p->broken_msg);
+  {
+    int i;
+    for (i = 0; i < p->max_workers; i++) cf_slotstop_free(&p->w[i].stop);
+  }
   close(p->wakefd);
   free(p->w);
   pthread_cond_destroy(&p->done_cv);
@@ -171,185 +186,6 @@ static void wake(cf_procpool *p) {
   uint64_t one = 1;
   ssize_t r = write(p->wakefd, &one, sizeof one);
   (void)r;   /* EAGAIN: the counter is already non-zero */
-}
-
-/* ---------------------------------------------------------------------- */
-/* Frames.                                                                */
-
-static int send_all(int fd, const void *data, size_t n) {
-  const char *s = data;
-  while (n > 0) {
-    ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    s += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-/* 0, or -EPIPE at end of file, or -errno. */
-static int recv_all(int fd, void *data, size_t n) {
-  char *s = data;
-  while (n > 0) {
-    ssize_t k = read(fd, s, n);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (k == 0) return -EPIPE;
-    s += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-/* A frame whose body is a (optional u64 length of a) then a, then b. */
-static int send_frame(int fd, int kind, int prefix_a, const void *a,
-                      size_t alen, const void *b, size_t blen) {
-  unsigned char hdr[HDR_SIZE + 8];
-  uint64_t len = (prefix_a ? 8 : 0) + alen + blen, al = alen;
-  size_t hn = HDR_SIZE;
-  int rc;
-  memcpy(hdr, &len, 8);
-  hdr[8] = (unsigned char)kind;
-  if (prefix_a) {
-    memcpy(hdr + HDR_SIZE, &al, 8);
-    hn += 8;
-  }
-  rc = send_all(fd, hdr, hn);
-  if (rc == 0 && alen) rc = send_all(fd, a, alen);
-  if (rc == 0 && blen) rc = send_all(fd, b, blen);
-  return rc;
-}
-
-/* The next frame into body (reset first): 0, -EPIPE, -ENOMEM, -errno. */
-static int recv_frame(int fd, int *kind, cf_buffer *body) {
-  unsigned char hdr[HDR_SIZE];
-  uint64_t len;
-  int rc = recv_all(fd, hdr, HDR_SIZE);
-  if (rc != 0) return rc;
-  memcpy(&len, hdr, 8);
-  *kind = hdr[8];
-  cf_buffer_reset(body);
-  if (len > (uint64_t)SIZE_MAX / 2) return -ENOMEM;
-  if (cf_buffer_reserve(body, (size_t)len) != 0) return -ENOMEM;
-  rc = recv_all(fd, body->data, (size_t)len);
-  if (rc == 0) body->len = (size_t)len;
-  return rc;
-}
-
-/* ---------------------------------------------------------------------- */
-/* The worker process (after fork, in the child).                         */
-
-static void close_from(unsigned lo, unsigned hi) {
-  unsigned fd;
-  if (lo > hi) return;
-#ifdef SYS_close_range
-  if (syscall(SYS_close_range, lo, hi, 0) == 0) return;
-#endif
-  if (hi > 65535) hi = 65535;
-  for (fd = lo; fd <= hi; fd++) close((int)fd);
-}
-
-/* A fresh start: signals as after exec (caught ones to default, the mask
-** empty: the manager thread blocked them all), no stdio data of the
-** parent's left to flush twice, no descriptor of the parent's held open
-** (other workers' sockets, pidfds, the user's files). And no life after
-** the parent's: the manager thread that forked us ends only after reaping
-** us, so the parent-death signal fires only if the whole parent process
-** dies (killed, say) -- a copy of our socket held by some other child of
-** the parent could otherwise keep us waiting for a task. Returns the
-** socket. */
-static int child_reset(int fd, pid_t parent) {
-  sigset_t none;
-  int s;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(1);   /* it died before prctl */
-  for (s = 1; s < NSIG; s++) {
-    struct sigaction old, dfl;
-    if (s == SIGKILL || s == SIGSTOP) continue;
-    if (sigaction(s, NULL, &old) != 0) continue;
-    if (!(old.sa_flags & SA_SIGINFO) && (old.sa_handler == SIG_DFL ||
-                                         old.sa_handler == SIG_IGN))
-      continue;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(s, &dfl, NULL);
-  }
-  sigemptyset(&none);
-  pthread_sigmask(SIG_SETMASK, &none, NULL);
-  __fpurge(stdout);
-  __fpurge(stderr);
-  if (fd < 3) {
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (moved < 0) _exit(127);
-    fd = moved;
-  }
-  close_from(3, (unsigned)fd - 1);
-  close_from((unsigned)fd + 1, ~0U);
-  return fd;
-}
-
-static void child_exit(int code) {
-  fflush(stdout);
-  fflush(stderr);
-  _exit(code);
-}
-
-/* Run one task as a thread pool would, on a future of the child's own,
-** and send its outcome. */
-static int child_task(cf_procpool *p, int fd, void *ctx, cf_buffer *in) {
-  const cf_buffer *payload = NULL;
-  const char *tb = NULL;
-  cf_outcome o;
-  int rc;
-  cf_future *f = cf_future_new();
-  if (f == NULL) child_exit(3);
-  cf_future_set_running(f);
-  if (cf_future_put_input(f, in) != 0)
-    cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);
-  else
-    p->fn(f, ctx, NULL);
-  if (!cf_future_done(f)) cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
-  o = cf_future_outcome(f, &payload, &tb);
-  fflush(stdout);
-  fflush(stderr);
-  if (o == CF_OUTCOME_NOMEM) {
-    rc = send_frame(fd, M_NOMEM, 1, NULL, 0, NULL, 0);
-  } else if (payload->nrefs > 0) {   /* the runner let objects in: never send pointers */
-    static const char msg[] = "a task result carried shared objects";
-    rc = send_frame(fd, M_ERROR, 1, msg, strlen(msg), NULL, 0);
-  } else {
-    rc = send_frame(fd, o == CF_OUTCOME_RESULT ? M_RESULT : M_ERROR, 1, tb,
-                    tb ? strlen(tb) : 0, payload->data, payload->len);
-  }
-  cf_release(f);
-  return rc;
-}
-
-static void child_main(cf_procpool *p, int fd) {
-  char msg[1024] = "";
-  void *ctx = NULL;
-  cf_buffer in = CF_BUFFER_INIT;
-  fd = child_reset(fd, p->owner);
-  if (p->hooks.worker_start &&
-      p->hooks.worker_start(p->hooks.ud, &ctx, msg, sizeof msg) != 0) {
-    if (!msg[0]) snprintf(msg, sizeof msg, "a worker process failed to start");
-    send_frame(fd, M_HELLO_FAIL, 0, msg, strlen(msg), NULL, 0);
-    child_exit(1);
-  }
-  if (send_frame(fd, M_HELLO, 0, NULL, 0, NULL, 0) != 0) child_exit(1);
-  for (;;) {
-    int kind;
-    if (recv_frame(fd, &kind, &in) != 0 || kind != M_TASK) break;
-    if (child_task(p, fd, ctx, &in) != 0) break;
-  }
-  cf_buffer_free(&in);
-  if (p->hooks.worker_stop) p->hooks.worker_stop(p->hooks.ud, ctx);
-  child_exit(0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -369,7 +205,7 @@ static int spawn(cf_procpool *p, wproc *w) {
   }
   if (pid == 0) {
     close(sv[0]);
-    child_main(p, sv[1]);   /* never returns */
+    cf_proc_child_main(sv[1], p->owner, p->fn, &p->hooks);   /* no return */
   }
   close(sv[1]);
   w->fd = sv[0];
@@ -377,6 +213,7 @@ static int spawn(cf_procpool *p, wproc *w) {
   w->state = W_STARTING;
   w->task = NULL;
   w->ntasks = 0;
+  cf_slotstop_reset(&w->stop);
   cf_mutex_lock(&p->mu);
   w->pid = pid;
   p->nprocs++;
@@ -459,6 +296,7 @@ static void lost(cf_procpool *p, wproc *w) {
   if (w->task) {
     atomic_fetch_sub(&p->counts.running, 1);
     counting = &p->counts;
+    cf_slotstop_end(&w->stop, w->task);
     fail_broken(w->task, msg);
     counting = NULL;
     cf_release(w->task);
@@ -487,7 +325,7 @@ static cf_future *pop(cf_procpool *p) {
   f = p->head;
   if (f != NULL) {
     p->head = f->next;
-    if (p->head == NULL) p->tail = NULL;
+    if (p->head == NULL) p->tail = NULL, p->ranked = 0;
     p->nqueued--;
   }
   cf_mutex_unlock(&p->mu);
@@ -513,9 +351,10 @@ static void dispatch(cf_procpool *p) {
     w->task = f;
     w->state = W_BUSY;
     atomic_fetch_add(&p->counts.running, 1);
+    cf_slotstop_begin(&w->stop, f);
     if (CF_TRACING()) cf_trace_start(f, (int)(w - p->w), (int)w->pid);
     in = cf_future_input(f);     /* freed when the future finishes */
-    rc = send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
+    rc = cf_proc_send_frame(w->fd, M_TASK, 0, in ? in->data : NULL, in ? in->len : 0,
                     NULL, 0);
     if (rc != 0) {
       lost(p, w);
@@ -528,13 +367,13 @@ static void dispatch(cf_procpool *p) {
 ** reaped (killed if it does not go within a few seconds); grow() forks a
 ** new one when work needs it. */
 static void retire(cf_procpool *p, wproc *w) {
-  send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
+  cf_proc_send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
   reap(p, w, 5.0);
 }
 
 /* A frame from worker w. */
 static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
-  int kind, rc = recv_frame(w->fd, &kind, body);
+  int kind, rc = cf_proc_recv_frame(w->fd, &kind, body);
   if (rc == -ENOMEM) {
     break_pool(p, "not enough memory for a result from a worker process");
     return;
@@ -568,6 +407,7 @@ static void receive(cf_procpool *p, wproc *w, cf_buffer *body) {
     atomic_fetch_add(how == CF_OUTCOME_RESULT ? &p->counts.completed
                                               : &p->counts.failed, 1);
     atomic_fetch_sub(&p->counts.running, 1);
+    cf_slotstop_end(&w->stop, w->task);
     cf_future_finish(w->task, how, body, tb);
     if (CF_TRACING()) cf_trace_end(w->task);
     free(tb);
@@ -613,7 +453,7 @@ static void teardown(cf_procpool *p, int broken) {
     wproc *w = &p->w[i];
     if (w->state == W_FREE) continue;
     if (broken) kill(w->pid, SIGKILL);
-    else send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
+    else cf_proc_send_frame(w->fd, M_EXIT, 0, NULL, 0, NULL, 0);
   }
   for (i = 0; i < p->max_workers; i++)
     if (p->w[i].state != W_FREE) {
@@ -628,12 +468,39 @@ static void teardown(cf_procpool *p, int broken) {
     if (w->task) {
       atomic_fetch_sub(&p->counts.running, 1);
       counting = &p->counts;
+      cf_slotstop_end(&w->stop, w->task);
       fail_broken(w->task, m);
       counting = NULL;
       cf_release(w->task);
       w->task = NULL;
     }
     reap(p, w, broken ? 1.0 : -1);
+  }
+}
+
+/* A worker that did not stop CF_STOP_GRACE seconds after it was asked:
+** killed and reaped by the manager, which asked for it, so the pool is
+** not broken; its slot is free for a new worker (grow), and its task
+** ends stopped (cf_future_finish refuses a result for it). */
+static void replace_stuck(cf_procpool *p, wproc *w) {
+  cf_future *f = w->task;
+  kill(w->pid, SIGKILL);
+  w->task = NULL;
+  cf_slotstop_end(&w->stop, f);
+  reap(p, w, -1);
+  cf_future_finish(f, CF_OUTCOME_RESULT, NULL, NULL);
+  if (CF_TRACING()) cf_trace_end(f);
+  cf_release(f);
+}
+
+/* Signal the stops asked, replace the workers past their grace, and
+** lower *wait (seconds) to the next grace's end. */
+static void check_stops(cf_procpool *p, double *wait) {
+  int i;
+  for (i = 0; i < p->max_workers; i++) {
+    wproc *w = &p->w[i];
+    if (w->state == W_BUSY && cf_slotstop_check(&w->stop, w->pid, wait))
+      replace_stuck(p, w);
   }
 }
 
@@ -649,7 +516,8 @@ static void *manager_main(void *arg) {
     broken = 1;
   }
   while (!broken) {
-    int shutdown, nqueued, busy = 0, npf = 1, nopidfd = 0, i, n;
+    int shutdown, nqueued, busy = 0, npf = 1, nopidfd = 0, i, n, ms;
+    double wait = 1e9;
     cf_mutex_lock(&p->mu);
     broken = p->broken;
     shutdown = p->shutdown;
@@ -663,6 +531,7 @@ static void *manager_main(void *arg) {
     nqueued = p->nqueued;
     cf_mutex_unlock(&p->mu);
     if (broken) break;
+    check_stops(p, &wait);
     pf[0].fd = p->wakefd;
     pf[0].events = POLLIN;
     for (i = 0; i < p->max_workers; i++) {
@@ -681,7 +550,9 @@ static void *manager_main(void *arg) {
       }
     }
     if (shutdown && nqueued == 0 && busy == 0) break;
-    n = poll(pf, (nfds_t)npf, nopidfd ? 100 : -1);
+    ms = nopidfd ? 100 : -1;
+    if (wait < 1e9 && (ms < 0 || wait * 1000 + 1 < ms)) ms = (int)(wait * 1000) + 1;
+    n = poll(pf, (nfds_t)npf, ms);
     if (n < 0 && errno != EINTR) break_pool(p, "poll failed in the process pool");
     if (n > 0 && pf[0].revents) {
       uint64_t v;
@@ -737,7 +608,12 @@ static int start_manager(cf_procpool *p) {
 /* The API.                                                               */
 
 cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
-  cf_future *f;
+  return cf_procpool_submit_with(p, input, NULL, rc);
+}
+
+cf_future *cf_procpool_submit_with(cf_procpool *p, cf_buffer *input,
+                                   const cf_task_opts *o, int *rc) {
+  cf_future *f, *stale = NULL, *next;
   int e;
   *rc = 0;
   if (input->nrefs > 0) {
@@ -745,6 +621,12 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
     return NULL;
   }
   f = cf_future_new();
+  if (o && (o->priority != 0 || o->timeout > 0 || o->key) && f != NULL &&
+      cf_future_set_sched(f, o->priority, o->timeout > 0 ? o->timeout : -1,
+                          o->key, o->klen) != 0) {
+    cf_release(f);
+    f = NULL;
+  }
   if (f == NULL || cf_future_put_input(f, input) != 0) {
     cf_release(f);
     *rc = -ENOMEM;
@@ -782,13 +664,28 @@ cf_future *cf_procpool_submit(cf_procpool *p, cf_buffer *input, int *rc) {
   }
   cf_retain(f);                       /* the queue's reference */
   if (CF_TRACING()) cf_trace_submit(&p->trace_id, CF_TRACE_PROCESSES, f);
-  f->next = NULL;
-  if (p->tail) p->tail->next = f; else p->head = f;
-  p->tail = f;
+  {
+    cf_squeue q = {&p->head, &p->tail, &p->ranked};
+    int n = 0;
+    if (o && o->key) stale = cf_squeue_take_key(q, o->key, o->klen, &n);
+    p->nqueued -= n;
+    cf_squeue_push(q, f, o ? o->priority : 0);
+  }
   p->nqueued++;
   cf_mutex_unlock(&p->mu);
+  for (; stale != NULL; stale = next) {   /* the latest of a key wins */
+    next = stale->next;
+    if (cf_future_cancel(stale)) atomic_fetch_add(&p->counts.cancelled, 1);
+    if (CF_TRACING()) cf_trace_end(stale);
+    cf_future_drop_input(stale);
+    cf_release(stale);
+  }
   wake(p);
   return f;
+}
+
+int cf_procpool_interrupt(cf_procpool *p) {
+  return cf_icell_interrupt_owner(p, 0);
 }
 
 int cf_procpool_shutdown(cf_procpool *p, int wait, int cancel_futures) {
@@ -823,7 +720,7 @@ int cf_procpool_wait_done(cf_procpool *p, double timeout) {
   cf_deadline_set(&dl, timeout);
   cf_mutex_lock(&p->mu);
   while (p->manager == 1 && rc == 0)
-    rc = cf_cond_wait_until(&p->done_cv, &p->mu, &dl);
+    rc = cf_cond_wait_obj(p, &p->done_cv, &p->mu, &dl);
   rc = p->manager == 1 ? CF_ETIMEDOUT : 0;
   cf_mutex_unlock(&p->mu);
   return rc;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "object.h"
+#include "interrupt.h"
 
 typedef struct qnode {
   struct qnode *next;
@@ -78,7 +79,7 @@ int cf_queue_put(cf_queue *q, cf_buffer *item, int block, double timeout) {
   if (IS_FULL(q) && block) {
     cf_deadline_set(&dl, timeout);
     while (IS_FULL(q) && rc == 0)
-      rc = cf_cond_wait_until(&q->not_full, &q->m, &dl);
+      rc = cf_cond_wait_obj(q, &q->not_full, &q->m, &dl);
   }
   if (IS_FULL(q)) rc = CF_ETIMEDOUT;
   else {
@@ -105,7 +106,7 @@ int cf_queue_get(cf_queue *q, cf_buffer *out, int block, double timeout) {
   if (q->size == 0 && block) {
     cf_deadline_set(&dl, timeout);
     while (q->size == 0 && rc == 0)
-      rc = cf_cond_wait_until(&q->not_empty, &q->m, &dl);
+      rc = cf_cond_wait_obj(q, &q->not_empty, &q->m, &dl);
   }
   if (q->size == 0) rc = CF_ETIMEDOUT;
   else {
@@ -160,7 +161,7 @@ int cf_queue_join(cf_queue *q, double timeout) {
   if (q->unfinished > 0) {
     cf_deadline_set(&dl, timeout);
     while (q->unfinished > 0 && rc == 0)
-      rc = cf_cond_wait_until(&q->all_done, &q->m, &dl);
+      rc = cf_cond_wait_obj(q, &q->all_done, &q->m, &dl);
   }
   rc = q->unfinished > 0 ? CF_ETIMEDOUT : 0;
   cf_mutex_unlock(&q->m);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "object.h"
+#include "interrupt.h"
 
 /* ---------------------------------------------------------------------- */
 /* Thread identity.                                                        */
@@ -85,7 +86,7 @@ int cf_lock_acquire(cf_lock *l, int blocking, double timeout) {
   if (l->locked && blocking) {
     cf_deadline_set(&dl, timeout);
     l->waiters++;
-    while (l->locked && rc == 0) rc = cf_cond_wait_until(&l->cv, &l->m, &dl);
+    while (l->locked && rc == 0) rc = cf_cond_wait_obj(l, &l->cv, &l->m, &dl);
     l->waiters--;
   }
   if (l->locked) rc = CF_ETIMEDOUT;
@@ -156,7 +157,7 @@ static int rlock_take(cf_rlock *r, uint64_t owner, long count, int blocking,
     cf_deadline_set(&dl, timeout);
     r->waiters++;
     while (r->owner != 0 && rc == 0)
-      rc = cf_cond_wait_until(&r->cv, &r->m, &dl);
+      rc = cf_cond_wait_obj(r, &r->cv, &r->m, &dl);
     r->waiters--;
   }
   if (r->owner != 0) return CF_ETIMEDOUT;
@@ -344,14 +345,16 @@ int cf_condition_wait(cf_condition *c, uint64_t owner, double timeout) {
     return CF_ESTATE;
   }
   cf_mutex_lock(&c->m);
-  while (!w.notified && rc == 0) rc = cf_cond_wait_until(&w.cv, &c->m, &dl);
+  while (!w.notified && rc == 0) rc = cf_cond_wait_obj(c, &w.cv, &c->m, &dl);
   notified = w.notified;
   if (!notified) cw_unlink(c, &w);
   cf_mutex_unlock(&c->m);
   /* Safe: a notifier signals w.cv only under c->m, before we retook it. */
   pthread_cond_destroy(&w.cv);
+  cf_wait_shield(1);      /* the lock comes back even to a stopped task */
   if (c->is_rlock) cf_rlock_acquire_restore(c->lock, owner, count);
   else cf_lock_acquire(c->lock, 1, -1.0);
+  cf_wait_shield(-1);
   return notified ? 0 : CF_ETIMEDOUT;
 }
 
@@ -415,7 +418,7 @@ int cf_semaphore_acquire(cf_semaphore *s, int blocking, double timeout) {
     cf_deadline_set(&dl, timeout);
     s->waiters++;
     while (s->value == 0 && rc == 0)
-      rc = cf_cond_wait_until(&s->cv, &s->m, &dl);
+      rc = cf_cond_wait_obj(s, &s->cv, &s->m, &dl);
     s->waiters--;
   }
   if (s->value == 0) rc = CF_ETIMEDOUT;
@@ -515,7 +518,7 @@ int cf_event_wait(cf_event *e, double timeout) {
   if (!e->flag) {
     cf_deadline_set(&dl, timeout);
     while (!e->flag && e->gen == gen && rc == 0)
-      rc = cf_cond_wait_until(&e->cv, &e->m, &dl);
+      rc = cf_cond_wait_obj(e, &e->cv, &e->m, &dl);
   }
   v = e->flag || e->gen != gen;
   cf_mutex_unlock(&e->m);
@@ -622,11 +625,11 @@ int cf_barrier_wait_poll(cf_barrier *b, double timeout, long *index,
   while (w.result == ROUND_PENDING && rc == 0) {
     int stop;
     if (poll == NULL) {
-      rc = cf_cond_wait_until(&b->cv, &b->m, &dl);
+      rc = cf_cond_wait_obj(b, &b->cv, &b->m, &dl);
       continue;
     }
     slice_deadline(&sl, &dl, slice);
-    if (cf_cond_wait_until(&b->cv, &b->m, &sl) == 0 ||
+    if (cf_cond_wait_obj(b, &b->cv, &b->m, &sl) == 0 ||
         w.result != ROUND_PENDING)
       continue;
     if (cf_deadline_passed(&dl)) break;

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "object.h"
+#include "interrupt.h"
 
 /* STARTED: alive from start() until its function has returned. */
 enum { T_NEW, T_STARTED, T_DONE };
@@ -195,6 +196,18 @@ int cf_thread_join(cf_thread *t, double timeout) {
     return CF_ESTATE;
   }
   cf_deadline_set(&dl, timeout);
+  if (cf_icell_current() != NULL) {
+    /* A thread that runs tasks: a stop asked of its task must be able to
+    ** end the wait, which a join of the OS thread cannot. Wait for DONE on
+    ** the condition (cf_cond_wait_obj ends on a stop); the thread is then
+    ** past its last lock and is joined below at once. */
+    while (t->state != T_DONE && rc == 0)
+      rc = cf_cond_wait_obj(t, &t->cv, &t->m, &dl);
+    if (t->state != T_DONE) {
+      cf_mutex_unlock(&t->m);
+      return CF_ETIMEDOUT;
+    }
+  }
   while (!t->reaped) {
     if (!t->reaping) {
       t->reaping = 1;

@@ -17,6 +17,7 @@
 
 #include "future.h"
 #include "help.h"
+#include "interrupt.h"
 
 struct cf_waiter {
   cf_object hdr;
@@ -165,7 +166,7 @@ cf_future *cf_waiter_next(cf_waiter *w, double timeout, int *rc) {
   *rc = 0;
   while (w->rlen == 0) {
     if (timeout == 0 || w->returned >= w->nwatched || w->poked ||
-        cf_cond_wait_until(&w->cv, &w->mu, &d) == CF_ETIMEDOUT) {
+        cf_cond_wait_obj(w, &w->cv, &w->mu, &d) == CF_ETIMEDOUT) {
       if (w->rlen == 0) *rc = CF_ETIMEDOUT;
       break;
     }

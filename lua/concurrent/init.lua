@@ -5,6 +5,7 @@ local core = require "concurrent.core"
 
 return {
   sleep = core.sleep,         -- sleep(seconds)
+  interrupted = core.interrupted, -- in a task: was it asked to stop?
   monotonic = core.monotonic, -- seconds on a monotonic clock, as a float
   cpu_count = core.cpu_count,
   _VERSION = core._VERSION,

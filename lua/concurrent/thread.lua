@@ -89,6 +89,15 @@ function Thread:join(timeout)
   return h:join(timeout)
 end
 
+--- interrupt() -> true if the thread runs and is now asked to stop: its
+-- blocking calls raise, and its Lua code is stopped by a hook.
+function Thread:interrupt()
+  check_self(self, Thread, "interrupt", 2)
+  local h = rawget(self, "_handle")
+  if h == nil then return false end
+  return h:interrupt()
+end
+
 function Thread:is_alive()
   check_self(self, Thread, "is_alive", 2)
   local h = rawget(self, "_handle")

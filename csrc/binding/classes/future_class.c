@@ -71,7 +71,16 @@ static int push_outcome(lua_State *L, cf_future *f, int as_exception) {
       lua_pushliteral(L, "not enough memory");
       if (as_exception) return 1;
       return lua_error(L);
+    case CF_OUTCOME_TIMEOUT:            /* submit_with{timeout=} */
+      lua_pushlstring(L, (const char *)payload->data, payload->len);
+      lcf_pusherror(L, "TimeoutError", lua_tostring(L, -1));
+      lua_remove(L, -2);
+      if (as_exception) return 1;
+      return lua_error(L);
     default:
+      if (cf_future_stop_requested(f))
+        return lcf_raise(L, "CancelledError",
+                         "the future was cancelled: its task was interrupted");
       return lcf_raise(L, "CancelledError", "the future was cancelled");
   }
 }
@@ -158,6 +167,17 @@ static int l_running(lua_State *L) {
 
 static int l_cancelled(lua_State *L) {
   lua_pushboolean(L, cf_future_state(lcf_checkfuture(L, 1)) == CF_CANCELLED);
+  return 1;
+}
+
+/* f:interrupt(): cancel if pending, ask to stop if running (true at
+** once); false once finished. */
+static int l_interrupt(lua_State *L) {
+  cf_future *f = lcf_checkfuture(L, 1);
+  int c = cf_future_interrupt(f);
+  if (c) lcf_spawn_interrupt(L, f);   /* a coroutine of this state: wake it */
+  lcf_callbacks_run(L);
+  lua_pushboolean(L, c);
   return 1;
 }
 
@@ -270,6 +290,7 @@ static const luaL_Reg methods[] = {
   {"running", l_running},
   {"cancelled", l_cancelled},
   {"cancel", l_cancel},
+  {"interrupt", l_interrupt},
   {"set_result", l_set_result},
   {"set_exception", l_set_exception},
   {"__tostring", l_tostring},

@@ -60,6 +60,7 @@
 
 #include <lauxlib.h>
 
+#include "../../core/interrupt.h"
 #include "../../core/object.h"
 #include "../runtime/inbox.h"
 #include "future_class.h"
@@ -275,7 +276,24 @@ static void push_exitcode(lua_State *L, phandle *h) {
   else lua_pushinteger(L, WEXITSTATUS(h->status));
 }
 
+/* In a task (a pool worker, a Thread), in pieces of 5 ms: a stop asked of
+** it ends the wait (a process's end cannot be published to its interrupt
+** cell as a condition can). */
 static int end_slice(void *h, double timeout) {
+  cf_icell *c = cf_icell_current();
+  if (c != NULL && cf_icell_task(c) != NULL) {
+    double deadline = timeout < 0 ? -1 : cf_monotonic() + timeout;
+    for (;;) {
+      double piece = 0.005;
+      if (cf_task_stop_requested()) return CF_ETIMEDOUT;
+      if (deadline >= 0) {
+        double left = deadline - cf_monotonic();
+        if (left <= 0) return wait_end(h, 0) ? 0 : CF_ETIMEDOUT;
+        if (left < piece) piece = left;
+      }
+      if (wait_end(h, piece)) return 0;
+    }
+  }
   return wait_end(h, timeout) ? 0 : CF_ETIMEDOUT;
 }
 

@@ -18,6 +18,16 @@
 ** them and finishes their futures. Everything but the wake itself (the queued flag, the inbox) is
 ** touched only by the state's own thread.
 **
+** Stopping (f:interrupt() of a spawned coroutine's future): its waits
+** raise the interruption instead of suspending it, at once or when it is
+** next resumed; an interrupt made in the coroutine's own state wakes it
+** (lcf_spawn_interrupt), one from another thread takes effect at its
+** next resume. Its to-be-closed variables close as the error unwinds and
+** its future ends cancelled (cf_future_finish of a future asked to stop).
+** A pool task's stop does not reach the coroutines it spawned: like the
+** tasks it submitted, they are work of their own, with futures of their
+** own; the blocking wait of the stopped task returns at once (block.c).
+**
 ** References to a task: the state's list of live tasks (until the
 ** coroutine ends or the state closes), each pending done-callback, a
 ** waiter's notify, and the inbox while the item is queued.
@@ -33,6 +43,7 @@
 #include "../runtime/boxes.h"
 #include "../runtime/errors.h"
 #include "../runtime/spawned.h"
+#include "../runtime/stop.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
 #include "future_class.h"
@@ -85,6 +96,15 @@ static lcf_task *spawned_at(lua_State *L, int first) {
 #define spawned(L) spawned_at((L), 1)
 #define spawned_again(L) spawned_at((L), 0)
 
+/* t's own future was asked to stop: end the wait and raise. */
+static int raise_stopped(lua_State *L, lcf_task *t) {
+  lcf_task_await_end(t);
+  lcf_push_interrupted(L);
+  return lua_error(L);
+}
+
+#define stop_asked(t) cf_future_stop_requested((t)->future)
+
 static int suspend(lcf_task *t, double timeout) {
   t->awaiting = 1;
   t->timeout = timeout;
@@ -118,12 +138,14 @@ int lcf_await_future(lua_State *L, cf_future *f, double timeout) {
   lcf_task *t;
   if (timeout == 0 || cf_future_settled(f) || (t = spawned(L)) == NULL)
     return 0;
+  if (stop_asked(t)) return raise_stopped(L, t);
   if (wake_when_done(t, f) != 0) return 0;   /* no memory: block instead */
   return suspend(t, timeout);
 }
 
 int lcf_await_future_again(lua_State *L, cf_future *f) {
   lcf_task *t = spawned_again(L);
+  if (t != NULL && stop_asked(t)) return raise_stopped(L, t);
   if (t == NULL || cf_future_settled(f)) {
     if (t) lcf_task_await_end(t);
     return 0;
@@ -149,6 +171,7 @@ int lcf_await_waiter(lua_State *L, cf_waiter *w, double timeout) {
   lcf_task *t;
   if (timeout == 0 || waiter_has_news(w) || (t = spawned(L)) == NULL)
     return 0;
+  if (stop_asked(t)) return raise_stopped(L, t);
   cf_waiter_set_notify(w, wake_on_notify, t);
   t->waiter = cf_retain(w);
   if (waiter_has_news(w)) {     /* it came before the notify was set */
@@ -160,6 +183,7 @@ int lcf_await_waiter(lua_State *L, cf_waiter *w, double timeout) {
 
 int lcf_await_waiter_again(lua_State *L, cf_waiter *w) {
   lcf_task *t = spawned_again(L);
+  if (t != NULL && stop_asked(t)) return raise_stopped(L, t);
   if (t == NULL || waiter_has_news(w) || timed_out(t)) {
     if (t) lcf_task_await_end(t);
     return 0;
@@ -171,17 +195,36 @@ int lcf_await_waiter_again(lua_State *L, cf_waiter *w) {
 int lcf_await_sleep(lua_State *L, double seconds) {
   lcf_task *t = spawned(L);
   if (t == NULL) return 0;
+  if (stop_asked(t)) return raise_stopped(L, t);
   return suspend(t, seconds);
 }
 
 int lcf_await_sleep_again(lua_State *L) {
   lcf_task *t = spawned_again(L);
+  if (t != NULL && stop_asked(t)) return raise_stopped(L, t);
   if (t == NULL || timed_out(t)) {
     if (t) lcf_task_await_end(t);
     return 0;
   }
   t->awaiting = 1;
   return 1;
+}
+
+int lcf_spawn_stop_requested(lua_State *L) {
+  lcf_task *t;
+  return lcf_getstate(L)->spawn != NULL && (t = spawned_again(L)) != NULL &&
+         stop_asked(t);
+}
+
+void lcf_spawn_interrupt(lua_State *L, cf_future *f) {
+  lcf_spawn_rec *rec = lcf_getstate(L)->spawn;
+  lcf_task *t;
+  if (rec == NULL || cf_future_done(f)) return;
+  for (t = rec->live; t != NULL; t = t->next)
+    if (t->future == f) {
+      if (t->awaiting) lcf_spawn_wake(t);
+      return;
+    }
 }
 
 /* ---------------------------------------------------------------------- */

@@ -27,6 +27,15 @@ int lcf_await_waiter_again(lua_State *L, cf_waiter *w);
 int lcf_await_sleep(lua_State *L, double seconds);
 int lcf_await_sleep_again(lua_State *L);
 
+/* A stop asked of a spawned coroutine's future: its waits raise the
+** interruption (the lcf_await_* above raise it, at once or once it is
+** resumed). lcf_spawn_stop_requested: L is a spawned coroutine whose
+** future is asked to stop (concurrent.interrupted()). lcf_spawn_interrupt:
+** after f:interrupt(), wake f's coroutine if it is one of L's state's,
+** suspended (a stop asked from another thread waits for its next resume). */
+int lcf_spawn_stop_requested(lua_State *L);
+void lcf_spawn_interrupt(lua_State *L, cf_future *f);
+
 /* futures.spawn and futures.fd into the table on the top. */
 void lcf_spawn_open(lua_State *L);
 

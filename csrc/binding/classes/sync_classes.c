@@ -22,6 +22,7 @@
 #include "../runtime/errors.h"
 #include "future_class.h"
 #include "../runtime/boxes.h"
+#include "../runtime/stop.h"
 #include "sync_classes.h"
 
 #define LCF_LOCK "concurrent.Lock"
@@ -569,7 +570,7 @@ static int l_barrier_new(lua_State *L) {
 /* wait([timeout]) -> index in 0..parties-1; BrokenBarrierError if the
 ** barrier is or becomes broken (a timeout breaks it, as in Python). */
 static int barrier_poll(void *w) {
-  return lcf_watch_check(w);
+  return lcf_watch_check(w) || cf_task_stop_requested();
 }
 
 static int l_barrier_wait(lua_State *L) {
@@ -585,6 +586,9 @@ static int l_barrier_wait(lua_State *L) {
     rc = cf_barrier_wait_poll(b, timeout, &index, LCF_SLICE, barrier_poll, &w);
     if (lua_gettop(L) > top) return lua_error(L);   /* the hook's error */
   }
+  /* A task asked to stop leaves the round (breaking it, as a timeout
+  ** does) and raises the interruption. */
+  if (rc != 0 && lcf_stop_check(L)) return lua_error(L);
   lcf_callbacks_run(L);
   if (rc != 0) return lcf_raise(L, "BrokenBarrierError", "the barrier is broken");
   lua_pushinteger(L, index);

@@ -42,6 +42,8 @@
 #include "../worker/worker.h"
 #include "../runtime/errors.h"
 #include "../runtime/wait.h"
+#include "../runtime/stop.h"
+#include "../../core/interrupt.h"
 
 #define LCF_THREADHANDLE "concurrent.ThreadHandle"
 
@@ -79,9 +81,21 @@ typedef struct start_rec {
   cf_buffer input;       /* the encoded instance, or {_target=, _args=} */
   char *name;
   int direct;            /* input is {_target=, _args=}: call the target */
+  cf_icell *cell;        /* its interrupt cell (owner: the handle) */
+  cf_future *task;       /* what t:interrupt() asks to stop */
 } start_rec;
 
 static void start_rec_free(start_rec *r) {
+  if (r->cell) {
+    cf_icell_end(r->cell);
+    cf_icell_remove(r->cell);
+    cf_release(r->cell);      /* the thread took its own reference */
+  }
+  if (r->task) {
+    /* Ended: a later interrupt() finds nothing running. */
+    cf_future_finish(r->task, CF_OUTCOME_RESULT, NULL, NULL);
+    cf_release(r->task);
+  }
   lcf_worker_config_free(r->cfg);
   cf_buffer_free(&r->input);
   free(r->name);
@@ -146,19 +160,26 @@ static void report(const char *name, const char *msg) {
 static void thread_body(void *arg) {
   start_rec *r = arg;
   char msg[512];
-  lua_State *L = lcf_worker_newstate(r->cfg, msg, sizeof msg);
+  lua_State *L;
+  if (r->cell) cf_icell_adopt(cf_retain(r->cell));
+  L = lcf_worker_newstate(r->cfg, msg, sizeof msg);
   if (L == NULL) {
     report(r->name, msg);
   } else {
+    lcf_stop_attach(L);     /* t:interrupt() arms a hook on L */
     lua_pushcfunction(L, traceback_handler);
     lua_pushcfunction(L, run_body);
     lua_pushlightuserdata(L, r);
-    if (lua_pcall(L, 1, 0, 1) != LUA_OK) {
+    if (lua_pcall(L, 1, 0, 1) != LUA_OK &&
+        !(r->task && cf_future_stop_requested(r->task))) {  /* asked: quiet */
       const char *m = lua_tostring(L, -1);
       report(r->name, m ? m : "(error while reporting the error)");
     }
+    if (r->cell) cf_icell_end(r->cell);
+    lcf_stop_detach();
     lua_close(L);   /* joins this thread's own non-daemon threads */
   }
+  if (r->cell) cf_icell_leave();
   start_rec_free(r);
 }
 
@@ -218,6 +239,13 @@ static int l_start(lua_State *L) {
   r->direct = direct;
   cf_buffer_init(&r->input);
   cf_buffer_move(&r->input, b);
+  /* The cell and its task exist before the thread does, so an interrupt
+  ** right after start() is not lost (no memory: not interruptible). */
+  if ((r->task = cf_future_new()) != NULL &&
+      (r->cell = cf_icell_new(t)) != NULL) {
+    cf_future_set_running(r->task);
+    cf_icell_begin(r->cell, r->task);
+  }
   rc = cf_thread_start(t, thread_body, r, name);
   if (rc != 0) {
     start_rec_free(r);
@@ -249,6 +277,13 @@ static int l_join(lua_State *L) {
   return 1;
 }
 
+/* handle:interrupt() -> true if the thread runs and is now asked to stop */
+static int l_interrupt(lua_State *L) {
+  cf_thread *t = check_handle(L, 1);
+  lua_pushboolean(L, cf_icell_interrupt_owner(t, 0) > 0);
+  return 1;
+}
+
 static int l_is_alive(lua_State *L) {
   lua_pushboolean(L, cf_thread_is_alive(check_handle(L, 1)));
   return 1;
@@ -277,6 +312,7 @@ static int l_handle_tostring(lua_State *L) {
 static const luaL_Reg handle_methods[] = {
   {"start", l_start},
   {"join", l_join},
+  {"interrupt", l_interrupt},
   {"is_alive", l_is_alive},
   {"started", l_started},
   {"ident", l_ident},

@@ -35,6 +35,8 @@
 #include "../worker/worker.h"
 #include "../runtime/errors.h"
 #include "../runtime/wait.h"
+#include "../runtime/stop.h"
+#include "task_opts.h"
 
 #define LCF_PROCPOOL "concurrent.ProcessPoolExecutor"
 #define REFUSE "shared objects cannot be sent to another process"
@@ -97,6 +99,7 @@ static int pw_start(void *ud, void **ctx, char *msg, size_t msgsz) {
     return -1;
   }
   w->L = L;
+  lcf_stop_signal_setup(L);   /* SIGUSR1 stops the task (procstop.c) */
   *ctx = w;
   return 0;
 }
@@ -105,6 +108,7 @@ static void pw_stop(void *ud, void *ctx) {
   pworker *w = ctx;
   (void)ud;
   if (w == NULL) return;
+  lcf_stop_signal_setup(NULL);
   lua_close(w->L);
   cf_buffer_free(&w->out);
   free(w);
@@ -199,17 +203,19 @@ static int l_process_pool(lua_State *L) {
   return 1;
 }
 
-static int l_submit(lua_State *L) {
-  cf_procpool *p = check_pool(L, 1);
-  int n = lua_gettop(L) - 1, rc;
+/* Submit the function at fidx and the arguments after it, with options
+** o (may be NULL). */
+static int submit_from(lua_State *L, cf_procpool *p, int fidx,
+                       const cf_task_opts *o) {
+  int n = lua_gettop(L) - fidx + 1, rc;
   cf_buffer *b;
   cf_future *f;
-  luaL_argexpected(L, n >= 1 && lcf_callable(L, 2), 2, "function");
+  luaL_argexpected(L, n >= 1 && lcf_callable(L, fidx), fidx, "function");
   if (cf_procpool_is_shutdown(p))
     return luaL_error(L, "cannot schedule new futures after shutdown");
   b = lcf_newbuffer(L);
-  lcf_encode(L, 2, n, b, &submit_opts);
-  f = cf_procpool_submit(p, b, &rc);
+  lcf_encode(L, fidx, n, b, &submit_opts);
+  f = cf_procpool_submit_with(p, b, o, &rc);
   if (f == NULL) {
     if (rc == CF_ESHUTDOWN)
       return luaL_error(L, "cannot schedule new futures after shutdown");
@@ -218,6 +224,18 @@ static int l_submit(lua_State *L) {
   }
   lcf_pushfuture(L, f);
   return 1;
+}
+
+static int l_submit(lua_State *L) {
+  return submit_from(L, check_pool(L, 1), 2, NULL);
+}
+
+/* ex:submit_with(opts, fn, ...): task_opts.c checks opts first. */
+static int l_submit_with(lua_State *L) {
+  cf_procpool *p = check_pool(L, 1);
+  cf_task_opts o;
+  lcf_check_task_opts(L, 2, &o);
+  return submit_from(L, p, 3, &o);
 }
 
 static int done_slice(void *p, double timeout) {
@@ -237,6 +255,10 @@ static int l_shutdown(lua_State *L) {
   cf_procpool *p = check_pool(L, 1);
   int wait, cancel;
   lcf_shutdown_args(L, &wait, &cancel);
+  if (lcf_shutdown_interrupt(L)) {          /* running tasks stop too */
+    cf_procpool_shutdown(p, 0, cancel);
+    cf_procpool_interrupt(p);
+  }
   shutdown_pool(L, p, wait, cancel);
   lcf_callbacks_run(L);
   return 0;
@@ -307,6 +329,7 @@ static const luaL_Reg methods[] = {
   {"shutdown", l_shutdown},
   {"stats", l_stats},
   {"map", lcf_lazy_map},
+  {"submit_with", l_submit_with},
   {"_process_count", l_process_count},
   {"_max_workers", l_max_workers},
   {"_pids", l_pids},

@@ -9,13 +9,15 @@
 #include "executors.h"
 
 /* The arguments of every executor's shutdown, from stack index 2:
-** ([wait=true [, cancel_futures=false]]) or {wait=, cancel_futures=}. */
+** ([wait=true [, cancel_futures=false]]) or {wait=, cancel_futures=,
+** interrupt=} (interrupt is read by the caller). */
 void lcf_shutdown_args(lua_State *L, int *wait, int *cancel) {
   if (lua_istable(L, 2)) {   /* as strict as the positional form */
     lua_pushnil(L);
     while (lua_next(L, 2)) {
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-      if (k == NULL || (strcmp(k, "wait") != 0 && strcmp(k, "cancel_futures") != 0))
+      if (k == NULL || (strcmp(k, "wait") != 0 && strcmp(k, "cancel_futures") != 0 &&
+                        strcmp(k, "interrupt") != 0))
         luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
                                             luaL_tolstring(L, -2, NULL)));
       if (!lua_isboolean(L, -1))

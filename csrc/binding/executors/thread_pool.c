@@ -17,6 +17,7 @@
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
 #include "../runtime/wait.h"
+#include "task_opts.h"
 
 static const lcf_encode_opts submit_opts =
     {.root = "args", .fn_first = 1, .allow_objects = 1};
@@ -144,6 +145,31 @@ static int l_submit(lua_State *L) {
   return 1;
 }
 
+/* ex:submit_with(opts, fn, ...): submit with a priority, a time limit,
+** a key (task_opts.c checks them first: a bad one queues nothing). */
+static int l_submit_with(lua_State *L) {
+  cf_pool *p = check_pool(L, 1);
+  cf_task_opts o;
+  int n, rc;
+  cf_buffer *b;
+  cf_future *f;
+  lcf_check_task_opts(L, 2, &o);
+  n = lua_gettop(L) - 2;
+  luaL_argexpected(L, n >= 1 && lcf_callable(L, 3), 3, "function");
+  if (cf_pool_is_shutdown(p))
+    return luaL_error(L, "cannot schedule new futures after shutdown");
+  b = lcf_newbuffer(L);
+  lcf_encode(L, 3, n, b, &submit_opts);
+  f = cf_pool_submit_with(p, lcf_lua_task, b, &o, &rc);
+  if (f == NULL) {
+    if (rc == CF_ESHUTDOWN)
+      return luaL_error(L, "cannot schedule new futures after shutdown");
+    return lcf_raise_errno(L, "cannot start a worker thread", rc);
+  }
+  lcf_pushfuture(L, f);
+  return 1;
+}
+
 static int exit_slice(void *p, double timeout) {
   return cf_pool_wait_exit(p, timeout);
 }
@@ -162,6 +188,10 @@ static int l_shutdown(lua_State *L) {
   cf_pool *p = check_pool(L, 1);
   int wait, cancel;
   lcf_shutdown_args(L, &wait, &cancel);
+  if (lcf_shutdown_interrupt(L)) {          /* running tasks stop too */
+    cf_pool_shutdown(p, 0, cancel);
+    cf_pool_interrupt(p);
+  }
   shutdown_pool(L, p, wait, cancel);
   lcf_callbacks_run(L);
   return 0;
@@ -217,6 +247,7 @@ static const luaL_Reg methods[] = {
   {"shutdown", l_shutdown},
   {"stats", l_stats},
   {"map", lcf_lazy_map},
+  {"submit_with", l_submit_with},
   {"_thread_count", l_thread_count},
   {"_max_workers", l_max_workers},
   {"__close", l_close},

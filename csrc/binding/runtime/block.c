@@ -12,11 +12,17 @@
 ** The awaited future (or waiter) pokes the fd when it finishes. Like
 ** every blocking call it wakes every LCF_SLICE seconds to let Ctrl-C's
 ** hook run (wait.c).
+**
+** In a task (a pool worker or a Thread whose state spawned coroutines)
+** that is asked to stop, it runs nothing more and returns at once: the
+** wait that follows raises the interruption. The interrupter wakes the
+** poll by poking the fd (cf_icell_wake_with, core/interrupt.h).
 */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
 
+#include "../../core/interrupt.h"
 #include "spawned.h"
 #include "wait.h"
 
@@ -27,6 +33,10 @@ static void poke_on_done(cf_future *f, void *ud) {
 }
 
 static void poke_on_notify(void *obj) {
+  lcf_inbox_poke(obj);
+}
+
+static void poke_on_stop(void *obj) {
   lcf_inbox_poke(obj);
 }
 
@@ -42,9 +52,9 @@ double lcf_spawn_block(lua_State *L, cf_future *f, cf_waiter *w,
   lcf_spawn_rec *rec = s->spawn;
   lcf_watch watch;
   double deadline, now;
-  int fd;
+  int fd, stopped = 0;
   if (rec == NULL || rec->live == NULL || rec->depth > 0 || timeout == 0 ||
-      ready(f, w))
+      ready(f, w) || cf_task_stop_requested())
     return timeout;
   fd = lcf_spawn_fd(L);
   if (fd < 0) return timeout;
@@ -56,12 +66,14 @@ double lcf_spawn_block(lua_State *L, cf_future *f, cf_waiter *w,
     }
   }
   if (w != NULL) cf_waiter_set_notify(w, poke_on_notify, s->inbox);
+  cf_icell_wake_with(poke_on_stop, s->inbox);    /* then checks the flag */
   deadline = timeout < 0 ? HUGE_VAL : cf_monotonic() + timeout;
   lcf_watch_start(&watch, L);
   for (;;) {
     struct pollfd p;
     struct timespec ts, *tsp = NULL;
     double left;
+    if ((stopped = cf_task_stop_requested()) != 0) break;
     lcf_callbacks_run_budget(L, -1, -1, NULL);
     now = cf_monotonic();
     if (ready(f, w) || now >= deadline || s->spawn == NULL) break;
@@ -77,12 +89,16 @@ double lcf_spawn_block(lua_State *L, cf_future *f, cf_waiter *w,
     p.revents = 0;
     if (ppoll(&p, 1, tsp, NULL) < 0 && errno != EINTR) break;
     if (lcf_watch_check(&watch)) {        /* Ctrl-C: its error on top */
+      cf_icell_wake_with(NULL, NULL);
       if (w != NULL) cf_waiter_set_notify(w, NULL, NULL);
       lua_error(L);
     }
   }
+  cf_icell_wake_with(NULL, NULL);
   if (w != NULL) cf_waiter_set_notify(w, NULL, NULL);
-  if (timeout < 0) return -1;
+  /* Stopped: the wait that follows raises at once, whatever time is left
+  ** (with none left it would not look). */
+  if (timeout < 0 || stopped) return -1;
   now = cf_monotonic();
   return now >= deadline ? 0 : deadline - now;
 }

@@ -84,6 +84,12 @@ void lcf_errors_open(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CLASSES_KEY);
 }
 
+int lcf_has_errors(lua_State *L) {
+  int t = lua_rawgetp(L, LUA_REGISTRYINDEX, &CLASSES_KEY);
+  lua_pop(L, 1);
+  return t == LUA_TTABLE;
+}
+
 void lcf_pusherror(lua_State *L, const char *name, const char *message) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &CLASSES_KEY);
   lua_getfield(L, -1, name);

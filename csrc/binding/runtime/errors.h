@@ -11,6 +11,8 @@
 
 /* Make the classes and set them as fields of the table on the top. */
 void lcf_errors_open(lua_State *L);
+/* Are the classes made in L (concurrent.core opened there)? */
+int lcf_has_errors(lua_State *L);
 /* Push a new error object of class name ("TimeoutError") with message. */
 void lcf_pusherror(lua_State *L, const char *name, const char *message);
 /* Raise one. */

@@ -206,12 +206,12 @@ static void gc_pay(lua_State *L, lcf_inbox *ib, double until) {
   } while (ib->gc_debt_kb > 0 && cf_monotonic() < until);
 }
 
-void lcf_callbacks_idle(lua_State *L, double seconds) {
+int lcf_callbacks_idle(lua_State *L, double seconds) {
   lcf_inbox *ib = lcf_getstate(L)->inbox;
   double until = cf_monotonic() + seconds, left;
   if (ib != NULL && ib->gc_debt_kb > 0) gc_pay(L, ib, until);
   left = until - cf_monotonic();
-  if (left > 0) cf_sleep(left);
+  return cf_task_sleep(left > 0 ? left : 0);
 }
 
 /* Core callback: any thread. No Lua here. */

@@ -31,8 +31,9 @@ int lcf_callbacks_run(lua_State *L);
 int lcf_callbacks_run_budget(lua_State *L, int max_items, double max_seconds,
                              int *more);
 /* Spend seconds idle: the collector work that timed runs left owed first
-** (inbox.c), then sleep the rest. */
-void lcf_callbacks_idle(lua_State *L, double seconds);
+** (inbox.c), then sleep the rest as cf_task_sleep does: 0, or
+** CF_ETIMEDOUT when a stop asked of the calling task cut it short. */
+int lcf_callbacks_idle(lua_State *L, double seconds);
 /* Queue the function at -2 with the future at -1 (f's box) on L's inbox,
 ** to be called when f finishes; pops both. Raises only for memory. */
 void lcf_inbox_watch(lua_State *L, cf_future *f);

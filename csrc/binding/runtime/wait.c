@@ -13,6 +13,9 @@
 ** wake-ups a second cost a few microseconds of CPU each. Threads that
 ** block SIGINT (every thread the library starts) cannot be reached by
 ** the signal: they wait in one piece and never wake for nothing.
+**
+** A task asked to stop (stop.c) is woken by the asker: the core's wait
+** returns CF_ETIMEDOUT early, and the interruption is raised here.
 */
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +24,7 @@
 
 #include "../../concurrent.h"
 #include "compat.h"
+#include "stop.h"
 #include "wait.h"
 
 static void note_hook(lcf_watch *w, int i, lua_State *S) {
@@ -82,7 +86,12 @@ int lcf_wait_p(lua_State *L, lcf_waitfn fn, void *ud, double timeout,
   *raised = 0;
   if (timeout == 0) return fn(ud, 0);
   lcf_watch_start(&w, L);
-  if (!w.active) return fn(ud, timeout);
+  if (!w.active) {
+    rc = fn(ud, timeout);
+    /* Cut short because the task is asked to stop (stop.c). */
+    if (rc == CF_ETIMEDOUT) *raised = lcf_stop_check(L);
+    return rc;
+  }
   if (timeout > 0) deadline = cf_monotonic() + timeout;
   for (;;) {
     double slice = LCF_SLICE;
@@ -91,6 +100,7 @@ int lcf_wait_p(lua_State *L, lcf_waitfn fn, void *ud, double timeout,
       if (left < slice) slice = left > 0 ? left : 0;
     }
     rc = fn(ud, slice);
+    if (rc == CF_ETIMEDOUT && (*raised = lcf_stop_check(L)) != 0) return rc;
     if (rc != CF_ETIMEDOUT || slice == 0) return rc;
     if ((*raised = lcf_watch_check(&w)) != 0) return rc;
   }

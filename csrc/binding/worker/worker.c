@@ -24,6 +24,8 @@
 #include "worker.h"
 #include "../runtime/errors.h"
 #include "../../core/help.h"
+#include "../runtime/stop.h"
+#include "../../core/interrupt.h"
 
 /* A pool worker's state keeps at the bottom of its stack: 1 the message
 ** handler, 2 the transfer context; so a task looks nothing up. */
@@ -303,6 +305,7 @@ int lcf_worker_start(void *cfg, void **ctx, char *msg, size_t msgsz) {
   w->st = lua_touserdata(L, 3);
   lua_pop(L, 1);
   w->L = L;
+  lcf_stop_attach(L);        /* a stop asked of its tasks arms a hook on L */
   *ctx = w;
   return 0;
 }
@@ -312,6 +315,7 @@ void lcf_worker_stop(void *cfg, void *ctx) {
   (void)cfg;
   if (w == NULL) return;
   lcf_nest_forget();          /* its threads go with the state */
+  lcf_stop_detach();          /* before the state goes */
   lua_close(w->L);
   cf_buffer_free(&w->out);
   free(w);
@@ -456,13 +460,22 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
   lua_State *L = w->L;
   int depth = cf_help_depth();
   (void)arg;
-  if (depth > 0 && (L = lcf_nest_thread(depth)) == NULL) {
-    cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);   /* never made */
-    return;
+  if (depth > 0) {
+    if ((L = lcf_nest_thread(depth)) == NULL) {
+      cf_future_finish(f, CF_OUTCOME_NOMEM, NULL, NULL);   /* never made */
+      return;
+    }
+    /* A stop asked of this nested task hooks its own thread; the hook of
+    ** the task beneath (on its thread) does not reach it. */
+    lcf_stop_attach(L);
   }
   run_in(L, 1, 2, f, cf_future_input(f), &w->out, 0);
-  if (w->st->inbox)
+  if (depth > 0) lcf_stop_attach(depth > 1 ? lcf_nest_thread(depth - 1) : w->L);
+  if (w->st->inbox) {
+    /* The task's code has returned: no stop hook in the callbacks. */
+    if (depth == 0 && cf_icell_current()) cf_icell_end(cf_icell_current());
     lcf_callbacks_run(L);     /* callbacks queued for this worker's state */
+  }
 }
 
 /* A new thread of L's state, pushed on L, with the slots a task's runner
