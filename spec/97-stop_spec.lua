@@ -28,6 +28,14 @@ end
 
 local function busy() local x = 0 while true do x = x + 1 end end
 
+-- LuaJIT runs no hook inside a compiled trace: a pure Lua loop that calls
+-- nothing is not stopped there (docs/reference.md, Lua versions).
+local NO_HOOK_IN_TRACES = "LuaJIT's compiled traces run no count hook: a pure Lua loop is not stopped (docs/reference.md, Lua versions)"
+local function loops_stop()
+  if helpers.JIT then pending(NO_HOOK_IN_TRACES) return false end
+  return true
+end
+
 local function expect_interrupted(f)
   local err = helpers.error_of(f.result, f)
   assert.is_true(futures.iserror(err, futures.CancelledError))
@@ -37,6 +45,7 @@ end
 
 describe("f:interrupt() on a thread pool", function()
   it("stops a busy pure-Lua loop and the worker runs the next task", function()
+    if not loops_stop() then return end
     local ex <close> = futures.ThreadPoolExecutor(1)
     local ev = thread.Event()
     local f = started_task(ex, ev, busy)
@@ -50,6 +59,7 @@ describe("f:interrupt() on a thread pool", function()
   end)
 
   it("stops a loop that pcall keeps catching the interruption in", function()
+    if not loops_stop() then return end
     local ex <close> = futures.ThreadPoolExecutor(1)
     for _, body in ipairs {
       function() while true do pcall(function() while true do end end) end end,
@@ -116,6 +126,8 @@ describe("f:interrupt() on a thread pool", function()
   end)
 
   it("closes the task's to-be-closed variables", function()
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
+    if not loops_stop() then return end
     local ex <close> = futures.ThreadPoolExecutor(1)
     local closed, ev = thread.Value(false), thread.Event()
     local f = ex:submit(function(closed, ev)
@@ -146,6 +158,7 @@ describe("f:interrupt() on a thread pool", function()
   end)
 
   it("ends the future only once the task's code has stopped", function()
+    if not loops_stop() then return end
     local ex <close> = futures.ThreadPoolExecutor(1)
     local v, ev = thread.Value(0), thread.Event()
     local f = ex:submit(function(v, ev)
@@ -161,6 +174,8 @@ describe("f:interrupt() on a thread pool", function()
   end)
 
   it("concurrent.interrupted() says so inside the task, false outside", function()
+    if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE) end
+    if not loops_stop() then return end
     local ex <close> = futures.ThreadPoolExecutor(1)
     local saw, ev = thread.Value(false), thread.Event()
     assert.is_false(concurrent.interrupted())
@@ -182,6 +197,7 @@ describe("f:interrupt() on a thread pool", function()
   end)
 
   it("shutdown{interrupt = true} stops the running tasks", function()
+    if not loops_stop() then return end
     local ex = futures.ThreadPoolExecutor(2)
     local evs, fs = {}, {}
     for i = 1, 2 do
@@ -237,6 +253,7 @@ end)
 
 describe("ex:submit_with", function()
   it("times a loop out with a TimeoutError that names the limit", function()
+    if not loops_stop() then return end
     local ex <close> = futures.ThreadPoolExecutor(1)
     local t0 = concurrent.monotonic()
     local f = ex:submit_with({timeout = 0.1}, busy)
@@ -302,7 +319,8 @@ describe("ex:submit_with", function()
       {{key = 3}, "key must be a string"},
       {"fast", "table of options expected"},
     } do
-      local err = helpers.error_of(function() return ex:submit_with(case[1], task, ran) end)
+      -- not a tail call: LuaJIT names no function called from one
+      local err = helpers.error_of(function() local f = ex:submit_with(case[1], task, ran) return f end)
       assert.matches(case[2], tostring(err), 1, true)
       assert.matches("submit_with", tostring(err), 1, true)
     end
@@ -313,6 +331,7 @@ end)
 
 describe("Thread:interrupt()", function()
   it("stops a thread's loop and its blocking calls", function()
+    if not loops_stop() then return end
     local ev = thread.Event()
     local t = thread.Thread{target = function(e) e:set() while true do end end, args = {ev}}
     t:start()
@@ -333,6 +352,7 @@ end)
 
 describe("interrupting a process pool's task #nosan", function()
   it("stops a busy loop in the worker and keeps the worker", function()
+    if not loops_stop() then return end
     local ex <close> = futures.ProcessPoolExecutor(1)
     assert.equal(1, ex:submit(function() return 1 end):result())
     local before = ex:_pids()
@@ -367,6 +387,7 @@ end)
 
 describe("interrupts and nested tasks (a worker waiting in a task runs others)", function()
   it("interrupting a nested task stops it only: the task beneath goes on", function()
+    if not loops_stop() then return end
     local ex <close> = futures.ThreadPoolExecutor(1)
     local q, ev = thread.Queue(), thread.Event()
     local outer = ex:submit(function(ex, q, ev, busy)
@@ -481,19 +502,15 @@ describe("interrupts and spawned coroutines (futures.spawn)", function()
   end)
 
   it("a spawned coroutine awaiting an interrupted task gets its CancelledError", function()
+    if not loops_stop() then return end
     local ex <close> = futures.ThreadPoolExecutor(1)
     local ev = thread.Event()
     local f = started_task(ex, ev, busy)
     assert.is_true(ev:wait(LATE))
-    local c = futures.spawn(function()
-      local ok, err = pcall(f.result, f)
-      return ok, tostring(err)
-    end)
+    local c = futures.spawn(function() return f:result() end)
     assert.is_false(c:done())           -- suspended, not blocking this thread
     assert.is_true(f:interrupt())
-    local ok, msg = c:result(LATE)
-    assert.is_false(ok)
-    assert.matches("interrupted", msg)
+    assert.matches("interrupted", tostring(c:exception(LATE)))
   end)
 
   it("f:interrupt() of a spawned coroutine stops it at its wait, closing its variables", function()
@@ -508,8 +525,11 @@ describe("interrupts and spawned coroutines (futures.spawn)", function()
     assert.is_true(c:interrupt())
     expect_interrupted(c)
     assert.is_true(concurrent.monotonic() - t0 < 0.5)
-    assert.same({"closed"}, log)
-    -- interrupted() says so inside one, and its next wait raises
+    -- before 5.4 spec/compat.lua closes it when the test ends
+    assert.same(helpers.HAS_CLOSE and {"closed"} or {}, log)
+    -- interrupted() says so inside one, and its next wait raises (inside
+    -- a pcall: not on 5.1, where a wait there cannot suspend)
+    if not helpers.YIELD_ACROSS_C then return end
     local saw = {}
     local d = futures.spawn(function()
       while not concurrent.interrupted() do
