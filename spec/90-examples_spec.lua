@@ -255,6 +255,9 @@ describe("examples", function()
       return
     end
     assert.are.same({"square 9", "square 1", "square 4"}, {lines[1], lines[2], lines[3]})
+    if not helpers.YIELD_ACROSS_C then   -- the results hold; the wake count cannot
+      return pending(helpers.NO_YIELD_ACROSS_C .. " (the example waits in a for loop)")
+    end
     local wakeups, ticks = lines[4]:match("^sum 14; the fd woke the pump (%d+) times, the other coroutine ticked (%d+) times$")
     assert.is_truthy(wakeups, lines[4])
     assert.is_true(tonumber(wakeups) >= 1, lines[4])
