@@ -92,6 +92,51 @@ describe("luv: uv.new_poll(futures.fd()) drives futures.poll", function()
     assert.is_true(slept >= 0.15 * helpers.EARLY and slept < 0.15 + helpers.LATE,
       ("woke after %.3f s"):format(slept))
   end)
+
+  -- The fd is raised only once what it announces is queued: a worker
+  -- preempted between the two (busy CPUs: the burners below) once left
+  -- the fd readable over an inbox that looked empty, and the poll handler
+  -- ran empty-handed hundreds of times, a busy spin.
+  it("every wake of the fd finds work to run, with the CPUs busy", function()
+    local ex <close> = helpers.pool(2)
+    local burners <close> = helpers.pool(2)
+    local stop = require("concurrent.thread").Event()
+    local stopper <close> = setmetatable({}, {__close = function() stop:set() end})
+    for _ = 1, 2 do
+      burners:submit(function(ev)
+        local x = 0
+        while not ev:is_set() do for i = 1, 10000 do x = x + i end end
+        return x
+      end, stop)
+    end
+    local BATCHES, PER = 200, 10
+    local called, batches, wakeups, empty = 0, 0, 0, 0
+    local function count() called = called + 1 end
+    local watcher = uv.new_poll(futures.fd())
+    local function next_batches()           -- a callback of a done future runs at once
+      while called == batches * PER do
+        if batches == BATCHES then return watcher:stop() end
+        batches = batches + 1
+        for i = 1, PER do ex:submit(math.abs, i):add_done_callback(count) end
+      end
+    end
+    watcher:start("r", function()
+      wakeups = wakeups + 1
+      if futures.poll() == 0 then empty = empty + 1 end
+      next_batches()
+    end)
+    next_batches()
+    local guard = uv.new_timer()            -- a hung loop fails, not hangs
+    guard:start(30000, 0, function() uv.stop() end)
+    guard:unref()
+    uv.run()
+    guard:close()
+    watcher:close()
+    uv.run("nowait")
+    assert.are.equal(BATCHES * PER, called)
+    assert.is_true(wakeups >= BATCHES / 4, "woke " .. wakeups .. " times")
+    assert.are.equal(0, empty, ("%d of %d wakes found nothing to run"):format(empty, wakeups))
+  end)
 end)
 
 describe("cqueues: a cqueues coroutine waits on futures.fd()", function()

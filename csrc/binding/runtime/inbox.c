@@ -62,7 +62,12 @@ static void inbox_destroy(void *obj) {
 }
 
 /* Under ib->mu. Keeps the eventfd readable while items wait (a write
-** only on the empty -> non-empty edge, a read when the queue is taken). */
+** only on the empty -> non-empty edge, a read when the queue is taken).
+** A raise comes after the item is queued (or poked is set): a host woken
+** by the fd reads those without the lock, and had it found nothing there
+** while the raiser was preempted still holding the lock, it would have
+** returned to its loop and found the fd readable again: a busy spin for
+** as long as the raiser (a low-priority worker) stayed off the CPU. */
 static void fd_raise(lcf_inbox *ib) {
   uint64_t one = 1;
   if (ib->efd >= 0 && write(ib->efd, &one, sizeof one) < 0) {
@@ -79,16 +84,18 @@ static void fd_drain(lcf_inbox *ib) {
 
 /* Any thread. 0, or -1 when the state has closed (the caller drops it). */
 int lcf_inbox_push(lcf_inbox *ib, lcf_item *it) {
+  int was_empty;
   cf_mutex_lock(&ib->mu);
   if (ib->closed) {
     cf_mutex_unlock(&ib->mu);
     return -1;
   }
   it->next = NULL;
-  if (ib->head == NULL) fd_raise(ib);
+  was_empty = ib->head == NULL;
   *ib->tail = it;
   ib->tail = &it->next;
   atomic_fetch_add(&ib->queued, 1);
+  if (was_empty) fd_raise(ib);      /* last: see fd_raise */
   cf_mutex_unlock(&ib->mu);
   return 0;
 }
@@ -97,8 +104,8 @@ int lcf_inbox_push(lcf_inbox *ib, lcf_item *it) {
 ** state blocked on its poll fd wakes and looks again). */
 void lcf_inbox_poke(lcf_inbox *ib) {
   cf_mutex_lock(&ib->mu);
-  fd_raise(ib);
   atomic_store(&ib->poked, 1);
+  fd_raise(ib);                     /* last: see fd_raise */
   cf_mutex_unlock(&ib->mu);
 }
 
