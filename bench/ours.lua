@@ -46,20 +46,21 @@ Workloads (sizes of the issue unless --quick):
        cutoff, table.sort below it, each level merged by merge()), then
        the same sort on a warmed-up 2-worker pool, the same data, the
        same leaf sort, copies and merge function; speedup = serial /
-       parallel, the result checked element by element against
-       table.sort of the data. The parallel sort: the main state (which
-       sorts nothing) copies out both halves and submits them; below,
-       each task submits its left half (the same function, recursively,
-       down to the cutoff), sorts its right half itself by the same
-       recursion and awaits the left one (fork/join: a worker waiting on
-       its pool runs queued tasks meanwhile), then merges the two. The
-       top merge runs as one task per worker: the two halves split their
-       last merge at cut values (quantiles of a 1,024-value sample of the
-       data, taken in the main state) and hand each run to its merge task
-       through a futures.Future(), so a value crosses to the task that
-       merges it only; the main state joins the merged runs into one
-       table. Everything from the first copy to the joined table is timed
-       (the halves sent in, every task's copies, the results sent back).
+       parallel, each result checked element by element against
+       table.sort of the data (untimed). The parallel sort: the main
+       state (which sorts nothing) copies out both halves and submits
+       them; below, each task submits its left half (the same function,
+       recursively, down to the cutoff), sorts its right half itself by
+       the same recursion and awaits the left one (fork/join: a worker
+       waiting on its pool runs queued tasks meanwhile), then merges the
+       two. The top merge runs as two tasks per worker: the two halves
+       split their last merge at cut values (quantiles of every
+       (n/1024 + 1)-th value of the data, taken in the main state) and
+       hand each run to its merge task through a futures.Future(), so a
+       value crosses only to the task that merges it; the main state
+       joins the merged runs into one table as they come back.
+       Everything from the first copy to the joined table is timed (the
+       halves sent in, every task's copies, the results sent back).
   F    fib(30) by recursive submit with a cutoff of 20 (serial below it)
        on the 2-worker pool, against serial fib(30) in the main state;
        speedup = serial / parallel.
@@ -537,9 +538,9 @@ local function merge_runs(fa, fb)
 end
 
 -- The top level, in the main state (which sorts nothing): both halves
--- submitted; their runs between cut values (quantiles of a sample of t,
--- one run per worker) merged by one task each once both halves are
--- done; the merged runs joined into one table as they come back.
+-- submitted; their runs between cut values (quantiles of a sample of t)
+-- merged by one task each once both halves are done (parts tasks: two a
+-- worker, so the main state joins the first while the last are merged).
 local function msort_parallel(ex, t, cutoff, parts)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
@@ -567,7 +568,7 @@ local function msort_parallel(ex, t, cutoff, parts)
 end
 
 local function run_S(S, R)
-  local n, cutoff, parts = S.S_n, S.S_cutoff, WORKERS
+  local n, cutoff, parts = S.S_n, S.S_cutoff, 2 * WORKERS
   local speedups, serial_t, par_t = {}, {}, {}
   local ex = futures.ThreadPoolExecutor(WORKERS)   -- shut down below (no <close> before 5.4)
   warm(ex)
