@@ -16,6 +16,8 @@ local M = {
     {w = "D", unit = "ms", floor = 1.25},
     {w = "require", unit = "ms", max = 1},
     {w = "M", unit = "MB", max = 15},
+    -- S: serial merge sort of 1M integers / the same sort by recursive
+    -- submit on 2 workers, same run (issue 18; bench/ours.lua's header)
     {w = "S", unit = "x", min = 1.7},
     {w = "F", unit = "x", min = 1.7},
     {w = "wake", unit = "us", max = 50},

@@ -41,12 +41,26 @@ Workloads (sizes of the issue unless --quick):
   M    in a fresh lua5.4: RSS growth while 100,000 submitted futures are
        pending (workers blocked on a gate future), after a full garbage
        collection; MB.
-  S    merge sort of 1,000,000 random integers: serially in the main state,
-       then by recursive submit (each level submits its two halves, then
-       the two halves of their merge, given the halves' futures; table.sort
-       below the cutoff; the top level runs in the main state) on a warmed-up 2-worker pool, the halves
-       sent in and the results sent back included; speedup = serial /
-       parallel (tasks that make tasks).
+  S    merge sort of 1,000,000 random integers (up to 2^40): serially in
+       the main state (halves copied out with table.move down to the
+       cutoff, table.sort below it, each level merged by merge()), then
+       the same sort on a warmed-up 2-worker pool, the same data, the
+       same leaf sort, copies and merge function; speedup = serial /
+       parallel, each result checked element by element against
+       table.sort of the data (untimed). The parallel sort: the main
+       state (which sorts nothing) copies out both halves and submits
+       them; below, each task submits its left half (the same function,
+       recursively, down to the cutoff), sorts its right half itself by
+       the same recursion and awaits the left one (fork/join: a worker
+       waiting on its pool runs queued tasks meanwhile), then merges the
+       two. The top merge runs as two tasks per worker: the two halves
+       split their last merge at cut values (quantiles of every
+       (n/1024 + 1)-th value of the data, taken in the main state) and
+       hand each run to its merge task through a futures.Future(), so a
+       value crosses only to the task that merges it; the main state
+       joins the merged runs into one table as they come back.
+       Everything from the first copy to the joined table is timed (the
+       halves sent in, every task's copies, the results sent back).
   F    fib(30) by recursive submit with a cutoff of 20 (serial below it)
        on the 2-worker pool, against serial fib(30) in the main state;
        speedup = serial / parallel.
@@ -446,50 +460,17 @@ end
 
 -- S and F: tasks that make tasks. Every function is self-contained (it
 -- crosses into the workers as bytecode) and the serial and parallel sorts
--- share the leaf sort and the merge.
+-- share the leaf sort (table.sort), the merge and the split copies.
 -- table.move(a, f, e, t, b) where Lua has it (5.3+), a loop where not.
 local move = table.move or function(a, f, e, t, b)
   for i = f, e do b[t + i - f] = a[i] end
   return b
 end
 
-local function merge(a, b)
-  local out, i, j, na, nb = {}, 1, 1, #a, #b
-  for k = 1, na + nb do
-    if j > nb or (i <= na and a[i] <= b[j]) then out[k] = a[i]; i = i + 1
-    else out[k] = b[j]; j = j + 1 end
-  end
-  return out
-end
-
-local function msort_serial(t, cutoff)
-  local n = #t
-  if n <= cutoff then table.sort(t) return t end
-  local mid = math.floor(n / 2)
-  return merge(msort_serial(move(t, 1, mid, 1, {}), cutoff),
-               msort_serial(move(t, mid + 1, n, 1, {}), cutoff))
-end
-
--- One half of the merge of the sorted results of two finished futures
--- (part 1: a's first half and what of b is not above its last value; part
--- 2: the rest). Each merge task reads both lists from the futures itself,
--- so the parent never receives the halves, only the two merged parts.
-local function merge_part(fa, fb, part)
-  local a, b = fa:result(), fb:result()
-  local na, nb = #a, #b
-  local i = math.floor(na / 2)
-  local lo, hi = 1, nb + 1
-  if i > 0 then
-    local v = a[i]
-    while lo < hi do                -- lo: the first element of b above v
-      local m = math.floor((lo + hi) / 2)
-      if b[m] <= v then lo = m + 1 else hi = m end
-    end
-  end
-  local ia, ja, ib, jb
-  if part == 1 then ia, ja, ib, jb = 1, i, 1, lo - 1
-  else ia, ja, ib, jb = i + 1, na, lo, nb end
-  local out, k = {}, 0
+-- Writes the merge of the sorted a[ia..ja] and b[ib..jb] to out[k+1..];
+-- returns out. The serial sort merges whole tables with it; the parallel
+-- one the runs of two tables between the same cut values (below).
+local function merge(a, ia, ja, b, ib, jb, out, k)
   while ia <= ja and ib <= jb do
     k = k + 1
     if a[ia] <= b[ib] then out[k] = a[ia]; ia = ia + 1
@@ -499,49 +480,124 @@ local function merge_part(fa, fb, part)
   return move(b, ib, jb, k + 1 + ja - ia + 1, out)
 end
 
--- Sorts t: both halves by recursive submit, then their merge as two tasks
--- given the finished halves' futures (they wait on nothing).
-local function msort_task(ex, t, cutoff)
+local function msort_serial(t, cutoff)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
   local mid = math.floor(n / 2)
-  local fl = ex:submit(msort_task, ex, move(t, 1, mid, 1, {}), cutoff)
-  local fr = ex:submit(msort_task, ex, move(t, mid + 1, n, 1, {}), cutoff)
-  fl:exception()                    -- both done first (raises if cancelled)
-  fr:exception()
-  local m1 = ex:submit(merge_part, fl, fr, 1)
-  local m2 = ex:submit(merge_part, fl, fr, 2)
-  local r1, r2 = m1:result(), m2:result()
-  return move(r2, 1, #r2, #r1 + 1, r1)
+  local a = msort_serial(move(t, 1, mid, 1, {}), cutoff)
+  local b = msort_serial(move(t, mid + 1, n, 1, {}), cutoff)
+  return merge(a, 1, #a, b, 1, #b, {}, 0)
+end
+
+-- The last index i of the sorted a with a[i] <= v (0 if none).
+local function last_le(a, v)
+  local lo, hi = 1, #a + 1
+  while lo < hi do
+    local m = math.floor((lo + hi) / 2)
+    if a[m] <= v then lo = m + 1 else hi = m end
+  end
+  return lo - 1
+end
+
+-- Sorts t by recursive submit, fork/join: the left half is submitted (the
+-- same function, down to the cutoff), the right half sorted here by the
+-- same recursion, then the left half's result is awaited (a worker that
+-- waits runs queued tasks meanwhile) and the two merged. Returns the
+-- sorted table; given outs (the halves of the top level), it splits its
+-- last merge at the values cuts instead and sets outs[j] to the run of
+-- values in (cuts[j-1], cuts[j]], so each of the top level's merge tasks
+-- receives only the values it merges.
+local function msort_task(ex, t, cutoff, cuts, outs)
+  local n = #t
+  local a, b
+  if n <= cutoff then
+    table.sort(t)
+    if not outs then return t end
+    a, b = t, {}
+  else
+    local mid = math.floor(n / 2)
+    local fl = ex:submit(msort_task, ex, move(t, 1, mid, 1, {}), cutoff)
+    b = msort_task(ex, move(t, mid + 1, n, 1, {}), cutoff)
+    a = fl:result()
+    if not outs then return merge(a, 1, #a, b, 1, #b, {}, 0) end
+  end
+  local ia, ib = 1, 1
+  for j = 1, #outs do
+    local ja = cuts[j] and last_le(a, cuts[j]) or #a
+    local jb = cuts[j] and last_le(b, cuts[j]) or #b
+    outs[j]:set_result(merge(a, ia, ja, b, ib, jb, {}, 0))
+    ia, ib = ja + 1, jb + 1
+  end
+end
+
+-- One of the top level's merge tasks: the runs of the two halves between
+-- the same cut values.
+local function merge_runs(fa, fb)
+  local a, b = fa:result(), fb:result()
+  return merge(a, 1, #a, b, 1, #b, {}, 0)
+end
+
+-- The top level, in the main state (which sorts nothing): both halves
+-- submitted; their runs between cut values (quantiles of a sample of t)
+-- merged by one task each once both halves are done (parts tasks: two a
+-- worker, so the main state joins the first while the last are merged).
+local function msort_parallel(ex, t, cutoff, parts)
+  local n = #t
+  if n <= cutoff then table.sort(t) return t end
+  local sample, step = {}, math.floor(n / 1024) + 1
+  for i = 1, n, step do sample[#sample + 1] = t[i] end
+  table.sort(sample)
+  local cuts, outs_l, outs_r = {}, {}, {}
+  for j = 1, parts do
+    if j < parts then cuts[j] = sample[math.floor(#sample * j / parts)] end
+    outs_l[j], outs_r[j] = futures.Future(), futures.Future()
+  end
+  local mid = math.floor(n / 2)
+  local fl = ex:submit(msort_task, ex, move(t, 1, mid, 1, {}), cutoff, cuts, outs_l)
+  local fr = ex:submit(msort_task, ex, move(t, mid + 1, n, 1, {}), cutoff, cuts, outs_r)
+  fl:result()                       -- both halves done (raises their errors)
+  fr:result()
+  local ms = {}
+  for j = 1, parts do ms[j] = ex:submit(merge_runs, outs_l[j], outs_r[j]) end
+  local out = ms[1]:result()
+  for j = 2, parts do
+    local r = ms[j]:result()
+    move(r, 1, #r, #out + 1, out)
+  end
+  return out
 end
 
 local function run_S(S, R)
-  local n, cutoff = S.S_n, S.S_cutoff
+  local n, cutoff, parts = S.S_n, S.S_cutoff, 2 * WORKERS
   local speedups, serial_t, par_t = {}, {}, {}
   local ex = futures.ThreadPoolExecutor(WORKERS)   -- shut down below (no <close> before 5.4)
   warm(ex)
-  ex:submit(msort_task, ex, {3, 1, 2}, 1):result()
   math.randomseed(18)
   local data = {}
   for i = 1, n do data[i] = math.random(1, 2 ^ 40) end
   local check = move(data, 1, n, 1, {})
   table.sort(check)
+  msort_parallel(ex, move(data, 1, 3000, 1, {}), 500, parts)   -- warm
   local quiet_runs = 0
+  local function same_as_check(s, what)
+    assert(#s == n, what)
+    for i = 1, n do if s[i] ~= check[i] then error(what .. " at " .. i) end end
+  end
   for _ = 1, R do
     collectgarbage()
     local q = quiet.wait(concurrent.sleep)
     local t0 = now()
     local s1 = msort_serial(move(data, 1, n, 1, {}), cutoff)
     local ts = now() - t0
+    same_as_check(s1, "S: the serial sort differs")
     s1 = nil
     collectgarbage()
     q = quiet.wait(concurrent.sleep) and q
     if q then quiet_runs = quiet_runs + 1 end
     t0 = now()
-    local s2 = msort_task(ex, data, cutoff)   -- the top level here
+    local s2 = msort_parallel(ex, data, cutoff, parts)
     local tp = now() - t0
-    for i = 1, n, 997 do assert(s2[i] == check[i], "S: the parallel sort differs") end
-    assert(#s2 == n and s2[n] == check[n], "S: the parallel sort differs")
+    same_as_check(s2, "S: the parallel sort differs")
     s2 = nil
     serial_t[#serial_t + 1] = ts
     par_t[#par_t + 1] = tp
@@ -549,7 +605,7 @@ local function run_S(S, R)
   end
   ex:shutdown()
   emit("S", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
-    serial_s = median(serial_t), parallel_s = median(par_t),
+    merge_tasks = parts, serial_s = median(serial_t), parallel_s = median(par_t),
     quiet_runs = quiet_runs})
 end
 

@@ -63,39 +63,68 @@ describe("transfer", function()
     end
   end)
 
-  it("copies arrays longer than the stack takes (250,000) with their holes, subtypes and hash part", function()
-    -- over 200,000 elements the decoder sets them one by one, integers
-    -- read inline: floats, NaN, -0.0, 64-bit integers, strings, tables and
-    -- nil holes in between must come back as they were
+  -- Up to 450,000 elements an array is made on the stack in one step
+  -- (when the stack can take twice its length), longer ones set one by
+  -- one; both read integers inline: floats, NaN, -0.0, 64-bit integers,
+  -- strings, tables and nil holes in between must come back as they were.
+  for _, n in ipairs({250000, 449999, 600000}) do
+    it("copies an array of " .. n .. " with its holes, subtypes and hash part", function()
+      if not helpers.HAS_INTEGERS then return pending(helpers.NO_INTEGERS) end
+      local t = {}
+      for i = 1, n do t[i] = i * 3 - n end
+      t[7] = 7.0
+      t[8] = 0/0
+      t[9] = -0.0
+      t[10] = math.maxinteger
+      t[11] = "s"
+      t[12] = {x = 1}
+      t[n - 1] = nil                  -- a hole inside the array part
+      t.k = "hash"
+      local r = helpers.roundtrip(ex, t)
+      assert.equal(math.type(1), math.type(r[1]))
+      assert.equal(1 * 3 - n, r[1])
+      assert.equal("float", math.type(r[7]))
+      assert.is_true(r[8] ~= r[8])
+      assert.equal("-0.0", tostring(r[9]))
+      assert.equal(math.maxinteger, r[10])
+      assert.equal("s", r[11])
+      assert.same({x = 1}, r[12])
+      assert.is_nil(r[n - 1])
+      assert.equal(n * 3 - n, r[n])
+      assert.equal("integer", math.type(r[n]))
+      assert.equal("hash", r.k)
+      local count = 0
+      for _ in pairs(r) do count = count + 1 end
+      assert.equal(n, count)          -- n - 1 elements and the key k
+      for i = 13, n - 2, 997 do assert.equal(i * 3 - n, r[i]) end
+    end)
+  end
+
+  it("makes a long array where the stack is already deep (200,000 over 650,000)", function()
+    -- the array cannot go on the stack twice over: it is set one by one,
+    -- not a stack overflow raised from the decode
     if not helpers.HAS_INTEGERS then return pending(helpers.NO_INTEGERS) end
-    local n = 250000
+    local n = 200000
     local t = {}
-    for i = 1, n do t[i] = i * 3 - n end
-    t[7] = 7.0
-    t[8] = 0/0
-    t[9] = -0.0
-    t[10] = math.maxinteger
-    t[11] = "s"
-    t[12] = {x = 1}
-    t[n - 1] = nil                  -- a hole inside the array part
-    t.k = "hash"
-    local r = helpers.roundtrip(ex, t)
-    assert.equal(math.type(1), math.type(r[1]))
-    assert.equal(1 * 3 - n, r[1])
-    assert.equal("float", math.type(r[7]))
-    assert.is_true(r[8] ~= r[8])
-    assert.equal("-0.0", tostring(r[9]))
-    assert.equal(math.maxinteger, r[10])
-    assert.equal("s", r[11])
-    assert.same({x = 1}, r[12])
-    assert.is_nil(r[n - 1])
-    assert.equal(n * 3 - n, r[n])
-    assert.equal("integer", math.type(r[n]))
-    assert.equal("hash", r.k)
-    local count = 0
-    for _ in pairs(r) do count = count + 1 end
-    assert.equal(n, count)          -- n - 1 elements and the key k
-    for i = 13, n - 2, 997 do assert.equal(i * 3 - n, r[i]) end
+    for i = 1, n do t[i] = i * 2 end
+    t[5] = 5.0
+    local depth, len, last, ty, five = ex:submit(function(x)
+      local f = futures.Future()
+      f:set_result(x)
+      local filler = {}
+      for i = 1, 650000 do filler[i] = i end
+      local function deep(count, ...)  -- (... is left where it is)
+        local back = f:result()       -- decoded with 650,000 values below
+        return count, #back, back[#back], math.type(back[#back]),
+               math.type(back[5])
+      end
+      return deep(#filler, table.unpack(filler))
+    end, t):result()
+    assert.equal(650000, depth)
+    assert.equal(n, len)
+    assert.equal(2 * n, last)
+    assert.equal("integer", ty)
+    assert.equal("float", five)
   end)
 
   it("preserves shared references and cycles within one transfer", function()

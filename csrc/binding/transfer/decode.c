@@ -56,9 +56,12 @@ typedef struct keycache {
 #define TEMPLATES_MAX 512
 
 /* Arrays at least this long are decoded on the stack and made at once;
-** shorter ones with rawseti (a Lua call costs more than a few sets). */
+** shorter ones with rawseti (a Lua call costs more than a few sets). The
+** packer's call needs twice the array on the stack (the arguments, then
+** the vararg copy {...} reads), checked and grown before: longer arrays,
+** or a stack that cannot take them, are made with rawseti. */
 #define PACK_MIN 24
-#define PACK_MAX 200000
+#define PACK_MAX 450000
 
 typedef struct dec {
   lua_State *L;
@@ -384,7 +387,7 @@ static void decode_table(dec *d, int shared) {
   if (narr > left || nhash > left / 2) malformed(d);
   if (++d->depth > LCF_MAX_DEPTH) malformed(d);
   if (!shared && narr >= PACK_MIN && narr <= PACK_MAX &&
-      lua_checkstack(L, (int)narr + 16)) {
+      lua_checkstack(L, 2 * (int)narr + 32)) {
     /* The elements on the stack, then {...} makes the table in one go. */
     push_packer(L);
     t = lua_gettop(L);
