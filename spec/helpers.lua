@@ -18,6 +18,31 @@ function helpers.roundtrip(ex, ...)
   return ex:submit(function(...) return ... end, ...):result()
 end
 
+--- Run the Lua source src in a fresh interpreter ($CONCURRENT_LUA, which
+-- spec/sanitize.sh sets; else lua5.4) with this one's package paths;
+-- prefix goes before the command ("ulimit -n 64; ", "timeout -s KILL 60 ").
+-- Returns its stdout, its stderr and its exit status (a number: read from
+-- the shell, as 5.1's popen close does not give it).
+function helpers.run_script(src, prefix)
+  local path, errpath = os.tmpname(), os.tmpname()
+  local fh = assert(io.open(path, "w"))
+  fh:write(("package.path = %q\npackage.cpath = %q\n"):format(package.path, package.cpath))
+  fh:write(src)
+  fh:close()
+  local lua = os.getenv("CONCURRENT_LUA") or "lua5.4"
+  local p = assert(io.popen(("%s%s %s 2>%s; echo \"exit=$?\""):format(
+    prefix or "", lua, path, errpath)))
+  local out = p:read("*a")
+  p:close()
+  local eh = assert(io.open(errpath))
+  local err = eh:read("*a")
+  eh:close()
+  os.remove(path)
+  os.remove(errpath)
+  local status = tonumber(out:match("exit=(%d+)%s*$"))
+  return (out:gsub("exit=%d+%s*$", "")), err, status
+end
+
 --- The error raised by fn(...), which must fail.
 function helpers.error_of(fn, ...)
   local ok, err = pcall(fn, ...)
