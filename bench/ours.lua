@@ -657,7 +657,7 @@ end
 local function run_interrupt(S, R, workload, body, settle)
   local thread = require "concurrent.thread"
   local runs = {}
-  local ex <close> = futures.ThreadPoolExecutor(1)
+  local ex = futures.ThreadPoolExecutor(1)   -- shut down below (no <close> before 5.4)
   warm(ex, nil, 100)
   for _ = 1, R do
     local lat = {}
@@ -677,6 +677,7 @@ local function run_interrupt(S, R, workload, body, settle)
     end
     runs[#runs + 1] = median(lat)
   end
+  ex:shutdown()
   emit(workload, runs, "ms", {n = S.I_n, workers = 1})
 end
 

@@ -6,24 +6,7 @@ local concurrent = require "concurrent"
 local thread = require "concurrent.thread"
 local helpers = require "helpers"
 
--- Run a Lua script in a fresh lua5.4 process; returns stdout and stderr.
-local function run_script(src)
-  local path, errpath = os.tmpname(), os.tmpname()
-  local fh = assert(io.open(path, "w"))
-  fh:write(("package.path = %q\npackage.cpath = %q\n"):format(package.path, package.cpath))
-  fh:write(src)
-  fh:close()
-  local lua = os.getenv("CONCURRENT_LUA") or "lua5.4"   -- spec/sanitize.sh sets it
-  local p = io.popen(lua .. " " .. path .. " 2>" .. errpath)
-  local out = p:read("*a")
-  p:close()
-  local eh = assert(io.open(errpath))
-  local err = eh:read("*a")
-  eh:close()
-  os.remove(path)
-  os.remove(errpath)
-  return out, err
-end
+local run_script = helpers.run_script
 
 -- Spin (without any call that runs callbacks) until f is done.
 local function spin_until_done(f)

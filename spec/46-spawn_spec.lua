@@ -8,25 +8,7 @@ local helpers = require "helpers"
 
 local monotonic = concurrent.monotonic
 
--- Run a Lua script in a fresh interpreter (the sanitizer build's under
--- make asan); returns stdout, stderr and whether it exited with 0.
-local function run_script(src, prefix)
-  local path, errpath = os.tmpname(), os.tmpname()
-  local fh = assert(io.open(path, "w"))
-  fh:write(("package.path = %q\npackage.cpath = %q\n"):format(package.path, package.cpath))
-  fh:write(src)
-  fh:close()
-  local lua = os.getenv("CONCURRENT_LUA") or "lua5.4"   -- spec/sanitize.sh sets it
-  local p = io.popen((prefix or "") .. lua .. " " .. path .. " 2>" .. errpath)
-  local out = p:read("*a")
-  local ok = p:close()
-  local eh = assert(io.open(errpath))
-  local err = eh:read("*a")
-  eh:close()
-  os.remove(path)
-  os.remove(errpath)
-  return out, err, ok
-end
+local run_script = helpers.run_script
 
 -- A frame loop: poll once a frame until every future is done; returns the
 -- number of frames and the longest frame (without the poll's own time it
@@ -563,6 +545,25 @@ describe("futures.fd", function()
     return hit
   end
 
+  -- The readability checks need luv: false (the test pending) without it.
+  local function luv_here()
+    if not has_luv then
+      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
+    end
+    return has_luv
+  end
+
+  -- Wait (without polling: concurrent.sleep would) until fd is readable;
+  -- returns the time it took.
+  local function until_readable(fd)
+    local t0 = monotonic()
+    while not readable(fd) do
+      assert(monotonic() - t0 < 10, "the fd never became readable")
+      uv.sleep(5)
+    end
+    return monotonic() - t0
+  end
+
   it("returns the same integer fd each time", function()
     local fd = futures.fd()
     assert.equal(math.floor(fd), fd)
@@ -572,10 +573,7 @@ describe("futures.fd", function()
   end)
 
   it("is readable after a task finishes and not after poll() drained it", function()
-    if not has_luv then
-      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
-      return
-    end
+    if not luv_here() then return end
     local ex <close> = helpers.pool(1)
     local fd = futures.fd()
     futures.poll()
@@ -584,11 +582,7 @@ describe("futures.fd", function()
     local f = ex:submit(sleeper, 0.05, 9)
     f:add_done_callback(function(d) got = d:result() end)
     assert.is_false(readable(fd))
-    local t0 = monotonic()
-    while not readable(fd) do
-      assert(monotonic() - t0 < 10, "the fd never became readable")
-      uv.sleep(5)                   -- concurrent.sleep would poll
-    end
+    until_readable(fd)
     assert.is_nil(got)
     assert.equal(1, futures.poll())
     assert.equal(9, got)
@@ -596,30 +590,19 @@ describe("futures.fd", function()
   end)
 
   it("is readable when a spawned coroutine's sleep is due", function()
-    if not has_luv then
-      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
-      return
-    end
+    if not luv_here() then return end
     local fd = futures.fd()
     futures.poll()
     local f = futures.spawn(function() concurrent.sleep(0.5) return "woke" end)
     assert.is_false(readable(fd))
-    local t0 = monotonic()
-    while not readable(fd) do
-      assert(monotonic() - t0 < 10, "the fd never became readable")
-      uv.sleep(5)                   -- concurrent.sleep would poll
-    end
-    assert.is_true(monotonic() - t0 >= 0.1 * helpers.EARLY)
+    assert.is_true(until_readable(fd) >= 0.1 * helpers.EARLY)
     futures.poll()
     assert.equal("woke", f:result())
     assert.is_false(readable(fd))
   end)
 
   it("is not left readable by a blocking wait that ran spawned coroutines", function()
-    if not has_luv then
-      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
-      return
-    end
+    if not luv_here() then return end
     local ex <close> = helpers.pool(1)
     local fd = futures.fd()
     local live = futures.spawn(function() concurrent.sleep(30) end)   -- keeps the state pumping
@@ -635,10 +618,7 @@ describe("futures.fd", function()
     -- spawned coroutine awaiting f must be woken once, when f settles:
     -- woken earlier it finds f unsettled and waits again, and a host
     -- watching the fd wakes (and polls) for nothing over and over.
-    if not has_luv then
-      pending("lua-luv is not installed (apt-get install lua-luv): no readability check")
-      return
-    end
+    if not luv_here() then return end
     local ex <close> = helpers.pool(1)
     local fd = futures.fd()
     futures.poll()
@@ -729,7 +709,7 @@ describe("closing a state with spawned coroutines still suspended", function()
   end)
 
   it("in a process's main state at exit (checked under make asan)", function()
-    local out, err, ok = run_script([[
+    local out, err, status = run_script([[
       local futures = require "concurrent.futures"
       local concurrent = require "concurrent"
       local ex = futures.ThreadPoolExecutor(1)
@@ -745,7 +725,7 @@ describe("closing a state with spawned coroutines still suspended", function()
       print(#fs)
     ]])
     assert.equal("", err)
-    assert.is_true(ok)
+    assert.equal(0, status)
     assert.equal("400\n", out)
   end)
 end)

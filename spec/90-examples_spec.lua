@@ -50,8 +50,17 @@ local function run(cmd, speed, dir)
   return lines, err, ok, elapsed, out
 end
 
+-- run, for a command that must exit with 0 and write nothing to stderr;
+-- returns its stdout lines and the wall time.
+local function run_clean(cmd, speed, dir)
+  local lines, err, ok, elapsed = run(cmd, speed, dir)
+  assert.are.equal("", err)
+  assert.is_true(ok)
+  return lines, elapsed
+end
+
 local function example(name, speed)
-  return run(LUA .. " examples/" .. name, speed)
+  return run_clean(LUA .. " examples/" .. name, speed)
 end
 
 local function index_of(lines, pattern)
@@ -103,9 +112,7 @@ end
 
 describe("examples", function()
   it("01_process_download: two processes with their own pids download at once", function()
-    local lines, err, ok = example("01_process_download.lua", 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("01_process_download.lua", 10)
     local pids = {}
     for _, line in ipairs(lines) do
       local pid = line:match("^启动下载进程，进程号%[(%d+)%]%.$")
@@ -118,9 +125,7 @@ describe("examples", function()
   end)
 
   it("02_process_pingpong: each child has its own counter (Ping and Pong 10 times each)", function()
-    local lines, err, ok = example("02_process_pingpong.lua", 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("02_process_pingpong.lua", 10)
     local first = lines[1]
     local _, pings = first:gsub("Ping", "")
     local _, pongs = first:gsub("Pong", "")
@@ -132,33 +137,25 @@ describe("examples", function()
   end)
 
   it("03_thread_download: two threads download at once", function()
-    local lines, err, ok = example("03_thread_download.lua", 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("03_thread_download.lua", 10)
     check_downloads(lines, 10, "^总共耗费了(%d+%.%d%d%d)秒$")
     assert.are.equal(5, #lines)
   end)
 
   it("04_thread_subclass: DownloadTask threads run their own run()", function()
-    local lines, err, ok = example("04_thread_subclass.lua", 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("04_thread_subclass.lua", 10)
     check_downloads(lines, 10, "^总共耗费了(%d+%.%d%d)秒%.$")
     assert.are.equal(5, #lines)
   end)
 
   it("05_pool_submit: false, false (task2 already running), 2s then 3s, true, 3", function()
-    local lines, err, ok = example("05_pool_submit.lua", 5)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("05_pool_submit.lua", 5)
     assert.are.same({"false", "false", "get page 2s finished",
                      "get page 3s finished", "true", "3"}, lines)
   end)
 
   it("06_as_completed: futures in completion order, the 2 s page first", function()
-    local lines, err, ok = example("06_as_completed.lua", 5)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("06_as_completed.lua", 5)
     assert.are.same({
       "get page 2s finished", "in main: get page 2s success",
       "get page 3s finished", "in main: get page 3s success",
@@ -167,9 +164,7 @@ describe("examples", function()
   end)
 
   it("07_map: results in input order although the 2 s page finishes first", function()
-    local lines, err, ok = example("07_map.lua", 5)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("07_map.lua", 5)
     assert.are.same({
       "get page 2s finished", "get page 3s finished",
       "in main: get page 3s success", "in main: get page 2s success",
@@ -179,9 +174,7 @@ describe("examples", function()
 
   it("08_pool_close: leaving the block waits for every task", function()
     if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE .. " (08_pool_close.lua uses it)") end
-    local lines, err, ok = example("08_pool_close.lua", 5)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("08_pool_close.lua", 5)
     assert.are.equal(7, #lines)
     local starting, finishing = {}, {}
     for i = 1, 3 do starting[#starting + 1] = lines[i] end
@@ -194,9 +187,7 @@ describe("examples", function()
   end)
 
   it("09_latest_wins: only the last search's result is printed, the stale ones stopped", function()
-    local lines, err, ok = example("09_latest_wins.lua", 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("09_latest_wins.lua", 10)
     assert.are.equal(8, #lines)
     for i, q in ipairs {"c", "co", "con", "conc", "concu", "concur"} do
       assert.are.equal(("typed %q"):format(q), lines[i])
@@ -210,9 +201,7 @@ describe("examples", function()
   end)
 
   it("10_game_loop: 60 fps, every NPC home, the worst frame within a few ms", function()
-    local lines, err, ok = example("10_game_loop.lua", 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("10_game_loop.lua", 10)
     assert.are.equal(6, count_matching(lines, "^npc %d is home after %d+ steps$"))
     for npc = 1, 6 do
       assert.are.equal(1, count_matching(lines, "^npc " .. npc .. " is home"))
@@ -228,9 +217,7 @@ describe("examples", function()
   end)
 
   it("11_luv_loop: results in finishing order while the luv timer ticks", function()
-    local lines, err, ok = example("11_luv_loop.lua", 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("11_luv_loop.lua", 10)
     if lines[1]:find("^skipped:") then
       pending(lines[1])
       return
@@ -247,9 +234,7 @@ describe("examples", function()
   end)
 
   it("12_cqueues_loop: map results in input order, the pump sleeping on the fd (woken at most 10 times)", function()
-    local lines, err, ok = example("12_cqueues_loop.lua", 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = example("12_cqueues_loop.lua", 10)
     if lines[1]:find("^skipped:") then
       pending(lines[1])
       return
@@ -267,9 +252,7 @@ describe("examples", function()
   end)
 
   it("run from another directory, through their own path helper", function()
-    local lines, err, ok = run(LUA .. " " .. shell_quote(ROOT .. "/examples/07_map.lua"), 5, "/")
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = run_clean(LUA .. " " .. shell_quote(ROOT .. "/examples/07_map.lua"), 5, "/")
     assert.are.equal("in main: get page 3s success", lines[3])
   end)
 end)
@@ -281,9 +264,7 @@ local TOUR_LIMIT = (os.getenv("CONCURRENT_LUA") or ""):find("sanlua") and 40 or 
 describe("the tour (make demo)", function()
   it("runs all twelve programs under headings in less than 15 s (40 s under the sanitizers)", function()
     if not helpers.HAS_CLOSE then return pending(helpers.NO_CLOSE .. " (08_pool_close.lua uses it)") end
-    local lines, err, ok, elapsed = run("sh examples/tour.sh " .. LUA, 10)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines, elapsed = run_clean("sh examples/tour.sh " .. LUA, 10)
     assert.are.equal(12, count_matching(lines, "^=== %d+%. "))
     assert.is_truthy(index_of(lines, "^tour: all 12 programs ran in"))
     assert.is_true(elapsed < TOUR_LIMIT, ("the tour took %.1f s"):format(elapsed))
@@ -292,9 +273,7 @@ end)
 
 describe("the host program (build/host)", function()
   it("shares one pool between C and script tasks, and runs callbacks on the main thread once per frame", function()
-    local lines, err, ok = run(shell_quote(BUILD .. "/host") .. " examples/host/game.lua", 1)
-    assert.are.equal("", err)
-    assert.is_true(ok)
+    local lines = run_clean(shell_quote(BUILD .. "/host") .. " examples/host/game.lua", 1)
     local expected = {
       -- script tasks: ran in workers, called host.hit there
       "script task find_path%(0, 5%) %-> steps, on main thread = 5, false %(callback on the main thread: true%)",

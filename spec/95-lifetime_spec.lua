@@ -7,27 +7,13 @@ local futures = require "concurrent.futures"
 local concurrent = require "concurrent"
 local thread = require "concurrent.thread"
 
-local LUA = os.getenv("CONCURRENT_LUA") or "lua5.4"
+local helpers = require "helpers"
 
--- Run src in a fresh process (package paths of this one); returns
--- stdout, stderr and the exit status (124: killed by the timeout).
+-- Run src in a fresh process (package paths of this one) killed after
+-- `limit` seconds; returns stdout, stderr and the exit status (124: killed
+-- by the timeout).
 local function run_script(src, limit)
-  local path, errpath = os.tmpname(), os.tmpname()
-  local fh = assert(io.open(path, "w"))
-  fh:write(("package.path = %q\npackage.cpath = %q\n"):format(package.path, package.cpath))
-  fh:write(src)
-  fh:close()
-  local p = io.popen(("timeout -s KILL %d %s %s 2>%s; echo \"exit=$?\""):format(
-    limit or 60, LUA, path, errpath))
-  local out = p:read("*a")
-  p:close()
-  local ef = io.open(errpath)
-  local err = ef:read("*a")
-  ef:close()
-  os.remove(path)
-  os.remove(errpath)
-  local status = tonumber(out:match("exit=(%d+)%s*$"))
-  return out:gsub("exit=%d+%s*$", ""), err, status
+  return helpers.run_script(src, ("timeout -s KILL %d "):format(limit or 60))
 end
 
 describe("lifetime", function()

@@ -18,6 +18,31 @@ function helpers.roundtrip(ex, ...)
   return ex:submit(function(...) return ... end, ...):result()
 end
 
+--- Run the Lua source src in a fresh interpreter ($CONCURRENT_LUA, which
+-- spec/sanitize.sh sets; else lua5.4) with this one's package paths;
+-- prefix goes before the command ("ulimit -n 64; ", "timeout -s KILL 60 ").
+-- Returns its stdout, its stderr and its exit status (a number: read from
+-- the shell, as 5.1's popen close does not give it).
+function helpers.run_script(src, prefix)
+  local path, errpath = os.tmpname(), os.tmpname()
+  local fh = assert(io.open(path, "w"))
+  fh:write(("package.path = %q\npackage.cpath = %q\n"):format(package.path, package.cpath))
+  fh:write(src)
+  fh:close()
+  local lua = os.getenv("CONCURRENT_LUA") or "lua5.4"
+  local p = assert(io.popen(("%s%s %s 2>%s; echo \"exit=$?\""):format(
+    prefix or "", lua, path, errpath)))
+  local out = p:read("*a")
+  p:close()
+  local eh = assert(io.open(errpath))
+  local err = eh:read("*a")
+  eh:close()
+  os.remove(path)
+  os.remove(errpath)
+  local status = tonumber(out:match("exit=(%d+)%s*$"))
+  return (out:gsub("exit=%d+%s*$", "")), err, status
+end
+
 --- The error raised by fn(...), which must fail.
 function helpers.error_of(fn, ...)
   local ok, err = pcall(fn, ...)
@@ -35,6 +60,10 @@ helpers.TAIL_POSITIONS = _VERSION ~= "Lua 5.1" or helpers.JIT  -- error levels t
 helpers.NUMBER_ERRORS = _VERSION ~= "Lua 5.1"       -- error(7) raises 7, not "file:7: 7"
 helpers.YIELD_ACROSS_C = _VERSION ~= "Lua 5.1" or helpers.JIT  -- yield inside pcall, for iterators, metamethods
 helpers.GC_ISRUNNING = _VERSION ~= "Lua 5.1" or helpers.JIT    -- collectgarbage("isrunning"), LUA_GCISRUNNING
+-- A worker keeps (does not load again) a function with upvalues of its
+-- own that a task reaches through an upvalue or an argument: no version
+-- yet (transfer/decode.c keeps the task's function and leaf functions).
+helpers.KEEPS_INNER_FUNCTIONS = false
 
 -- Why a test is pending on this Lua: `if not helpers.HAS_CLOSE then
 -- return pending(helpers.NO_CLOSE) end` (busted's pending is the spec
@@ -46,6 +75,8 @@ helpers.NO_UPVALUEID = "Lua 5.1 has no upvalue identity: closures that share an 
 helpers.NO_TAIL_POSITIONS = "Lua 5.1 reports no position for an error raised at a level reached through a tail call"
 helpers.NO_GC_ISRUNNING = "Lua 5.1 cannot tell whether its collector runs: timed polls leave the collector alone there (docs/reference.md, futures.poll)"
 helpers.NO_CLOSE = _VERSION .. " has no <close>: the test checks where a scope or loop closes"
+helpers.RELOADS_TASKS_WITH_UPVALUES = "Lua 5.1 has no upvalue identity: a task's function that has upvalues is loaded afresh each time (docs/reference.md, Lua versions)"
+helpers.RELOADS_INNER_FUNCTIONS = "known limit: a function with upvalues reached through the task's upvalues or arguments is loaded afresh for each task (transfer/decode.c keeps only the task's function and leaf functions); on LuaJIT each load is traced afresh (docs/reference.md, Lua versions)"
 helpers.NO_YIELD_ACROSS_C = "Lua 5.1 cannot yield across pcall, a for iterator or a metamethod: a spawned coroutine's wait there blocks the thread (docs/reference.md, Lua versions)"
 
 --- load(src, name, "t", env) on every version (5.1: loadstring + setfenv).

@@ -670,6 +670,31 @@ static int listen_locked(cf_future *f) {
   }
 }
 
+/* The record of a callback to add to f, with f's extension in *x (both
+** adders keep it there), or NULL (nothing kept) when either cannot be had. */
+static struct cf_callback *new_callback(cf_future *f, cf_done_fn fn,
+                                        void *ud, struct cf_future_ext **x) {
+  struct cf_callback *cb = malloc(sizeof *cb);
+  *x = cf_future_ext_get(f);
+  if (cb == NULL || *x == NULL) {
+    free(cb);
+    return NULL;
+  }
+  cb->fn = fn;
+  cb->ud = ud;
+  cb->next = NULL;
+  return cb;
+}
+
+/* An adder found f finished once it held the stripe lock: the callback
+** runs at once, in this thread, and its record is not needed. */
+static int run_now(cf_future *f, stripe *s, struct cf_callback *cb) {
+  cf_mutex_unlock(&s->mu);
+  cb->fn(f, cb->ud);
+  free(cb);
+  return 0;
+}
+
 int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
   struct cf_callback *cb;
   struct cf_future_ext *x;
@@ -678,25 +703,12 @@ int cf_future_add_done_callback(cf_future *f, cf_done_fn fn, void *ud) {
     fn(f, ud);
     return 0;
   }
-  cb = malloc(sizeof *cb);
-  x = cf_future_ext_get(f);
-  if (cb == NULL || x == NULL) {
-    free(cb);
-    return -ENOMEM;
-  }
-  cb->fn = fn;
-  cb->ud = ud;
-  cb->next = NULL;
+  if ((cb = new_callback(f, fn, ud, &x)) == NULL) return -ENOMEM;
   cf_mutex_lock(&s->mu);
-  if (!listen_locked(f)) {
-    *x->cb_tail = cb;
-    x->cb_tail = &cb->next;
-    cf_mutex_unlock(&s->mu);
-    return 0;
-  }
+  if (listen_locked(f)) return run_now(f, s, cb);
+  *x->cb_tail = cb;
+  x->cb_tail = &cb->next;
   cf_mutex_unlock(&s->mu);
-  fn(f, ud);
-  free(cb);
   return 0;
 }
 
@@ -714,27 +726,15 @@ int cf_future_add_settled_callback(cf_future *f, cf_done_fn fn, void *ud) {
     fn(f, ud);
     return 0;
   }
-  cb = malloc(sizeof *cb);
-  x = cf_future_ext_get(f);
-  if (cb == NULL || x == NULL) {
-    free(cb);
-    return -ENOMEM;
-  }
-  cb->fn = fn;
-  cb->ud = ud;
+  if ((cb = new_callback(f, fn, ud, &x)) == NULL) return -ENOMEM;
   cf_mutex_lock(&s->mu);
   /* Pending: listening makes the finisher set WORD_CALLING, and take the
   ** list when it clears it. Done and calling: it has not cleared it yet
   ** (it does so under this lock). */
-  if (!listen_locked(f) || !is_settled(f, load_word(f))) {
-    cb->next = x->settled;
-    x->settled = cb;
-    cf_mutex_unlock(&s->mu);
-    return 0;
-  }
+  if (listen_locked(f) && is_settled(f, load_word(f))) return run_now(f, s, cb);
+  cb->next = x->settled;
+  x->settled = cb;
   cf_mutex_unlock(&s->mu);
-  fn(f, ud);
-  free(cb);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 ** test_core.c -- tests of the C core without Lua: futures, waiters,
 ** callbacks, pools and thread handles. Run by `make test`.
 */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -133,6 +134,65 @@ static void test_settled_callbacks(void) {
   cf_future_add_settled_callback(slow_f, count_cb, &hundred);
   cf_release(slow_f);
   CHECK(atomic_load(&callback_calls) == 202);
+}
+
+/* The callback adders without memory (future.c's new_callback): test_core
+** is linked with --wrap=malloc,--wrap=calloc (Makefile), so the core's
+** allocations come here; the Nth one from now in this thread fails. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+static _Thread_local int fail_alloc_in;   /* 0: none fails */
+
+static int alloc_fails(void) {
+  return fail_alloc_in > 0 && --fail_alloc_in == 0;
+}
+
+void *__wrap_malloc(size_t n) {
+  return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t k, size_t n) {
+  return alloc_fails() ? NULL : __real_calloc(k, n);
+}
+
+typedef int (*adder_fn)(cf_future *, cf_done_fn, void *);
+
+/* With the record's malloc (1st) or the extension's calloc (2nd) failing,
+** add reports -ENOMEM and keeps nothing: fn never runs, not even when f
+** finishes (ASan's leak check sees a record kept by mistake). Then the
+** same call succeeds, and fn runs once f is done. */
+static void check_adder_nomem(adder_fn add) {
+  static int one = 1;
+  int which;
+  for (which = 1; which <= 2; which++) {
+    cf_future *f = cf_future_new();
+    atomic_store(&callback_calls, 0);
+    fail_alloc_in = which;
+    CHECK(add(f, count_cb, &one) == -ENOMEM);
+    CHECK(fail_alloc_in == 0);                /* that allocation was tried */
+    fail_alloc_in = 0;
+    CHECK(add(f, count_cb, &one) == 0);
+    CHECK(atomic_load(&callback_calls) == 0);
+    CHECK(cf_future_set_result(f, NULL, 0) == 0);
+    CHECK(atomic_load(&callback_calls) == 1);
+    cf_release(f);
+  }
+  /* Finished already: fn runs at once and nothing is allocated. */
+  {
+    cf_future *f = cf_future_new();
+    CHECK(cf_future_set_result(f, NULL, 0) == 0);
+    atomic_store(&callback_calls, 0);
+    fail_alloc_in = 1;
+    CHECK(add(f, count_cb, &one) == 0);
+    CHECK(fail_alloc_in == 1 && atomic_load(&callback_calls) == 1);
+    fail_alloc_in = 0;
+    cf_release(f);
+  }
+}
+
+static void test_callbacks_nomem(void) {
+  check_adder_nomem(cf_future_add_done_callback);
+  check_adder_nomem(cf_future_add_settled_callback);
 }
 
 /* ---- waiters ---------------------------------------------------------- */
@@ -438,6 +498,7 @@ int main(void) {
   test_future_wait_timeout();
   test_callbacks();
   test_settled_callbacks();
+  test_callbacks_nomem();
   test_waiter_order();
   test_waiter_unwatch();
   test_pool_results();

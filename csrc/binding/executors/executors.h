@@ -19,6 +19,24 @@ void lcf_procpool_open(lua_State *L);
 /* Parse shutdown's arguments (both forms), shared by every executor. */
 void lcf_shutdown_args(lua_State *L, int *wait, int *cancel);
 
+/* An executor's core pool as the methods both executors share (shared.c)
+** see it: thread_pool.c and process_pool.c each describe theirs, with
+** functions that take their own pool. */
+typedef struct lcf_pool_ops {
+  const char *tname;                            /* the box's class */
+  int (*shutdown)(void *p, int wait, int cancel);
+  int (*wait_slice)(void *p, double timeout);   /* lcf_wait's slice: the
+                                                ** pool's end after shutdown */
+  int (*interrupt)(void *p);
+} lcf_pool_ops;
+
+/* ex:shutdown(...), ex:__close() and __gc, for the executor box at
+** index 1 whose pool ops describes: each class's methods call these
+** (plain C functions, so a method crosses to a thread as before). */
+int lcf_executor_shutdown(lua_State *L, const lcf_pool_ops *ops);
+int lcf_executor_close(lua_State *L, const lcf_pool_ops *ops);
+int lcf_executor_gc(lua_State *L, const lcf_pool_ops *ops);
+
 /* Executors that cross (executor_boxes.c). The box an executor is made
 ** in owns it (collected, it shuts the executor down); one received in a
 ** task is a plain box. Pushes a new owner box of class tname, obj NULL. */

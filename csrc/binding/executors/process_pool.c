@@ -34,7 +34,6 @@
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
 #include "../runtime/errors.h"
-#include "../runtime/wait.h"
 #include "../runtime/stop.h"
 #include "task_opts.h"
 
@@ -238,50 +237,36 @@ static int l_submit_with(lua_State *L) {
   return submit_from(L, p, 3, &o);
 }
 
-static int done_slice(void *p, double timeout) {
+/* The core pool, for the methods both executors share (shared.c). */
+static int ops_shutdown(void *p, int wait, int cancel) {
+  return cf_procpool_shutdown(p, wait, cancel);
+}
+
+static int ops_wait_slice(void *p, double timeout) {
   return cf_procpool_wait_done(p, timeout);
 }
 
-/* Shut down; with wait, wait for the manager in slices (Ctrl-C). */
-static void shutdown_pool(lua_State *L, cf_procpool *p, int wait, int cancel) {
-  cf_procpool_shutdown(p, 0, cancel);
-  if (wait) {
-    lcf_wait(L, done_slice, p, -1);
-    cf_procpool_shutdown(p, 1, 0);
-  }
+static int ops_interrupt(void *p) {
+  return cf_procpool_interrupt(p);
 }
 
+static const lcf_pool_ops pool_ops = {
+  .tname = LCF_PROCPOOL,
+  .shutdown = ops_shutdown,
+  .wait_slice = ops_wait_slice,
+  .interrupt = ops_interrupt,
+};
+
 static int l_shutdown(lua_State *L) {
-  cf_procpool *p = check_pool(L, 1);
-  int wait, cancel;
-  lcf_shutdown_args(L, &wait, &cancel);
-  if (lcf_shutdown_interrupt(L)) {          /* running tasks stop too */
-    cf_procpool_shutdown(p, 0, cancel);
-    cf_procpool_interrupt(p);
-  }
-  shutdown_pool(L, p, wait, cancel);
-  lcf_callbacks_run(L);
-  return 0;
+  return lcf_executor_shutdown(L, &pool_ops);
 }
 
 static int l_close(lua_State *L) {
-  lcf_box *b = luaL_checkudata(L, 1, LCF_PROCPOOL);
-  if (b->obj) shutdown_pool(L, b->obj, 1, 0);
-  lcf_callbacks_run(L);
-  return 0;
+  return lcf_executor_close(L, &pool_ops);
 }
 
-/* Collected: stop taking work; queued tasks still run, and the state's
-** list joins the manager when the state closes. */
 static int l_gc(lua_State *L) {
-  lcf_box *b = lua_touserdata(L, 1);
-  if (b->obj) {
-    cf_procpool *p = b->obj;
-    b->obj = NULL;
-    if (lcf_is_owner_box(L, 1)) cf_procpool_shutdown(p, 0, 0);
-    cf_release(p);
-  }
-  return 0;
+  return lcf_executor_gc(L, &pool_ops);
 }
 
 static int l_stats(lua_State *L) {

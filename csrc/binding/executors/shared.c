@@ -1,12 +1,16 @@
 /*
-** shared.c -- what both executors share: shutdown's arguments.
+** shared.c -- what both executors share: shutdown's arguments, and the
+** methods that only differ by the core pool they call (lcf_pool_ops).
 */
 #include <string.h>
 
 #include <lauxlib.h>
 
 #include "../runtime/boxes.h"
+#include "../runtime/inbox.h"
+#include "../runtime/wait.h"
 #include "executors.h"
+#include "task_opts.h"
 
 /* The arguments of every executor's shutdown, from stack index 2:
 ** ([wait=true [, cancel_futures=false]]) or {wait=, cancel_futures=,
@@ -37,3 +41,49 @@ void lcf_shutdown_args(lua_State *L, int *wait, int *cancel) {
     *cancel = lua_toboolean(L, 3);
   }
 }
+
+/* Shut down; with wait, wait for the pool's end in slices (Ctrl-C), then
+** reap its workers. */
+static void shutdown_pool(lua_State *L, const lcf_pool_ops *ops, void *p,
+                          int wait, int cancel) {
+  ops->shutdown(p, 0, cancel);
+  if (wait) {
+    lcf_wait(L, ops->wait_slice, p, -1);
+    ops->shutdown(p, 1, 0);
+  }
+}
+
+int lcf_executor_shutdown(lua_State *L, const lcf_pool_ops *ops) {
+  void *p = lcf_checkobject(L, 1, ops->tname);
+  int wait, cancel;
+  lcf_shutdown_args(L, &wait, &cancel);
+  if (lcf_shutdown_interrupt(L)) {          /* running tasks stop too */
+    ops->shutdown(p, 0, cancel);
+    ops->interrupt(p);
+  }
+  shutdown_pool(L, ops, p, wait, cancel);
+  lcf_callbacks_run(L);
+  return 0;
+}
+
+int lcf_executor_close(lua_State *L, const lcf_pool_ops *ops) {
+  lcf_box *b = luaL_checkudata(L, 1, ops->tname);
+  if (b->obj) shutdown_pool(L, ops, b->obj, 1, 0);
+  lcf_callbacks_run(L);
+  return 0;
+}
+
+/* Collected: stop taking work but let queued tasks finish; the state's
+** close registry joins the pool when the state closes. A box received in
+** a task only drops its reference. */
+int lcf_executor_gc(lua_State *L, const lcf_pool_ops *ops) {
+  lcf_box *b = lua_touserdata(L, 1);
+  if (b->obj) {
+    void *p = b->obj;
+    b->obj = NULL;
+    if (lcf_is_owner_box(L, 1)) ops->shutdown(p, 0, 0);
+    cf_release(p);
+  }
+  return 0;
+}
+

@@ -8,7 +8,6 @@
 
 #include <lauxlib.h>
 
-#include "../runtime/inbox.h"
 #include "executors.h"
 #include "../classes/future_class.h"
 #include "../runtime/boxes.h"
@@ -16,7 +15,6 @@
 #include "../runtime/record.h"
 #include "../transfer/transfer.h"
 #include "../worker/worker.h"
-#include "../runtime/wait.h"
 #include "task_opts.h"
 
 static const lcf_encode_opts submit_opts =
@@ -170,52 +168,36 @@ static int l_submit_with(lua_State *L) {
   return 1;
 }
 
-static int exit_slice(void *p, double timeout) {
+/* The core pool, for the methods both executors share (shared.c). */
+static int ops_shutdown(void *p, int wait, int cancel) {
+  return cf_pool_shutdown(p, wait, cancel);
+}
+
+static int ops_wait_slice(void *p, double timeout) {
   return cf_pool_wait_exit(p, timeout);
 }
 
-/* Shut down; with wait, wait for the workers in slices (Ctrl-C), then
-** reap them. */
-static void shutdown_pool(lua_State *L, cf_pool *p, int wait, int cancel) {
-  cf_pool_shutdown(p, 0, cancel);
-  if (wait) {
-    lcf_wait(L, exit_slice, p, -1);
-    cf_pool_shutdown(p, 1, 0);
-  }
+static int ops_interrupt(void *p) {
+  return cf_pool_interrupt(p);
 }
 
+static const lcf_pool_ops pool_ops = {
+  .tname = LCF_EXECUTOR,
+  .shutdown = ops_shutdown,
+  .wait_slice = ops_wait_slice,
+  .interrupt = ops_interrupt,
+};
+
 static int l_shutdown(lua_State *L) {
-  cf_pool *p = check_pool(L, 1);
-  int wait, cancel;
-  lcf_shutdown_args(L, &wait, &cancel);
-  if (lcf_shutdown_interrupt(L)) {          /* running tasks stop too */
-    cf_pool_shutdown(p, 0, cancel);
-    cf_pool_interrupt(p);
-  }
-  shutdown_pool(L, p, wait, cancel);
-  lcf_callbacks_run(L);
-  return 0;
+  return lcf_executor_shutdown(L, &pool_ops);
 }
 
 static int l_close(lua_State *L) {
-  lcf_box *b = luaL_checkudata(L, 1, LCF_EXECUTOR);
-  if (b->obj) shutdown_pool(L, b->obj, 1, 0);
-  lcf_callbacks_run(L);
-  return 0;
+  return lcf_executor_close(L, &pool_ops);
 }
 
-/* Collected: stop taking work but let queued tasks finish; the state's
-** record joins the threads when the state closes. A box received in a
-** task only drops its reference. */
 static int l_gc(lua_State *L) {
-  lcf_box *b = lua_touserdata(L, 1);
-  if (b->obj) {
-    cf_pool *p = b->obj;
-    b->obj = NULL;
-    if (lcf_is_owner_box(L, 1)) cf_pool_shutdown(p, 0, 0);
-    cf_release(p);
-  }
-  return 0;
+  return lcf_executor_gc(L, &pool_ops);
 }
 
 static int l_stats(lua_State *L) {
