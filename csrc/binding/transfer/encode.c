@@ -370,7 +370,14 @@ static void encode_table(enc *e, int idx, const void *p, int meta) {
       continue;
     }
     push_path(e, SEG_KEY, 0, lua_gettop(L) - 1, NULL);
-    encode_value(e, lua_gettop(L) - 1, lua_type(L, -2), 0);
+    if (lua_type(L, -2) == LUA_TSTRING) {      /* a record's table field */
+      size_t n;
+      const char *s = lua_tolstring(L, -2, &n);
+      put_byte(e, T_STR);
+      put_string(e, s, n);
+    } else {
+      encode_value(e, lua_gettop(L) - 1, lua_type(L, -2), 0);
+    }
     encode_value(e, lua_gettop(L), vt, 0);
     e->npath--;
     lua_pop(L, 1);
