@@ -487,6 +487,19 @@ describe("transfer", function()
     assert.equal(12345, back[12345].id)
   end)
 
+  it("copies arrays of tables about as long as 5.1's and LuaJIT's C stack limit (8,000 slots)", function()
+    -- The decoder pushes an array's elements before making it (when the
+    -- stack takes them) and each table among them asks for room as it
+    -- starts: near the limit both must still work or step aside.
+    for n = 7950, 8000, 2 do
+      local t = {}
+      for i = 1, n do t[i] = {i} end
+      local r = helpers.roundtrip(ex, t)
+      assert.equal(n, #r)
+      assert.equal(n, r[n][1])
+    end
+  end)
+
   it("keeps metatables of records, with and without __reduce, among plain ones, nested to the depth limit", function()
     local Plain = {__index = {kind = "plain"}}
     local R = {}

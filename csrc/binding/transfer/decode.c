@@ -540,8 +540,9 @@ static void decode_value(dec *d) {
     ** it: there every level asks. */
     int top = lua_gettop(L);
     if (top + 8 > d->room || LCF_LUAJIT) {
-      if (!lua_checkstack(L, 24)) malformed(d);
-      d->room = top + 24;
+      if (lua_checkstack(L, 24)) d->room = top + 24;
+      else if (lua_checkstack(L, 8)) d->room = top + 8;  /* at the limit */
+      else malformed(d);
     }
   }
   switch (tag & ~T_SHARED) {
