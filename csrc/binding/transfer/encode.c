@@ -302,9 +302,9 @@ static void enter(enc *e, const char *what) {
 ** every other entry (a key after a hole too) as a key/value pair. (A walk
 ** with rawgeti over 1..#t then lua_next for the rest visits the array
 ** part twice: lua_next from key #t would skip it, but only if #t is in
-** the array part, which the API cannot tell.) */
-/* idx: absolute; p: its address; meta: whether it had a metatable when
-** encode_value looked (one without is not asked again). */
+** the array part, which the API cannot tell.) idx is absolute, p the
+** table's address, meta whether it had a metatable when encode_value
+** looked (one without is not asked again). */
 static void encode_table(enc *e, int idx, const void *p, int meta) {
   lua_State *L = e->L;
   lua_Integer k = 1;
