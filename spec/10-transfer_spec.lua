@@ -441,6 +441,134 @@ describe("transfer", function()
     assert.equal(10000, #r)
     assert.same(recs[9999], r[9999])
   end)
+  -- A deep comparison that also tells integers from floats (assert.same
+  -- takes 3 == 3.0) and says where two values first differ.
+  local function differ(a, b, path)
+    path = path or "value"
+    if type(a) ~= type(b) then return path .. ": " .. type(a) .. " ~= " .. type(b) end
+    if type(a) ~= "table" then
+      if a ~= a and b ~= b then return nil end            -- NaN
+      if a ~= b then return path .. ": " .. tostring(a) .. " ~= " .. tostring(b) end
+      if math.type and math.type(a) ~= math.type(b) then return path .. ": subtype" end
+      if a == 0 and 1 / a ~= 1 / b then return path .. ": sign of zero" end
+      return nil
+    end
+    if getmetatable(a) ~= nil and getmetatable(b) == nil then return path .. ": metatable lost" end
+    for k, v in pairs(a) do
+      local d = differ(v, rawget(b, k), path .. "[" .. tostring(k) .. "]")
+      if d then return d end
+    end
+    for k in pairs(b) do
+      if rawget(a, k) == nil then return path .. ": extra key " .. tostring(k) end
+    end
+    return nil
+  end
+
+  it("copies record fields of every kind, read after their keys: subtypes, strings at the length limits, keys of every kind", function()
+    local long127, long128 = string.rep("x", 127), string.rep("y", 128)
+    local recs = {}
+    for i = 1, 600 do
+      recs[i] = {
+        int = i, neg = -i, big = 2^40 + i, float = i + 0.5, whole = 3.0,
+        negzero = -0.0, inf = math.huge,
+        empty = "", short = "s" .. i, bin = "a\0b" .. i, s127 = long127, s128 = long128,
+        yes = true, no = false, nested = {i, "t", k = i},
+        [string.rep("k", 24)] = i, [string.rep("q", 25)] = -i,  -- the key cache's limit
+        [1.5] = "float key", [true] = "boolean key", [-7] = "negative key",
+      }
+      if helpers.HAS_INTEGERS then recs[i].big = math.tointeger(2^40) + i end
+    end
+    local r = helpers.roundtrip(ex, recs)
+    assert.is_nil(differ(recs, r))
+    if helpers.HAS_INTEGERS then
+      assert.equal("integer", math.type(r[600].big))
+      assert.equal("float", math.type(r[600].whole))
+    end
+  end)
+
+  it("copies records whose shapes differ by one key, and keys repeated across nested tables", function()
+    local recs = {}
+    for i = 1, 3000 do
+      local r = {a = i, b = "b" .. i}
+      if i % 2 == 0 then r.c = i else r.d = i end       -- one key differs
+      if i % 3 == 0 then r.e = nil; r.a = nil end       -- one fewer
+      r.inner = {a = -i, b = {a = i, b = {a = "deepest"}}, c = i % 7 == 0 or nil}
+      recs[i] = r
+    end
+    local r = helpers.roundtrip(ex, recs)
+    assert.is_nil(differ(recs, r))
+    assert.is_nil(r[3].a)
+    assert.equal(2, r[2].c)
+    assert.is_nil(r[2].d)
+    assert.equal("deepest", r[3000].inner.b.b.a)
+  end)
+
+  it("copies a record with 5,000 keys of every length and a record list longer than the stack takes", function()
+    local wide = {}
+    for i = 1, 5000 do wide[string.rep(string.char(97 + i % 26), 1 + i % 40) .. i] = i end
+    local r = helpers.roundtrip(ex, wide)
+    assert.is_nil(differ(wide, r))
+    local many = {}
+    for i = 1, 210000 do many[i] = {id = i} end
+    local back = helpers.roundtrip(ex, many)
+    assert.equal(210000, #back)
+    assert.equal(210000, back[210000].id)
+    assert.equal(12345, back[12345].id)
+  end)
+
+  it("copies arrays of tables about as long as 5.1's and LuaJIT's C stack limit (8,000 slots)", function()
+    -- The decoder pushes an array's elements before making it (when the
+    -- stack takes them) and each table among them asks for room as it
+    -- starts: near the limit both must still work or step aside.
+    for n = 7950, 8000, 2 do
+      local t = {}
+      for i = 1, n do t[i] = {i} end
+      local r = helpers.roundtrip(ex, t)
+      assert.equal(n, #r)
+      assert.equal(n, r[n][1])
+    end
+  end)
+
+  it("keeps metatables of records, with and without __reduce, among plain ones, nested to the depth limit", function()
+    local Plain = {__index = {kind = "plain"}}
+    local R = {}
+    R.__reduce = function(v) return function(x) return {rebuilt = x} end, v.x end
+    local recs = {}
+    for i = 1, 300 do
+      local t = {x = i}
+      if i % 3 == 1 then setmetatable(t, Plain) elseif i % 3 == 2 then setmetatable(t, R) end
+      recs[i] = t
+    end
+    local r = ex:submit(function(t)
+      local kinds = {}
+      for i = 1, #t do kinds[i] = t[i].kind or (t[i].rebuilt and "rebuilt") or "none" end
+      return kinds, t
+    end, recs):result()
+    for i = 1, 300 do
+      assert.equal(({"plain", "rebuilt", "none"})[(i - 1) % 3 + 1], r[i])
+    end
+    -- 199 levels deep, each a record with siblings in both parts, and __reduce
+    -- results of many tables: the walk's stack room is checked as it goes.
+    local deep = {}
+    local cur = deep
+    for d = 1, 196 do
+      cur.next = {d, {d}, name = "n" .. d, tags = {"a", {"b"}}}
+      cur = cur.next
+    end
+    local many = setmetatable({}, {__reduce = function()
+      local args = {}
+      for i = 1, 200 do args[i] = {i, {i, {i}}, k = {i}} end
+      return function(...) return select("#", ...) end, (table.unpack or unpack)(args)
+    end})
+    local n, back = ex:submit(function(t, m)
+      local k = 0
+      while t.next do k = k + 1; t = t.next end
+      return k, m
+    end, deep, {m = many}):result()
+    assert.equal(196, n)
+    assert.equal(200, back.m)
+  end)
+
   it("gives back its context and scratch buffer when it runs out of memory mid-encode", function()
     -- In a worker capped by memory_limit: fill the state to ~40 KB short
     -- of the cap, then send 3000 new functions (each needs a proto box):

@@ -77,6 +77,7 @@ typedef struct dec {
   int kidx;              /* stack index of the key cache, or 0 */
   keycache *kc;          /* its memory */
   int once;              /* a state that decodes once: keep no templates */
+  int room;              /* the stack has room up to this index */
 } dec;
 
 static _Noreturn void malformed(dec *d) {
@@ -353,16 +354,52 @@ static int decode_key(dec *d) {
           (unsigned char)s[n - 1] + (unsigned char)s[n / 2]) % KEYS_SLOTS;
   d->p += 2 + n;
   d->reuse = 0;
-  if (kc->n[slot] == n && kc->p[slot] != NULL &&
-      memcmp(kc->p[slot], s, n) == 0) {
-    lua_getiuservalue(L, d->kidx, (int)slot + 1);
-    return 1;
+  if (kc->n[slot] == n && kc->p[slot] != NULL) {
+    const char *q = kc->p[slot];
+    size_t i = 0;
+    while (i < n && q[i] == s[i]) i++;   /* short: no memcmp call */
+    if (i == n) {
+      lua_getiuservalue(L, d->kidx, (int)slot + 1);
+      return 1;
+    }
   }
   lua_pushlstring(L, s, n);
   lua_pushvalue(L, -1);
   lua_setiuservalue(L, d->kidx, (int)slot + 1);
   kc->p[slot] = lua_tostring(L, -1);   /* held by the user value */
   kc->n[slot] = n;
+  return 1;
+}
+
+/* A record's value read inline when it is a number or a short string
+** (no decode_value call): returns 1 having pushed it, 0 having read
+** nothing. Pushes one value into the room its table made. */
+static inline int decode_field_value(dec *d) {
+  lua_State *L = d->L;
+  const unsigned char *p = d->p;
+  size_t left = (size_t)(d->end - p);
+  if (left >= 5 && *p == T_INT32) {
+    int32_t v;
+    memcpy(&v, p + 1, 4);
+    d->p += 5;
+    lua_pushinteger(L, v);
+  } else if (left >= 2 && *p == T_STR && p[1] < 0x80 &&
+             left - 2 >= (size_t)p[1]) {
+    lua_pushlstring(L, (const char *)p + 2, p[1]);
+    d->p += 2 + (size_t)p[1];
+  } else if (left >= 9 && *p == T_INT64) {
+    int64_t v;
+    memcpy(&v, p + 1, 8);
+    d->p += 9;
+    lua_pushinteger(L, (lua_Integer)v);
+  } else if (left >= 9 && *p == T_FLOAT) {
+    double v;
+    memcpy(&v, p + 1, 8);
+    d->p += 9;
+    lua_pushnumber(L, (lua_Number)v);
+  } else {
+    return 0;
+  }
   return 1;
 }
 
@@ -441,7 +478,7 @@ static void decode_table(dec *d, int shared) {
   }
   for (i = 0; i < nhash; i++) {
     if (decode_key(d)) {
-      decode_value(d);
+      if (!decode_field_value(d)) decode_value(d);
       lua_rawset(L, t);
       continue;
     }
@@ -499,7 +536,18 @@ static void decode_value(dec *d) {
   ** shallow tables with keys, metatables and references write past the
   ** end of the Lua stack (found by csrc/fuzz/fuzz_decode). Scalars push
   ** one slot into room their container made. */
-  if ((tag & ~T_SHARED) >= T_TABLE && !lua_checkstack(L, 8)) malformed(d);
+  if ((tag & ~T_SHARED) >= T_TABLE) {
+    /* Room that lua_checkstack made stays while this C call runs (the
+    ** call's stack top is raised, and Lua does not shrink the stack below
+    ** it), so most tables ask for none; LuaJIT's collector shrinks below
+    ** it: there every level asks. */
+    int top = lua_gettop(L);
+    if (top + 8 > d->room || LCF_LUAJIT) {
+      if (lua_checkstack(L, 24)) d->room = top + 24;
+      else if (lua_checkstack(L, 8)) d->room = top + 8;  /* at the limit */
+      else malformed(d);
+    }
+  }
   switch (tag & ~T_SHARED) {
     case T_NIL: lua_pushnil(L); break;
     case T_FALSE: lua_pushboolean(L, 0); break;
@@ -657,6 +705,7 @@ static int decode_in(lua_State *L, int cidx, const cf_buffer *b,
   d.nextref = 0;
   d.depth = 0;
   d.reuse = reuse_first;
+  d.room = 0;
   n = get_varint(&d);
   if (n > b->len || n > INT32_MAX / 2) malformed(&d);
   luaL_checkstack(L, (int)n + 9, "too many values");

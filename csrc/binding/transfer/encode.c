@@ -49,6 +49,7 @@ typedef struct enc {
   int npath;
   segment *path;         /* the walk's (MAX_PATH); the fast paths have none */
   int slot;              /* the to-be-closed slot of hold() */
+  int room;              /* the stack has room up to this index (enter) */
   struct reducing *reducing; /* the values whose __reduce is being sent */
 } enc;
 
@@ -274,13 +275,26 @@ static inline void put_number(enc *e, lua_State *L, int idx) {
   }
 }
 
+/* One level deeper: the depth limit, and room on the stack for the
+** level (a table's walk pushes a key, a value and its metatable; a
+** function an upvalue; __reduce checks for its results itself). Room that
+** lua_checkstack made stays while this C call runs (it raises the call's
+** stack top, below which Lua never shrinks the stack), so the stack is
+** asked for 80 slots only when fewer than 40 are known free: a record's
+** table no longer pays a lua_checkstack. LuaJIT shrinks a stack below a C
+** call's reservation in its collector: there every level asks. */
 static void enter(enc *e, const char *what) {
+  int top;
   if (++e->depth > LCF_MAX_DEPTH) {
     char why[64];
     snprintf(why, sizeof why, "nested deeper than %d levels", LCF_MAX_DEPTH);
     refuse(e, what, why);
   }
-  if (!lua_checkstack(e->L, 80)) enc_fail(e, "value nested too deeply");
+  top = lua_gettop(e->L);
+  if (top + 40 > e->room || LCF_LUAJIT) {
+    if (!lua_checkstack(e->L, 80)) enc_fail(e, "value nested too deeply");
+    e->room = top + 80;
+  }
 }
 
 /* One walk with lua_next: the array part comes first, in index order, so
@@ -288,14 +302,15 @@ static void enter(enc *e, const char *what) {
 ** every other entry (a key after a hole too) as a key/value pair. (A walk
 ** with rawgeti over 1..#t then lua_next for the rest visits the array
 ** part twice: lua_next from key #t would skip it, but only if #t is in
-** the array part, which the API cannot tell.) */
-static void encode_table(enc *e, int idx) {
+** the array part, which the API cannot tell.) idx is absolute, p the
+** table's address, meta whether it had a metatable when encode_value
+** looked (one without is not asked again). */
+static void encode_table(enc *e, int idx, const void *p, int meta) {
   lua_State *L = e->L;
   lua_Integer k = 1;
   size_t at;
   uint32_t nhash = 0, n32;
   int in_array = 1;
-  const void *p = lua_topointer(L, idx);
   if (put_seen_ref(e, p)) return;
   enter(e, "table");
   at = e->b->len;
@@ -355,7 +370,14 @@ static void encode_table(enc *e, int idx) {
       continue;
     }
     push_path(e, SEG_KEY, 0, lua_gettop(L) - 1, NULL);
-    encode_value(e, lua_gettop(L) - 1, lua_type(L, -2), 0);
+    if (lua_type(L, -2) == LUA_TSTRING) {      /* a record's table field */
+      size_t n;
+      const char *s = lua_tolstring(L, -2, &n);
+      put_byte(e, T_STR);
+      put_string(e, s, n);
+    } else {
+      encode_value(e, lua_gettop(L) - 1, lua_type(L, -2), 0);
+    }
     encode_value(e, lua_gettop(L), vt, 0);
     e->npath--;
     lua_pop(L, 1);
@@ -364,7 +386,7 @@ static void encode_table(enc *e, int idx) {
   n32 = (uint32_t)(k - 1);
   memcpy(e->b->data + at + 1, &n32, 4);
   memcpy(e->b->data + at + 5, &nhash, 4);
-  if (lua_getmetatable(L, idx)) {
+  if (meta && lua_getmetatable(L, idx)) {
     put_byte(e, 1);
     push_path(e, SEG_META, 0, 0, NULL);
     encode_value(e, lua_gettop(L), LUA_TTABLE, 1);
@@ -669,14 +691,26 @@ static void encode_value(enc *e, int idx, int type, int named) {
       put_string(e, s, n);
       break;
     }
-    case LUA_TTABLE:
+    case LUA_TTABLE: {
       /* Module tables cross by name at every depth (names.c): named,
-      ** which said where names were looked up, no longer matters. */
+      ** which said where names were looked up, no longer matters. A
+      ** table without a metatable (most) has no __reduce to ask for;
+      ** its address is taken once for the name filter and the seen set. */
+      const void *p;
       (void)named;
       idx = lua_absindex(L, idx);
-      if (lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked)) put_name(e, T_NAMED);
-      else if (!encode_reduce(e, idx, "table")) encode_table(e, idx);
+      p = lua_topointer(L, idx);
+      if (lcf_maybe_named(e->c, p, e->names_checked) &&
+          lcf_find_name(L, e->c, e->cidx, idx, &e->names_checked))
+        put_name(e, T_NAMED);
+      else if (!lua_getmetatable(L, idx))
+        encode_table(e, idx, p, 0);
+      else {
+        lua_pop(L, 1);
+        if (!encode_reduce(e, idx, "table")) encode_table(e, idx, p, 1);
+      }
       break;
+    }
     case LUA_TFUNCTION:
       idx = lua_absindex(L, idx);
       if (!lua_iscfunction(L, idx)) encode_lfunction(e, idx);
@@ -816,6 +850,7 @@ static void encode_with(lua_State *L, int cidx, int first, int n,
   e.nnum = 0;
   e.names_checked = 0;
   e.depth = e.npath = 0;
+  e.room = 0;
   put_varint(&e, (uint64_t)n);
   for (i = 0; i < n; i++) {
     int t = lua_type(L, first + i);
