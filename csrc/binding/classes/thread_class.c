@@ -49,6 +49,9 @@
 
 static const lcf_encode_opts self_opts =
     {.root = "self", .bare = 1, .allow_objects = 1};
+/* A direct start's {_target=, _args=} is made here: not a module. */
+static const lcf_encode_opts direct_opts =
+    {.root = "self", .bare = 1, .allow_objects = 1, .fresh_root = 1};
 
 /* ---------------------------------------------------------------------- */
 /* The threads a state joins when it closes (its close registry).         */
@@ -226,7 +229,7 @@ static int l_start(lua_State *L) {
     lua_replace(L, 5);
   }
   b = lcf_newbuffer(L);                       /* 6 */
-  lcf_encode(L, direct ? 5 : 2, 1, b, &self_opts);
+  lcf_encode(L, direct ? 5 : 2, 1, b, direct ? &direct_opts : &self_opts);
   if (!daemon) lcf_close_reserve(L);   /* so that registering cannot fail */
   cfg = lcf_worker_config_new(L, NULL);       /* raises before we own */
   r = calloc(1, sizeof *r);
