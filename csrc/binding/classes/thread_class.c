@@ -207,7 +207,7 @@ static int l_handle_new(lua_State *L) {
 static int l_start(lua_State *L) {
   cf_thread *t = check_handle(L, 1);
   const char *name;
-  cf_buffer *b;
+  cf_buffer *b, input;
   lcf_worker_config *cfg;
   start_rec *r;
   int daemon, direct, rc;
@@ -228,20 +228,31 @@ static int l_start(lua_State *L) {
     lua_setfield(L, -2, "_args");
     lua_replace(L, 5);
   }
-  b = lcf_newbuffer(L);                       /* 6 */
-  lcf_encode(L, direct ? 5 : 2, 1, b, direct ? &direct_opts : &self_opts);
   if (!daemon) lcf_close_reserve(L);   /* so that registering cannot fail */
-  cfg = lcf_worker_config_new(L, NULL);       /* raises before we own */
-  r = calloc(1, sizeof *r);
+  /* Encoded into the state's scratch buffer (a buffer of its own only
+  ** when that is in use), then copied out: a boxed buffer cost a
+  ** userdata and its finalizer a start. Nothing is owned until the
+  ** encode has succeeded; after it, nothing raises before r owns all. */
+  lcf_transfer_context(L);                    /* 6 */
+  b = lcf_scratch_begin(L, 6);
+  if (b == NULL) b = lcf_newbuffer(L);        /* 7 */
+  lcf_encode_with(L, 6, direct ? 5 : 2, 1, b,
+                  direct ? &direct_opts : &self_opts);
+  cf_buffer_init(&input);
+  rc = cf_buffer_copy(&input, b);
+  lcf_scratch_end(L, 6, b);
+  cfg = rc == 0 ? lcf_thread_config(L) : NULL;   /* shared, read-only */
+  r = cfg ? calloc(1, sizeof *r) : NULL;
   if (r == NULL || (r->name = strdup(name)) == NULL) {
     free(r);
     lcf_worker_config_free(cfg);
+    cf_buffer_free(&input);
     return luaL_error(L, "not enough memory");
   }
   r->cfg = cfg;
   r->direct = direct;
   cf_buffer_init(&r->input);
-  cf_buffer_move(&r->input, b);
+  cf_buffer_move(&r->input, &input);
   /* The cell and its task exist before the thread does, so an interrupt
   ** right after start() is not lost (no memory: not interruptible). */
   if ((r->task = cf_future_new()) != NULL &&
