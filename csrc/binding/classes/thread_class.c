@@ -14,7 +14,9 @@
 ** ("Exception in thread NAME:" and the traceback); join never raises it.
 **
 ** Ownership: the thread owns its state, its decoded instance and the
-** start record (config, encoded instance, name); the handle is a
+** start record (encoded instance, name, and a reference to the config,
+** which the state's starts share read-only while its package paths,
+** preload C loaders and setup hook stay the same); the handle is a
 ** reference-counted core object (core/thread.c), so the Lua objects that
 ** name it can be collected while it runs. The state that started a
 ** thread keeps a reference to every non-daemon thread it started and
