@@ -112,6 +112,38 @@ describe("Thread", function()
     assert.matches("before it is started", helpers.error_of(t.join, t))
   end)
 
+  it("takes the package paths and preload C loaders as they are at each start", function()
+    -- Threads share the config of a state's starts while it is unchanged
+    -- (worker.c's lcf_thread_config): a change between starts is seen.
+    local q = thread.Queue()
+    local function seen(out)
+      out:put({package.path, package.cpath, type(package.preload.cfg_probe)})
+    end
+    local function start_one()
+      local t = thread.Thread{target = seen, args = {q}}
+      t:start()
+      assert.is_true(t:join(10))
+      return q:get_nowait()
+    end
+    local path, cpath = package.path, package.cpath
+    local before = start_one()
+    assert.same({path, cpath, "nil"}, before)
+    package.path = "/nonexistent/cfg_probe/?.lua;" .. path
+    package.preload.cfg_probe = thread.get_ident      -- a C loader, no upvalues
+    local ok, changed = pcall(start_one)
+    local again = ok and start_one()
+    package.cpath = "/nonexistent/cfg_probe/?.so;" .. cpath
+    local ok2, cchanged = pcall(start_one)
+    package.path, package.cpath, package.preload.cfg_probe = path, cpath, nil
+    assert(ok, changed)
+    assert(ok2, cchanged)
+    assert.same({"/nonexistent/cfg_probe/?.lua;" .. path, cpath, "function"}, changed)
+    assert.same(changed, again)
+    assert.same({"/nonexistent/cfg_probe/?.lua;" .. path,
+                 "/nonexistent/cfg_probe/?.so;" .. cpath, "function"}, cchanged)
+    assert.same({path, cpath, "nil"}, start_one())
+  end)
+
   it("copies the instance: changes in the thread stay there", function()
     local q = thread.Queue()
     local t = thread.Thread{target = function(tbl, out) tbl.x = 99; out:put(tbl.x) end,

@@ -54,6 +54,7 @@ static CF_TLS void *my_ctx;
 static CF_TLS unsigned my_tag;
 static CF_TLS int depth;
 static CF_TLS uintptr_t stack_low;    /* lowest usable address, 0: unknown */
+static CF_TLS int stack_asked;         /* stack_low was looked up */
 
 /* ---------------------------------------------------------------------- */
 /* Tags: a free list of the tags of pools freed, then fresh ones.         */
@@ -111,12 +112,21 @@ void cf_help_tag_free(unsigned tag) {
 /* The calling worker.                                                    */
 
 void cf_help_enter(cf_pool *p, unsigned tag, void *ctx) {
-  pthread_attr_t a;
   my_pool = p;
   my_ctx = ctx;
   my_tag = tag;
   depth = 0;
   stack_low = 0;
+  stack_asked = 0;
+}
+
+/* The calling thread's stack bound, looked up on the first wait that
+** could help (most workers never nest one): pthread_getattr_np asks the
+** kernel for the thread's CPU set, a system call a worker start. */
+static uintptr_t stack_bound(void) {
+  pthread_attr_t a;
+  if (stack_asked) return stack_low;
+  stack_asked = 1;
   if (pthread_getattr_np(pthread_self(), &a) == 0) {
     void *addr;
     size_t size;
@@ -124,6 +134,7 @@ void cf_help_enter(cf_pool *p, unsigned tag, void *ctx) {
       stack_low = (uintptr_t)addr;
     pthread_attr_destroy(&a);
   }
+  return stack_low;
 }
 
 void cf_help_leave(void) {
@@ -142,7 +153,7 @@ static int below(void) {
   uintptr_t here = (uintptr_t)__builtin_frame_address(0);
   if (my_pool == NULL || my_tag == 0) return 0;
   if (depth >= CF_HELP_MAX_DEPTH) return 0;
-  if (stack_low != 0 && here - stack_low < CF_HELP_STACK_ROOM) return 0;
+  if (stack_bound() != 0 && here - stack_low < CF_HELP_STACK_ROOM) return 0;
   return 1;
 }
 

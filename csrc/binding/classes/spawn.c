@@ -53,7 +53,8 @@
 ** suspended coroutines alive. */
 static const char MAP_KEY = 'm';
 
-static const lcf_encode_opts results_opts = {"results", 0, 0, 1, NULL};
+static const lcf_encode_opts results_opts =
+    {.root = "results", .allow_objects = 1};
 
 static void task_destroy(void *obj) {
   lcf_task *t = obj;

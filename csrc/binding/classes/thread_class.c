@@ -14,7 +14,9 @@
 ** ("Exception in thread NAME:" and the traceback); join never raises it.
 **
 ** Ownership: the thread owns its state, its decoded instance and the
-** start record (config, encoded instance, name); the handle is a
+** start record (encoded instance, name, and a reference to the config,
+** which the state's starts share read-only while its package paths,
+** preload C loaders and setup hook stay the same); the handle is a
 ** reference-counted core object (core/thread.c), so the Lua objects that
 ** name it can be collected while it runs. The state that started a
 ** thread keeps a reference to every non-daemon thread it started and
@@ -49,6 +51,9 @@
 
 static const lcf_encode_opts self_opts =
     {.root = "self", .bare = 1, .allow_objects = 1};
+/* A direct start's {_target=, _args=} is made here: not a module. */
+static const lcf_encode_opts direct_opts =
+    {.root = "self", .bare = 1, .allow_objects = 1, .fresh_root = 1};
 
 /* ---------------------------------------------------------------------- */
 /* The threads a state joins when it closes (its close registry).         */
@@ -204,7 +209,7 @@ static int l_handle_new(lua_State *L) {
 static int l_start(lua_State *L) {
   cf_thread *t = check_handle(L, 1);
   const char *name;
-  cf_buffer *b;
+  cf_buffer *b, input;
   lcf_worker_config *cfg;
   start_rec *r;
   int daemon, direct, rc;
@@ -225,20 +230,31 @@ static int l_start(lua_State *L) {
     lua_setfield(L, -2, "_args");
     lua_replace(L, 5);
   }
-  b = lcf_newbuffer(L);                       /* 6 */
-  lcf_encode(L, direct ? 5 : 2, 1, b, &self_opts);
   if (!daemon) lcf_close_reserve(L);   /* so that registering cannot fail */
-  cfg = lcf_worker_config_new(L, NULL);       /* raises before we own */
-  r = calloc(1, sizeof *r);
+  /* Encoded into the state's scratch buffer (a buffer of its own only
+  ** when that is in use), then copied out: a boxed buffer cost a
+  ** userdata and its finalizer a start. Nothing is owned until the
+  ** encode has succeeded; after it, nothing raises before r owns all. */
+  lcf_transfer_context(L);                    /* 6 */
+  b = lcf_scratch_begin(L, 6);
+  if (b == NULL) b = lcf_newbuffer(L);        /* 7 */
+  lcf_encode_with(L, 6, direct ? 5 : 2, 1, b,
+                  direct ? &direct_opts : &self_opts);
+  cf_buffer_init(&input);
+  rc = cf_buffer_copy(&input, b);
+  lcf_scratch_end(L, 6, b);
+  cfg = rc == 0 ? lcf_thread_config(L) : NULL;   /* shared, read-only */
+  r = cfg ? calloc(1, sizeof *r) : NULL;
   if (r == NULL || (r->name = strdup(name)) == NULL) {
     free(r);
     lcf_worker_config_free(cfg);
+    cf_buffer_free(&input);
     return luaL_error(L, "not enough memory");
   }
   r->cfg = cfg;
   r->direct = direct;
   cf_buffer_init(&r->input);
-  cf_buffer_move(&r->input, b);
+  cf_buffer_move(&r->input, &input);
   /* The cell and its task exist before the thread does, so an interrupt
   ** right after start() is not lost (no memory: not interruptible). */
   if ((r->task = cf_future_new()) != NULL &&

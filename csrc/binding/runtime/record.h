@@ -52,6 +52,8 @@ typedef struct lcf_state {
   void *setup_ud;
   lcf_inbox *inbox;           /* done-callbacks for this state, or NULL */
   void *spawn;                /* spawned.c: coroutines, timers, fd, or NULL */
+  void *thread_cfg;           /* worker.c: the config Thread starts share */
+  void (*thread_cfg_free)(void *);  /* drops it when the state closes */
 } lcf_state;
 
 /* luaopen_concurrent_core, as module.c hands it over when the module is

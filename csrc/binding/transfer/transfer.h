@@ -23,6 +23,9 @@ typedef struct lcf_encode_opts {
   int fn_first;       /* the first value is named "function" */
   int allow_objects;  /* library objects may cross (not to processes) */
   const char *refuse; /* why objects cannot cross, when !allow_objects */
+  int fresh_root;     /* the first value is a table the caller just made,
+                      ** with no metatable: no module can be it, so its
+                      ** name is not looked up (a Thread's start) */
 } lcf_encode_opts;
 
 /* Append the n values at stack index first.. to b (which the caller owns:

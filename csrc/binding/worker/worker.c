@@ -96,10 +96,11 @@ static void snapshot_preload(lua_State *L, lcf_worker_config *c) {
   lua_settop(L, top);
 }
 
-lcf_worker_config *lcf_worker_config_new(lua_State *L, const char *prefix) {
-  lcf_state *st = lcf_getstate(L);
+/* lcf_worker_config_new without raising: NULL when out of memory. */
+static lcf_worker_config *config_build(lua_State *L, const lcf_state *st,
+                                       const char *prefix) {
   lcf_worker_config *c = calloc(1, sizeof *c);
-  if (c == NULL) luaL_error(L, "not enough memory");
+  if (c == NULL) return NULL;
   c->path = dup_or_null(field_string(L, "path"));
   c->cpath = dup_or_null(field_string(L, "cpath"));
   snapshot_preload(L, c);
@@ -107,12 +108,21 @@ lcf_worker_config *lcf_worker_config_new(lua_State *L, const char *prefix) {
   c->setup = st->setup;
   c->setup_ud = st->setup_ud;
   cf_buffer_init(&c->init);
+  atomic_init(&c->refs, 1);
+  return c;
+}
+
+lcf_worker_config *lcf_worker_config_new(lua_State *L, const char *prefix) {
+  lcf_worker_config *c = config_build(L, lcf_getstate(L), prefix);
+  if (c == NULL) luaL_error(L, "not enough memory");
   return c;
 }
 
 void lcf_worker_config_free(void *cfg) {
   lcf_worker_config *c = cfg;
-  if (c == NULL) return;
+  if (c == NULL ||
+      atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+    return;
   free(c->path);
   free(c->cpath);
   while (c->npreload > 0) free(c->preload[--c->npreload].name);
@@ -120,6 +130,68 @@ void lcf_worker_config_free(void *cfg) {
   free(c->name_prefix);
   cf_buffer_free(&c->init);
   free(c);
+}
+
+static int same_string(const char *a, const char *b) {
+  return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Whether config c is what lcf_worker_config_new would make now (for a
+** Thread: no prefix). The C loaders of package.preload are compared in
+** the order lua_next gives them: an unchanged table gives the same. */
+static int config_current(lua_State *L, const lcf_state *st,
+                          const lcf_worker_config *c) {
+  int top = lua_gettop(L), ok = 0;
+  size_t n = 0;
+  if (c->setup != st->setup || c->setup_ud != st->setup_ud) return 0;
+  if (lua_getglobal(L, "package") != LUA_TTABLE) {
+    ok = c->path == NULL && c->cpath == NULL && c->npreload == 0;
+    goto done;
+  }
+  lua_getfield(L, top + 1, "path");
+  lua_getfield(L, top + 1, "cpath");
+  if (!same_string(c->path, lua_tostring(L, top + 2)) ||
+      !same_string(c->cpath, lua_tostring(L, top + 3)))
+    goto done;
+  if (lua_getfield(L, top + 1, "preload") != LUA_TTABLE) {
+    ok = c->npreload == 0;
+    goto done;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, top + 4)) {
+    int plain = lua_type(L, -2) == LUA_TSTRING && lua_iscfunction(L, -1);
+    if (plain && lua_getupvalue(L, -1, 1) != NULL) {
+      lua_pop(L, 1);
+      plain = 0;
+    }
+    if (plain && (n == c->npreload || lua_tocfunction(L, -1) != c->preload[n].fn ||
+                  strcmp(lua_tostring(L, -2), c->preload[n].name) != 0))
+      goto done;
+    n += plain;
+    lua_pop(L, 1);
+  }
+  ok = n == c->npreload;
+done:
+  lua_settop(L, top);
+  return ok;
+}
+
+/* The state's cached Thread config goes with the state (record.c). */
+static void drop_thread_config(void *cfg) {
+  lcf_worker_config_free(cfg);
+}
+
+lcf_worker_config *lcf_thread_config(lua_State *L) {
+  lcf_state *st = lcf_getstate(L);
+  lcf_worker_config *c = st->thread_cfg;
+  if (c == NULL || !config_current(L, st, c)) {
+    if ((c = config_build(L, st, NULL)) == NULL) return NULL;
+    lcf_worker_config_free(st->thread_cfg);
+    st->thread_cfg = c;
+    st->thread_cfg_free = drop_thread_config;
+  }
+  atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  return c;
 }
 
 static int worker_exit(lua_State *L) {

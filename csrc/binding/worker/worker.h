@@ -6,6 +6,8 @@
 #ifndef LCF_WORKER_H
 #define LCF_WORKER_H
 
+#include <stdatomic.h>
+
 #include <lua.h>
 
 #include "../../concurrent_lua.h"
@@ -25,13 +27,23 @@ typedef struct lcf_worker_config {
   void *setup_ud;
   int counter;                /* atomically numbered thread names */
   size_t memory_limit;        /* bytes a task may grow its state to; 0: none */
+  atomic_int refs;            /* lcf_worker_config_free drops one */
 } lcf_worker_config;
 
 /* Snapshot the calling state's paths, the C loaders (without upvalues)
 ** of its package.preload, and setup hook into a new config
-** (raises on memory errors). The init buffer is left empty. */
+** (raises on memory errors). The init buffer is left empty. One
+** reference, dropped by lcf_worker_config_free (the config is freed with
+** the last). */
 lcf_worker_config *lcf_worker_config_new(lua_State *L, const char *prefix);
 void lcf_worker_config_free(void *cfg);
+
+/* A Thread's config (no prefix, initializer or limit), with a reference
+** for the caller: the one the state's last start made while its package
+** paths, preload C loaders and setup hook are the same (threads only
+** read it), else a new one kept for the next start. NULL when out of
+** memory (it does not raise). */
+lcf_worker_config *lcf_thread_config(lua_State *L);
 
 /* Pool hooks over a config. */
 int  lcf_worker_start(void *cfg, void **ctx, char *msg, size_t msgsz);
