@@ -864,8 +864,9 @@ static void encode_with(lua_State *L, int cidx, int first, int n,
       push_path(&e, SEG_ROOT, n == 1 && e.o->bare ? 0 : i + !e.o->fn_first,
                 0, NULL);
     if (i == 0 && t == LUA_TTABLE && e.o->fresh_root)
-      encode_table(&e, first);   /* no name to look up (a miss walks
-                                 ** package.loaded: ~3,400 instructions) */
+      /* no name to look up (a miss walks package.loaded: ~3,400
+      ** instructions), and no metatable (l_start made it) */
+      encode_table(&e, first, lua_topointer(L, first), 0);
     else
       encode_value(&e, first + i, t, 1);
     e.npath--;
