@@ -242,11 +242,11 @@ describe("f:interrupt() on a thread pool", function()
     end
     local finished, cancelled = 0, 0
     for i = 1, N do
-      local ok = pcall(fs[i].result, fs[i], 30)
+      local ok, err = pcall(fs[i].result, fs[i], 30)
       assert.is_true(fs[i]:done())
       if fs[i]:cancelled() then cancelled = cancelled + 1
       else
-        assert.is_true(ok)
+        assert.is_true(ok, tostring(err))
         finished = finished + 1
       end
     end
