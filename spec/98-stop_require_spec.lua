@@ -5,14 +5,15 @@
 -- raises "loop or previous error loading module". After a task ended by
 -- an interruption the worker removes those sentinels (5.4 and 5.3 keep
 -- none: there this holds anyway).
+local concurrent = require "concurrent"
 local futures = require "concurrent.futures"
 local thread = require "concurrent.thread"
 local helpers = require "helpers"
 
 local LATE = 3.0    -- generous: the machine is loaded
 
--- A module on package.path whose loading says it started (LOADING:set())
--- and then sleeps, if the worker's global SLOW is set, long enough for an
+-- A module on package.path whose loading says it started (LOADING:set(),
+-- or in another process by making the file MARK) and then sleeps, if the worker's global SLOW is set, long enough for an
 -- interrupt to land in it.
 local dir = os.tmpname()
 os.remove(dir)
@@ -23,13 +24,18 @@ do
   fh:write([[
 local concurrent = require "concurrent"
 if SLOW then
-  LOADING:set()
+  if MARK then assert(io.open(MARK, "w")):close() else LOADING:set() end
   concurrent.sleep(30)
 end
 return {value = 42}
 ]])
   fh:close()
 end
+
+teardown(function()
+  os.remove(modfile)
+  os.remove(dir)
+end)
 
 describe("a task interrupted inside require", function()
   local ex, saved_path
@@ -41,8 +47,6 @@ describe("a task interrupted inside require", function()
   teardown(function()
     ex:shutdown()
     package.path = saved_path
-    os.remove(modfile)
-    os.remove(dir)
   end)
 
   it("leaves the module loadable by the next task on the same worker", function()
@@ -89,5 +93,41 @@ describe("a task interrupted inside require", function()
     assert.equal(before, after)
     assert.is_true(same)
     assert.equal(42, value)
+  end)
+end)
+
+describe("a process pool's task interrupted inside require #nosan", function()
+  it("leaves the module loadable by the next task in the same process", function()
+    local saved_path = package.path
+    package.path = dir .. "/?.lua;" .. package.path
+    local ex = futures.ProcessPoolExecutor(1)     -- made after the path change
+    package.path = saved_path
+    local mark = os.tmpname()
+    os.remove(mark)
+    local ok, err = pcall(function()
+      assert.equal(1, ex:submit(function() return 1 end):result(LATE))
+      local before = ex:_pids()
+      local f = ex:submit(function(mark)
+        SLOW, MARK = true, mark
+        return require("c98slow").value
+      end, mark)
+      local t0 = concurrent.monotonic()
+      while not io.open(mark) do
+        assert(concurrent.monotonic() - t0 < LATE, "the module started loading")
+        concurrent.sleep(0.01)
+      end
+      assert.is_true(f:interrupt())
+      assert.is_true(futures.iserror(helpers.error_of(f.result, f), futures.CancelledError))
+      assert.equal(42, ex:submit(function()
+        SLOW, MARK = nil, nil
+        local ok, m = pcall(require, "c98slow")
+        if not ok then return "require failed: " .. tostring(m) end
+        return m.value
+      end):result(LATE))
+      assert.same(before, ex:_pids())           -- the same process: not a fresh state
+    end)
+    ex:shutdown()
+    os.remove(mark)
+    assert(ok, err)
   end)
 end)

@@ -490,8 +490,8 @@ void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
                      cf_buffer *out, int remote) {
   int base = lua_gettop(L);
   push_handler(L);                          /* base+1 */
-  /* A process pool's worker process runs its tasks at depth 0 only. */
-  if (run_in(L, base + 1, 0, f, input, out, remote) && cf_help_depth() == 0)
+  /* A process pool's worker process runs no nested task (depth -1). */
+  if (run_in(L, base + 1, 0, f, input, out, remote) && cf_help_depth() <= 0)
     forget_broken_loads(L);
   lua_settop(L, base);
 }
