@@ -12,9 +12,9 @@ local helpers = require "helpers"
 
 local LATE = 3.0    -- generous: the machine is loaded
 
--- A module on package.path whose loading says it started (LOADING:set(),
--- or in another process by making the file MARK) and then sleeps, if the worker's global SLOW is set, long enough for an
--- interrupt to land in it.
+-- A module on package.path whose loading, if the worker's global SLOW is
+-- set, says it started (LOADING:set(), or in another process by making
+-- the file MARK) and then sleeps long enough for an interrupt to land.
 local dir = os.tmpname()
 os.remove(dir)
 assert(os.execute("mkdir " .. dir))

@@ -544,11 +544,13 @@ static int run_in(lua_State *L, int hidx, int cidx, cf_future *f,
 ** task, with no load in progress in the state (no task running), the
 ** entries rawequal to the sentinel are removed. The sentinel is learned
 ** there and then, not kept: a C loader in package.preload reads
-** package.loaded[name] while require runs it. (5.1's is a light userdata;
-** LuaJIT's, a small pointer in a 64-bit build, reads as a tiny number.) No Lua code runs on the way
-** (the stop hook, still set, counts Lua instructions only), and it all
-** runs protected: if anything fails (package replaced by the task, no
-** memory) the entries stay, as before. Plain errors keep 5.1's behaviour.
+** package.loaded[name] while require runs it (5.1's is a light
+** userdata; LuaJIT's, a small constant pointer, reads as a tiny number).
+** No Lua code runs on the way (the stop hook, still set, counts Lua
+** instructions only), and it all runs protected: if anything fails
+** (package or require replaced by the task, no memory) the entries stay,
+** as before. Plain errors keep 5.1's behaviour: only an interrupted task
+** (a stop asked of it, or of the worker process) leads here.
 */
 #if LCF_REQUIRE_SENTINEL
 #define PROBE "concurrent.require-sentinel"
