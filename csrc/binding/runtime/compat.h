@@ -18,6 +18,12 @@
 **                        cells (transfer/decode.c);
 **   lua_isinteger        always 0 on 5.1 and LuaJIT: they have no integer
 **                        subtype, so numbers cross as the doubles they are.
+**   LCF_REQUIRE_SENTINEL require keeps a sentinel (a light userdata) in
+**                        package.loaded[name] while the module loads, and
+**                        leaves it there when an error ends the load (5.1,
+**                        LuaJIT): after a task ended by an interruption a
+**                        worker removes it (worker/worker.c), or the name
+**                        could never be required in that state again.
 ** A function's globals: 5.2+ functions reach them through an _ENV upvalue
 ** that the transfer rebinds to the receiver's globals; on 5.1 and LuaJIT
 ** lua_load gives a loaded function the receiving state's globals as its
@@ -49,6 +55,8 @@
 #define LCF_HAS_UPVALUEJOIN (LUA_VERSION_NUM >= 502 || LCF_LUAJIT)
 /* luaL_argerror names a function called with no name (from package.loaded). */
 #define LCF_HAS_GLOBALFUNCNAME (LUA_VERSION_NUM >= 502)
+/* require's loading sentinel, left behind by a failed load (see above). */
+#define LCF_REQUIRE_SENTINEL (LUA_VERSION_NUM == 501)
 /* Whether the collector runs (5.2+ and LuaJIT); 5.1 cannot tell: 0. */
 #ifdef LUA_GCISRUNNING
 #define lcf_gc_running(L) lua_gc((L), LUA_GCISRUNNING, 0)

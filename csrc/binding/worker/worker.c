@@ -33,6 +33,9 @@ typedef struct worker {
   lua_State *L;
   cf_buffer out;
   lcf_state *st;              /* the state's record (callback inbox) */
+  int stopped;                /* a task ended by an interruption (nested
+                              ** ones too) since the last depth-0 task:
+                              ** forget_broken_loads is due */
 } worker;
 
 static void push_handler(lua_State *L);
@@ -470,8 +473,9 @@ static void encode_error(lua_State *L, int eidx, cf_buffer *out,
 ** (a task costs no allocation of its own here). */
 static const char HANDLER_KEY = 'h';
 
-static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
-                   const cf_buffer *input, cf_buffer *out, int remote);
+static int run_in(lua_State *L, int hidx, int cidx, cf_future *f,
+                  const cf_buffer *input, cf_buffer *out, int remote);
+static void forget_broken_loads(lua_State *L);
 
 static void push_handler(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLER_KEY) == LUA_TFUNCTION) return;
@@ -486,14 +490,18 @@ void lcf_run_encoded(lua_State *L, cf_future *f, const cf_buffer *input,
                      cf_buffer *out, int remote) {
   int base = lua_gettop(L);
   push_handler(L);                          /* base+1 */
-  run_in(L, base + 1, 0, f, input, out, remote);
+  /* A process pool's worker process runs no nested task (depth -1). */
+  if (run_in(L, base + 1, 0, f, input, out, remote) && cf_help_depth() <= 0)
+    forget_broken_loads(L);
   lua_settop(L, base);
 }
 
-/* With the handler at hidx and the transfer context at cidx (0: none). */
-static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
-                   const cf_buffer *input, cf_buffer *out, int remote) {
-  int base = lua_gettop(L), status;
+/* With the handler at hidx and the transfer context at cidx (0: none).
+** Returns 1 if the task ended by an interruption (an error raised while
+** it was asked to stop), else 0. */
+static int run_in(lua_State *L, int hidx, int cidx, cf_future *f,
+                  const cf_buffer *input, cf_buffer *out, int remote) {
+  int base = lua_gettop(L), status, stopped = 0;
   capped *cap = capped_of(L);
   lua_pushcfunction(L, task_body);
   lua_pushlightuserdata(L, (void *)input);
@@ -511,6 +519,7 @@ static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
     cf_future_finish(f, CF_OUTCOME_RESULT, out, NULL);
   } else {                                  /* base+1: the error */
     const char *tb;
+    stopped = cf_future_stop_requested(f) || cf_task_stop_requested();
     lua_getupvalue(L, hidx, 1);             /* base+2: the slot */
     lua_getfield(L, base + 2, "traceback"); /* base+3 */
     lua_pushnil(L);
@@ -522,7 +531,85 @@ static void run_in(lua_State *L, int hidx, int cidx, cf_future *f,
   cf_buffer_reset(out);
   lua_settop(L, base);
   if (cap) cap->enforce = enforced;
+  return stopped;
 }
+
+/* ---------------------------------------------------------------------- */
+/* require's sentinel (5.1, LuaJIT: compat.h, LCF_REQUIRE_SENTINEL).       */
+/*
+** A task stopped inside require (the hook raises in the module's code, or
+** a sleep there returns the interruption) leaves the sentinel in
+** package.loaded[name], and every later require of that name in this
+** state would raise "loop or previous error loading module". After such a
+** task, with no load in progress in the state (no task running), the
+** entries rawequal to the sentinel are removed. The sentinel is learned
+** there and then, not kept: a C loader in package.preload reads
+** package.loaded[name] while require runs it (5.1's is a light
+** userdata; LuaJIT's, a small constant pointer, reads as a tiny number).
+** No Lua code runs on the way (the stop hook, still set, counts Lua
+** instructions only), and it all runs protected: if anything fails
+** (package or require replaced by the task, no memory) the entries stay,
+** as before. Plain errors keep 5.1's behaviour: only an interrupted task
+** (a stop asked of it, or of the worker process) leads here.
+*/
+#if LCF_REQUIRE_SENTINEL
+#define PROBE "concurrent.require-sentinel"
+static const char SENTINEL_KEY = 's';
+
+static int sentinel_probe(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, PROBE);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int forget_body(lua_State *L) {
+  int t;
+  lua_settop(L, 0);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);    /* 1 */
+  lua_getglobal(L, "package");                             /* 2 */
+  if (!lua_istable(L, 1) || !lua_istable(L, 2)) return 0;
+  lua_getfield(L, 2, "preload");                           /* 3 */
+  lua_getglobal(L, "require");                             /* 4 */
+  if (!lua_istable(L, 3) || !lua_iscfunction(L, 4)) return 0;
+  lua_pushcfunction(L, sentinel_probe);
+  lua_setfield(L, 3, PROBE);
+  lua_pushliteral(L, PROBE);
+  lua_call(L, 1, 0);
+  lua_pushnil(L);
+  lua_setfield(L, 3, PROBE);
+  lua_pushnil(L);
+  lua_setfield(L, 1, PROBE);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY);        /* 4 */
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY);
+  t = lua_type(L, 4);
+  if (t != LUA_TLIGHTUSERDATA && !(LCF_LUAJIT && t == LUA_TNUMBER)) return 0;
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {     /* clearing a present key is allowed here */
+    int hit = lua_rawequal(L, -1, 4);
+    lua_pop(L, 1);
+    if (hit) {
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, 1);
+    }
+  }
+  return 0;
+}
+
+static void forget_broken_loads(lua_State *L) {
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, forget_body);
+  lua_pcall(L, 0, 0, 0);
+  lua_settop(L, top);
+}
+#else
+static void forget_broken_loads(lua_State *L) {
+  (void)L;
+}
+#endif
 
 /* A nested task (run by a worker waiting in a task beneath it) runs on the
 ** thread of the state that nested.c made for its depth, whose stack has
@@ -541,7 +628,13 @@ void lcf_lua_task(cf_future *f, void *ctx, void *arg) {
     ** the task beneath (on its thread) does not reach it. */
     lcf_stop_attach(L);
   }
-  run_in(L, 1, 2, f, cf_future_input(f), &w->out, 0);
+  w->stopped |= run_in(L, 1, 2, f, cf_future_input(f), &w->out, 0);
+  /* Only once the task at depth 0 has returned: a nested task's require
+  ** must not remove the sentinel of a load the tasks beneath are in. */
+  if (depth == 0 && w->stopped) {
+    w->stopped = 0;
+    forget_broken_loads(L);
+  }
   if (depth > 0) lcf_stop_attach(depth > 1 ? lcf_nest_thread(depth - 1) : w->L);
   if (w->st->inbox) {
     /* The task's code has returned: no stop hook in the callbacks. */
