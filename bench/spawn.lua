@@ -125,34 +125,46 @@ return function(env)
     return x + s
   end
 
-  -- The frame loop's floor: the same frames, each spending the budget in
-  -- plain Lua work (small tables, as the coroutines make) with no library
-  -- in it and no other thread: the worst frame this machine gives a loop
-  -- that does nothing but keep to its budget. On a VM it is often far
-  -- above the budget (the host takes the vCPU away: the thread's own CPU
-  -- clock runs on meanwhile, so that time looks like work).
-  local function frame_floor(nframes, budget, FRAME)
-    local times, sink = {}, 0
+  -- 60 frames a second: each frame idles in poll{idle =} until its start,
+  -- then runs work(); the frames' times (work alone), sorted, in ms.
+  local function run_frames(nframes, work)
+    local FRAME, times = 1 / 60, {}
     local target = now()
     for frame = 1, nframes do
       target = target + FRAME
       local left = target - now()
       if left > 0 then futures.poll{idle = left, max_callbacks = 0} end
       local t0 = now()
+      work()
+      times[frame] = (now() - t0) * 1e3
+    end
+    table.sort(times)
+    return times
+  end
+
+  local function p99(times) return times[math.ceil(#times * 0.99)] end
+
+  -- The frame loop's floor: the same frames, each spending the budget in
+  -- plain Lua work (small tables, as the coroutines make) with no library
+  -- in it and no other thread: the worst frame this machine gives a loop
+  -- that does nothing but keep to its budget. On a VM it is often far
+  -- above the budget (the host takes the vCPU away: the thread's own CPU
+  -- clock runs on meanwhile, so that time looks like work).
+  local function frame_floor(nframes, budget)
+    local sink = 0
+    local times = run_frames(nframes, function()
+      local t0 = now()
       repeat
         local t = {}
         for i = 1, 40 do t[i] = i end
         sink = sink + #t
       until now() - t0 >= budget
-      times[frame] = (now() - t0) * 1e3
-    end
-    table.sort(times)
-    return times[#times], times[math.ceil(#times * 0.99)], sink
+    end)
+    return times[#times], p99(times), sink
   end
 
   function rows.frame(S, R)
     local inflight, nframes, budget = S.frame_inflight, S.frames, 0.002
-    local FRAME = 1 / 60
     local floor_worsts, floor_p99s = {}, {}
     local ex = futures.ThreadPoolExecutor(2)   -- shut down below (no <close> before 5.4)
     for _ = 1, 100 do ex:submit(small_task, 1):result() end
@@ -170,24 +182,17 @@ return function(env)
           return done
         end)
       end
-      local times, ran = {}, 0
-      local target = now()
-      for frame = 1, nframes do
-        target = target + FRAME
-        local left = target - now()
-        if left > 0 then futures.poll{idle = left, max_callbacks = 0} end
-        local t0 = now()
+      local ran = 0
+      local times = run_frames(nframes, function()
         ran = ran + futures.poll{max_seconds = budget}
-        times[frame] = (now() - t0) * 1e3
-      end
+      end)
       stop = true
       for i = 1, inflight do completed = completed + cos[i]:result() end
       floor_worsts[#floor_worsts + 1], floor_p99s[#floor_p99s + 1] =
-        frame_floor(nframes, budget, FRAME)
-      table.sort(times)
+        frame_floor(nframes, budget)
       worsts[#worsts + 1] = times[#times]
       medians[#medians + 1] = times[math.floor((#times + 1) / 2)]
-      p99s[#p99s + 1] = times[math.ceil(#times * 0.99)]
+      p99s[#p99s + 1] = p99(times)
       ran_per_frame[#ran_per_frame + 1] = ran / nframes
     end
     ex:shutdown()

@@ -20,6 +20,16 @@ describe("luv: uv.new_poll(futures.fd()) drives futures.poll", function()
     return
   end
 
+  -- uv.run() until nothing keeps the loop alive; a hung loop stops after
+  -- 30 s (the test then fails, not hangs).
+  local function run_loop()
+    local guard = uv.new_timer()
+    guard:start(30000, 0, function() uv.stop() end)
+    guard:unref()
+    uv.run()
+    guard:close()
+  end
+
   -- Watch the fd until stop() is called; returns the handle and a counter.
   local function watch_fd()
     local stats = {wakeups = 0, ran = 0}
@@ -55,11 +65,7 @@ describe("luv: uv.new_poll(futures.fd()) drives futures.poll", function()
       return ticks - ticks_at_start
     end)
     assert.is_false(job:done())
-    local guard = uv.new_timer()            -- a hung loop fails, not hangs
-    guard:start(30000, 0, function() uv.stop() end)
-    guard:unref()
-    uv.run()
-    guard:close()
+    run_loop()
     ticker:close()
     watcher:close()
     uv.run("nowait")
@@ -80,11 +86,7 @@ describe("luv: uv.new_poll(futures.fd()) drives futures.poll", function()
       watcher:stop()
       return monotonic() - t0
     end)
-    local guard = uv.new_timer()
-    guard:start(30000, 0, function() uv.stop() end)
-    guard:unref()
-    uv.run()                                -- only the fd keeps it alive
-    guard:close()
+    run_loop()
     watcher:close()
     uv.run("nowait")
     assert.is_true(job:done())
@@ -126,11 +128,7 @@ describe("luv: uv.new_poll(futures.fd()) drives futures.poll", function()
       next_batches()
     end)
     next_batches()
-    local guard = uv.new_timer()            -- a hung loop fails, not hangs
-    guard:start(30000, 0, function() uv.stop() end)
-    guard:unref()
-    uv.run()
-    guard:close()
+    run_loop()
     watcher:close()
     uv.run("nowait")
     assert.are.equal(BATCHES * PER, called)

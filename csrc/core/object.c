@@ -38,6 +38,25 @@ const char *cf_kind_name(const void *obj) {
   return obj ? ((const cf_object *)obj)->kind->name : "none";
 }
 
+/* The process id, cached (refreshed in a forked child): getpid() is a
+** system call, and submit and every Thread start ask for it. */
+static pid_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void refresh_pid(void) {
+  cached_pid = getpid();
+}
+
+static void setup_pid(void) {
+  refresh_pid();
+  pthread_atfork(NULL, NULL, refresh_pid);
+}
+
+pid_t cf_self_pid(void) {
+  pthread_once(&pid_once, setup_pid);
+  return cached_pid;
+}
+
 void cf_mutex_init(pthread_mutex_t *m) {
   if (pthread_mutex_init(m, NULL) != 0) abort();
 }

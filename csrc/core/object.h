@@ -8,6 +8,7 @@
 #define CF_OBJECT_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -29,6 +30,9 @@ void cf_object_init(void *obj, const cf_kind *kind);  /* refs = 1 */
 /* Mutex and condition helpers: a failure here is a bug, so abort. */
 void cf_mutex_init(pthread_mutex_t *m);
 void cf_cond_init(pthread_cond_t *c);      /* on CLOCK_MONOTONIC */
+/* getpid(), without the system call after the first (fork-safe). */
+pid_t cf_self_pid(void);
+
 void cf_mutex_lock(pthread_mutex_t *m);
 void cf_mutex_unlock(pthread_mutex_t *m);
 

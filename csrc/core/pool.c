@@ -83,22 +83,8 @@ static CF_TLS long tasks_run;
 static void pool_destroy(void *obj);
 static const cf_kind pool_kind = {"pool", pool_destroy};
 
-/* The process id, cached: getpid() is a system call, and submit asks on
-** every task whether it runs in the process that made the pool. */
-static pid_t cached_pid;
-static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
-
-static void refresh_pid(void) {
-  cached_pid = getpid();
-}
-
-static void setup_pid(void) {
-  refresh_pid();
-  pthread_atfork(NULL, NULL, refresh_pid);
-}
-
 static inline int foreign(const cf_pool *p) {
-  return cached_pid != p->owner;
+  return cf_self_pid() != p->owner;
 }
 
 cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
@@ -135,8 +121,7 @@ cf_pool *cf_pool_new(int max_workers, const cf_pool_hooks *hooks) {
     sigfillset(&all);
     p->masked = pthread_attr_setsigmask_np(&p->attr, &all) == 0;
   }
-  pthread_once(&pid_once, setup_pid);
-  p->owner = cached_pid;
+  p->owner = cf_self_pid();
   if (hooks) p->hooks = *hooks;
   p->help_tag = cf_help_tag_new();
   return p;

@@ -11,34 +11,15 @@
 ** Entries registered in another process (a forked copy of the state) are
 ** not ours and are left alone.
 */
-#include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <lauxlib.h>
 
+#include "../../core/object.h"
 #include "record.h"
 
 static const char STATE_KEY = 's';
 
-/* The process id, cached (refreshed in a forked child): getpid() is a
-** system call, and every Thread start and pool registers with it. */
-static pid_t cached_pid;
-static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
-
-static void refresh_pid(void) {
-  cached_pid = getpid();
-}
-
-static void setup_pid(void) {
-  refresh_pid();
-  pthread_atfork(NULL, NULL, refresh_pid);
-}
-
-static pid_t self_pid(void) {
-  pthread_once(&pid_once, setup_pid);
-  return cached_pid;
-}
 
 /* Written once, under module.c's pthread_once, before any worker exists. */
 static lua_CFunction module_open;
@@ -53,7 +34,7 @@ lua_CFunction lcf_module_open(void) {
 
 static int state_gc(lua_State *L) {
   lcf_state *s = lua_touserdata(L, 1);
-  pid_t self = self_pid();
+  pid_t self = cf_self_pid();
   int order;
   size_t i;
   for (order = 0; order < LCF_CLOSE_ORDERS; order++)
@@ -101,7 +82,7 @@ lcf_state *lcf_getstate(lua_State *L) {
 /* Entries with nothing left to join are dropped, so a program that makes
 ** many executors or threads stays small. */
 static void prune(lcf_state *s) {
-  pid_t self = self_pid();
+  pid_t self = cf_self_pid();
   size_t i, j = 0;
   for (i = 0; i < s->nclosers; i++) {
     lcf_closer *c = &s->closers[i];
@@ -142,7 +123,7 @@ void lcf_close_add(lua_State *L, const lcf_close_kind *kind, void *obj) {
     s->cap = cap;
   }
   s->closers[s->nclosers++] =
-      (lcf_closer){.kind = kind, .obj = obj, .owner = self_pid()};
+      (lcf_closer){.kind = kind, .obj = obj, .owner = cf_self_pid()};
 }
 
 void cf_lua_set_worker_setup(lua_State *L, cf_lua_setup_fn fn, void *ud) {
