@@ -414,6 +414,32 @@ static void push_packer(lua_State *L) {
   }
 }
 
+/* An array element that is a number, read inline (most large arrays hold
+** numbers, and decode_value's dispatch is most of their cost): 1 when it
+** pushed one, 0 (nothing read) for any other value. A scalar pushes one
+** slot into room its container made, as in decode_value. */
+static inline int push_number_inline(dec *d) {
+  if (d->end - d->p >= 5 && *d->p == T_INT32) {
+    int32_t v;
+    memcpy(&v, d->p + 1, 4);
+    d->p += 5;
+    lua_pushinteger(d->L, v);
+  } else if (d->end - d->p >= 9 && *d->p == T_INT64) {
+    int64_t v;
+    memcpy(&v, d->p + 1, 8);
+    d->p += 9;
+    lua_pushinteger(d->L, (lua_Integer)v);
+  } else if (d->end - d->p >= 9 && *d->p == T_FLOAT) {
+    double v;
+    memcpy(&v, d->p + 1, 8);
+    d->p += 9;
+    lua_pushnumber(d->L, (lua_Number)v);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 static void decode_table(dec *d, int shared) {
   lua_State *L = d->L;
   uint32_t narr, nhash, i, num = d->nnum++;
@@ -429,25 +455,7 @@ static void decode_table(dec *d, int shared) {
     push_packer(L);
     t = lua_gettop(L);
     for (i = 0; i < narr; i++) {
-      /* numbers inline: most large arrays hold them */
-      if (d->end - d->p >= 5 && *d->p == T_INT32) {
-        int32_t v;
-        memcpy(&v, d->p + 1, 4);
-        d->p += 5;
-        lua_pushinteger(L, v);
-      } else if (d->end - d->p >= 9 && *d->p == T_INT64) {
-        int64_t v;
-        memcpy(&v, d->p + 1, 8);
-        d->p += 9;
-        lua_pushinteger(L, (lua_Integer)v);
-      } else if (d->end - d->p >= 9 && *d->p == T_FLOAT) {
-        double v;
-        memcpy(&v, d->p + 1, 8);
-        d->p += 9;
-        lua_pushnumber(L, (lua_Number)v);
-      } else {
-        decode_value(d);
-      }
+      if (!push_number_inline(d)) decode_value(d);
     }
     lua_call(L, (int)narr, 1);
     if (nhash > 0 && !lua_checkstack(L, 16)) malformed(d);
@@ -456,17 +464,7 @@ static void decode_table(dec *d, int shared) {
     t = lua_gettop(L);
     if (shared) keep_shared(d, t, num);
     for (i = 1; i <= narr; i++) {
-      if (d->end - d->p >= 5 && *d->p == T_INT32) {   /* as above */
-        int32_t v;
-        memcpy(&v, d->p + 1, 4);
-        d->p += 5;
-        lua_pushinteger(L, v);
-      } else if (d->end - d->p >= 9 && *d->p == T_INT64) {
-        int64_t v;
-        memcpy(&v, d->p + 1, 8);
-        d->p += 9;
-        lua_pushinteger(L, (lua_Integer)v);
-      } else {
+      if (!push_number_inline(d)) {
         decode_value(d);
         if (lua_isnil(L, -1)) {
           lua_pop(L, 1);
