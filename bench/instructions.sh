@@ -11,7 +11,7 @@
 # ROOT/lua and ROOT/build/concurrent/core.so are used, so two trees (a
 # worktree of main, say) can be compared with the same drivers. The floor's
 # counts come from `valgrind --tool=callgrind build/bench/floor --quick`
-# (its passes are functions of their own): see bench/README.md.
+# (its passes are functions of their own): see bench/HISTORY.md.
 set -e
 root=$(cd "${1:-.}" && pwd)
 tmp=$(mktemp -d /tmp/concurrent-instr.XXXXXX)

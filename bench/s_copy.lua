@@ -7,7 +7,7 @@
 -- -> the merge tasks 1M, the merged runs -> main 1M), about 4 such round
 -- trips of 500,000; main's own encode of 1M and decode of 1M (about one)
 -- is partly on the critical path. (Before branch perf-sort: 6M encodes
--- and 8M decodes, ~7.) See bench/README.md ("S: the parallel merge sort").
+-- and 8M decodes, ~7.) See bench/HISTORY.md ("S: the parallel merge sort").
 --
 --   lua5.4 bench/s_copy.lua [R]      (from the repository root)
 package.path = (os.getenv("CONCURRENT_LPATH") or "lua/?.lua;lua/?/init.lua") .. ";" .. package.path

@@ -17,7 +17,7 @@
 /* grown by doubling, copied at each step and freed, and glibc handed     */
 /* them out as fresh pages (mmap above its threshold, or a heap top grown  */
 /* again after a trim): ~200 page faults a round trip, a quarter of C's   */
-/* time (bench/README.md). Freed blocks of SPARE_MIN..SPARE_MAX bytes are */
+/* time (bench/HISTORY.md). Freed blocks of SPARE_MIN..SPARE_MAX bytes are */
 /* kept here instead (at most SPARE_SLOTS, SPARE_TOTAL bytes), and a      */
 /* buffer growing past SPARE_MIN takes the smallest that fits.            */
 /* Owner: this stash, process-wide; any thread puts and takes. The lock   */

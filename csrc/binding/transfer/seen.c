@@ -53,7 +53,7 @@ seen_slot *lcf_seen_find(const transfer_ctx *c, const void *p) {
 ** set is empty, so no entry was placed by the other hash. (Keeping the
 ** scrambling hash for good, once an encode had crowded the ordered
 ** slots, made C' pay a cache miss a table in every later encode of the
-** main state: seen_add 8% of its time, bench/README.md.) */
+** main state: seen_add 8% of its time, bench/HISTORY.md.) */
 void lcf_seen_begin(transfer_ctx *c) {
   c->scramble = 0;
   c->used = 0;
