@@ -354,7 +354,11 @@ for _, kind in ipairs(EXECUTORS) do
         ex:shutdown(true)
         local ran = runs.get()
         runs.remove()
-        assert.is_true(ran <= 6, "ran " .. ran .. " of 50 items")
+        -- Without the cancel all 50 run. The worker starts an item every
+        -- 0.2 s until the collection: a loaded machine that delays the
+        -- main thread a second after the second item (seen once in CI on
+        -- 5.3: 9 ran) must not fail this.
+        assert.is_true(ran <= 12, "ran " .. ran .. " of 50 items")
       end)
     end
 
