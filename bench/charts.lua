@@ -7,8 +7,9 @@ Drawn with gnuplot.
   lua5.4 bench/charts.lua RESULTS.jsonl OUTDIR
 
 Writes OUTDIR/<workload>.png (A.png, Ap.png, App.png, B.png, C.png,
-Cp.png, D.png, require.png, M.png, wake.png, frame.png, Mspawn.png) for
-the workloads the file has; a figure with no goal (Mspawn) has no goal line. A
+Cp.png, P.png, D.png, require.png, M.png, S.png, F.png, wake.png,
+frame.png, Mspawn.png, I.png, Ip.png, Ipp.png) for the workloads the file
+has; a figure with no goal (P, Mspawn) has no goal line. A
 workload whose figures span more than 30x is drawn on a log scale.
 bench/run.sh calls it after the table (BENCH_CHARTS names OUTDIR: default
 bench/charts, whose images bench/README.md shows; "none" draws nothing).
@@ -28,7 +29,7 @@ if not os.execute("command -v gnuplot >/dev/null 2>&1") then
   os.exit(0)
 end
 
-local SLUG = {["A'"] = "Ap", ["A''"] = "App", ["C'"] = "Cp"}
+local SLUG = {["A'"] = "Ap", ["A''"] = "App", ["C'"] = "Cp", ["I'"] = "Ip", ["I''"] = "Ipp"}
 local WHAT = {
   A = "100,000 tasks x + 1, submit all then result each",
   ["A'"] = "map over 1,000,000 items, chunksize 1000",
@@ -44,6 +45,10 @@ local WHAT = {
   wake = "a worker's task done -> luv's fd handler ran its callback",
   frame = "worst 60 fps frame, 1,000 spawned coroutines in flight",
   Mspawn = "RSS per suspended spawned coroutine",
+  P = "round trip of 10,000 Points by __reduce",
+  I = "f:interrupt() of a pure Lua loop, until result() raises",
+  ["I'"] = "f:interrupt() of a task blocked in Queue:get()",
+  ["I''"] = "f:interrupt() of a task in concurrent.sleep(60)",
 }
 -- Columns, left to right, with their bar colours.
 local COLUMNS = {
@@ -113,7 +118,8 @@ plot d using 0:2:5:xtic(sprintf("%%s\n%%.3g", strcol(1), $2)) with boxes lc rgb 
       g.unit, #rows - 0.4,
       logy and ("set logscale y\nset yrange [%g:%g]"):format(lo / 2, hi * 4)
            or ("set yrange [0:%g]"):format(hi * 1.25),
-      base .. ".dat", goal, goal_txt))
+      base .. ".dat", goal > 0 and (', \\\n     %g with lines dt 2 lw 1.5 lc rgb "#c00000" title %q'):format(
+        goal, goal_txt) or ""))
     gp:close()
     if os.execute(("gnuplot %q"):format(base .. ".gp")) then
       drawn[#drawn + 1] = base .. ".png"
