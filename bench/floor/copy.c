@@ -300,25 +300,54 @@ static void c_round_trip(lua_State *M, runner *w, c_job *j,
 
 static double runs_[NVARIANTS][MAXRUNS], pass_[NVARIANTS][4][MAXRUNS];
 
+/* A main state holding {0, ..., n-1} at index 1, a worker thread with
+ * its state, and the C arrays between them. */
+typedef struct c_setup {
+  runner w;
+  lua_State *M, *W;
+  c_job j;
+  lua_Integer *a, *b;
+} c_setup;
+
+static int c_open(c_setup *c, size_t n) {
+  c->a = malloc(n * sizeof *c->a);
+  c->b = malloc(n * sizeof *c->b);
+  if (!c->a || !c->b) { emit_error("C", "out of memory"); free(c->a); free(c->b); return -1; }
+  if (runner_start(&c->w)) {
+    emit_error("C", "pthread_create failed");
+    free(c->a);
+    free(c->b);
+    return -1;
+  }
+  c->M = copy_state();
+  runner_do(&c->w, job_open, &c->W);
+  c->j = (c_job){.W = c->W, .a = c->a, .b = c->b, .cap = n};
+  lua_createtable(c->M, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(c->M, (lua_Integer)i);
+    lua_rawseti(c->M, -2, (lua_Integer)i + 1);
+  }
+  return 0;
+}
+
+static void c_close(c_setup *c) {
+  runner_do(&c->w, job_close, &c->W);
+  runner_stop(&c->w);
+  lua_close(c->M);
+  free(c->a);
+  free(c->b);
+}
+
 void run_C(const sizes *S, int R) {
   size_t n = (size_t)S->c_len;
   int inner = S->c_inner, ok = 1;
-  lua_Integer *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+  c_setup c;
   current = "C";
-  if (!a || !b) { emit_error("C", "out of memory"); free(a); free(b); return; }
-  runner w;
-  if (runner_start(&w)) { emit_error("C", "pthread_create failed"); free(a); free(b); return; }
-  lua_State *M = copy_state(), *W;
-  runner_do(&w, job_open, &W);
-  c_job j = {.W = W, .a = a, .b = b, .cap = n};
-  lua_createtable(M, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    lua_pushinteger(M, (lua_Integer)i);
-    lua_rawseti(M, -2, (lua_Integer)i + 1);
-  }
+  if (c_open(&c, n)) return;
+  lua_State *M = c.M;
   for (int v = 0; v < NVARIANTS && ok; v++) {
     double p[4] = {0};
-    c_round_trip(M, &w, &j, &C_VARIANTS[v], p);
+    c_round_trip(M, &c.w, &c.j, &C_VARIANTS[v], p);
     ok = same(M, 1, -1);
     lua_pop(M, 1);
   }
@@ -332,10 +361,10 @@ void run_C(const sizes *S, int R) {
       for (int v = 0; v < NVARIANTS; v++) {
         double p[4] = {0};
         lua_gc(M, LUA_GCCOLLECT);
-        runner_do(&w, job_collect, &W);
+        runner_do(&c.w, job_collect, &c.W);
         double t0 = now();
         for (int i = 0; i < inner; i++) {
-          c_round_trip(M, &w, &j, &C_VARIANTS[v], p);
+          c_round_trip(M, &c.w, &c.j, &C_VARIANTS[v], p);
           lua_pop(M, 1);
         }
         runs_[v][r] = (now() - t0) / inner * 1e3;
@@ -362,11 +391,23 @@ void run_C(const sizes *S, int R) {
     snprintf(params + len, sizeof params - (size_t)len, "}");
     emit("C", runs_[best], R, "ms", params);
   }
-  runner_do(&w, job_close, &W);
-  runner_stop(&w);
-  lua_close(M);
-  free(a);
-  free(b);
+  c_close(&c);
+}
+
+/* --units: n round trips of the floor column's variant (next+pack) and
+ * nothing else, after one that warms: for instruction counts. */
+void units_C(const sizes *S, int n) {
+  const struct c_variant *v = C_VARIANTS;
+  c_setup c;
+  while (strcmp(v->name, "next+pack") != 0) v++;
+  current = "C";
+  if (c_open(&c, (size_t)S->c_len)) return;
+  for (int i = 0; i <= n; i++) {
+    double p[4] = {0};
+    c_round_trip(c.M, &c.w, &c.j, v, p);
+    lua_pop(c.M, 1);
+  }
+  c_close(&c);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -602,26 +643,51 @@ static void cp_round_trip(lua_State *M, runner *w, cp_job *j, double pass[4]) {
   pass[3] += t3 - t2;
 }
 
-void run_Cp(const sizes *S, int R) {
-  int n = S->cp_len, inner = S->c_inner;
-  double runs[MAXRUNS], pass[4][MAXRUNS];
-  stream s1 = {0}, s2 = {0};
-  current = "C'";
+/* A main state holding the records at index 1, a worker thread with its
+ * state, and the two streams between them. */
+typedef struct cp_setup {
   runner w;
-  if (runner_start(&w)) { emit_error("C'", "pthread_create failed"); return; }
-  lua_State *M = copy_state(), *W;
-  runner_do(&w, job_open, &W);
-  cp_job j = {.W = W, .s1 = &s1, .s2 = &s2};
-  if (luaL_loadstring(M,
+  lua_State *M, *W;
+  stream s1, s2;
+  cp_job j;
+} cp_setup;
+
+static int cp_open(cp_setup *c, int n) {
+  memset(c, 0, sizeof *c);
+  if (runner_start(&c->w)) { emit_error("C'", "pthread_create failed"); return -1; }
+  c->M = copy_state();
+  runner_do(&c->w, job_open, &c->W);
+  c->j = (cp_job){.W = c->W, .s1 = &c->s1, .s2 = &c->s2};
+  if (luaL_loadstring(c->M,
         "local n = ...\n"
         "local t = {}\n"
         "for i = 1, n do t[i] = {id = i - 1, name = 'name' .. (i - 1), tags = {'a', 'b'}} end\n"
         "return t\n") != LUA_OK)
-    lua_error(M);
-  lua_pushinteger(M, n);
-  lua_call(M, 1, 1);
+    lua_error(c->M);
+  lua_pushinteger(c->M, n);
+  lua_call(c->M, 1, 1);
+  return 0;
+}
+
+static void cp_close(cp_setup *c) {
+  runner_do(&c->w, job_close, &c->W);
+  runner_stop(&c->w);
+  lua_close(c->M);
+  free(c->s1.items);
+  free(c->s1.arena);
+  free(c->s2.items);
+  free(c->s2.arena);
+}
+
+void run_Cp(const sizes *S, int R) {
+  int n = S->cp_len, inner = S->c_inner;
+  double runs[MAXRUNS], pass[4][MAXRUNS];
+  cp_setup c;
+  current = "C'";
+  if (cp_open(&c, n)) return;
+  lua_State *M = c.M;
   double p[4] = {0};
-  cp_round_trip(M, &w, &j, p);
+  cp_round_trip(M, &c.w, &c.j, p);
   int ok = same(M, 1, -1);
   lua_pop(M, 1);
   if (!ok) {
@@ -630,10 +696,10 @@ void run_Cp(const sizes *S, int R) {
     for (int r = 0; r < R; r++) {
       double pr[4] = {0};
       lua_gc(M, LUA_GCCOLLECT);
-      runner_do(&w, job_collect, &W);
+      runner_do(&c.w, job_collect, &c.W);
       double t0 = now();
       for (int i = 0; i < inner; i++) {
-        cp_round_trip(M, &w, &j, pr);
+        cp_round_trip(M, &c.w, &c.j, pr);
         lua_pop(M, 1);
       }
       runs[r] = (now() - t0) / inner * 1e3;
@@ -644,16 +710,23 @@ void run_Cp(const sizes *S, int R) {
              "\"payload\": \"%d records\", \"inner\": %d, \"threads\": 2, "
              "\"gc\": %s, \"items\": %d, \"pack_min\": %d, "
              "\"pass_ms\": [%.4g, %.4g, %.4g, %.4g]",
-             n, inner, gc_off ? "false" : "true", (int)s1.n, PACK_MIN,
+             n, inner, gc_off ? "false" : "true", (int)c.s1.n, PACK_MIN,
              median(pass[0], R), median(pass[1], R), median(pass[2], R),
              median(pass[3], R));
     emit("C'", runs, R, "ms", params);
   }
-  runner_do(&w, job_close, &W);
-  runner_stop(&w);
-  lua_close(M);
-  free(s1.items);
-  free(s1.arena);
-  free(s2.items);
-  free(s2.arena);
+  cp_close(&c);
+}
+
+/* --units: n round trips of the records, after one that warms. */
+void units_Cp(const sizes *S, int n) {
+  cp_setup c;
+  current = "C'";
+  if (cp_open(&c, S->cp_len)) return;
+  for (int i = 0; i <= n; i++) {
+    double p[4] = {0};
+    cp_round_trip(c.M, &c.w, &c.j, p);
+    lua_pop(c.M, 1);
+  }
+  cp_close(&c);
 }

@@ -4,7 +4,7 @@
  * measured with bare pthreads and the public Lua C API, no library of ours.
  *
  *   floor [--quick] [--repeat R] [--warmup W] [--only A'',C,C',D] [--no-gc]
- *         [--mmap-default]
+ *         [--mmap-default] [--units N]
  *
  * Prints JSON lines in the shape of bench/ours.lua and the peers, under the
  * peer name "api-floor", so bench/report.lua can put the floor next to our
@@ -48,6 +48,11 @@
  * allocator, or this mallopt), so the floor does.
  * --warmup W runs each workload W times first and prints nothing of them
  * (bench/run.sh runs ours and the floor in turn, one repetition a process).
+ * --units N runs N units of each workload's floor variant (a thread with
+ * the region allocator; a pool of two such; a next+pack round trip; a
+ * records round trip) after one that warms, prints nothing and times
+ * nothing: bench/attribution.sh counts its instructions under callgrind
+ * with N and with 0, as it does ours.
  * A benchmark, not a test: it exits 0 unless it cannot run at all.
  */
 #include <errno.h>
@@ -323,12 +328,28 @@ static void run_D(const sizes *S, int R) {
   emit("D", runs, R, "ms", params);
 }
 
+/* --units: n threads (A'') or pools of two (D) of the region variant,
+ * after one that warms. */
+static void units_App(const sizes *S, int n) {
+  (void)S;
+  current = "A''";
+  for (int i = 0; i <= n; i++)
+    if (spawn_join(1, BODY_REGION)) { emit_error("A''", "a thread failed"); return; }
+}
+
+static void units_D(const sizes *S, int n) {
+  (void)S;
+  current = "D";
+  for (int i = 0; i <= n; i++)
+    if (spawn_join(2, BODY_REGION)) { emit_error("D", "a thread failed"); return; }
+}
+
 /* ---------------------------------------------------------------------- */
 
 static void usage(const char *msg) {
   if (msg && *msg) fprintf(stderr, "floor: %s\n", msg);
   fprintf(stderr, "usage: floor [--quick] [--repeat R] [--warmup W] [--only A'',C,C',D]"
-                  " [--no-gc] [--mmap-default]\n");
+                  " [--no-gc] [--mmap-default] [--units N]\n");
   exit(msg ? 2 : 0);
 }
 
@@ -358,6 +379,7 @@ static int count_arg(int argc, char **argv, int *i, long lo, const char *msg) {
 
 int main(int argc, char **argv) {
   int quick = 0, R = 0, wanted[4] = {1, 1, 1, 1}, mmap_default = 0, W = 0;
+  int units = -1;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) {
       quick = 1;
@@ -381,6 +403,8 @@ int main(int argc, char **argv) {
         p += len;
         if (*p) p++;
       }
+    } else if (strcmp(argv[i], "--units") == 0) {
+      units = count_arg(argc, argv, &i, 0, "--units needs an integer >= 0");
     } else if (strcmp(argv[i], "--mmap-default") == 0) {
       mmap_default = 1;
     } else if (strcmp(argv[i], "--no-gc") == 0) {
@@ -400,8 +424,13 @@ int main(int argc, char **argv) {
   if (!R) R = quick ? 1 : 5;
   /* The order of ours.lua: A'', C, C', D; each warmed up first. */
   void (*const run[4])(const sizes *, int) = {run_App, run_C, run_Cp, run_D};
+  void (*const unit[4])(const sizes *, int) = {units_App, units_C, units_Cp, units_D};
   for (int k = 0; k < 4; k++) {
     if (!wanted[k]) continue;
+    if (units >= 0) {
+      unit[k](S, units);
+      continue;
+    }
     if (W > 0) {
       muted = 1;
       run[k](S, W);

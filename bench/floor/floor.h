@@ -32,5 +32,8 @@ lua_State *newstate(void);  /* standard libraries, panic reported as JSON */
 
 void run_C(const sizes *S, int R);
 void run_Cp(const sizes *S, int R);
+/* --units n: n units of the floor column's variant, untimed (copy.c's). */
+void units_C(const sizes *S, int n);
+void units_Cp(const sizes *S, int n);
 
 #endif
