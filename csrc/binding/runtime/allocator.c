@@ -5,11 +5,14 @@
 ** the libraries it opens are a few thousand small blocks. Through glibc's
 ** malloc in a fresh thread (a new or recycled arena, cold bins) that was
 ** a large part of a pool worker's start-up, and freeing them all at
-** lua_close another. Here blocks up to SMALL_MAX bytes come from
-** one region owned by the state, in size classes of GRAIN bytes with a
-** free list each (Lua tells the size of every block it frees, so no header
-** is needed); larger blocks, and small ones once the region is used up,
-** come from malloc. A block belongs to the region if its address is in
+** lua_close another. Here blocks up to REGION_MAX bytes come from
+** one region owned by the state, in size classes with a free list each
+** (Lua tells the size of every block it frees, so no header is needed):
+** steps of GRAIN bytes up to SMALL_MAX, then powers of two (a state's
+** string table, its globals' and its libraries' hash parts: a dozen
+** blocks of 0.5-4 KB that went to malloc, ~15,000 instructions of a
+** Thread start + join, bench/instructions.sh). Larger blocks, and any
+** once the region is used up, come from malloc. A block belongs to the region if its address is in
 ** it, so the two kinds mix freely and the region's memory is bounded
 ** (REGION bytes per state): a task that builds and drops millions of
 ** small objects gives the excess back to malloc as before, and a
@@ -28,8 +31,11 @@
 #include "allocator.h"
 
 #define GRAIN 16
-#define NCLASS 16                       /* small: up to 256 bytes */
-#define SMALL_MAX (GRAIN * NCLASS)
+#define NSMALL 16                       /* small: up to 256 bytes */
+#define SMALL_MAX (GRAIN * NSMALL)
+#define NBIG 4                          /* then 512, 1024, 2048, 4096 */
+#define REGION_MAX (SMALL_MAX << NBIG)
+#define NCLASS (NSMALL + NBIG)
 /* Under AddressSanitizer the region is empty: every block is malloc's,
 ** so overflows of Lua blocks (userdata the binding writes) stay caught. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -56,10 +62,24 @@ static inline int in_region(const region_heap *a, const void *p) {
   return (const char *)p >= a->base && (const char *)p < a->end;
 }
 
-/* A block for n bytes from its class's free list or the region's tail;
-** NULL when the region has none (the caller then uses malloc). */
+/* The class of a block of n bytes (0 < n <= REGION_MAX), and its size. */
+static inline size_t class_of(size_t n, size_t *sz) {
+  size_t c, big;
+  if (n <= SMALL_MAX) {
+    c = (n - 1) / GRAIN;
+    *sz = (c + 1) * GRAIN;
+    return c;
+  }
+  for (c = NSMALL, big = SMALL_MAX * 2; big < n; big *= 2) c++;
+  *sz = big;
+  return c;
+}
+
+/* A block for n bytes (n <= REGION_MAX) from its class's free list or the
+** region's tail; NULL when the region has none (the caller then uses
+** malloc). */
 static inline void *region_take(region_heap *a, size_t n) {
-  size_t c = (n - 1) / GRAIN, sz = (c + 1) * GRAIN;
+  size_t sz, c = class_of(n, &sz);
   void *p = a->freel[c];
   if (p != NULL) {
     a->freel[c] = *(void **)p;
@@ -72,7 +92,7 @@ static inline void *region_take(region_heap *a, size_t n) {
 }
 
 static inline void region_give(region_heap *a, void *p, size_t osize) {
-  size_t c = (osize - 1) / GRAIN;
+  size_t sz, c = class_of(osize, &sz);
   *(void **)p = a->freel[c];
   a->freel[c] = p;
 }
@@ -96,7 +116,7 @@ static void *region_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (ptr == NULL) {                    /* new block; osize is a type tag */
-    if (nsize <= SMALL_MAX && a->first != NULL &&
+    if (nsize <= REGION_MAX && a->first != NULL &&
         (np = region_take(a, nsize)) != NULL)
       return np;
     np = malloc(nsize);
@@ -104,14 +124,15 @@ static void *region_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return np;
   }
   if (!in_region(a, ptr)) {             /* malloc's block */
-    if (nsize > SMALL_MAX || (np = region_take(a, nsize)) == NULL)
+    if (nsize > REGION_MAX || (np = region_take(a, nsize)) == NULL)
       return realloc(ptr, nsize);
     memcpy(np, ptr, osize < nsize ? osize : nsize);
     free(ptr);
     return np;
   }
-  if (nsize <= SMALL_MAX) {
-    if ((osize - 1) / GRAIN == (nsize - 1) / GRAIN) return ptr;
+  if (nsize <= REGION_MAX) {
+    size_t osz, nsz;
+    if (class_of(osize, &osz) == class_of(nsize, &nsz)) return ptr;
     if ((np = region_take(a, nsize)) == NULL) np = malloc(nsize);
   } else {
     np = malloc(nsize);
