@@ -112,6 +112,15 @@ measure "D a pool of 2 up, 2 tasks, down" 50 50 D lua5.4 "$tmp/pools.lua"
 measure "C an element a round trip" 4 400000 C lua5.4 "$tmp/copy.lua" C
 measure "C' a record a round trip" 4 40000 "C'" lua5.4 "$tmp/copy.lua" Cp
 
+# C's floor with the type checks a general encoder needs (a lua_isinteger
+# on each key and value): what those checks cost alone, in the floor.
+t1=$(by_object "$floor" --quick --only C --variant typed-next+pack --units 4)
+t0=$(by_object "$floor" --quick --only C --variant typed-next+pack --units 0)
+echo
+awk -v t1="$t1" -v t0="$t0" 'BEGIN { split(t1, a); split(t0, b)
+  printf "C, the floor with typed-next+pack: %.0f an element a round trip\n",
+    (a[1] + a[2] + a[3] - b[1] - b[2] - b[3]) / 400000 }'
+
 # The main thread only.
 main() {
   valgrind --tool=callgrind --separate-threads=yes \

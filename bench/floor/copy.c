@@ -394,12 +394,16 @@ void run_C(const sizes *S, int R) {
   c_close(&c);
 }
 
-/* --units: n round trips of the floor column's variant (next+pack) and
- * nothing else, after one that warms: for instruction counts. */
+/* --units: n round trips of one reader and builder (c_variant_name: the
+ * floor column's next+pack unless --variant names another) and nothing
+ * else, after one that warms: for instruction counts. */
+const char *c_variant_name = "next+pack";
+
 void units_C(const sizes *S, int n) {
   const struct c_variant *v = C_VARIANTS;
   c_setup c;
-  while (strcmp(v->name, "next+pack") != 0) v++;
+  while (v < C_VARIANTS + NVARIANTS && strcmp(v->name, c_variant_name) != 0) v++;
+  if (v == C_VARIANTS + NVARIANTS) { emit_error("C", "no such variant"); return; }
   current = "C";
   if (c_open(&c, (size_t)S->c_len)) return;
   for (int i = 0; i <= n; i++) {

@@ -4,7 +4,7 @@
  * measured with bare pthreads and the public Lua C API, no library of ours.
  *
  *   floor [--quick] [--repeat R] [--warmup W] [--only A'',C,C',D] [--no-gc]
- *         [--mmap-default] [--units N]
+ *         [--mmap-default] [--units N] [--variant NAME]
  *
  * Prints JSON lines in the shape of bench/ours.lua and the peers, under the
  * peer name "api-floor", so bench/report.lua can put the floor next to our
@@ -51,8 +51,9 @@
  * --units N runs N units of each workload's floor variant (a thread with
  * the region allocator; a pool of two such; a next+pack round trip; a
  * records round trip) after one that warms, prints nothing and times
- * nothing: bench/attribution.sh counts its instructions under callgrind
- * with N and with 0, as it does ours.
+ * nothing: bench/instructions.sh counts its instructions under callgrind
+ * with N and with 0, as it does ours. --variant NAME: C's reader and
+ * builder for --units (one of C's variants; default next+pack).
  * A benchmark, not a test: it exits 0 unless it cannot run at all.
  */
 #include <errno.h>
@@ -349,7 +350,7 @@ static void units_D(const sizes *S, int n) {
 static void usage(const char *msg) {
   if (msg && *msg) fprintf(stderr, "floor: %s\n", msg);
   fprintf(stderr, "usage: floor [--quick] [--repeat R] [--warmup W] [--only A'',C,C',D]"
-                  " [--no-gc] [--mmap-default] [--units N]\n");
+                  " [--no-gc] [--mmap-default] [--units N] [--variant NAME]\n");
   exit(msg ? 2 : 0);
 }
 
@@ -405,6 +406,9 @@ int main(int argc, char **argv) {
       }
     } else if (strcmp(argv[i], "--units") == 0) {
       units = count_arg(argc, argv, &i, 0, "--units needs an integer >= 0");
+    } else if (strcmp(argv[i], "--variant") == 0) {
+      if (++i >= argc) usage("--variant needs a name");
+      c_variant_name = argv[i];
     } else if (strcmp(argv[i], "--mmap-default") == 0) {
       mmap_default = 1;
     } else if (strcmp(argv[i], "--no-gc") == 0) {

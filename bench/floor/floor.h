@@ -34,6 +34,7 @@ void run_C(const sizes *S, int R);
 void run_Cp(const sizes *S, int R);
 /* --units n: n units of the floor column's variant, untimed (copy.c's). */
 void units_C(const sizes *S, int n);
+extern const char *c_variant_name;  /* --variant: C's reader for --units */
 void units_Cp(const sizes *S, int n);
 
 #endif
