@@ -12,11 +12,11 @@
 ** string table, its globals' and its libraries' hash parts: a dozen
 ** blocks of 0.5-4 KB that went to malloc, ~15,000 instructions of a
 ** Thread start + join, bench/instructions.sh). Larger blocks, and any
-** once the region is used up, come from malloc. A block belongs to the region if its address is in
-** it, so the two kinds mix freely and the region's memory is bounded
-** (REGION bytes per state): a task that builds and drops millions of
-** small objects gives the excess back to malloc as before, and a
-** long-lived pool worker does not hoard it.
+** once the region is used up, come from malloc. A block belongs to the
+** region if its address is in it, so the two kinds mix freely and the
+** region's memory is bounded (REGION bytes per state): a task that
+** builds and drops millions of small objects gives the excess back to
+** malloc as before, and a long-lived pool worker does not hoard it.
 **
 ** The region and the allocator's record are one malloc'd block, freed
 ** when lua_close frees the state's main block (always the first
@@ -62,24 +62,24 @@ static inline int in_region(const region_heap *a, const void *p) {
   return (const char *)p >= a->base && (const char *)p < a->end;
 }
 
-/* The class of a block of n bytes (0 < n <= REGION_MAX), and its size. */
-static inline size_t class_of(size_t n, size_t *sz) {
-  size_t c, big;
-  if (n <= SMALL_MAX) {
-    c = (n - 1) / GRAIN;
-    *sz = (c + 1) * GRAIN;
-    return c;
-  }
-  for (c = NSMALL, big = SMALL_MAX * 2; big < n; big *= 2) c++;
-  *sz = big;
+/* The class of a block of n bytes (0 < n <= REGION_MAX), and the size of
+** its class's blocks. */
+static inline size_t class_of(size_t n) {
+  size_t c = NSMALL;
+  if (n <= SMALL_MAX) return (n - 1) / GRAIN;
+  while ((size_t)SMALL_MAX << (c - NSMALL + 1) < n) c++;
   return c;
+}
+
+static inline size_t class_size(size_t c) {
+  return c < NSMALL ? (c + 1) * GRAIN : (size_t)SMALL_MAX << (c - NSMALL + 1);
 }
 
 /* A block for n bytes (n <= REGION_MAX) from its class's free list or the
 ** region's tail; NULL when the region has none (the caller then uses
 ** malloc). */
 static inline void *region_take(region_heap *a, size_t n) {
-  size_t sz, c = class_of(n, &sz);
+  size_t c = class_of(n), sz = class_size(c);
   void *p = a->freel[c];
   if (p != NULL) {
     a->freel[c] = *(void **)p;
@@ -92,7 +92,7 @@ static inline void *region_take(region_heap *a, size_t n) {
 }
 
 static inline void region_give(region_heap *a, void *p, size_t osize) {
-  size_t sz, c = class_of(osize, &sz);
+  size_t c = class_of(osize);
   *(void **)p = a->freel[c];
   a->freel[c] = p;
 }
@@ -131,8 +131,7 @@ static void *region_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return np;
   }
   if (nsize <= REGION_MAX) {
-    size_t osz, nsz;
-    if (class_of(osize, &osz) == class_of(nsize, &nsz)) return ptr;
+    if (class_of(osize) == class_of(nsize)) return ptr;
     if ((np = region_take(a, nsize)) == NULL) np = malloc(nsize);
   } else {
     np = malloc(nsize);
