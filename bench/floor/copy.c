@@ -310,11 +310,13 @@ typedef struct c_setup {
 } c_setup;
 
 static int c_open(c_setup *c, size_t n) {
+  const char *err = NULL;
   c->a = malloc(n * sizeof *c->a);
   c->b = malloc(n * sizeof *c->b);
-  if (!c->a || !c->b) { emit_error("C", "out of memory"); free(c->a); free(c->b); return -1; }
-  if (runner_start(&c->w)) {
-    emit_error("C", "pthread_create failed");
+  if (!c->a || !c->b) err = "out of memory";
+  else if (runner_start(&c->w)) err = "pthread_create failed";
+  if (err) {
+    emit_error("C", err);
     free(c->a);
     free(c->b);
     return -1;
