@@ -51,16 +51,19 @@ Workloads (sizes of the issue unless --quick):
        state (which sorts nothing) copies out both halves and submits
        them; below, each task submits its left half (the same function,
        recursively, down to the cutoff), sorts its right half itself by
-       the same recursion and awaits the left one (fork/join: a worker
-       waiting on its pool runs queued tasks meanwhile), then merges the
-       two. The top merge runs as two tasks per worker: the two halves
-       split their last merge at cut values (quantiles of every
-       (n/1024 + 1)-th value of the data, taken in the main state) and
-       hand each run to its merge task through a futures.Future(), so a
-       value crosses only to the task that merges it; the main state
-       joins the merged runs into one table as they come back.
-       Everything from the first copy to the joined table is timed (the
-       halves sent in, every task's copies, the results sent back).
+       the same recursion, then takes the left half back if no worker
+       has started it (cancel(), then sorted from the copy it still
+       holds, as ForkJoinTask.join does) or awaits it (a worker waiting
+       on its pool runs queued tasks meanwhile), and merges the two. The
+       two halves split their last merge into S_parts runs at cut values
+       (quantiles of every (n/1024 + 1)-th value of the data, taken in
+       the main state) and set each run into a futures.Future(); the
+       main state merges run j of both halves into the result (the
+       serial sort's top merge, cut at the same values) as soon as both
+       are set, while the workers still make the later runs, so each
+       value crosses down once and up once. Everything from the first
+       copy to the merged table is timed (the halves sent in, every
+       task's copies, the runs sent back).
   F    fib(30) by recursive submit with a cutoff of 20 (serial below it)
        on the 2-worker pool, against serial fib(30) in the main state;
        speedup = serial / parallel.
@@ -95,14 +98,14 @@ local FULL = {
   A_n = 100000, Ap_n = 1000000, chunksize = 1000, App_n = 2000,
   B_N = 1200000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 10,
   D_inner = 50, require_n = 11, M_n = 100000,
-  S_n = 1000000, S_cutoff = 262144, F_n = 30, F_cutoff = 20,
+  S_n = 1000000, S_cutoff = 262144, S_parts = 16, F_n = 30, F_cutoff = 20,
   wake_n = 200, frames = 600, frame_inflight = 1000, mspawn_n = 10000, I_n = 200,
 }
 local QUICK = {
   A_n = 20000, Ap_n = 200000, chunksize = 1000, App_n = 200,
   B_N = 300000, C_len = 100000, Cp_len = 10000, P_len = 10000, C_inner = 2,
   D_inner = 10, require_n = 3, M_n = 100000,
-  S_n = 200000, S_cutoff = 16384, F_n = 25, F_cutoff = 15,
+  S_n = 200000, S_cutoff = 16384, S_parts = 16, F_n = 25, F_cutoff = 15,
   wake_n = 50, frames = 120, frame_inflight = 1000, mspawn_n = 10000, I_n = 50,
 }
 
@@ -504,13 +507,16 @@ local function last_le(a, v)
 end
 
 -- Sorts t by recursive submit, fork/join: the left half is submitted (the
--- same function, down to the cutoff), the right half sorted here by the
--- same recursion, then the left half's result is awaited (a worker that
--- waits runs queued tasks meanwhile) and the two merged. Returns the
--- sorted table; given outs (the halves of the top level), it splits its
--- last merge at the values cuts instead and sets outs[j] to the run of
--- values in (cuts[j-1], cuts[j]], so each of the top level's merge tasks
--- receives only the values it merges.
+-- same function, down to the cutoff) and the right half sorted here by the
+-- same recursion. Then, as ForkJoinTask.join does, the left half is taken
+-- back if no worker has started it (fl:cancel()) and sorted here from the
+-- copy still held, else awaited (a worker that waits runs queued tasks
+-- meanwhile); the two are merged. Taking it back saves its copy into the
+-- task and its result's copy back: the task was queued because every
+-- worker was busy. Returns the sorted table; given outs (the halves of the
+-- top level), it splits its last merge at the values cuts instead and sets
+-- outs[j] to the run of values in (cuts[j-1], cuts[j]], so the main state
+-- can merge run j of both halves while later runs are being made.
 local function msort_task(ex, t, cutoff, cuts, outs)
   local n = #t
   local a, b
@@ -520,9 +526,11 @@ local function msort_task(ex, t, cutoff, cuts, outs)
     a, b = t, {}
   else
     local mid = math.floor(n / 2)
-    local fl = ex:submit(msort_task, ex, move(t, 1, mid, 1, {}), cutoff)
+    local left = move(t, 1, mid, 1, {})
+    local fl = ex:submit(msort_task, ex, left, cutoff)
     b = msort_task(ex, move(t, mid + 1, n, 1, {}), cutoff)
-    a = fl:result()
+    if fl:cancel() then a = msort_task(ex, left, cutoff) else a = fl:result() end
+    left = nil
     if not outs then return merge(a, 1, #a, b, 1, #b, {}, 0) end
   end
   local ia, ib = 1, 1
@@ -534,17 +542,21 @@ local function msort_task(ex, t, cutoff, cuts, outs)
   end
 end
 
--- One of the top level's merge tasks: the runs of the two halves between
--- the same cut values.
-local function merge_runs(fa, fb)
-  local a, b = fa:result(), fb:result()
-  return merge(a, 1, #a, b, 1, #b, {}, 0)
+-- Run j of a half: outs[j]'s value once set, or the half's own error if
+-- it failed before setting it (so a failed sort raises, never hangs).
+local function run_of(out_f, half_f)
+  futures.wait({out_f, half_f}, nil, futures.FIRST_COMPLETED)
+  if not out_f:done() then half_f:result() end
+  return out_f:result()
 end
 
 -- The top level, in the main state (which sorts nothing): both halves
--- submitted; their runs between cut values (quantiles of a sample of t)
--- merged by one task each once both halves are done (parts tasks: two a
--- worker, so the main state joins the first while the last are merged).
+-- submitted; each splits its last merge into parts runs at cut values
+-- (quantiles of a sample of t), and the main state merges run j of both
+-- halves into the result as soon as both are set, while the workers are
+-- still making the later runs. The top merge is the serial sort's top
+-- merge, the same calls into one table, cut into parts pieces; each value
+-- crosses down once and up once.
 local function msort_parallel(ex, t, cutoff, parts)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
@@ -566,20 +578,19 @@ local function msort_parallel(ex, t, cutoff, parts)
   local fl = ex:submit(msort_task, ex, left, cutoff, cuts, outs_l)
   local fr = ex:submit(msort_task, ex, right, cutoff, cuts, outs_r)
   left, right = nil, nil
-  fl:result()                       -- both halves done (raises their errors)
-  fr:result()
-  local ms = {}
-  for j = 1, parts do ms[j] = ex:submit(merge_runs, outs_l[j], outs_r[j]) end
-  local out = ms[1]:result()
-  for j = 2, parts do
-    local r = ms[j]:result()
-    move(r, 1, #r, #out + 1, out)
+  local out, k = {}, 0
+  for j = 1, parts do
+    local a, b = run_of(outs_l[j], fl), run_of(outs_r[j], fr)
+    merge(a, 1, #a, b, 1, #b, out, k)
+    k = k + #a + #b
   end
+  fl:result()
+  fr:result()
   return out
 end
 
 local function run_S(S, R)
-  local n, cutoff, parts = S.S_n, S.S_cutoff, 2 * WORKERS
+  local n, cutoff, parts = S.S_n, S.S_cutoff, S.S_parts
   local speedups, serial_t, par_t = {}, {}, {}
   local ex = futures.ThreadPoolExecutor(WORKERS)   -- shut down below (no <close> before 5.4)
   warm(ex)
@@ -620,7 +631,7 @@ local function run_S(S, R)
   end
   ex:shutdown()
   emit("S", speedups, "x", {n = n, cutoff = cutoff, workers = WORKERS,
-    merge_tasks = parts, serial_s = median(serial_t), parallel_s = median(par_t),
+    parts = parts, serial_s = median(serial_t), parallel_s = median(par_t),
     quiet_runs = quiet_runs})
 end
 
