@@ -162,6 +162,7 @@ static const luaL_Reg functions[] = {
   {"_transfer_stats", lcf_transfer_stats},
   {"monotonic", l_monotonic},
   {"cpu_count", l_cpu_count},
+  {"slice", lcf_slice_new},
   {NULL, NULL}
 };
 

@@ -8,5 +8,6 @@ return {
   interrupted = core.interrupted, -- in a task: was it asked to stop?
   monotonic = core.monotonic, -- seconds on a monotonic clock, as a float
   cpu_count = core.cpu_count,
+  slice = core.slice,         -- slice(t [, i [, j]]): crosses as t[i..j]
   _VERSION = core._VERSION,
 }

@@ -668,6 +668,50 @@ static int userdata_name(lua_State *L, int idx) {
   return 0;
 }
 
+/* A slice (slice.c): written as a table whose array is t[i..j], read
+** with rawgeti now, and no hash part or metatable. The view is the
+** value: the same view twice in one transfer is one table there. Returns
+** 0, nothing written, if the userdata at idx is not a slice. */
+static int encode_slice(enc *e, int idx) {
+  lua_State *L = e->L;
+  lua_Integer i, j, k;
+  const void *p = lua_topointer(L, idx);
+  size_t at;
+  uint32_t n32, nhash = 0;
+  int t;
+  if (!lcf_slice_get(L, idx, &i, &j)) return 0;      /* t pushed */
+  t = lua_gettop(L);
+  if (put_seen_ref(e, p)) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  enter(e, "table");
+  at = e->b->len;
+  seen_add(e, p, e->nnum++, at);
+  put_byte(e, T_TABLE);
+  n32 = (uint32_t)(j >= i ? j - i + 1 : 0);
+  memcpy(room(e, 8), &n32, 4);
+  memcpy(e->b->data + e->b->len + 4, &nhash, 4);
+  e->b->len += 8;
+  for (k = i; k <= j; k++) {
+    int vt = lua_rawgeti(L, t, k);
+    if (vt == LUA_TNUMBER) {
+      put_number(e, L, -1);
+    } else if (vt == LUA_TNIL || vt == LUA_TBOOLEAN || vt == LUA_TSTRING) {
+      encode_value(e, -1, vt, 0);                  /* no path needed */
+    } else {
+      push_path(e, SEG_INDEX, k - i + 1, 0, NULL);
+      encode_value(e, lua_gettop(L), vt, 0);
+      e->npath--;
+    }
+    lua_pop(L, 1);
+  }
+  put_byte(e, 0);                                  /* no metatable */
+  lua_pop(L, 1);                                   /* t */
+  e->depth--;
+  return 1;
+}
+
 /* A full userdata that is not one of the library's objects or a host's
 ** shared type: rebuilt through __reduce, or refused by its kind. */
 static void encode_userdata(enc *e, int idx) {
@@ -719,7 +763,8 @@ static void encode_value(enc *e, int idx, int type, int named) {
     case LUA_TUSERDATA: {
       void *obj = lcf_toobject(L, idx);
       if (obj == NULL) {
-        encode_userdata(e, lua_absindex(L, idx));
+        idx = lua_absindex(L, idx);
+        if (!encode_slice(e, idx)) encode_userdata(e, idx);
         break;
       }
       if (lcf_object_class(obj) == NULL) {   /* an executor, say */

@@ -65,6 +65,13 @@ void lcf_encode_with(lua_State *L, int cidx, int first, int n, cf_buffer *b,
 ** whether its context and its scratch buffer are in use (for tests). */
 int lcf_transfer_stats(lua_State *L);
 
+/* concurrent.slice(t [, i [, j]]) -> a view of t[i..j] (default 1 and
+** #t, raw) that crosses as the array of those values, read when sent.
+** lcf_slice_get: 1 and t pushed, with the bounds in *i and *j, if the
+** value at idx is a slice; else 0, nothing pushed. */
+int lcf_slice_new(lua_State *L);
+int lcf_slice_get(lua_State *L, int idx, lua_Integer *i, lua_Integer *j);
+
 /* A buffer holding one number, as lcf_encode writes it, without a Lua
 ** state (for C code under a mutex). lcf_buffer_number: 0 if b holds
 ** anything else, 1 for an integer (*i), 2 for a float (*f).
