@@ -48,13 +48,15 @@ Workloads (sizes of the issue unless --quick):
        same leaf sort, copies and merge function; speedup = serial /
        parallel, each result checked element by element against
        table.sort of the data (untimed). The parallel sort: the main
-       state (which sorts nothing) copies out both halves and submits
-       them; below, each task submits its left half (the same function,
+       state (which sorts nothing) submits both halves as
+       concurrent.slice views (the transfer is their copy); below, each
+       task submits its left half the same way (the same function,
        recursively, down to the cutoff), sorts its right half itself by
-       the same recursion, then takes the left half back if no worker
-       has started it (cancel(), then sorted from the copy it still
-       holds, as ForkJoinTask.join does) or awaits it (a worker waiting
-       on its pool runs queued tasks meanwhile), and merges the two. The
+       the same recursion (copied out with table.move), then takes the
+       left half back if no worker has started it (cancel(), then copied
+       out of its own table and sorted, as ForkJoinTask.join runs its
+       own task) or awaits it (a worker waiting on its pool runs queued
+       tasks meanwhile), and merges the two. The
        two halves split their last merge into S_parts runs at cut values
        (quantiles of every (n/1024 + 1)-th value of the data, taken in
        the main state) and set each run into a futures.Future(); the
@@ -487,6 +489,10 @@ local function merge(a, ia, ja, b, ib, jb, out, k)
   return move(b, ib, jb, k + 1 + ja - ia + 1, out)
 end
 
+-- concurrent.slice(t, i, j) crosses as t[i..j] (the parallel sort's
+-- splits); the serial sort copies with move.
+local slice = concurrent.slice
+
 local function msort_serial(t, cutoff)
   local n = #t
   if n <= cutoff then table.sort(t) return t end
@@ -506,14 +512,14 @@ local function last_le(a, v)
   return lo - 1
 end
 
--- Sorts t by recursive submit, fork/join: the left half is submitted (the
--- same function, down to the cutoff) and the right half sorted here by the
--- same recursion. Then, as ForkJoinTask.join does, the left half is taken
--- back if no worker has started it (fl:cancel()) and sorted here from the
--- copy still held, else awaited (a worker that waits runs queued tasks
--- meanwhile); the two are merged. Taking it back saves its copy into the
--- task and its result's copy back: the task was queued because every
--- worker was busy. Returns the sorted table; given outs (the halves of the
+-- Sorts t by recursive submit, fork/join: the left half is submitted as a
+-- slice of t (the same function, down to the cutoff) and the right half
+-- sorted here by the same recursion. Then, as ForkJoinTask.join does, the
+-- left half is taken back if no worker has started it (fl:cancel()),
+-- copied out of t and sorted here, else awaited (a worker that waits runs
+-- queued tasks meanwhile); the two are merged. Taking it back saves its
+-- decode in a task and its result's copy back: the task was queued
+-- because every worker was busy. Returns the sorted table; given outs (the halves of the
 -- top level), it splits its last merge at the values cuts instead and sets
 -- outs[j] to the run of values in (cuts[j-1], cuts[j]], so the main state
 -- can merge run j of both halves while later runs are being made.
@@ -526,11 +532,10 @@ local function msort_task(ex, t, cutoff, cuts, outs)
     a, b = t, {}
   else
     local mid = math.floor(n / 2)
-    local left = move(t, 1, mid, 1, {})
-    local fl = ex:submit(msort_task, ex, left, cutoff)
+    local fl = ex:submit(msort_task, ex, slice(t, 1, mid), cutoff)
     b = msort_task(ex, move(t, mid + 1, n, 1, {}), cutoff)
-    if fl:cancel() then a = msort_task(ex, left, cutoff) else a = fl:result() end
-    left = nil
+    if fl:cancel() then a = msort_task(ex, move(t, 1, mid, 1, {}), cutoff)
+    else a = fl:result() end
     if not outs then return merge(a, 1, #a, b, 1, #b, {}, 0) end
   end
   local ia, ib = 1, 1
@@ -568,16 +573,16 @@ local function msort_parallel(ex, t, cutoff, parts)
     if j < parts then cuts[j] = sample[math.floor(#sample * j / parts)] end
     outs_l[j], outs_r[j] = futures.Future(), futures.Future()
   end
-  -- Both halves are copied before either is submitted, so the right half
-  -- is queued before the left half's task queues its quarter. Copied one
-  -- after the other, the quarter came first in some runs: the idle worker
-  -- took it, and the left half's worker, waiting for it, ran the whole
-  -- right half nested under that wait (up to 1.16x against 1.7x).
+  -- The halves cross as slices of t: the transfer is their copy. The
+  -- right half is queued ~4 ms after the left, well before the left
+  -- half's task queues its quarter (~8 ms after it starts). Were the
+  -- quarter queued first, the idle worker would take it, and the left
+  -- half's worker, waiting for it, would run the whole right half nested
+  -- under that wait (1.16x against 1.7x, seen when the halves were
+  -- copied and encoded one after the other, 10 ms each).
   local mid = math.floor(n / 2)
-  local left, right = move(t, 1, mid, 1, {}), move(t, mid + 1, n, 1, {})
-  local fl = ex:submit(msort_task, ex, left, cutoff, cuts, outs_l)
-  local fr = ex:submit(msort_task, ex, right, cutoff, cuts, outs_r)
-  left, right = nil, nil
+  local fl = ex:submit(msort_task, ex, slice(t, 1, mid), cutoff, cuts, outs_l)
+  local fr = ex:submit(msort_task, ex, slice(t, mid + 1, n), cutoff, cuts, outs_r)
   local out, k = {}, 0
   for j = 1, parts do
     local a, b = run_of(outs_l[j], fl), run_of(outs_r[j], fr)
