@@ -519,10 +519,11 @@ end
 -- copied out of t and sorted here, else awaited (a worker that waits runs
 -- queued tasks meanwhile); the two are merged. Taking it back saves its
 -- decode in a task and its result's copy back: the task was queued
--- because every worker was busy. Returns the sorted table; given outs (the halves of the
--- top level), it splits its last merge at the values cuts instead and sets
--- outs[j] to the run of values in (cuts[j-1], cuts[j]], so the main state
--- can merge run j of both halves while later runs are being made.
+-- because every worker was busy. Returns the sorted table; given outs
+-- (the halves of the top level), it splits its last merge at the values
+-- cuts instead and sets outs[j] to the run of values in (cuts[j-1],
+-- cuts[j]], so the main state can merge run j of both halves while later
+-- runs are being made.
 local function msort_task(ex, t, cutoff, cuts, outs)
   local n = #t
   local a, b

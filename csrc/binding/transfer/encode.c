@@ -297,6 +297,41 @@ static void enter(enc *e, const char *what) {
   }
 }
 
+/* A table's start: a reference if p was written before in this transfer
+** (then 0), else its number in the seen set, its tag and room for its
+** two counts, which table_counts fills in at the end; returns the tag's
+** offset + 1 (the counts follow it). */
+static size_t table_begin(enc *e, const void *p) {
+  size_t at;
+  if (put_seen_ref(e, p)) return 0;
+  enter(e, "table");
+  at = e->b->len;
+  seen_add(e, p, e->nnum++, at);
+  put_byte(e, T_TABLE);
+  room(e, 8);
+  e->b->len += 8;
+  return at + 1;
+}
+
+static void table_counts(enc *e, size_t counts, uint32_t narr, uint32_t nhash) {
+  memcpy(e->b->data + counts, &narr, 4);
+  memcpy(e->b->data + counts + 4, &nhash, 4);
+}
+
+/* The array element k of type vt on the stack top (not popped): scalars
+** cannot fail, so only the others get a path for errors. */
+static void put_element(enc *e, int vt, lua_Integer k) {
+  if (vt == LUA_TNUMBER) {
+    put_number(e, e->L, -1);
+  } else if (vt == LUA_TNIL || vt == LUA_TBOOLEAN || vt == LUA_TSTRING) {
+    encode_value(e, -1, vt, 0);
+  } else {
+    push_path(e, SEG_INDEX, k, 0, NULL);
+    encode_value(e, lua_gettop(e->L), vt, 0);
+    e->npath--;
+  }
+}
+
 /* One walk with lua_next: the array part comes first, in index order, so
 ** the leading run of keys 1, 2, 3, ... is written as the array section and
 ** every other entry (a key after a hole too) as a key/value pair. (A walk
@@ -308,16 +343,10 @@ static void enter(enc *e, const char *what) {
 static void encode_table(enc *e, int idx, const void *p, int meta) {
   lua_State *L = e->L;
   lua_Integer k = 1;
-  size_t at;
-  uint32_t nhash = 0, n32;
+  size_t counts = table_begin(e, p);
+  uint32_t nhash = 0;
   int in_array = 1;
-  if (put_seen_ref(e, p)) return;
-  enter(e, "table");
-  at = e->b->len;
-  seen_add(e, p, e->nnum++, at);
-  put_byte(e, T_TABLE);
-  room(e, 8);
-  e->b->len += 8;
+  if (counts == 0) return;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     int vt;
@@ -331,16 +360,7 @@ static void encode_table(enc *e, int idx, const void *p, int meta) {
           lua_pop(L, 1);
           continue;
         }
-        vt = lua_type(L, -1);
-        if (vt == LUA_TNUMBER) {
-          put_number(e, L, -1);
-        } else if (vt == LUA_TBOOLEAN || vt == LUA_TSTRING) {
-          encode_value(e, -1, vt, 0);              /* no path needed */
-        } else {
-          push_path(e, SEG_INDEX, k, 0, NULL);
-          encode_value(e, lua_gettop(L), vt, 0);
-          e->npath--;
-        }
+        put_element(e, lua_type(L, -1), k);
         k++;
         lua_pop(L, 1);
         continue;
@@ -383,9 +403,7 @@ static void encode_table(enc *e, int idx, const void *p, int meta) {
     lua_pop(L, 1);
     nhash++;
   }
-  n32 = (uint32_t)(k - 1);
-  memcpy(e->b->data + at + 1, &n32, 4);
-  memcpy(e->b->data + at + 5, &nhash, 4);
+  table_counts(e, counts, (uint32_t)(k - 1), nhash);
   if (meta && lua_getmetatable(L, idx)) {
     put_byte(e, 1);
     push_path(e, SEG_META, 0, 0, NULL);
@@ -675,40 +693,21 @@ static int userdata_name(lua_State *L, int idx) {
 static int encode_slice(enc *e, int idx) {
   lua_State *L = e->L;
   lua_Integer i, j, k;
-  const void *p = lua_topointer(L, idx);
-  size_t at;
-  uint32_t n32, nhash = 0;
+  size_t counts;
   int t;
   if (!lcf_slice_get(L, idx, &i, &j)) return 0;      /* t pushed */
   t = lua_gettop(L);
-  if (put_seen_ref(e, p)) {
-    lua_pop(L, 1);
-    return 1;
-  }
-  enter(e, "table");
-  at = e->b->len;
-  seen_add(e, p, e->nnum++, at);
-  put_byte(e, T_TABLE);
-  n32 = (uint32_t)(j >= i ? j - i + 1 : 0);
-  memcpy(room(e, 8), &n32, 4);
-  memcpy(e->b->data + e->b->len + 4, &nhash, 4);
-  e->b->len += 8;
-  for (k = i; k <= j; k++) {
-    int vt = lua_rawgeti(L, t, k);
-    if (vt == LUA_TNUMBER) {
-      put_number(e, L, -1);
-    } else if (vt == LUA_TNIL || vt == LUA_TBOOLEAN || vt == LUA_TSTRING) {
-      encode_value(e, -1, vt, 0);                  /* no path needed */
-    } else {
-      push_path(e, SEG_INDEX, k - i + 1, 0, NULL);
-      encode_value(e, lua_gettop(L), vt, 0);
-      e->npath--;
+  counts = table_begin(e, lua_topointer(L, idx));
+  if (counts != 0) {
+    table_counts(e, counts, (uint32_t)(j >= i ? j - i + 1 : 0), 0);
+    for (k = i; k <= j; k++) {
+      put_element(e, lua_rawgeti(L, t, k), k - i + 1);
+      lua_pop(L, 1);
     }
-    lua_pop(L, 1);
+    put_byte(e, 0);                                /* no metatable */
+    e->depth--;
   }
-  put_byte(e, 0);                                  /* no metatable */
   lua_pop(L, 1);                                   /* t */
-  e->depth--;
   return 1;
 }
 
